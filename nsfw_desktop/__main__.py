@@ -1,0 +1,3 @@
+from nsfw_desktop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""Options and set-up shared by several sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError
+
+
+class CliError(Exception):
+    """A fatal error: printed as one line, exit status 1, no traceback."""
+
+
+def threshold(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"threshold must be between 0 and 1, not {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", default=None, metavar="M",
+                       help=f"local model folder or Hugging Face repo id[@revision] "
+                            f"(default: {DEFAULT_MODEL} at a pinned revision)")
+    group.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    group.add_argument("--unsafe-labels", default=",".join(DEFAULT_UNSAFE_LABELS), metavar="L,L",
+                       help="labels whose probabilities add up to the NSFW score "
+                            "(case-insensitive; default: %(default)s)")
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=None, metavar="F",
+                        help="results database (default: in the app's data folder)")
+
+
+def build_classifier(args: argparse.Namespace, *, load: bool = True) -> Classifier:
+    """The classifier the options ask for, checked (and loaded), or CliError.
+
+    ``load=False`` leaves the weights for the engine to load only if a file
+    needs classifying, so an unchanged rescan never pays for it."""
+    from nsfw_desktop import model_source
+    from nsfw_desktop.classifier import LocalClassifier
+
+    try:
+        source = model_source.resolve(args.model)
+        classifier = LocalClassifier(source, device=args.device,
+                                     unsafe_labels=args.unsafe_labels.split(","))
+        if load:
+            classifier.load()
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+    return classifier
+
+
+def open_store(args: argparse.Namespace):
+    from nsfw_desktop.paths import default_db_path
+    from nsfw_desktop.store import Store
+
+    return Store(args.db or default_db_path())
+
+
+def json_line(path: str, label: str | None, score: float | None, error: str | None) -> str:
+    return json.dumps({"path": path, "label": label, "nsfw_score": score, "error": error})

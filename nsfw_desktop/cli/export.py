@@ -1,0 +1,26 @@
+"""``nsfw-desktop export``: write stored results to CSV."""
+
+from __future__ import annotations
+
+import sys
+
+from nsfw_desktop.cli.common import add_db_option, open_store, threshold
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("export", help="export stored results to CSV")
+    parser.add_argument("--csv", required=True, metavar="FILE")
+    parser.add_argument("--all", action="store_true", help="every file, not only flagged ones")
+    parser.add_argument("--threshold", type=threshold, default=0.5,
+                        help="NSFW score from which a file counts as flagged (default: %(default)s)")
+    add_db_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from nsfw_desktop.export import select, write_csv
+
+    with open_store(args) as store:
+        rows = write_csv(args.csv, select(store.results(), args.threshold, everything=args.all))
+    print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
+    return 0

@@ -1,0 +1,41 @@
+"""``nsfw-desktop models pull|list``: manage downloaded models."""
+
+from __future__ import annotations
+
+from nsfw_desktop.cli.common import CliError
+from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("models", help="download models or list the cached ones")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pull = actions.add_parser("pull", help="download a model ahead of time")
+    pull.add_argument("model", nargs="?", default=None, metavar="ID",
+                      help=f"Hugging Face repo id[@revision] (default: {DEFAULT_MODEL})")
+    pull.set_defaults(func=run_pull)
+    listing = actions.add_parser("list", help="show the models in the Hugging Face cache")
+    listing.set_defaults(func=run_list)
+
+
+def run_pull(args) -> int:
+    from nsfw_desktop import model_source
+
+    try:
+        source = model_source.pull(args.model)
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{source.model_id} is ready in {source.folder}")
+    return 0
+
+
+def run_list(args) -> int:
+    from nsfw_desktop import model_source
+
+    models = model_source.list_cached()
+    if not models:
+        print("No models in the Hugging Face cache. Fetch one with `nsfw-desktop models pull`.")
+    for model in models:
+        usable = "" if model.has_safetensors else "  (no safetensors weights: not usable)"
+        print(f"{model.repo_id}\t{', '.join(model.revisions)}\t"
+              f"{model.size_bytes / 1e6:.0f} MB{usable}")
+    return 0

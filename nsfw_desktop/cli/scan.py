@@ -1,0 +1,113 @@
+"""``nsfw-desktop scan``: screen folders and keep the results."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from nsfw_desktop.cli.common import (
+    CliError,
+    add_db_option,
+    add_model_options,
+    build_classifier,
+    json_line,
+    open_store,
+    positive_int,
+    threshold,
+)
+from nsfw_desktop.engine import DEFAULT_BATCH_SIZE, BatchDone, ScanFinished, ScanOptions, ScanStarted
+from nsfw_desktop.model_source import ModelError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("scan", help="screen folders and store the results",
+                                   description="Screen folders (recursively) for NSFW images. "
+                                               "Unchanged files are not classified again.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="folders or files to screen")
+    add_model_options(parser)
+    parser.add_argument("--threshold", type=threshold, default=0.5,
+                        help="NSFW score from which a file is flagged (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
+                        help="images per forward pass (default: %(default)s)")
+    parser.add_argument("--workers", type=positive_int, default=2,
+                        help="decoding threads (default: %(default)s)")
+    parser.add_argument("--no-recursive", action="store_true", help="do not descend into folders")
+    parser.add_argument("--include-hidden", action="store_true",
+                        help="also screen hidden folders and files")
+    add_db_option(parser)
+    parser.add_argument("--csv", metavar="FILE", help="also export flagged files to this CSV")
+    parser.add_argument("--all", action="store_true", help="with --csv: export every file")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per classified file, then the summary")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from nsfw_desktop.engine import scan
+
+    classifier = build_classifier(args, load=False)
+    options = ScanOptions(recursive=not args.no_recursive, include_hidden=args.include_hidden,
+                          batch_size=args.batch_size, decode_workers=args.workers)
+    bar = None
+    summary = None
+    with open_store(args) as store:
+        try:
+            for event in scan(args.paths, classifier, store, options=options,
+                              threshold=args.threshold):
+                if isinstance(event, ScanStarted):
+                    for problem in event.problems:
+                        print(f"warning: {problem}", file=sys.stderr)
+                    bar = tqdm(total=event.to_classify, unit="img", file=sys.stderr,
+                               desc="Screening", dynamic_ncols=True,
+                               disable=True if event.to_classify == 0 else None)
+                elif isinstance(event, BatchDone):
+                    for result in event.results:
+                        if args.json:
+                            bar.write(json_line(result.path, result.label, result.nsfw_score,
+                                                result.error), file=sys.stdout)
+                        elif result.error:
+                            bar.write(f"error: {result.path}: {result.error}", file=sys.stderr)
+                    bar.update(len(event.results))
+                elif isinstance(event, ScanFinished):
+                    summary = event.summary
+        except ModelError as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            if bar is not None:
+                bar.close()
+        if summary.problems and summary.scanned + summary.unchanged == 0 and len(
+                summary.problems) >= len(args.paths):
+            raise CliError("none of the given paths could be read")
+        if args.csv:
+            from nsfw_desktop.export import select, write_csv
+
+            rows = write_csv(args.csv, select(store.results(), args.threshold,
+                                              everything=args.all))
+            print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
+    _print_summary(summary, args)
+    return 0
+
+
+def _print_summary(summary, args) -> None:
+    figures = {
+        "scanned": summary.scanned,
+        "unchanged": summary.unchanged,
+        "flagged": summary.flagged,
+        "errors": summary.errors,
+        "pruned": summary.pruned,
+        "images_per_second": round(summary.images_per_second, 2),
+        "seconds": round(summary.seconds, 2),
+        "threshold": args.threshold,
+    }
+    if args.json:
+        print(json.dumps({"summary": figures}))
+        return
+    print(f"scanned:   {summary.scanned}")
+    print(f"unchanged: {summary.unchanged}")
+    print(f"flagged:   {summary.flagged} (nsfw_score >= {args.threshold})")
+    print(f"errors:    {summary.errors}")
+    if summary.pruned:
+        print(f"pruned:    {summary.pruned} (files gone since the last scan)")
+    print(f"images/s:  {summary.images_per_second:.2f}")

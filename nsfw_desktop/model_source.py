@@ -1,0 +1,168 @@
+"""Find a model's files: a local folder, or a Hub repo fetched into the HF cache.
+
+Only ``config.json``, ``preprocessor_config.json`` and safetensors weights are
+ever downloaded; pickle files (``pytorch_model.bin``, ``optimizer.pt``...) are
+never fetched and never loaded, because unpickling can run arbitrary code.
+The standard Hugging Face cache is used, so ``HF_HOME``, ``HF_HUB_OFFLINE`` and
+``HF_TOKEN`` work as they do for every other Hugging Face tool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL = "Falconsai/nsfw_image_detection"
+# Pinned so that every install scores with the same weights; bump deliberately.
+DEFAULT_REVISION = "96cb0d0342c7afb80cab76ecc58b265fa44da256"
+
+WEIGHT_PATTERNS = ["model.safetensors", "model-*.safetensors", "model.safetensors.index.json"]
+ALLOWED_PATTERNS = ["config.json", "preprocessor_config.json", *WEIGHT_PATTERNS]
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+
+class ModelError(Exception):
+    """The model cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    folder: Path  # holds config.json, preprocessor_config.json and safetensors weights
+    model_id: str  # identifies these exact weights; stored with every result
+
+
+def resolve(spec: str | None = None, *, download: bool = True) -> ModelSource:
+    """Turn ``--model`` (a folder or ``owner/name[@revision]``) into checked local files."""
+    spec = spec or DEFAULT_MODEL
+    expanded = Path(spec).expanduser()
+    if expanded.is_dir():
+        folder = expanded.resolve()
+        check_folder(folder)
+        return ModelSource(folder, f"{folder}#{_weights_fingerprint(folder)}")
+    if spec.startswith((".", "/", "~")) or os.sep in spec.replace("/", "") or spec.count("/") > 1:
+        raise ModelError(f"Model folder not found: {spec}")
+    repo_id, revision = _split_revision(spec)
+    folder = _snapshot(repo_id, revision, download=download)
+    check_folder(folder)
+    return ModelSource(folder, f"{repo_id}@{folder.name[:12]}")
+
+
+def _split_revision(spec: str) -> tuple[str, str | None]:
+    repo_id, _, revision = spec.partition("@")
+    if not revision and repo_id == DEFAULT_MODEL:
+        revision = DEFAULT_REVISION
+    return repo_id, revision or None
+
+
+def pull(spec: str | None = None) -> ModelSource:
+    """Download a Hub model ahead of time (with a progress bar) and check it."""
+    return resolve(spec, download=True)
+
+
+def _snapshot(repo_id: str, revision: str | None, *, download: bool) -> Path:
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision,
+                                      allow_patterns=ALLOWED_PATTERNS, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError):
+        pass
+    except HFValidationError:
+        raise ModelError(
+            f"{repo_id!r} is neither a model folder nor a Hugging Face repo id (owner/name)"
+        ) from None
+    if not download or constants.HF_HUB_OFFLINE:
+        raise ModelError(
+            f"Model {repo_id} is not downloaded yet and downloads are off. Fetch it with "
+            f"`nsfw-desktop models pull {repo_id}` while online, or point --model at a "
+            "local model folder."
+        )
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=ALLOWED_PATTERNS))
+    except GatedRepoError:
+        raise ModelError(
+            f"Model {repo_id} is gated: accept its terms on huggingface.co and set HF_TOKEN."
+        ) from None
+    except RepositoryNotFoundError:
+        raise ModelError(
+            f"Model {repo_id} was not found on the Hugging Face Hub (or is private: set HF_TOKEN)."
+        ) from None
+    except RevisionNotFoundError:
+        raise ModelError(f"Model {repo_id} has no revision {revision!r}.") from None
+    except (LocalEntryNotFoundError, OSError) as exc:
+        raise ModelError(
+            f"Could not download model {repo_id}: {_first_line(exc)}. Check the connection, "
+            f"or point --model at a local model folder."
+        ) from None
+
+
+def check_folder(folder: Path) -> None:
+    """Refuse folders without safetensors weights, naming pickle-only ones."""
+    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    if not any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names):
+        pickles = sorted(n for n in names if n.endswith(PICKLE_SUFFIXES))
+        if pickles:
+            raise ModelError(
+                f"{folder} has only pickle weights ({', '.join(pickles)}). nsfw-desktop loads "
+                "safetensors only, because opening a pickle file can run arbitrary code. "
+                "Convert the weights once in a trusted environment "
+                "(model.save_pretrained(folder, safe_serialization=True)) or use a repo "
+                "that publishes model.safetensors."
+            )
+        raise ModelError(f"{folder} has no model.safetensors: it is not a usable model folder.")
+    for required in ("config.json", "preprocessor_config.json"):
+        if required not in names:
+            raise ModelError(f"{folder} has no {required}: it is not an image-classification model.")
+
+
+def _weights_fingerprint(folder: Path) -> str:
+    """Cheap identity of local weights: file names, sizes and modification times."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.safetensors")):
+        info = path.stat()
+        digest.update(f"{path.name}:{info.st_size}:{info.st_mtime_ns};".encode())
+    return digest.hexdigest()[:12]
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    repo_id: str
+    revisions: tuple[str, ...]
+    size_bytes: int
+    has_safetensors: bool
+
+
+def list_cached() -> list[CachedModel]:
+    """Models in the Hugging Face cache, with whether they hold usable weights."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        cache = scan_cache_dir()
+    except CacheNotFound:
+        return []
+    models = []
+    for repo in sorted(cache.repos, key=lambda r: r.repo_id):
+        if repo.repo_type != "model":
+            continue
+        files = {f.file_name for rev in repo.revisions for f in rev.files}
+        models.append(CachedModel(
+            repo.repo_id,
+            tuple(sorted(rev.commit_hash[:12] for rev in repo.revisions)),
+            repo.size_on_disk,
+            any(name.endswith(".safetensors") for name in files),
+        ))
+    return models

@@ -1,0 +1,125 @@
+"""Find the image files under the folders a user asked to screen.
+
+A file is a candidate when its extension is an image extension (a broken one
+then becomes an error row), or when its first bytes carry an image signature
+whatever its name, so a photo saved without an extension is still screened.
+Other files (a PDF in Downloads, say) are not images and are left out silently.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from nsfw_desktop.imaging import IMAGE_SUFFIXES, looks_like_image
+
+# Browsers and download managers write to these names and rename when done.
+TEMPORARY_SUFFIXES = (".part", ".crdownload", ".download", ".partial", ".tmp")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class WalkReport:
+    """What the walk could not look into, in words for the user."""
+
+    problems: list[str] = field(default_factory=list)
+
+
+def is_temporary(name: str) -> bool:
+    return name.lower().endswith(TEMPORARY_SUFFIXES)
+
+
+def is_candidate(path: str, name: str) -> bool:
+    lowered = name.lower()
+    if lowered.endswith(TEMPORARY_SUFFIXES):
+        return False
+    if os.path.splitext(lowered)[1] in IMAGE_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return looks_like_image(handle.read(16))
+    except OSError:
+        return False
+
+
+def walk(
+    roots: Iterable[str],
+    report: WalkReport,
+    *,
+    recursive: bool = True,
+    include_hidden: bool = False,
+) -> Iterator[FileEntry]:
+    """Yield the candidate image files under ``roots``, each once.
+
+    Symbolic links to folders are followed, but every folder is entered at most
+    once (keyed by device and inode), so a link loop ends the descent.
+    """
+    visited: set[tuple[int, int]] = set()
+    seen_files: set[str] = set()
+    for root in roots:
+        root = os.path.abspath(root)
+        try:
+            info = os.stat(root)
+        except OSError:
+            report.problems.append(f"Folder not found: {root}")
+            continue
+        if stat.S_ISREG(info.st_mode):
+            if root not in seen_files:
+                seen_files.add(root)
+                yield FileEntry(root, info.st_size, info.st_mtime_ns)
+            continue
+        yield from _walk_folder(root, report, recursive, include_hidden, visited, seen_files)
+
+
+def _walk_folder(root, report, recursive, include_hidden, visited, seen_files):
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = os.stat(folder)
+        except OSError as exc:
+            report.problems.append(f"Cannot open folder {folder}: {exc.strerror}")
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in visited:
+            continue
+        visited.add(key)
+        try:
+            with os.scandir(folder) as entries:
+                entries = sorted(entries, key=lambda e: e.name)
+        except OSError as exc:
+            report.problems.append(f"Cannot read folder {folder}: {exc.strerror}")
+            continue
+        subfolders = []
+        for entry in entries:
+            if not include_hidden and entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if recursive:
+                    subfolders.append(entry.path)
+                continue
+            if entry.path in seen_files or not is_candidate(entry.path, entry.name):
+                continue
+            try:
+                file_info = entry.stat()
+            except OSError:
+                # A dangling link or a file gone since the listing: nothing to classify.
+                continue
+            if not stat.S_ISREG(file_info.st_mode):
+                continue
+            seen_files.add(entry.path)
+            yield FileEntry(entry.path, file_info.st_size, file_info.st_mtime_ns)
+        # Reversed so the stack pops folders in name order.
+        stack.extend(reversed(subfolders))

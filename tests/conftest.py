@@ -1,0 +1,97 @@
+"""Shared fixtures: tiny ViT checkpoints built on the fly, and folders of test images."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+TINY_SIZE = 32
+
+
+def build_tiny_vit(folder: Path, *, seed: int = 0, labels=("normal", "nsfw"), image_size=TINY_SIZE,
+                   label2id_as_strings: bool = False, safetensors: bool = True) -> Path:
+    """Save a randomly initialised two-layer ViT in Hugging Face format."""
+    import json
+
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessorPil
+
+    torch.manual_seed(seed)
+    config = ViTConfig(
+        image_size=image_size, patch_size=8, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64,
+        id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
+    )
+    model = ViTForImageClassification(config).eval()
+    # Random init leaves the head near zero, so every score sits near 0.5; a larger
+    # head spreads the scores so thresholds and rankings mean something in tests.
+    with torch.no_grad():
+        model.classifier.weight.mul_(40.0)
+    model.save_pretrained(folder, safe_serialization=safetensors)
+    ViTImageProcessorPil(size={"height": image_size, "width": image_size},
+                      image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(folder)
+    if label2id_as_strings:
+        config_path = folder / "config.json"
+        data = json.loads(config_path.read_text())
+        data["label2id"] = {label: str(i) for label, i in data["label2id"].items()}
+        data.pop("id2label")
+        config_path.write_text(json.dumps(data))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Keep config, data, cache and the HF cache inside the test's folder, offline."""
+    monkeypatch.setenv("NSFW_DESKTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny normal/nsfw ViT checkpoint (safetensors)."""
+    return build_tiny_vit(tmp_path_factory.mktemp("tiny-vit"))
+
+
+def random_image(seed: int, size=(64, 48), mode="RGB") -> Image.Image:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    # Smooth blocks rather than pure noise, so JPEG and resizing behave as on photos.
+    small = Image.fromarray(pixels).resize((max(1, size[0] // 8), max(1, size[1] // 8)))
+    return small.resize(size, Image.BILINEAR).convert(mode)
+
+
+def write_photos(folder: Path, count: int, *, size=(64, 48), fmt="PNG", start=0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(start, start + count):
+        path = folder / f"photo_{i:04d}.{fmt.lower()}"
+        random_image(i, size).save(path, fmt)
+        paths.append(path)
+    return paths
+
+
+def png_bomb(path: Path, width=100_000, height=100_000) -> Path:
+    """A tiny PNG whose header claims a huge picture (10 gigapixels)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    """A folder of five small PNG photos."""
+    folder = tmp_path / "photos"
+    write_photos(folder, 5)
+    return folder

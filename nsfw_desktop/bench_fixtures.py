@@ -1,0 +1,79 @@
+"""Benchmark material made on the spot: a full-size ViT-B/16 and camera-like JPEGs.
+
+Model weights cannot be downloaded everywhere, so benchmarks build a
+ViT-B/16 with Falconsai's architecture and preprocessing but random weights:
+the same cost per image as the real model. The photos are 12-megapixel JPEGs
+with smooth structure, sensor-like noise and EXIF orientation tags, so decoding
+costs what a camera's files cost.
+
+    python -m nsfw_desktop.bench_fixtures --model DIR --photos DIR --count 60
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CAMERA_SIZE = (4000, 3000)  # 12 megapixels
+
+
+def make_vit_b16(folder: str | Path) -> Path:
+    """Save a randomly initialised ViT-B/16 (224 px, normal/nsfw) like Falconsai's."""
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessorPil
+
+    folder = Path(folder)
+    if (folder / "model.safetensors").exists():
+        return folder
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=224, patch_size=16, hidden_size=768, num_hidden_layers=12,
+                       num_attention_heads=12, intermediate_size=3072,
+                       id2label={0: "normal", 1: "nsfw"}, label2id={"normal": 0, "nsfw": 1})
+    ViTForImageClassification(config).save_pretrained(folder, safe_serialization=True)
+    ViTImageProcessorPil(size={"height": 224, "width": 224}, image_mean=[0.5] * 3,
+                         image_std=[0.5] * 3).save_pretrained(folder)
+    return folder
+
+
+def camera_photo(seed: int, size: tuple[int, int] = CAMERA_SIZE) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    picture = np.asarray(Image.fromarray(coarse).resize(size, Image.BICUBIC), dtype=np.int16)
+    noise = rng.normal(0, 6, (size[1], size[0], 1)).astype(np.int16)
+    return Image.fromarray(np.clip(picture + noise, 0, 255).astype(np.uint8))
+
+
+def make_camera_jpegs(folder: str | Path, count: int, *, size: tuple[int, int] = CAMERA_SIZE,
+                      quality: int = 90) -> list[Path]:
+    """``count`` camera-like JPEGs (kept if already there); every third is EXIF-rotated."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"IMG_{i:04d}.JPG"
+        if not path.exists():
+            exif = Image.Exif()
+            exif[0x0110] = "Benchmark Camera"  # Model
+            exif[0x0112] = 6 if i % 3 == 0 else 1  # Orientation: 6 = rotate 90 degrees
+            camera_photo(i, size).save(path, "JPEG", quality=quality, exif=exif)
+        paths.append(path)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="folder for a random ViT-B/16")
+    parser.add_argument("--photos", type=Path, help="folder for camera-like JPEGs")
+    parser.add_argument("--count", type=int, default=60)
+    args = parser.parse_args()
+    if args.model:
+        print(make_vit_b16(args.model))
+    if args.photos:
+        print(f"{len(make_camera_jpegs(args.photos, args.count))} photos in {args.photos}")
+
+
+if __name__ == "__main__":
+    main()

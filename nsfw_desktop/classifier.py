@@ -181,3 +181,19 @@ def _input_size(source: ModelSource) -> int:
             if values:
                 return max(values)
     return 224
+
+
+def make_classifier(
+    model: str | None = None,
+    *,
+    device: str = "auto",
+    unsafe_labels: Iterable[str] = DEFAULT_UNSAFE_LABELS,
+) -> Classifier:
+    """The classifier for a ``--model`` value (folder or Hub id), not yet loaded.
+
+    Raises ModelError with a message for the user when the model is unusable.
+    Every front end (CLI, desktop app, watcher, server) builds its classifier here.
+    """
+    from nsfw_desktop import model_source
+
+    return LocalClassifier(model_source.resolve(model), device=device, unsafe_labels=unsafe_labels)

@@ -48,12 +48,10 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True) -> Classifi
 
     ``load=False`` leaves the weights for the engine to load only if a file
     needs classifying, so an unchanged rescan never pays for it."""
-    from nsfw_desktop import model_source
-    from nsfw_desktop.classifier import LocalClassifier
+    from nsfw_desktop.classifier import make_classifier
 
     try:
-        source = model_source.resolve(args.model)
-        classifier = LocalClassifier(source, device=args.device,
+        classifier = make_classifier(args.model, device=args.device,
                                      unsafe_labels=args.unsafe_labels.split(","))
         if load:
             classifier.load()

@@ -6,7 +6,7 @@ the same cost per image as the real model. The photos are 12-megapixel JPEGs
 with smooth structure, sensor-like noise and EXIF orientation tags, so decoding
 costs what a camera's files cost.
 
-    python -m nsfw_desktop.bench_fixtures --model DIR --photos DIR --count 60
+    python -m nsfw_desktop.benchmarks.fixtures --model DIR --photos DIR --count 60
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ transformers are imported only when it loads, never at import time.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -69,16 +70,19 @@ class UnsafeLabels:
         )
 
 
-def labels_from_config(config: Any) -> list[str]:
-    """Label names in output order; ``label2id`` values may be strings."""
-    id2label = getattr(config, "id2label", None) or {}
-    if id2label and not all(str(v).startswith("LABEL_") for v in id2label.values()):
-        return [id2label[i] if i in id2label else id2label[str(i)] for i in range(config.num_labels)]
-    label2id = getattr(config, "label2id", None) or {}
-    if label2id:
-        by_index = {int(index): label for label, index in label2id.items()}
-        return [by_index[i] for i in range(len(by_index))]
-    return [str(id2label[i]) for i in range(config.num_labels)]
+def labels_from_config(config: dict, num_labels: int) -> list[str]:
+    """Label names in output order, from a raw config.json.
+
+    Read from the file rather than from transformers' config object, which
+    drops ``label2id`` when ``id2label`` is missing; ``label2id`` values may be strings.
+    """
+    if config.get("id2label"):
+        by_index = {int(index): label for index, label in config["id2label"].items()}
+    elif config.get("label2id"):
+        by_index = {int(index): label for label, index in config["label2id"].items()}
+    else:
+        by_index = {}
+    return [by_index.get(i, f"LABEL_{i}") for i in range(num_labels)]
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -142,7 +146,9 @@ class LocalClassifier:
             )
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"Cannot load the model in {self.source.folder}: {exc}") from None
-        self.labels = UnsafeLabels(labels_from_config(model.config), self.unsafe_names)
+        raw_config = json.loads((self.source.folder / "config.json").read_text())
+        labels = labels_from_config(raw_config, model.config.num_labels)
+        self.labels = UnsafeLabels(labels, self.unsafe_names)
         problem = getattr(model.config, "problem_type", None)
         self.sigmoid = problem == "multi_label_classification" or model.config.num_labels == 1
         self.model = model.to(self.device).eval()
@@ -159,18 +165,19 @@ class LocalClassifier:
 
     def probabilities(self, prepared):
         """(B, num_labels) probabilities on the CPU for a batch of prepared tensors."""
+        logits = self.logits(prepared)
+        return logits.sigmoid() if self.sigmoid else logits.softmax(dim=-1)
+
+    def logits(self, prepared):
+        """(B, num_labels) float32 logits on the CPU; the server applies other functions to them."""
         torch = self._torch
         with torch.inference_mode():
             batch = torch.stack(list(prepared)).to(self.device)  # (B, 3, H, W)
-            logits = self.model(pixel_values=batch).logits.float()  # (B, num_labels)
-            probs = logits.sigmoid() if self.sigmoid else logits.softmax(dim=-1)
-        return probs.cpu()
+            return self.model(pixel_values=batch).logits.float().cpu()  # (B, num_labels)
 
 
 def _input_size(source: ModelSource) -> int:
     """Longer side of the model input, read from preprocessor_config.json without transformers."""
-    import json
-
     config = json.loads((source.folder / "preprocessor_config.json").read_text())
     sizes = [config.get("crop_size"), config.get("size")]
     for size in sizes:
@@ -188,12 +195,20 @@ def make_classifier(
     *,
     device: str = "auto",
     unsafe_labels: Iterable[str] = DEFAULT_UNSAFE_LABELS,
+    endpoints: Sequence[str] = (),
+    token: str | None = None,
 ) -> Classifier:
     """The classifier for a ``--model`` value (folder or Hub id), not yet loaded.
 
+    With ``endpoints`` (Inference Endpoint or ``nsfw-desktop serve`` URLs) the images
+    are classified remotely instead; ``token`` defaults to huggingface_hub's (HF_TOKEN).
     Raises ModelError with a message for the user when the model is unusable.
     Every front end (CLI, desktop app, watcher, server) builds its classifier here.
     """
     from nsfw_desktop import model_source
 
+    if endpoints:
+        from nsfw_desktop.remote import RemoteClassifier
+
+        return RemoteClassifier(endpoints, token=token, unsafe_labels=unsafe_labels)
     return LocalClassifier(model_source.resolve(model), device=device, unsafe_labels=unsafe_labels)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -11,6 +13,12 @@ import pytest
 from PIL import Image
 
 TINY_SIZE = 32
+
+# huggingface_hub reads these once, at import: set them before anything imports it,
+# so no test touches the user's model cache or the network.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="nsfw-desktop-tests-hf-")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.pop("HF_TOKEN", None)
 
 
 def build_tiny_vit(folder: Path, *, seed: int = 0, labels=("normal", "nsfw"), image_size=TINY_SIZE,
@@ -32,7 +40,11 @@ def build_tiny_vit(folder: Path, *, seed: int = 0, labels=("normal", "nsfw"), im
     # head spreads the scores so thresholds and rankings mean something in tests.
     with torch.no_grad():
         model.classifier.weight.mul_(40.0)
-    model.save_pretrained(folder, safe_serialization=safetensors)
+    model.save_pretrained(folder)
+    if not safetensors:
+        # What older checkpoints ship: pickle weights only.
+        (folder / "model.safetensors").unlink()
+        torch.save(model.state_dict(), folder / "pytorch_model.bin")
     ViTImageProcessorPil(size={"height": image_size, "width": image_size},
                       image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(folder)
     if label2id_as_strings:
@@ -46,10 +58,8 @@ def build_tiny_vit(folder: Path, *, seed: int = 0, labels=("normal", "nsfw"), im
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
-    """Keep config, data, cache and the HF cache inside the test's folder, offline."""
+    """Keep the app's config, data and cache folders inside the test's folder."""
     monkeypatch.setenv("NSFW_DESKTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return tmp_path / "home"
 
 
@@ -95,3 +105,39 @@ def photos(tmp_path) -> Path:
     folder = tmp_path / "photos"
     write_photos(folder, 5)
     return folder
+
+
+@pytest.fixture
+def make_classifier(tiny_model):
+    """Factory of fresh, unloaded classifiers for the tiny model (or another folder)."""
+    from nsfw_desktop.classifier import make_classifier as build
+
+    def make(folder: Path | None = None):
+        return build(str(folder or tiny_model), device="cpu")
+
+    return make
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty results database."""
+    from nsfw_desktop.store import Store
+
+    with Store(tmp_path / "results.sqlite3") as db:
+        yield db
+
+
+def run_scan(roots, classifier, store, **options):
+    """Run a scan to the end; returns (started event, summary, all results)."""
+    from nsfw_desktop.engine import BatchDone, ScanFinished, ScanOptions, ScanStarted, scan
+
+    started = summary = None
+    results = []
+    for event in scan([str(r) for r in roots], classifier, store, options=ScanOptions(**options)):
+        if isinstance(event, ScanStarted):
+            started = event
+        elif isinstance(event, BatchDone):
+            results.extend(event.results)
+        elif isinstance(event, ScanFinished):
+            summary = event.summary
+    return started, summary, results

@@ -1,0 +1,133 @@
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nsfw_desktop.cli import main
+from nsfw_desktop.export import COLUMNS
+from nsfw_desktop.store import Store
+from tests.conftest import build_tiny_vit, write_photos
+
+
+def scan_args(tiny_model, db, *paths, extra=()):
+    return ["scan", *map(str, paths), "--model", str(tiny_model), "--db", str(db), *extra]
+
+
+def test_scan_prints_summary_and_rescan_is_incremental(photos, tiny_model, tmp_path, capsys):
+    db = tmp_path / "r.db"
+    (photos / "broken.jpg").write_text("nope")
+    assert main(scan_args(tiny_model, db, photos)) == 0
+    out, err = capsys.readouterr()
+    assert "scanned:   6" in out and "errors:    1" in out and "images/s:" in out
+    assert "broken.jpg: not an image" in err
+    assert main(scan_args(tiny_model, db, photos)) == 0
+    out, _ = capsys.readouterr()
+    assert "scanned:   0" in out and "unchanged: 6" in out
+
+
+def test_scan_json_lines_and_summary(photos, tiny_model, tmp_path, capsys):
+    assert main(scan_args(tiny_model, tmp_path / "r.db", photos, extra=["--json"])) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 6 and lines[-1]["summary"]["scanned"] == 5
+    assert set(lines[0]) == {"path", "label", "nsfw_score", "error"}
+
+
+def test_csv_round_trip(photos, tiny_model, tmp_path):
+    db = tmp_path / "r.db"
+    target = tmp_path / "all.csv"
+    os.rename(photos / "photo_0003.png", photos / "Strand, \"Sommer\" ☀.png")
+    assert main(scan_args(tiny_model, db, photos, extra=["--csv", str(target), "--all"])) == 0
+    with open(target, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == COLUMNS
+    stored = {r.path: r for r in Store(db).results()}
+    assert {row["path"] for row in rows} == set(stored)
+    for row in rows:
+        result = stored[row["path"]]
+        assert float(row["nsfw_score"]) == pytest.approx(result.nsfw_score, abs=1e-6)
+        assert (int(row["width"]), int(row["height"]), int(row["file_size"])) == (
+            result.width, result.height, result.file_size)
+        assert row["label"] == result.label and row["model"] == result.model
+
+
+def test_export_flagged_uses_the_threshold(photos, tiny_model, tmp_path):
+    db = tmp_path / "r.db"
+    main(scan_args(tiny_model, db, photos))
+    scores = sorted(r.nsfw_score for r in Store(db).results())
+    threshold = (scores[1] + scores[2]) / 2  # exactly three files score above this
+    out = tmp_path / "flagged.csv"
+    assert main(["export", "--csv", str(out), "--threshold", str(threshold), "--db", str(db)]) == 0
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3 and all(float(r["nsfw_score"]) >= threshold for r in rows)
+
+
+def test_classify_json_needs_no_database(photos, tiny_model, tmp_path, capsys, isolated_home):
+    missing = tmp_path / "missing.jpg"
+    assert main(["classify", str(photos / "photo_0000.png"), str(missing), "--model",
+                 str(tiny_model), "--json"]) == 0
+    lines = {d["path"]: d for d in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert lines[str(missing)]["error"] == "file not found"
+    assert lines[str(photos / "photo_0000.png")]["label"] in ("normal", "nsfw")
+    assert not (isolated_home / "data" / "results.sqlite3").exists()
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["scan"])
+    assert caught.value.code == 2
+
+
+def run_cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "nsfw_desktop", *args], capture_output=True,
+                          text=True, timeout=120, **kwargs)
+
+
+def test_unusable_models_fail_with_one_clear_line(tmp_path, photos):
+    pickled = build_tiny_vit(tmp_path / "pickled", safetensors=False)
+    for model, expected in [(str(pickled), "only pickle weights"),
+                            (str(tmp_path / "nowhere"), "Model folder not found"),
+                            (None, "nsfw-desktop models pull")]:
+        model_args = ["--model", model] if model else []
+        done = run_cli("scan", str(photos), "--db", str(tmp_path / "r.db"), *model_args)
+        assert done.returncode == 1, done.stderr
+        assert expected in done.stderr and "Traceback" not in done.stderr
+
+
+def test_scan_resumes_after_sigkill(tmp_path, tiny_model):
+    """Kill -9 a scan mid-way: every committed result survives and the rerun does the rest."""
+    root = tmp_path / "many"
+    write_photos(root, 150, size=(900, 700))
+    db = tmp_path / "r.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nsfw_desktop", *scan_args(tiny_model, db, root,
+                                                           extra=["--batch-size", "1"])],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        done_before = 0
+        deadline = time.monotonic() + 90
+        while done_before < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            if db.exists():
+                with sqlite3.connect(db) as conn:
+                    try:
+                        done_before = conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+                    except sqlite3.OperationalError:
+                        continue
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert 10 <= done_before < 150, "the scan must be killed part-way"
+    survived = Store(db).count()
+    assert survived >= done_before
+    done = run_cli(*scan_args(tiny_model, db, root, extra=["--json"]))
+    summary = json.loads(done.stdout.splitlines()[-1])["summary"]
+    assert summary["unchanged"] == survived and summary["scanned"] == 150 - survived
+    assert Store(db).count() == 150

@@ -28,6 +28,8 @@ class Prediction:
     nsfw_score: float  # summed probability of the unsafe labels, 0..1
     scores: dict[str, float] = field(default_factory=dict)  # every label's probability
     error: str | None = None  # set by remote classifiers when one input failed for good
+    # float32 (hidden size,) vector when embeddings were asked for (features.EmbeddingClassifier)
+    embedding: Any = field(default=None, repr=False, compare=False)
 
 
 class Classifier(Protocol):
@@ -160,12 +162,19 @@ class LocalClassifier:
         return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
 
     def predict(self, prepared):
+        return self.predictions(self.logits(prepared))
+
+    def predictions(self, logits) -> list[Prediction]:
+        """One Prediction per row of (B, num_labels) logits, from this forward pass or another."""
         return [self.labels.prediction(row, summed=not self.sigmoid)
-                for row in self.probabilities(prepared).tolist()]
+                for row in self.to_probabilities(logits).tolist()]
 
     def probabilities(self, prepared):
         """(B, num_labels) probabilities on the CPU for a batch of prepared tensors."""
-        logits = self.logits(prepared)
+        return self.to_probabilities(self.logits(prepared))
+
+    def to_probabilities(self, logits):
+        """(B, num_labels) logits -> probabilities, by the checkpoint's problem type."""
         return logits.sigmoid() if self.sigmoid else logits.softmax(dim=-1)
 
     def logits(self, prepared):

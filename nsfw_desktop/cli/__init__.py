@@ -15,7 +15,7 @@ import sys
 from nsfw_desktop import __version__
 from nsfw_desktop.cli.common import CliError
 
-COMMANDS = ["scan", "classify", "export", "models"]
+COMMANDS = ["scan", "classify", "export", "models", "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:

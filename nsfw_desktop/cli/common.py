@@ -27,7 +27,8 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(parser: argparse.ArgumentParser, *, remote: bool = True) -> None:
+    """--model, --device, --unsafe-labels and, with ``remote``, --endpoint and --token."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=None, metavar="M",
                        help=f"local model folder or Hugging Face repo id[@revision] "
@@ -36,6 +37,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--unsafe-labels", default=",".join(DEFAULT_UNSAFE_LABELS), metavar="L,L",
                        help="labels whose probabilities add up to the NSFW score "
                             "(case-insensitive; default: %(default)s)")
+    if remote:
+        group.add_argument("--endpoint", action="append", default=[], metavar="URL",
+                           help="classify through this Hugging Face Inference Endpoint or "
+                                "'nsfw-desktop serve' URL instead of a local model; repeat it to "
+                                "share the work between several")
+        group.add_argument("--token", default=None, metavar="T",
+                           help="access token for the endpoints (default: the HF_TOKEN environment "
+                                "variable, which other users of this computer cannot see)")
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -50,9 +59,13 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True) -> Classifi
     needs classifying, so an unchanged rescan never pays for it."""
     from nsfw_desktop.classifier import make_classifier
 
+    endpoints = getattr(args, "endpoint", None) or []
+    if endpoints and args.model:
+        raise CliError("give either --model or --endpoint, not both")
     try:
         classifier = make_classifier(args.model, device=args.device,
-                                     unsafe_labels=args.unsafe_labels.split(","))
+                                     unsafe_labels=args.unsafe_labels.split(","),
+                                     endpoints=endpoints, token=getattr(args, "token", None))
         if load:
             classifier.load()
     except ModelError as exc:

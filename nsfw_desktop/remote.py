@@ -1,0 +1,304 @@
+"""Classify through the Hugging Face image-classification contract instead of a local model.
+
+The endpoints are Hugging Face Inference Endpoints or ``nsfw-desktop serve``:
+each takes the image bytes and answers a JSON list of ``{label, score}``.
+``prepare`` shrinks each frame (longest side 512 px by default) and encodes it
+in the engine's decode workers, so uploads are small; ``predict`` sends a batch
+with several requests in flight and retries what can succeed later:
+
+- 503 (an endpoint scaling up from zero or loading its model): waits
+  ``estimated_time`` when the answer gives one;
+- 429 (too many requests): waits ``Retry-After``;
+- 5xx gateway errors, timeouts, dropped connections and answers that are not a
+  list of labels and scores: waits with exponential backoff.
+
+Each endpoint that fails rests for that wait, and the others take its work.
+An image whose retry budget runs out gets a Prediction with ``error`` set, so
+the scan records the reason for that file and goes on. The token goes only into
+huggingface_hub's Authorization header: it is never logged, printed or put in
+an error message.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+from PIL import Image
+
+from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels
+from nsfw_desktop.model_source import ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_SIDE = 512
+DEFAULT_IN_FLIGHT = 8
+_MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6  # requests per image before it is recorded as an error
+    base_delay: float = 1.0  # seconds before the first retry, doubled for each further one
+    max_delay: float = 60.0  # cap on any single wait, even when the endpoint asks for more
+    timeout: float = 60.0  # seconds one request may take
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, not {self.attempts}")
+        if min(self.base_delay, self.max_delay, self.timeout) < 0:
+            raise ValueError("delays and the timeout cannot be negative")
+
+    def delay(self, attempt: int, asked: float | None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (0-based)."""
+        if asked is None:
+            # Full jitter keeps clients that failed together from retrying together.
+            asked = self.base_delay * 2 ** attempt * random.uniform(0.5, 1.0)
+        return min(max(asked, 0.0), self.max_delay)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: str  # for the user, without the token
+    retry: bool
+    wait: float | None = None  # seconds the endpoint asked us to wait
+
+
+class _Endpoint:
+    def __init__(self, url: str, client) -> None:
+        self.url = url
+        self.client = client
+        self.in_flight = 0
+        self.failures = 0  # in a row; each one halves the share of new work it gets
+        self.resting_until = 0.0  # time.monotonic() before which it gets no work
+
+
+class _Endpoints:
+    """Hands each request to the endpoint that should take it.
+
+    The pick is the endpoint with the least work in flight, weighted by its
+    recent failures, among those not resting after a failure; a slow endpoint
+    holds its requests longer and so gets fewer new ones. When every endpoint
+    rests, ``acquire`` waits for the first to wake.
+    """
+
+    def __init__(self, endpoints: list[_Endpoint]) -> None:
+        self._endpoints = endpoints
+        self._changed = threading.Condition()
+
+    def acquire(self) -> _Endpoint:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                ready = [e for e in self._endpoints if e.resting_until <= now]
+                if ready:
+                    best = min(ready, key=lambda e: (e.in_flight + 1) * 2 ** min(e.failures, 8))
+                    best.in_flight += 1
+                    return best
+                self._changed.wait(min(e.resting_until for e in self._endpoints) - now)
+
+    def release(self, endpoint: _Endpoint, *, failed: bool = False, rest: float = 0.0) -> None:
+        """Take back an endpoint after a request; a failed one rests ``rest`` seconds."""
+        with self._changed:
+            endpoint.in_flight -= 1
+            endpoint.failures = endpoint.failures + 1 if failed else 0
+            endpoint.resting_until = max(endpoint.resting_until, time.monotonic() + rest)
+            self._changed.notify_all()
+
+
+class RemoteClassifier:
+    """A Classifier that sends each image to one of several endpoint URLs."""
+
+    def __init__(
+        self,
+        endpoints: Iterable[str],
+        *,
+        token: str | None = None,
+        unsafe_labels: Iterable[str] = DEFAULT_UNSAFE_LABELS,
+        max_side: int = DEFAULT_MAX_SIDE,
+        upload_format: str = "JPEG",
+        jpeg_quality: int = 90,
+        in_flight: int = DEFAULT_IN_FLIGHT,
+        retry: RetryPolicy | None = None,
+    ):
+        self.urls = list(dict.fromkeys(url.strip() for url in endpoints if url.strip()))
+        if not self.urls:
+            raise ModelError("No endpoint URL was given.")
+        for url in self.urls:
+            if not url.startswith(("http://", "https://")):
+                raise ModelError(f"The endpoint {url!r} is not a URL: it must start with "
+                                 "http:// or https://.")
+        upload_format = upload_format.upper()
+        if upload_format not in _MIME_TYPES:
+            raise ValueError(f"upload format must be JPEG or PNG, not {upload_format}")
+        if max_side < 32 or in_flight < 1:
+            raise ValueError("max_side must be at least 32 and in_flight at least 1")
+        # Results carry the endpoints as their model, so switching between a local
+        # model and endpoints (or to other endpoints) classifies the files again.
+        self.model_id = " ".join(sorted(self.urls))
+        # Decoding keeps at least twice this on each side: enough for max_side.
+        self.input_size = max_side // 2
+        self.max_side = max_side
+        self.upload_format = upload_format
+        self.jpeg_quality = jpeg_quality
+        self.in_flight = in_flight
+        self.retry = retry or RetryPolicy()
+        self.unsafe_names = tuple(unsafe_labels)
+        self._token = token
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._endpoints: _Endpoints | None = None
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"RemoteClassifier({self.model_id!r}, in_flight={self.in_flight})"
+
+    def load(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                return
+            from huggingface_hub import InferenceClient, is_offline_mode
+
+            if is_offline_mode():
+                raise ModelError("HF_HUB_OFFLINE is set, and it stops huggingface_hub from reaching "
+                                 "any endpoint: unset it to classify through --endpoint.")
+
+            # huggingface_hub sends raw bytes without a Content-Type, which Hugging
+            # Face's endpoint toolkit answers with 400; the client's headers add it.
+            headers = {"Content-Type": _MIME_TYPES[self.upload_format]}
+            self._endpoints = _Endpoints([
+                _Endpoint(url, InferenceClient(model=url, token=self._token, headers=headers,
+                                               timeout=self.retry.timeout))
+                for url in self.urls
+            ])
+            self._pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="remote")
+
+    def close(self) -> None:
+        """Stop the request threads; a later ``load`` starts them again."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def prepare(self, image: Image.Image) -> bytes:
+        """The image shrunk to ``max_side`` on its longest side, encoded for upload."""
+        if max(image.size) > self.max_side:
+            image = image.copy()
+            image.thumbnail((self.max_side, self.max_side), Image.LANCZOS)
+        buffer = io.BytesIO()
+        if self.upload_format == "JPEG":
+            image.save(buffer, "JPEG", quality=self.jpeg_quality)
+        else:
+            image.save(buffer, "PNG")
+        return buffer.getvalue()
+
+    def predict(self, prepared: Sequence[bytes]) -> list[Prediction]:
+        self.load()
+        futures = [self._pool.submit(self._classify, data) for data in prepared]
+        return [future.result() for future in futures]
+
+    def _classify(self, data: bytes) -> Prediction:
+        failure = None
+        for attempt in range(self.retry.attempts):
+            endpoint = self._endpoints.acquire()
+            try:
+                answer = endpoint.client.image_classification(data)
+                prediction = self._prediction(answer)
+            except ModelError:
+                self._endpoints.release(endpoint)
+                raise
+            except Exception as exc:  # sorted out by _failure: retry, or record the reason
+                failure = _failure(exc, endpoint.url)
+                if not failure.retry:
+                    # The image's or the setup's fault, not a sign of a struggling endpoint.
+                    self._endpoints.release(endpoint)
+                    return Prediction(label="", nsfw_score=0.0, error=failure.reason)
+                self._endpoints.release(endpoint, failed=True,
+                                        rest=self.retry.delay(attempt, failure.wait))
+                log.info("%s (attempt %d of %d)", failure.reason, attempt + 1, self.retry.attempts)
+                continue
+            self._endpoints.release(endpoint)
+            return prediction
+        return Prediction(label="", nsfw_score=0.0,
+                          error=f"gave up after {self.retry.attempts} tries: {failure.reason}")
+
+    def _prediction(self, answer) -> Prediction:
+        scores = {}
+        for item in answer:
+            if not isinstance(item.label, str) or not isinstance(item.score, (int, float)):
+                raise ValueError(f"an item without a label and a score: {item}")
+            scores[item.label] = float(item.score)
+        if not scores:
+            raise ValueError("an empty list")
+        # Labels the endpoint left out (top_k) count as zero.
+        labels = UnsafeLabels(list(scores), self.unsafe_names)
+        return labels.prediction([scores[label] for label in labels.labels])
+
+
+def _failure(exc: Exception, url: str) -> _Failure:
+    """What went wrong with one request, and whether trying again may help."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        response = exc.response
+        status = response.status_code
+        said = _error_text(response)
+        if status == 503:
+            return _Failure(f"{url} is unavailable (HTTP 503{said})", True, _estimated_time(response))
+        if status == 429:
+            return _Failure(f"{url} is busy (HTTP 429{said})", True,
+                            _retry_after(response.headers.get("Retry-After")))
+        if status in (500, 502, 504):
+            return _Failure(f"{url} failed (HTTP {status}{said})", True)
+        if status in (401, 403):
+            return _Failure(f"{url} refused the token (HTTP {status}): check --token or HF_TOKEN",
+                            False)
+        if status == 404:
+            return _Failure(f"there is no endpoint at {url} (HTTP 404)", False)
+        return _Failure(f"{url} refused the image (HTTP {status}{said})", False)
+    if isinstance(exc, (TimeoutError, httpx2.TimeoutException)):
+        return _Failure(f"{url} did not answer in time", True)
+    if isinstance(exc, httpx2.TransportError):
+        return _Failure(f"the connection to {url} failed ({type(exc).__name__}: {exc})", True)
+    if isinstance(exc, (ValueError, TypeError, KeyError)):
+        return _Failure(f"{url} answered something other than a list of labels and scores ({exc})",
+                        True)
+    return _Failure(f"the request to {url} failed ({type(exc).__name__}: {exc})", False)
+
+
+def _error_text(response) -> str:
+    """``: <message>`` from an ``{"error": ...}`` answer, or nothing."""
+    try:
+        message = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {str(message)[:200]}" if message else ""
+
+
+def _estimated_time(response) -> float | None:
+    try:
+        value = response.json().get("estimated_time")
+        return float(value) if value is not None else None
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError):
+        return None

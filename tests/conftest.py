@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-TINY_SIZE = 32
+from nsfw_desktop.benchmarks.fixtures import TINY_VIT, make_vit
 
 # huggingface_hub reads these once, at import: set them before anything imports it,
 # so no test touches the user's model cache or the network.
@@ -21,32 +21,20 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.pop("HF_TOKEN", None)
 
 
-def build_tiny_vit(folder: Path, *, seed: int = 0, labels=("normal", "nsfw"), image_size=TINY_SIZE,
+def build_tiny_vit(folder: Path, *, seed: int = 0, labels=("normal", "nsfw"),
                    label2id_as_strings: bool = False, safetensors: bool = True) -> Path:
     """Save a randomly initialised two-layer ViT in Hugging Face format."""
     import json
 
     import torch
-    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessorPil
+    from safetensors.torch import load_file
 
-    torch.manual_seed(seed)
-    config = ViTConfig(
-        image_size=image_size, patch_size=8, hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=2, intermediate_size=64,
-        id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
-    )
-    model = ViTForImageClassification(config).eval()
-    # Random init leaves the head near zero, so every score sits near 0.5; a larger
-    # head spreads the scores so thresholds and rankings mean something in tests.
-    with torch.no_grad():
-        model.classifier.weight.mul_(40.0)
-    model.save_pretrained(folder)
+    make_vit(folder, TINY_VIT, labels=labels, seed=seed, head_scale=40.0)
     if not safetensors:
         # What older checkpoints ship: pickle weights only.
+        weights = load_file(folder / "model.safetensors")
         (folder / "model.safetensors").unlink()
-        torch.save(model.state_dict(), folder / "pytorch_model.bin")
-    ViTImageProcessorPil(size={"height": image_size, "width": image_size},
-                      image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(folder)
+        torch.save(weights, folder / "pytorch_model.bin")
     if label2id_as_strings:
         config_path = folder / "config.json"
         data = json.loads(config_path.read_text())

@@ -26,9 +26,12 @@ def test_scan_prints_summary_and_rescan_is_incremental(photos, tiny_model, tmp_p
     out, err = capsys.readouterr()
     assert "scanned:   6" in out and "errors:    1" in out and "images/s:" in out
     assert "broken.jpg: not an image" in err
+    flagged_line = next(line for line in out.splitlines() if line.startswith("flagged:"))
     assert main(scan_args(tiny_model, db, photos)) == 0
     out, _ = capsys.readouterr()
     assert "scanned:   0" in out and "unchanged: 6" in out
+    # The summary counts every file under the folders, not only those classified this time.
+    assert flagged_line in out and "errors:    1" in out
 
 
 def test_scan_json_lines_and_summary(photos, tiny_model, tmp_path, capsys):

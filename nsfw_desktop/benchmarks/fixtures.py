@@ -20,22 +20,42 @@ from PIL import Image
 CAMERA_SIZE = (4000, 3000)  # 12 megapixels
 
 
-def make_vit_b16(folder: str | Path) -> Path:
-    """Save a randomly initialised ViT-B/16 (224 px, normal/nsfw) like Falconsai's."""
+VIT_B16 = dict(image_size=224, patch_size=16, hidden_size=768, num_hidden_layers=12,
+               num_attention_heads=12, intermediate_size=3072)
+TINY_VIT = dict(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                num_attention_heads=2, intermediate_size=64)
+
+
+def make_vit(folder: str | Path, architecture: dict = VIT_B16, *, labels=("normal", "nsfw"),
+             seed: int = 0, head_scale: float = 1.0) -> Path:
+    """Save a randomly initialised ViT classifier with Falconsai's preprocessing
+    (plain resize, bilinear, mean/std 0.5) as safetensors; kept if already there.
+
+    ``head_scale`` enlarges the classifier head: random init leaves it near zero,
+    so every score sits near 0.5 unless it is spread out.
+    """
     import torch
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessorPil
 
     folder = Path(folder)
     if (folder / "model.safetensors").exists():
         return folder
-    torch.manual_seed(0)
-    config = ViTConfig(image_size=224, patch_size=16, hidden_size=768, num_hidden_layers=12,
-                       num_attention_heads=12, intermediate_size=3072,
-                       id2label={0: "normal", 1: "nsfw"}, label2id={"normal": 0, "nsfw": 1})
-    ViTForImageClassification(config).save_pretrained(folder, safe_serialization=True)
-    ViTImageProcessorPil(size={"height": 224, "width": 224}, image_mean=[0.5] * 3,
+    torch.manual_seed(seed)
+    config = ViTConfig(**architecture, id2label=dict(enumerate(labels)),
+                       label2id={label: i for i, label in enumerate(labels)})
+    model = ViTForImageClassification(config).eval()
+    with torch.no_grad():
+        model.classifier.weight.mul_(head_scale)
+    model.save_pretrained(folder)
+    size = architecture["image_size"]
+    ViTImageProcessorPil(size={"height": size, "width": size}, image_mean=[0.5] * 3,
                          image_std=[0.5] * 3).save_pretrained(folder)
     return folder
+
+
+def make_vit_b16(folder: str | Path) -> Path:
+    """A random ViT-B/16 at 224 px (normal/nsfw): Falconsai's architecture and cost."""
+    return make_vit(folder, VIT_B16)
 
 
 def camera_photo(seed: int, size: tuple[int, int] = CAMERA_SIZE) -> Image.Image:

@@ -15,7 +15,7 @@ import sys
 from nsfw_desktop import __version__
 from nsfw_desktop.cli.common import CliError
 
-COMMANDS = ["scan", "classify", "export", "models", "serve"]
+COMMANDS = ["scan", "classify", "export", "models", "bench", "serve", "watch"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,33 @@
+"""Watch folders and classify new images as they arrive (Qt-free).
+
+Usage from a worker thread or a front end::
+
+    watcher = Watcher(folders, make_classifier(model), db_path, on_event=callback)
+    watcher.start()
+    ...
+    watcher.stop()
+"""
+
+from nsfw_desktop.watch.watcher import (
+    FileClassified,
+    FileMoved,
+    FileRemoved,
+    FolderOffline,
+    FolderOnline,
+    Watcher,
+    WatchEvent,
+    WatchStopped,
+    WatchWarning,
+)
+
+__all__ = [
+    "FileClassified",
+    "FileMoved",
+    "FileRemoved",
+    "FolderOffline",
+    "FolderOnline",
+    "WatchEvent",
+    "WatchStopped",
+    "WatchWarning",
+    "Watcher",
+]

@@ -1,0 +1,346 @@
+"""Watch folders and classify each new or changed image once it is complete.
+
+Threads: watchdog's observer threads only note what happened (in
+``Readiness``) and hand small tasks over. One worker thread owns the rest: it
+runs the catch-up scan, checks the files whose wait is over, classifies them
+with the engine, writes the results to its own ``Store`` and calls
+``on_event``. The worker sleeps on a Condition between due times, so an idle
+watcher costs no CPU; the only periodic work is a look at each watched folder
+every ``folder_check`` seconds, which notices an unmounted drive (the kernel
+sends no event a watcher can rely on) and a folder coming back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+
+from nsfw_desktop.classifier import Classifier
+from nsfw_desktop.engine import BatchDone, ScanControl, ScanOptions, ScanStarted, classify_entries, scan
+from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.store import Result, Store
+from nsfw_desktop.walker import FileEntry, is_candidate, is_temporary
+from nsfw_desktop.watch.observers import Observers
+from nsfw_desktop.watch.readiness import Readiness, fingerprint
+
+logger = logging.getLogger(__name__)
+
+SETTLE_SECONDS = 1.0  # a file is complete once unchanged this long
+FOLDER_CHECK_SECONDS = 5.0  # how often watched folders are looked at (unmounted, back again)
+
+
+@dataclass(frozen=True)
+class FileClassified:
+    result: Result  # as stored; ``result.error`` is set when the file could not be read
+    flagged: bool  # nsfw_score >= the watcher's threshold
+
+
+@dataclass(frozen=True)
+class FileMoved:
+    old: str  # the stored result (and review) now belongs to ``new``
+    new: str
+
+
+@dataclass(frozen=True)
+class FileRemoved:
+    path: str  # deleted or moved out of the watched folders; its row is gone
+
+
+@dataclass(frozen=True)
+class FolderOnline:
+    folder: str  # watched from now on (at start, or back after being offline)
+
+
+@dataclass(frozen=True)
+class FolderOffline:
+    folder: str
+    reason: str  # for the user; watching resumes by itself when the folder is back
+
+
+@dataclass(frozen=True)
+class WatchWarning:
+    message: str  # for the user: a folder polled past the inotify limits, an unreadable subfolder
+
+
+@dataclass(frozen=True)
+class WatchStopped:
+    error: str | None  # None after stop(); otherwise why the watcher could not go on
+
+
+WatchEvent = (FileClassified | FileMoved | FileRemoved | FolderOnline | FolderOffline | WatchWarning
+              | WatchStopped)
+
+
+class Watcher:
+    """Classify the images that appear or change in ``folders``, until stopped.
+
+    ``on_event`` is called on the watcher's own thread with one ``WatchEvent``
+    at a time; a Qt app re-emits it as a signal. On start, a catch-up scan
+    classifies what changed while nobody watched (incremental: nothing already
+    classified runs again). The classifier is loaded on the first file to
+    classify, unless the caller loaded it already.
+    """
+
+    def __init__(
+        self,
+        folders: Iterable[str | Path],
+        classifier: Classifier,
+        db_path: str | Path,
+        *,
+        on_event: Callable[[WatchEvent], None],
+        threshold: float = 0.5,
+        options: ScanOptions | None = None,
+        settle: float = SETTLE_SECONDS,
+        folder_check: float = FOLDER_CHECK_SECONDS,
+    ):
+        self.folders = tuple(dict.fromkeys(os.path.abspath(folder) for folder in folders))
+        if not self.folders:
+            raise ValueError("no folder to watch")
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
+        if folder_check <= 0:
+            raise ValueError(f"folder check interval must be positive, not {folder_check}")
+        self.classifier = classifier
+        self.db_path = db_path
+        self.on_event = on_event
+        self.threshold = threshold
+        self.options = options or ScanOptions()
+        self.folder_check = folder_check
+        self._readiness = Readiness(settle)
+        self._control = ScanControl()
+        self._thread: threading.Thread | None = None
+        # Owned by the worker thread:
+        self._store: Store | None = None
+        self._observers: Observers | None = None
+        self._online: dict[str, tuple[int, int]] = {}  # folder -> (st_dev, st_ino) being watched
+        self._reported_offline: set[str] = set()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a Watcher can be started only once; make a new one")
+        self._thread = threading.Thread(target=self._run, name="watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop watching; a batch in the model is finished and saved first."""
+        self._readiness.close()
+        self._control.cancel()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the watcher has stopped (or ``timeout``); True when it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # The worker thread.
+
+    def _run(self) -> None:
+        error = None
+        try:
+            self._store = Store(self.db_path)
+            self._observers = Observers(_Handler(self), recursive=self.options.recursive)
+            online = [folder for folder in self.folders if self._go_online(folder)]
+            self._catch_up(online)
+            self._loop()
+        except ModelError as exc:
+            error = str(exc)
+        except Exception as exc:
+            logger.exception("the watcher stopped")
+            error = f"Watching stopped after an unexpected error: {exc}"
+        finally:
+            if self._observers is not None:
+                self._observers.stop()
+            if self._store is not None:
+                self._store.close()
+            self._emit(WatchStopped(error))
+
+    def _loop(self) -> None:
+        next_check = time.monotonic() + self.folder_check
+        while True:
+            woke = self._readiness.wait(next_check)
+            if woke is None:
+                return
+            tasks, due = woke
+            for task in tasks:
+                task()
+            if time.monotonic() >= next_check:
+                self._check_folders()
+                next_check = time.monotonic() + self.folder_check
+            ready = self._ready_entries(due)
+            if ready:
+                self._classify(ready)
+
+    def _ready_entries(self, due: list[str]) -> list[FileEntry]:
+        entries = []
+        for path in due:
+            current = fingerprint(path)
+            if not self._readiness.settled(path, current):
+                continue
+            if not is_candidate(path, os.path.basename(path)):
+                continue
+            row = self._store.get(path)
+            if row is not None and (row.file_size, row.mtime_ns, row.model) == (
+                    *current, self.classifier.model_id):
+                continue  # this version is classified already (or failed for good)
+            entries.append(FileEntry(path, *current))
+        return entries
+
+    def _classify(self, entries: list[FileEntry]) -> None:
+        for results in classify_entries(entries, self.classifier, self.options, self._control):
+            self._store.put_many(results)
+            for result in results:
+                self._emit(FileClassified(result, result.flagged(self.threshold)))
+
+    def _catch_up(self, folders: list[str]) -> None:
+        if not folders:
+            return
+        for event in scan(folders, self.classifier, self._store, options=self.options,
+                          control=self._control, threshold=self.threshold):
+            if isinstance(event, ScanStarted):
+                for problem in event.problems:
+                    self._emit(WatchWarning(problem))
+            elif isinstance(event, BatchDone):
+                for result in event.results:
+                    self._emit(FileClassified(result, result.flagged(self.threshold)))
+
+    def _go_online(self, folder: str) -> bool:
+        identity = _folder_identity(folder)
+        if identity is None:
+            self._report_offline(folder, "the folder is not there (deleted, moved or not mounted)")
+            return False
+        try:
+            warning = self._observers.watch(folder)
+        except OSError as exc:
+            self._report_offline(folder, f"the folder cannot be watched: {exc.strerror or exc}")
+            return False
+        self._online[folder] = identity
+        self._reported_offline.discard(folder)
+        self._emit(FolderOnline(folder))
+        if warning:
+            self._emit(WatchWarning(warning))
+        return True
+
+    def _go_offline(self, folder: str, reason: str) -> None:
+        if self._online.pop(folder, None) is not None:
+            self._observers.unwatch(folder)
+        self._readiness.forget_under(folder)
+        self._report_offline(folder, reason)
+
+    def _report_offline(self, folder: str, reason: str) -> None:
+        if folder not in self._reported_offline:
+            self._reported_offline.add(folder)
+            logger.warning("not watching %s: %s", folder, reason)
+            self._emit(FolderOffline(folder, reason))
+
+    def _check_folders(self) -> None:
+        for folder in self.folders:
+            identity = _folder_identity(folder)
+            watched = self._online.get(folder)
+            if watched is not None and identity != watched:
+                # Gone, or another folder now under the same name (a drive remounted).
+                self._go_offline(folder, "the folder is no longer there (deleted, moved or unmounted)")
+                watched = None
+            if watched is None and identity is not None and self._go_online(folder):
+                self._catch_up([folder])
+
+    def _follow_move(self, old: str, new: str) -> None:
+        if self._store.get(old) is None:
+            return
+        if self._wanted(new):
+            self._store.move(old, new)
+            self._emit(FileMoved(old, new))
+        else:
+            self._store.remove([old])
+            self._emit(FileRemoved(old))
+
+    def _forget_file(self, path: str) -> None:
+        if self._store.get(path) is not None:
+            self._store.remove([path])
+            self._emit(FileRemoved(path))
+
+    def _emit(self, event: WatchEvent) -> None:
+        try:
+            self.on_event(event)
+        except Exception:
+            # The caller's bug must not stop the watching of everyone's folders.
+            logger.exception("the watcher's event callback failed on %r", event)
+
+    # Called on watchdog's observer threads: note and hand over, nothing slow.
+
+    def _file_changed(self, path: str, *, closed: bool = False) -> None:
+        if self._wanted(path):
+            self._readiness.touch(path, closed=closed)
+
+    def _file_moved(self, old: str, new: str) -> None:
+        self._readiness.forget(old)
+        self._readiness.post(lambda: self._follow_move(old, new))
+        self._file_changed(new)
+
+    def _file_deleted(self, path: str) -> None:
+        self._readiness.forget(path)
+        self._readiness.post(lambda: self._forget_file(path))
+
+    def _folder_deleted(self, path: str) -> None:
+        if path in self.folders:
+            self._readiness.post(lambda: self._go_offline(
+                path, "the folder was deleted or moved; watching resumes when it is back"))
+
+    def _wanted(self, path: str) -> bool:
+        """Under a watched folder, not a temporary name, not hidden (unless asked for)."""
+        if is_temporary(os.path.basename(path)):
+            return False
+        for folder in self.folders:
+            if path.startswith(os.path.join(folder, "")):
+                relative = os.path.relpath(path, folder).split(os.sep)
+                return self.options.include_hidden or not any(p.startswith(".") for p in relative)
+        return False
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: Watcher):
+        self.watcher = watcher
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        self.watcher._file_changed(os.fsdecode(event.src_path))
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self.watcher._file_changed(os.fsdecode(event.src_path))
+
+    def on_attrib(self, event: FileSystemEvent) -> None:
+        self.watcher._file_changed(os.fsdecode(event.src_path))
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        self.watcher._file_changed(os.fsdecode(event.src_path), closed=True)
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        self.watcher._file_moved(os.fsdecode(event.src_path), os.fsdecode(event.dest_path))
+
+    def on_deleted(self, event: FileSystemEvent) -> None:
+        if event.is_directory:
+            self.watcher._folder_deleted(os.fsdecode(event.src_path))
+        else:
+            self.watcher._file_deleted(os.fsdecode(event.src_path))
+
+
+def _folder_identity(folder: str) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of a folder that is there, or None."""
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None

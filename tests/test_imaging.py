@@ -34,6 +34,16 @@ def test_heic_decodes(tmp_path):
     assert decoded.frames[0].size == (64, 48)
 
 
+def test_avif_decodes_where_pillow_supports_it(tmp_path):
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow is built without AVIF")
+    path = tmp_path / "photo.avif"
+    random_image(6, (48, 32)).save(path, "AVIF")
+    assert load_image(path).frames[0].size == (48, 32)
+
+
 def test_exif_rotation_is_applied(tmp_path):
     path = tmp_path / "rotated.jpg"
     exif = Image.Exif()

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -139,11 +139,14 @@ def scan(
     options: ScanOptions | None = None,
     control: ScanControl | None = None,
     threshold: float = 0.5,
+    defer: Callable[[FileEntry], bool] | None = None,
 ) -> Iterator[Event]:
     """Screen ``roots`` incrementally, committing results to ``store`` as they come.
 
     A file is classified again only when its size, modification time or the
     model changed; rows of files that no longer exist under ``roots`` are pruned.
+    Files for which ``defer(entry)`` is true are left to the caller (the watcher
+    defers files still being written): not classified, not pruned, counted as unchanged.
     """
     options = options or ScanOptions()
     control = control or ScanControl()
@@ -156,6 +159,8 @@ def scan(
                       include_hidden=options.include_hidden):
         key = os.fsencode(entry.path)
         seen.add(key)
+        if defer is not None and defer(entry):
+            continue
         if known.get(key) != (entry.size, entry.mtime_ns, classifier.model_id):
             todo.append(entry)
     pruned = _prune_vanished(store, known, seen, roots)

@@ -210,13 +210,21 @@ class Watcher:
         if not folders:
             return
         for event in scan(folders, self.classifier, self._store, options=self.options,
-                          control=self._control, threshold=self.threshold):
+                          control=self._control, threshold=self.threshold, defer=self._still_written):
             if isinstance(event, ScanStarted):
                 for problem in event.problems:
                     self._emit(WatchWarning(problem))
             elif isinstance(event, BatchDone):
                 for result in event.results:
                     self._emit(FileClassified(result, result.flagged(self.threshold)))
+
+    def _still_written(self, entry: FileEntry) -> bool:
+        """Leave a file changed within the settle interval to the readiness checks:
+        it may be a download in progress when the watcher starts."""
+        if time.time_ns() - entry.mtime_ns >= self._readiness.settle * 1e9:
+            return False
+        self._readiness.touch(entry.path)
+        return True
 
     def _go_online(self, folder: str) -> bool:
         identity = _folder_identity(folder)

@@ -1,0 +1,227 @@
+"""``nsfw-desktop serve`` on loopback: the Hugging Face contract, batching, refusals, auth, SIGTERM."""
+
+import base64
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx2
+import pytest
+from huggingface_hub import InferenceClient
+
+from nsfw_desktop.classifier import LocalClassifier
+from nsfw_desktop.engine import classify_entries, entries_for_paths
+from nsfw_desktop.model_source import resolve
+from nsfw_desktop.server import InferenceService, ServerConfig, create_app
+from nsfw_desktop.server.background import ServerThread
+from tests.conftest import png_bomb, random_image, write_photos
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(monkeypatch):
+    """huggingface_hub refuses every request in offline mode; these go to 127.0.0.1 only."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
+@pytest.fixture(scope="module")
+def local(tiny_model):
+    """The tiny model, loaded on the CPU."""
+    classifier = LocalClassifier(resolve(str(tiny_model)), device="cpu")
+    classifier.load()
+    return classifier
+
+
+def start(classifier, **config) -> ServerThread:
+    return ServerThread(create_app(InferenceService(classifier, ServerConfig(**config)))).start()
+
+
+@pytest.fixture
+def server(local):
+    """serve on a free loopback port, default settings."""
+    thread = start(local)
+    yield thread
+    thread.stop()
+
+
+def png_bytes(seed: int, size=(64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    random_image(seed, size).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_inference_client_gets_the_local_scores(server, local, tmp_path):
+    paths = write_photos(tmp_path / "photos", 8)
+    expected = {r.path: r.nsfw_score for batch in classify_entries(entries_for_paths(map(str, paths)), local)
+                for r in batch}
+    client = InferenceClient(model=server.url)
+    # Concurrent requests, so the server batches them together.
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda p: client.image_classification(p.read_bytes()), paths))
+    for path, answer in zip(paths, answers, strict=True):
+        scores = {item.label: item.score for item in answer}
+        assert set(scores) == {"normal", "nsfw"}
+        assert [item.score for item in answer] == sorted(scores.values(), reverse=True)
+        assert scores["nsfw"] == pytest.approx(expected[str(path)], abs=1e-5)
+    assert len({round(s, 4) for s in expected.values()}) > 1  # the images really differ
+
+
+def test_json_body_with_parameters(server, local):
+    image = png_bytes(3)
+    client = InferenceClient(model=server.url)
+    top = client.image_classification(image, top_k=1, function_to_apply="none")
+    assert len(top) == 1
+    from nsfw_desktop.imaging import load_image
+
+    frame = load_image(io.BytesIO(image), min_side=2 * local.input_size).frames[0]
+    logits = local.logits([local.prepare(frame)])[0].tolist()
+    assert top[0].score == pytest.approx(max(logits), abs=1e-5)
+    sigmoid = client.image_classification(image, function_to_apply="sigmoid")
+    assert sum(item.score for item in sigmoid) != pytest.approx(1.0, abs=1e-3)
+
+    # A data URL and a JSON body without Content-Type are understood too.
+    body = {"inputs": "data:image/png;base64," + base64.b64encode(image).decode()}
+    answer = httpx2.post(server.url + "/predict", json=body)
+    assert answer.status_code == 200
+    assert {item["label"] for item in answer.json()} == {"normal", "nsfw"}
+
+
+def test_refusals_keep_the_server_serving(local, tmp_path):
+    thread = start(local, max_body=100_000)
+    try:
+        url = thread.url
+        bomb = png_bomb(tmp_path / "bomb.png").read_bytes()
+        cases = [
+            (bomb, {"Content-Type": "image/png"}, 400, "bomb"),
+            (b"hello, I am not a picture", {}, 400, "not an image"),
+            (png_bytes(1)[:200], {"Content-Type": "image/png"}, 400, "truncated"),
+            (b'{"inputs": "not base64!"}', {"Content-Type": "application/json"}, 400, "base64"),
+            (b'{"inputs": 1', {"Content-Type": "application/json"}, 400, "JSON"),
+            (b"", {}, 400, "no body"),
+            (os.urandom(300_000), {"Content-Type": "image/jpeg"}, 413, "limit"),
+        ]
+        for body, headers, status, words in cases:
+            answer = httpx2.post(url, content=body, headers=headers,
+                                 timeout=10)
+            assert answer.status_code == status, body[:40]
+            assert words in answer.json()["error"]
+        bad_top_k = {"inputs": base64.b64encode(png_bytes(2)).decode(), "parameters": {"top_k": 0}}
+        answer = httpx2.post(url, json=bad_top_k)
+        assert answer.status_code == 400 and "top_k" in answer.json()["error"]
+        # Still serving; the HF headers are accepted and ignored.
+        answer = httpx2.post(url, content=png_bytes(5),
+                             headers={"x-wait-for-model": "true", "x-use-cache": "false"})
+        assert answer.status_code == 200
+        assert httpx2.get(url + "/health").json()["status"] == "ok"
+        metrics = httpx2.get(url + "/metrics").text
+        assert 'nsfw_serve_errors_total{reason="bad_image"} 3.0' in metrics
+        assert 'nsfw_serve_errors_total{reason="too_large"} 1.0' in metrics
+        assert 'nsfw_serve_requests_total{status="200"} 1.0' in metrics
+    finally:
+        thread.stop()
+
+
+def test_full_queue_answers_429_with_retry_after(local):
+    # One request at a time, and a batch waits 0.5 s for company: the others find it full.
+    thread = start(local, max_queue=1, max_wait=0.5)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda seed: httpx2.post(thread.url, content=png_bytes(seed),
+                                                              timeout=10), range(4)))
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses[0] == 200 and statuses[-1] == 429
+        for answer in answers:
+            if answer.status_code == 429:
+                assert int(answer.headers["Retry-After"]) >= 1
+                assert "busy" in answer.json()["error"]
+    finally:
+        thread.stop()
+
+
+def test_batches_form_across_concurrent_requests(local):
+    thread = start(local, max_batch=4, max_wait=0.3)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda seed: httpx2.post(thread.url, content=png_bytes(seed),
+                                                              timeout=10), range(4)))
+        assert all(a.status_code == 200 for a in answers)
+        metrics = httpx2.get(thread.url + "/metrics").text
+        # Four requests, fewer forward passes than requests.
+        count = next(line for line in metrics.splitlines() if line.startswith("nsfw_serve_batch_size_count"))
+        assert float(count.split()[-1]) < 4
+    finally:
+        thread.stop()
+
+
+def test_api_key(local):
+    thread = start(local, api_key="s3cret")
+    try:
+        refused = httpx2.post(thread.url, content=png_bytes(1))
+        assert refused.status_code == 401 and "API key" in refused.json()["error"]
+        wrong = httpx2.post(thread.url, content=png_bytes(1), headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        assert httpx2.get(thread.url + "/metrics").status_code == 401
+        assert httpx2.get(thread.url + "/health").status_code == 200
+        answer = InferenceClient(model=thread.url, token="s3cret").image_classification(png_bytes(1))
+        assert {item.label for item in answer} == {"normal", "nsfw"}
+    finally:
+        thread.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(predicate, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx2.get(url + "/health", timeout=1).status_code == 200
+    except httpx2.TransportError:
+        return False
+
+
+def _gauge(url: str, name: str) -> float:
+    line = next(line for line in httpx2.get(url + "/metrics").text.splitlines() if line.startswith(name))
+    return float(line.split()[-1])
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_requests_in_flight(tiny_model):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    # Each batch waits 2 s for company, so the request is surely in flight at SIGTERM.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nsfw_desktop", "serve", "--model", str(tiny_model), "--device", "cpu",
+         "--port", str(port), "--max-wait-ms", "2000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _answers(url) or process.poll() is not None, 60, "the server to start")
+        assert process.poll() is None, process.stderr.read()
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(httpx2.post, url, content=png_bytes(7), timeout=30)
+            _wait_for(lambda: _gauge(url, "nsfw_serve_in_flight") == 1, 10, "the request to arrive")
+            process.send_signal(signal.SIGTERM)
+            answer = pending.result()
+        assert answer.status_code == 200
+        assert {item["label"] for item in answer.json()} == {"normal", "nsfw"}
+        assert process.wait(timeout=30) == 0
+        assert "Stopped." in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

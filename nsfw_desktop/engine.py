@@ -33,6 +33,7 @@ class ScanOptions:
     decode_workers: int = 2  # threads decoding ahead of the model
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are refused as bombs
     max_frames: int = DEFAULT_MAX_FRAMES  # frames sampled from an animation
+    embeddings: bool = False  # also store each file's embedding (float16) for "find similar"
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -153,6 +154,15 @@ def scan(
     roots = [os.path.abspath(root) for root in roots]
     report = WalkReport()
     known = store.fingerprints()
+    vectors = None
+    missing: set[bytes] = set()
+    if options.embeddings:
+        from nsfw_desktop.embeddings import EmbeddingStore
+        from nsfw_desktop.features import EmbeddingClassifier
+
+        classifier = EmbeddingClassifier(classifier)  # same forward pass, embeddings on the side
+        vectors = EmbeddingStore(store)
+        missing = vectors.missing()  # classified before embeddings were turned on
     seen: set[bytes] = set()
     todo: list[FileEntry] = []
     for entry in walk(roots, report, recursive=options.recursive,
@@ -161,7 +171,7 @@ def scan(
         seen.add(key)
         if defer is not None and defer(entry):
             continue
-        if known.get(key) != (entry.size, entry.mtime_ns, classifier.model_id):
+        if known.get(key) != (entry.size, entry.mtime_ns, classifier.model_id) or key in missing:
             todo.append(entry)
     pruned = _prune_vanished(store, known, seen, roots)
     unchanged = len(seen) - len(todo)
@@ -173,6 +183,8 @@ def scan(
         classifier.load()
         for results in classify_entries(todo, classifier, options, control):
             store.put_many(results)
+            if vectors is not None:
+                vectors.put_many(results)
             progress.done += len(results)
             progress.errors += sum(r.error is not None for r in results)
             progress.flagged += sum(r.flagged(threshold) for r in results)
@@ -288,7 +300,7 @@ def _predict_batch(batch: list[_Decoded], classifier: Classifier) -> list[Result
             model=classifier.model_id,
             width=item.width, height=item.height,
             file_size=entry.size, mtime_ns=entry.mtime_ns,
-            scanned_at=scanned_at, error=error,
+            scanned_at=scanned_at, error=error, embedding=best.embedding if best else None,
         ))
     return results
 

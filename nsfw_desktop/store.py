@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 SCHEMA_VERSION = 1
 
@@ -50,6 +51,8 @@ class Result:
     scanned_at: float
     error: str | None = None
     review: str | None = None
+    # float32 vector from a scan with embeddings; the embeddings table keeps it, not this one
+    embedding: Any = field(default=None, repr=False, compare=False)
 
     def flagged(self, threshold: float) -> bool:
         return self.error is None and self.nsfw_score is not None and self.nsfw_score >= threshold

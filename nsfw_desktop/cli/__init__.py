@@ -15,7 +15,7 @@ import sys
 from nsfw_desktop import __version__
 from nsfw_desktop.cli.common import CliError
 
-COMMANDS = ["scan", "classify", "export", "models", "bench", "serve", "watch"]
+COMMANDS = ["scan", "classify", "export", "models", "bench", "serve", "watch", "explain", "embed", "similar"]
 
 
 def build_parser() -> argparse.ArgumentParser:

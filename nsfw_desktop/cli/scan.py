@@ -34,6 +34,8 @@ def register(subparsers) -> None:
     parser.add_argument("--no-recursive", action="store_true", help="do not descend into folders")
     parser.add_argument("--include-hidden", action="store_true",
                         help="also screen hidden folders and files")
+    parser.add_argument("--embeddings", action="store_true",
+                        help="also store each image's embedding, for `nsfw-desktop similar`")
     add_db_option(parser)
     parser.add_argument("--csv", metavar="FILE", help="also export flagged files to this CSV")
     parser.add_argument("--all", action="store_true", help="with --csv: export every file")
@@ -49,7 +51,8 @@ def run(args) -> int:
 
     classifier = build_classifier(args, load=False)
     options = ScanOptions(recursive=not args.no_recursive, include_hidden=args.include_hidden,
-                          batch_size=args.batch_size, decode_workers=args.workers)
+                          batch_size=args.batch_size, decode_workers=args.workers,
+                          embeddings=args.embeddings)
     bar = None
     summary = None
     with open_store(args) as store:

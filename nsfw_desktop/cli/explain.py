@@ -1,0 +1,87 @@
+"""``nsfw-desktop explain``: draw where the model looked, one PNG overlay per image."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier
+
+# Overlays are drawn on a preview this long on its longer side: enough to see
+# detail, without writing 12-megapixel PNGs.
+PREVIEW_SIDE = 1024
+
+
+def opacity(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"opacity must be between 0 and 1, not {text}")
+    return value
+
+
+def register(subparsers) -> None:
+    from nsfw_desktop.heatmap import HEAD_FUSIONS, METHODS
+
+    parser = subparsers.add_parser(
+        "explain", help="write attention heatmap overlays of images",
+        description="Classify images and write, for each, a PNG with the model's attention "
+                    "drawn over the picture (red: where the model looked most).")
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG overlays")
+    parser.add_argument("--method", choices=METHODS, default="rollout",
+                        help="attention rollout through all layers, or the last layer's CLS "
+                             "attention (default: %(default)s)")
+    parser.add_argument("--head-fusion", choices=HEAD_FUSIONS, default="mean",
+                        help="how the attention heads are combined (default: %(default)s)")
+    parser.add_argument("--opacity", type=opacity, default=0.5,
+                        help="heatmap opacity over the picture, 0..1 (default: %(default)s)")
+    add_model_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from nsfw_desktop.heatmap import explain_frames
+    from nsfw_desktop.imaging import ImageError, load_image
+
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the output folder {out}: {exc.strerror}") from None
+    classifier = build_classifier(args)
+    taken: set[str] = set()
+    for path in args.images:
+        try:
+            image = load_image(path, min_side=PREVIEW_SIDE)
+        except ImageError as exc:
+            print(f"{path}\terror: {exc}", flush=True)
+            continue
+        frames = [_preview(frame) for frame in image.frames]
+        explanation = explain_frames(classifier, frames, method=args.method,
+                                     head_fusion=args.head_fusion, opacity=args.opacity)
+        target = _unique_name(out, path, taken)
+        try:
+            explanation.overlay.save(target, "PNG")
+        except OSError as exc:
+            raise CliError(f"cannot write {target}: {exc.strerror}") from None
+        prediction = explanation.prediction
+        print(f"{path}\t{prediction.label}\t{prediction.nsfw_score:.4f}\t{target}", flush=True)
+    return 0
+
+
+def _preview(frame):
+    frame = frame.copy()
+    frame.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    return frame
+
+
+def _unique_name(out: Path, path: str, taken: set[str]) -> Path:
+    """OUT/<name>.heatmap.png; same-named images from different folders get -2, -3..."""
+    stem = Path(path).stem
+    name = f"{stem}.heatmap.png"
+    number = 1
+    while name in taken:
+        number += 1
+        name = f"{stem}-{number}.heatmap.png"
+    taken.add(name)
+    return out / name

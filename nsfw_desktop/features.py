@@ -1,0 +1,140 @@
+"""What one forward pass of the ViT tells beyond the label: embeddings and attention maps.
+
+``extract(classifier, prepared, ...)`` runs a batch through a loaded
+``LocalClassifier`` once and returns the logits plus, on request, embeddings of
+one layer and the attention maps of every layer. ``EmbeddingClassifier`` wraps
+a classifier so that its predictions carry an embedding from that same pass;
+the engine uses it for scans that store embeddings, ``embed`` for its files.
+
+Attention maps exist only on transformers' explicit ("eager") attention path:
+the fused SDPA kernel never materialises them. Maps therefore come from an eager
+twin of the model that shares its weights (no copy of the parameters) but has a
+configuration of its own, so asking for maps never moves the classifier's own
+model off SDPA, not even for one call: a scan in another thread keeps the fast path.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from nsfw_desktop.classifier import LocalClassifier, Prediction
+
+POOLS = ("cls", "mean")
+
+_twins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its eager twin
+_twins_lock = threading.Lock()
+
+
+@dataclass
+class Features:
+    """Outputs of one forward pass over B images, as float32 CPU torch tensors.
+
+    T = 1 + P tokens: the CLS token, then the P image patches in row-major order.
+    """
+
+    logits: Any  # (B, num_labels)
+    layer: int  # hidden-state index the embeddings come from: 0 = patch embeddings, L = last layer
+    cls: Any = None  # (B, D): CLS token of ``layer`` after the model's final layer norm
+    mean: Any = None  # (B, D): the P patch tokens of ``layer`` after the final layer norm, averaged
+    attentions: Any = None  # (B, L, heads, T, T): softmax attention weights of every layer
+
+    def embeddings(self, pool: str) -> Any:
+        """(B, D) embeddings pooled by ``pool`` ('cls' or 'mean')."""
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
+        return self.cls if pool == "cls" else self.mean
+
+
+def layer_count(classifier: LocalClassifier) -> int:
+    return classifier.model.config.num_hidden_layers
+
+
+def resolve_layer(classifier: LocalClassifier, layer: int) -> int:
+    """``layer`` as a hidden-state index 0..L; negative values count from the last layer."""
+    count = layer_count(classifier)
+    if not -(count + 1) <= layer <= count:
+        raise ValueError(f"layer {layer} does not exist: this model has {count} layers "
+                         f"(0 is the patch embeddings, {count} the last layer, -1 also the last)")
+    return layer % (count + 1)
+
+
+def extract(
+    classifier: LocalClassifier,
+    prepared: Sequence[Any],
+    *,
+    embeddings: bool = False,
+    layer: int = -1,
+    attentions: bool = False,
+) -> Features:
+    """Logits of a batch of prepared (3, H, W) tensors, plus what is asked for, in one pass.
+
+    ``embeddings`` adds ``cls`` and ``mean`` of hidden state ``layer`` (see
+    ``resolve_layer``); ``attentions`` adds the attention maps of every layer.
+    """
+    import torch
+
+    classifier.load()
+    index = resolve_layer(classifier, layer)
+    model = _eager_twin(classifier.model) if attentions else classifier.model
+    with torch.inference_mode():
+        batch = torch.stack(list(prepared)).to(classifier.device)  # (B, 3, H, W)
+        # Selecting one hidden state keeps the others from being held in memory.
+        outputs = model(pixel_values=batch, output_hidden_states=[index] if embeddings else False,
+                        output_attentions=attentions)
+        features = Features(logits=outputs.logits.float().cpu(), layer=index)
+        if embeddings:
+            tokens = classifier.model.vit.layernorm(outputs.hidden_states[index])  # (B, T, D)
+            features.cls = tokens[:, 0].float().cpu()
+            features.mean = tokens[:, 1:].mean(dim=1).float().cpu()
+        if attentions:
+            features.attentions = torch.stack(outputs.attentions, dim=1).float().cpu()  # (B, L, h, T, T)
+    return features
+
+
+def _eager_twin(model):
+    """The model with eager attention, sharing every parameter and buffer with ``model``."""
+    with _twins_lock:
+        twin = _twins.get(model)
+        if twin is None:
+            # deepcopy with the tensors in its memo copies the modules and the config, not the weights.
+            shared = {id(tensor): tensor for tensor in [*model.parameters(), *model.buffers()]}
+            twin = copy.deepcopy(model, shared)
+            twin.set_attn_implementation("eager")
+            _twins[model] = twin
+    return twin
+
+
+class EmbeddingClassifier:
+    """A LocalClassifier whose predictions also carry an embedding, from the same forward pass.
+
+    Each ``Prediction.embedding`` is a float32 numpy vector of the model's hidden size.
+    """
+
+    def __init__(self, classifier: LocalClassifier, *, layer: int = -1, pool: str = "cls"):
+        if not isinstance(classifier, LocalClassifier):
+            raise ValueError("embeddings need a local model: a remote classifier returns only scores")
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
+        self.classifier = classifier
+        self.model_id = classifier.model_id
+        self.input_size = classifier.input_size
+        self.layer = layer
+        self.pool = pool
+
+    def load(self) -> None:
+        self.classifier.load()
+        resolve_layer(self.classifier, self.layer)  # a bad layer fails before any decoding
+
+    def prepare(self, image):
+        return self.classifier.prepare(image)
+
+    def predict(self, prepared) -> list[Prediction]:
+        features = extract(self.classifier, prepared, embeddings=True, layer=self.layer)
+        vectors = features.embeddings(self.pool).numpy()
+        predictions = self.classifier.predictions(features.logits)
+        return [replace(p, embedding=v) for p, v in zip(predictions, vectors, strict=True)]

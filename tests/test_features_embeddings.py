@@ -1,0 +1,190 @@
+"""Embeddings in the results database, the scan hook that stores them, and find similar."""
+
+import os
+import shutil
+import sqlite3
+import threading
+
+import numpy as np
+import pytest
+
+from nsfw_desktop.embeddings import (
+    EmbeddingsError,
+    EmbeddingStore,
+    SimilarityIndex,
+    find_similar,
+    query_embedding,
+)
+from nsfw_desktop.features import EmbeddingClassifier
+from nsfw_desktop.imaging import ImageError
+from nsfw_desktop.store import Result
+from tests.conftest import run_scan, write_photos
+
+
+def result(path, embedding=None, *, size=100, mtime=1, model="m"):
+    return Result(path=path, label="normal", nsfw_score=0.1, model=model, width=10, height=10,
+                  file_size=size, mtime_ns=mtime, scanned_at=0.0, embedding=embedding)
+
+
+def test_embeddings_are_stored_as_float16(store):
+    vectors = EmbeddingStore(store)
+    vector = np.array([0.1, -2.5, 3.0], dtype=np.float32)
+    store.put_many([result("/a.jpg", vector), result("/b.jpg")])
+    assert vectors.put_many([result("/a.jpg", vector), result("/b.jpg")]) == 1
+    blob = store.db.execute("SELECT vector FROM embeddings").fetchone()[0]
+    assert len(blob) == 3 * 2  # two bytes a value
+    np.testing.assert_allclose(vectors.get("/a.jpg", "m"), vector, rtol=1e-3)
+    assert vectors.get("/a.jpg", "other model") is None
+    assert vectors.missing() == {os.fsencode("/b.jpg")}
+
+
+def test_embeddings_follow_their_results_rows(store):
+    vectors = EmbeddingStore(store)
+    rows = [result(f"/{name}.jpg", np.ones(4, np.float32)) for name in "abcd"]
+    store.put_many(rows)
+    vectors.put_many(rows)
+    store.remove(["/a.jpg"])  # the file is gone
+    store.move("/b.jpg", "/moved.jpg")  # the file was renamed
+    store.put_many([result("/c.jpg", size=999)])  # the file changed: the old vector is stale
+    store.put_many([result("/d.jpg")])  # classified again, unchanged: the vector still holds
+    stored = {os.fsdecode(p) for (p,) in store.db.execute("SELECT path FROM embeddings")}
+    assert stored == {"/moved.jpg", "/d.jpg"}
+
+
+def test_similarity_index_ranks_by_cosine():
+    paths = ["/same-direction", "/orthogonal", "/opposite", "/close"]
+    vectors = np.array([[2, 0, 0], [0, 1, 0], [-1, 0, 0], [1, 0.1, 0]], dtype=np.float16)
+    index = SimilarityIndex(paths, vectors)
+    matches = index.search(np.array([1.0, 0, 0]), top_k=3)
+    assert [m.path for m in matches] == ["/same-direction", "/close", "/orthogonal"]
+    assert matches[0].similarity == pytest.approx(1.0)
+    assert matches[2].similarity == pytest.approx(0.0, abs=1e-6)
+    assert [m.path for m in index.search(np.array([1.0, 0, 0]), 2, exclude=["/same-direction"])] == [
+        "/close", "/orthogonal"]
+    with pytest.raises(ValueError, match="dimensions"):
+        index.search(np.ones(4), 1)
+
+
+def test_similarity_index_agrees_with_a_brute_force_ranking():
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((500, 16)).astype(np.float16)
+    index = SimilarityIndex([str(i) for i in range(500)], vectors)
+    query = rng.standard_normal(16)
+    matrix = vectors.astype(np.float64)
+    cosine = matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
+    expected = np.argsort(-cosine)[:10]
+    matches = index.search(query, 10)
+    assert [int(m.path) for m in matches] == list(expected)
+    np.testing.assert_allclose([m.similarity for m in matches], cosine[expected], atol=1e-5)
+
+
+def test_scan_with_embeddings_stores_one_per_image(photos, make_classifier, store):
+    (photos / "broken.jpg").write_text("not an image")
+    classifier = make_classifier()
+    _, summary, results = run_scan([photos], classifier, store, embeddings=True)
+    assert summary.scanned == 6 and summary.errors == 1
+    vectors = EmbeddingStore(store)
+    assert vectors.count(classifier.model_id) == 5
+    # What was stored is what the model gives for that file, within float16 rounding.
+    photo = str(photos / "photo_0002.png")
+    np.testing.assert_allclose(vectors.get(photo, classifier.model_id),
+                               query_embedding(photo, classifier), rtol=2e-3, atol=2e-3)
+    plain = {r.path: r.nsfw_score for r in results}
+    stored = {r.path: r.nsfw_score for r in store.results()}
+    assert stored == plain
+
+
+def test_turning_embeddings_on_later_fills_them_in(photos, make_classifier, store):
+    classifier = make_classifier()
+    run_scan([photos], classifier, store)
+    assert EmbeddingStore(store).count() == 0
+    started, _, _ = run_scan([photos], classifier, store, embeddings=True)
+    assert started.to_classify == 5
+    assert EmbeddingStore(store).count() == 5
+    started, _, _ = run_scan([photos], classifier, store, embeddings=True)
+    assert started.to_classify == 0  # complete now: nothing to do
+
+
+def test_scan_without_embeddings_keeps_the_plain_classifier(photos, make_classifier, store):
+    classifier = make_classifier()
+    _, _, results = run_scan([photos], classifier, store)
+    assert all(r.embedding is None for r in results)
+    assert store.db.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name='embeddings'").fetchone()[0] == 0
+
+
+def test_find_similar_ranks_an_exact_copy_first(tmp_path, make_classifier, store):
+    library = tmp_path / "library"
+    originals = write_photos(library, 6)
+    copy = library / "copy_of_photo_3.png"
+    shutil.copyfile(originals[3], copy)
+    classifier = make_classifier()
+    run_scan([library], classifier, store, embeddings=True)
+
+    # The query is in the database: its stored vector is used and it is not its own match.
+    matches = find_similar(store.path, originals[3], classifier, top_k=3)
+    assert matches[0].path == str(copy) and matches[0].similarity == pytest.approx(1.0, abs=1e-5)
+    assert str(originals[3]) not in [m.path for m in matches]
+    assert len(matches) == 3
+
+    # A query from outside the library is embedded on the fly.
+    outside = tmp_path / "outside.png"
+    shutil.copyfile(originals[1], outside)
+    fresh = make_classifier()
+    matches = find_similar(store.path, outside, fresh, top_k=2)
+    assert fresh.model is not None  # it had to run the model
+    assert matches[0].path == str(originals[1]) and matches[0].similarity > 0.999
+
+
+def test_find_similar_by_vector_and_after_changes(tmp_path, make_classifier, store):
+    library = tmp_path / "library"
+    photos = write_photos(library, 4)
+    classifier = make_classifier()
+    run_scan([library], classifier, store, embeddings=True)
+    vector = EmbeddingStore(store).get(str(photos[2]), classifier.model_id)
+    assert find_similar(store.path, vector, classifier, top_k=1)[0].path == str(photos[2])
+    # The kept matrix must notice that the file was removed from the database.
+    os.remove(photos[2])
+    run_scan([library], classifier, store, embeddings=True)
+    assert str(photos[2]) not in [m.path for m in find_similar(store.path, vector, classifier, top_k=5)]
+
+
+def test_find_similar_explains_what_is_missing(tmp_path, make_classifier, store, photos):
+    classifier = make_classifier()
+    with pytest.raises(EmbeddingsError, match="no results database"):
+        find_similar(tmp_path / "nowhere.db", photos / "photo_0000.png", classifier)
+    run_scan([photos], classifier, store)  # without embeddings
+    with pytest.raises(EmbeddingsError, match="scan with embeddings turned on"):
+        find_similar(store.path, photos / "photo_0000.png", classifier)
+    run_scan([photos], classifier, store, embeddings=True)
+    (tmp_path / "junk.jpg").write_text("junk")
+    with pytest.raises(ImageError, match="not an image"):
+        find_similar(store.path, tmp_path / "junk.jpg", classifier)
+
+
+def test_find_similar_reads_while_a_scan_writes(tmp_path, make_classifier, store):
+    library = tmp_path / "library"
+    write_photos(library, 3)
+    classifier = make_classifier()
+    run_scan([library], classifier, store, embeddings=True)
+    writer = sqlite3.connect(store.path)
+    writer.execute("BEGIN IMMEDIATE")  # a scan holding the write lock
+    try:
+        done = []
+        worker = threading.Thread(target=lambda: done.append(
+            find_similar(store.path, library / "photo_0000.png", classifier, top_k=2)))
+        worker.start()
+        worker.join(20)
+        assert done and len(done[0]) == 2
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+def test_embedding_classifier_refuses_a_remote_classifier():
+    class Remote:
+        model_id = "remote"
+        input_size = 224
+
+    with pytest.raises(ValueError, match="local model"):
+        EmbeddingClassifier(Remote())

@@ -1,0 +1,178 @@
+"""The user's settings, kept as JSON in the platformdirs config folder.
+
+Qt-free so the CLI, the watcher and the server can read the same file. Every
+value is checked when settings are built, loaded or changed: a bad value is
+refused with a ``SettingsError`` whose message names the field and says what is
+allowed. A settings file that cannot be read is set aside (never deleted) and
+the defaults are used, so a hand-edit gone wrong loses nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from nsfw_desktop import paths
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "settings.json"
+BLUR_MODES = ("blur", "placeholder", "show")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_BATCH_SIZE = 256
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
+
+
+class SettingsError(ValueError):
+    """A settings value that cannot be used; the message is for the user."""
+
+
+@dataclass
+class Settings:
+    folders: list[str] = field(default_factory=list)  # folders to screen, absolute
+    model: str | None = None  # None: the default model; else a local folder or a Hub id
+    endpoints: list[str] = field(default_factory=list)  # remote classifier URLs; used instead of model
+    token: str | None = None  # bearer token for the remote endpoints
+    device: str = "auto"
+    threshold: float = 0.5  # NSFW score from which a file is flagged
+    batch_size: int = 8
+    blur_mode: str = "blur"  # how flagged thumbnails are shown until revealed
+    quarantine_folder: str = ""  # empty: "quarantine" in the app's data folder
+    watched_folders: list[str] = field(default_factory=list)  # folders rescanned when they change
+    embeddings: bool = False  # opt-in: keep image embeddings for "Find similar"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise SettingsError naming the first value that cannot be used."""
+        for name in ("folders", "endpoints", "watched_folders"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise SettingsError(f"{name} must be a list of non-empty texts")
+        if self.model is not None and (not isinstance(self.model, str) or not self.model.strip()):
+            raise SettingsError("the model must be a local folder or a Hugging Face id, or empty "
+                                "for the default model")
+        for url in self.endpoints:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise SettingsError(f"the endpoint {url!r} is not an http:// or https:// address")
+        if self.token is not None and (not isinstance(self.token, str) or not self.token.strip()):
+            raise SettingsError("the token must be a non-empty text, or empty for none")
+        if self.device not in DEVICES:
+            raise SettingsError(f"the device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        if (isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float))
+                or not 0.0 <= self.threshold <= 1.0):
+            raise SettingsError(f"the threshold must be a number from 0 to 1, not {self.threshold!r}")
+        if (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int)
+                or not 1 <= self.batch_size <= MAX_BATCH_SIZE):
+            raise SettingsError(f"the batch size must be a whole number from 1 to {MAX_BATCH_SIZE}, "
+                                f"not {self.batch_size!r}")
+        if self.blur_mode not in BLUR_MODES:
+            raise SettingsError(f"the blur mode must be one of {', '.join(BLUR_MODES)}, "
+                                f"not {self.blur_mode!r}")
+        if not isinstance(self.quarantine_folder, str):
+            raise SettingsError("the quarantine folder must be a folder path")
+        if self.quarantine_folder and not os.path.isabs(os.path.expanduser(self.quarantine_folder)):
+            raise SettingsError(f"the quarantine folder must be a full path, not "
+                                f"{self.quarantine_folder!r}")
+        if not isinstance(self.embeddings, bool):
+            raise SettingsError("embeddings must be true or false")
+
+    def check_model(self) -> None:
+        """Stricter check for the settings dialog: the model names something that can exist."""
+        if self.model is None:
+            return
+        expanded = Path(self.model).expanduser()
+        if expanded.is_dir():
+            return
+        if self.model.startswith((".", "/", "~")) or os.sep in self.model.replace("/", ""):
+            raise SettingsError(f"the model folder {self.model!r} does not exist")
+        if not _HUB_ID.match(self.model):
+            raise SettingsError(f"{self.model!r} is neither an existing folder nor a Hugging Face "
+                                "id like owner/name or owner/name@revision")
+
+    def replace(self, **changes) -> Settings:
+        """A checked copy with ``changes``; raises SettingsError and leaves self as it was."""
+        return dataclasses.replace(self, **changes)
+
+    def quarantine_path(self) -> Path:
+        if self.quarantine_folder:
+            return Path(self.quarantine_folder).expanduser()
+        return paths.data_dir() / "quarantine"
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: object) -> Settings:
+        if not isinstance(data, dict):
+            raise SettingsError("the settings file does not hold a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            # A newer version may have written them; keep going with what we know.
+            log.warning("ignoring unknown settings: %s", ", ".join(unknown))
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as exc:
+            raise SettingsError(f"the settings file is malformed ({exc})") from None
+
+
+def settings_path() -> Path:
+    return paths.config_dir() / FILE_NAME
+
+
+def load(path: Path | None = None) -> Settings:
+    """The saved settings, or the defaults when there are none. Raises SettingsError
+    (the file is left in place) when the file cannot be read or holds a bad value."""
+    path = path or settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{path} is not valid JSON ({exc})") from None
+    return Settings.from_json(data)
+
+
+def load_or_defaults(path: Path | None = None) -> tuple[Settings, str | None]:
+    """The saved settings, or the defaults and a message saying why they could not be used.
+    An unusable file is renamed to ``settings.json.invalid`` so the next save cannot lose it."""
+    path = path or settings_path()
+    try:
+        return load(path), None
+    except SettingsError as exc:
+        kept = path.with_name(path.name + ".invalid")
+        try:
+            os.replace(path, kept)
+        except OSError:
+            return Settings(), f"Settings not loaded, defaults used: {exc}"
+        return Settings(), f"Settings not loaded, defaults used: {exc}. The file was kept as {kept}."
+
+
+def save(settings: Settings, path: Path | None = None) -> None:
+    """Write atomically, so a crash never leaves a half-written settings file."""
+    settings.validate()
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(settings.to_json(), handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,79 @@
+"""Thumbnails on disk, in the platformdirs cache folder.
+
+A thumbnail is keyed by the file's path, size and modification time as they
+are on disk when it is asked for, so an edited photo gets a fresh thumbnail and
+a stale one is never shown. Decoding goes through ``imaging.load_image``, so
+the same bomb limits, EXIF rotation and clear error messages apply; big JPEGs
+are decoded at a reduced scale, which makes a 12 MP photo cost a fraction of a
+full decode. Qt-free: the desktop app calls this from its worker threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image, ImageFilter
+
+from nsfw_desktop import paths
+from nsfw_desktop.imaging import ImageError, load_image
+
+THUMBNAIL_SIZE = 192  # longest side, in pixels
+_FORMAT_VERSION = 1  # bump when the way thumbnails are made changes
+
+
+class ThumbnailCache:
+    def __init__(self, folder: str | Path | None = None, size: int = THUMBNAIL_SIZE):
+        self.folder = Path(folder) if folder else paths.cache_dir() / "thumbnails"
+        self.size = size
+
+    def key(self, path: str, file_size: int, mtime_ns: int) -> str:
+        digest = hashlib.sha256(os.fsencode(path))
+        digest.update(f"\0{file_size}\0{mtime_ns}\0{self.size}\0{_FORMAT_VERSION}".encode())
+        return digest.hexdigest()
+
+    def location(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.jpg"
+
+    def thumbnail(self, path: str) -> Path:
+        """The cached thumbnail file of ``path``, made first if needed. Raises ImageError."""
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            raise ImageError("the file no longer exists") from None
+        except OSError as exc:
+            raise ImageError(f"cannot read the file: {exc.strerror}") from None
+        target = self.location(self.key(path, info.st_size, info.st_mtime_ns))
+        if not target.exists():
+            self._write(make_thumbnail(path, self.size), target)
+        return target
+
+    @staticmethod
+    def _write(image: Image.Image, target: Path) -> None:
+        # Written beside the target and renamed, so a reader never sees half a file.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".thumb.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                image.save(handle, "JPEG", quality=85)
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+def make_thumbnail(path: str | Path, size: int = THUMBNAIL_SIZE) -> Image.Image:
+    """An upright RGB image of ``path`` whose longest side is at most ``size``."""
+    # max_frames=1: an animation is represented by its first frame.
+    image = load_image(path, min_side=size, max_frames=1).frames[0]
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return image
+
+
+def privacy_blur(image: Image.Image) -> Image.Image:
+    """A blur strong enough that nothing explicit can be made out, at any size."""
+    # Shrinking first makes the blur cheap and its strength independent of the size.
+    small = image.resize((max(1, image.width // 16), max(1, image.height // 16)), Image.Resampling.BOX)
+    return small.resize(image.size, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(4))

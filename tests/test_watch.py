@@ -15,6 +15,7 @@ import pytest
 from nsfw_desktop.classifier import make_classifier
 from nsfw_desktop.store import Store
 from nsfw_desktop.watch import (
+    CaughtUp,
     FileClassified,
     FileMoved,
     FileRemoved,
@@ -128,6 +129,24 @@ def test_file_written_in_chunks_is_classified_after_the_last_chunk(watch, tmp_pa
     assert event.result.error is None
 
 
+def test_download_in_progress_at_start_waits_for_its_end(watch, tmp_path):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    data = _jpeg_bytes(seed=8)
+    with open(folder / "started.jpg", "wb") as handle:
+        handle.write(data[:len(data) // 2])
+        handle.flush()
+        watcher, recorder = watch(folder, settle=1.0)
+        recorder.wait_for(lambda r: r.of(CaughtUp))
+        assert recorder.of(CaughtUp)[0].summary.scanned == 0  # left to the readiness checks
+        time.sleep(0.5)
+        handle.write(data[len(data) // 2:])
+    recorder.wait_for(lambda r: r.classified())
+    settle_time(1.5)
+    [event] = recorder.of(FileClassified)
+    assert event.result.file_size == len(data) and event.result.error is None
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="close-after-write is an inotify event")
 def test_close_after_write_shortcuts_the_wait(watch, tmp_path):
     folder = tmp_path / "inbox"
@@ -192,7 +211,8 @@ def test_undecodable_file_is_an_error_once_not_retried(watch, tmp_path):
     assert event.result.error and event.result.nsfw_score is None
     watcher.stop()
     again, recorder = watch(folder)  # the catch-up scan does not retry it either
-    settle_time()
+    recorder.wait_for(lambda r: r.of(CaughtUp))
+    assert recorder.of(CaughtUp)[0].summary.scanned == 0
     assert not recorder.of(FileClassified)
 
 
@@ -242,9 +262,13 @@ def test_restart_catches_up_on_files_added_while_stopped(watch, tmp_path):
     assert recorder.of(WatchStopped) == [WatchStopped(None)]
     added = write_photos(folder, 2, start=3)
     random_image(99).save(folder / "photo_0000.png")  # changed while stopped
+    an_hour_ago = time.time() - 3600  # files written just now would wait to settle first
+    for path in [*added, folder / "photo_0000.png"]:
+        os.utime(path, (an_hour_ago, an_hour_ago))
     watcher, recorder = watch(folder)
-    recorder.wait_for(lambda r: len(r.classified()) == 3)
-    settle_time()
+    recorder.wait_for(lambda r: r.of(CaughtUp))
+    [caught_up] = recorder.of(CaughtUp)
+    assert (caught_up.summary.scanned, caught_up.summary.unchanged) == (3, 2)
     assert recorder.classified() == Counter({str(p): 1 for p in [*added, folder / "photo_0000.png"]})
 
 

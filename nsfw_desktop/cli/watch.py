@@ -28,6 +28,9 @@ def register(subparsers) -> None:
                         help="NSFW score from which a file is flagged (default: %(default)s)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per classified file: path, label, nsfw_score, error")
+    parser.add_argument("--poll", action="store_true",
+                        help="look at the folders every 2 s instead of waiting for the system's "
+                             "change events: for network shares, whose changes those events miss")
     parser.set_defaults(func=run)
 
 
@@ -42,7 +45,7 @@ def run(args) -> int:
     classifier = build_classifier(args)
     printer = _Printer(args)
     watcher = Watcher(folders, classifier, args.db or default_db_path(), on_event=printer,
-                      threshold=args.threshold)
+                      threshold=args.threshold, poll=args.poll)
     watcher.start()
     try:
         watcher.wait()

@@ -9,6 +9,7 @@ Usage from a worker thread or a front end::
 """
 
 from nsfw_desktop.watch.watcher import (
+    CaughtUp,
     FileClassified,
     FileMoved,
     FileRemoved,
@@ -21,6 +22,7 @@ from nsfw_desktop.watch.watcher import (
 )
 
 __all__ = [
+    "CaughtUp",
     "FileClassified",
     "FileMoved",
     "FileRemoved",

@@ -49,32 +49,38 @@ def limit_message(exc: OSError, folder: str) -> str:
 class Observers:
     """Watch folders with one native observer, and a polling one for folders past the limits."""
 
-    def __init__(self, handler: FileSystemEventHandler, *, recursive: bool):
+    def __init__(self, handler: FileSystemEventHandler, *, recursive: bool, poll: bool = False):
         self.handler = handler
         self.recursive = recursive
+        self.poll = poll  # poll every folder: network shares, whose changes the kernel does not see
         self._native: BaseObserver | None = None
         self._native_failed: OSError | None = None
         self._polling: BaseObserver | None = None
         self._watches: dict[str, tuple[BaseObserver, ObservedWatch]] = {}
 
     def watch(self, folder: str) -> str | None:
-        """Start watching ``folder``; returns a warning for the user when it is polled.
+        """Start watching ``folder``; returns a warning for the user when it is polled
+        against their wish.
 
         Raises OSError when the folder itself cannot be watched (gone, no permission).
         """
-        native = self._native_observer()
-        if native is not None:
-            try:
-                self._watches[folder] = native, self._schedule(native, folder)
-                return None
-            except OSError as exc:
-                if exc.errno not in _LIMITS:
-                    raise
-                failure = exc
-        else:
-            failure = self._native_failed
+        failure = None
+        if not self.poll:
+            native = self._native_observer()
+            if native is not None:
+                try:
+                    self._watches[folder] = native, self._schedule(native, folder)
+                    return None
+                except OSError as exc:
+                    if exc.errno not in _LIMITS:
+                        raise
+                    failure = exc
+            else:
+                failure = self._native_failed
         polling = self._polling_observer()
         self._watches[folder] = polling, self._schedule(polling, folder)
+        if failure is None:
+            return None
         logger.warning("polling %s: %s", folder, failure)
         return limit_message(failure, folder)
 
@@ -84,9 +90,6 @@ class Observers:
             # Unschedule also works on a watch whose emitter stopped by itself,
             # which is what watchdog does when the watched folder is deleted.
             observer.unschedule(watch)
-
-    def polled(self, folder: str) -> bool:
-        return folder in self._watches and self._watches[folder][0] is self._polling
 
     def stop(self) -> None:
         for observer in (self._native, self._polling):

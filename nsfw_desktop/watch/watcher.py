@@ -24,7 +24,16 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from nsfw_desktop.classifier import Classifier
-from nsfw_desktop.engine import BatchDone, ScanControl, ScanOptions, ScanStarted, classify_entries, scan
+from nsfw_desktop.engine import (
+    BatchDone,
+    ScanControl,
+    ScanFinished,
+    ScanOptions,
+    ScanStarted,
+    ScanSummary,
+    classify_entries,
+    scan,
+)
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.store import Result, Store
 from nsfw_desktop.walker import FileEntry, is_candidate, is_temporary
@@ -66,6 +75,12 @@ class FolderOffline:
 
 
 @dataclass(frozen=True)
+class CaughtUp:
+    folders: tuple[str, ...]  # what changed in them while nobody watched is classified now
+    summary: ScanSummary
+
+
+@dataclass(frozen=True)
 class WatchWarning:
     message: str  # for the user: a folder polled past the inotify limits, an unreadable subfolder
 
@@ -75,8 +90,8 @@ class WatchStopped:
     error: str | None  # None after stop(); otherwise why the watcher could not go on
 
 
-WatchEvent = (FileClassified | FileMoved | FileRemoved | FolderOnline | FolderOffline | WatchWarning
-              | WatchStopped)
+WatchEvent = (FileClassified | FileMoved | FileRemoved | FolderOnline | FolderOffline | CaughtUp
+              | WatchWarning | WatchStopped)
 
 
 class Watcher:
@@ -100,6 +115,7 @@ class Watcher:
         options: ScanOptions | None = None,
         settle: float = SETTLE_SECONDS,
         folder_check: float = FOLDER_CHECK_SECONDS,
+        poll: bool = False,
     ):
         self.folders = tuple(dict.fromkeys(os.path.abspath(folder) for folder in folders))
         if not self.folders:
@@ -114,6 +130,7 @@ class Watcher:
         self.threshold = threshold
         self.options = options or ScanOptions()
         self.folder_check = folder_check
+        self.poll = poll  # look at the folders every few seconds instead of kernel events
         self._readiness = Readiness(settle)
         self._control = ScanControl()
         self._thread: threading.Thread | None = None
@@ -153,7 +170,8 @@ class Watcher:
         error = None
         try:
             self._store = Store(self.db_path)
-            self._observers = Observers(_Handler(self), recursive=self.options.recursive)
+            self._observers = Observers(_Handler(self), recursive=self.options.recursive,
+                                         poll=self.poll)
             online = [folder for folder in self.folders if self._go_online(folder)]
             self._catch_up(online)
             self._loop()
@@ -217,6 +235,8 @@ class Watcher:
             elif isinstance(event, BatchDone):
                 for result in event.results:
                     self._emit(FileClassified(result, result.flagged(self.threshold)))
+            elif isinstance(event, ScanFinished):
+                self._emit(CaughtUp(tuple(folders), event.summary))
 
     def _still_written(self, entry: FileEntry) -> bool:
         """Leave a file changed within the settle interval to the readiness checks:

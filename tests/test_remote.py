@@ -216,3 +216,27 @@ def test_failing_or_slow_endpoint_gets_less_work(tmp_path):
     slow_count = sum(len(v) for v in slow.requests.values())
     fast_count = sum(len(v) for v in fast.requests.values())
     assert slow_count + fast_count == 24 and fast_count > 2 * slow_count, (slow_count, fast_count)
+
+
+def test_cli_classify_and_scan_take_endpoint_and_token(tiny_model, tmp_path, capsys):
+    from nsfw_desktop.cli import main
+
+    photos = tmp_path / "photos"
+    paths = write_photos(photos, 3)
+    local = LocalClassifier(resolve(str(tiny_model)), device="cpu")
+    config = ServerConfig(api_key="hf_SECRET_key")
+    with ServerThread(create_app(InferenceService(local, config))) as server:
+        status = main(["classify", "--json", "--endpoint", server.url, "--token", "hf_SECRET_key",
+                       *map(str, paths)])
+        out = capsys.readouterr()
+        assert status == 0
+        lines = [line for line in out.out.splitlines() if line]
+        assert len(lines) == 3 and all('"error": null' in line for line in lines)
+        status = main(["scan", "--db", str(tmp_path / "r.db"), "--endpoint", server.url,
+                       "--token", "wrong-key", str(photos)])
+        out = capsys.readouterr()
+        assert status == 0
+        assert out.err.count("refused the token (HTTP 401)") == 3
+    assert "SECRET" not in out.out + out.err
+    assert main(["classify", "--model", str(tiny_model), "--endpoint", server.url, str(paths[0])]) == 1
+    assert "not both" in capsys.readouterr().err

@@ -15,7 +15,8 @@ import sys
 from nsfw_desktop import __version__
 from nsfw_desktop.cli.common import CliError
 
-COMMANDS = ["scan", "classify", "export", "models", "bench", "serve", "watch", "explain", "embed", "similar"]
+COMMANDS = ["scan", "classify", "export", "models", "bench", "serve", "watch", "explain", "embed", "similar",
+            "gui"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        parser.print_help()
-        return 0
+        argv = ["gui"]
     args = parser.parse_args(argv)
     try:
         return args.func(args)

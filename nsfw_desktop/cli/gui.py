@@ -1,0 +1,46 @@
+"""``nsfw-desktop gui``: open the desktop app (also what ``nsfw-desktop`` alone does)."""
+
+from __future__ import annotations
+
+from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS
+from nsfw_desktop.cli.common import CliError, add_db_option
+from nsfw_desktop.model_source import DEFAULT_MODEL
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "gui", help="open the desktop app",
+        description="Open the desktop app. Folders given here are added to the remembered list; "
+                    "--model, --endpoint and --device are saved as settings.")
+    parser.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to screen")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--model", metavar="M",
+                       help=f"local model folder or Hugging Face repo id[@revision] "
+                            f"(default: {DEFAULT_MODEL})")
+    model.add_argument("--endpoint", action="append", default=[], metavar="URL",
+                       help="classify on a remote nsfw-desktop server instead (repeatable)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default=None)
+    parser.add_argument("--unsafe-labels", default=",".join(DEFAULT_UNSAFE_LABELS), metavar="L,L",
+                        help="labels whose probabilities add up to the NSFW score (default: %(default)s)")
+    add_db_option(parser)
+    parser.add_argument("--scan", action="store_true", help="start scanning the folders at once")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="save the window to this PNG once the results (and the scan) are shown")
+    parser.add_argument("--quit-after-scan", action="store_true",
+                        help="close the app once the scan is over (with --scan: for automation)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from nsfw_desktop.gui.app import LaunchOptions
+    from nsfw_desktop.gui.app import run as run_app
+    from nsfw_desktop.settings import SettingsError
+
+    options = LaunchOptions(
+        folders=args.folders, model=args.model, endpoints=args.endpoint, device=args.device,
+        unsafe_labels=tuple(label for label in args.unsafe_labels.split(",") if label),
+        db_path=args.db, scan=args.scan, screenshot=args.screenshot, quit_after_scan=args.quit_after_scan)
+    try:
+        return run_app(options)
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None

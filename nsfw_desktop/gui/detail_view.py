@@ -1,0 +1,152 @@
+"""The detail panel: a large preview of the current photo and everything stored about it.
+
+The preview is decoded off the GUI thread by the ThumbnailLoader; until it
+arrives the tile's thumbnail stands in. A flagged photo stays blurred (or
+covered) here too until the user reveals it. ``set_overlay`` lays a
+half-transparent image (an attention heatmap) over the preview; its toggle
+stays hidden until something provides the overlay.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
+from nsfw_desktop.gui.tile_delegate import REVIEW_TEXT
+from nsfw_desktop.store import Result
+
+OVERLAY_OPACITY = 0.5
+
+
+class DetailView(QWidget):
+    reveal_requested = Signal()
+
+    def __init__(self, loader: ThumbnailLoader, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.loader = loader
+        self.result: Result | None = None
+        self.hidden_mode = "blur"  # how a hidden photo is shown: "blur" or "placeholder"
+        self._hidden = False
+        self._pixmaps: tuple[QPixmap, QPixmap] | None = None
+        self._overlay: QPixmap | None = None
+
+        self.preview = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumSize(QSize(240, 240))
+        self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.reveal_button = QPushButton("Reveal (Space)")
+        self.reveal_button.clicked.connect(self.reveal_requested)
+        self.heatmap_toggle = QCheckBox("Show heatmap")
+        self.heatmap_toggle.setVisible(False)
+
+        self.fields: dict[str, QLabel] = {}
+        form = QFormLayout()
+        for name in ("Score", "Label", "Review", "Model", "Dimensions", "File size", "Modified",
+                     "Scanned", "Path", "Error"):
+            label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.fields[name] = label
+            form.addRow(f"{name}:", label)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.reveal_button)
+        layout.addWidget(self.heatmap_toggle)
+        layout.addLayout(form)
+        loader.preview_ready.connect(self._preview_ready)
+        loader.preview_failed.connect(self._preview_failed)
+        self.show_result(None)
+
+    def show_result(self, result: Result | None, *, hidden: bool = False) -> None:
+        """Show ``result`` (None clears the panel); ``hidden``: flagged and not revealed."""
+        changed = result is None or self.result is None or result.path != self.result.path
+        self.result = result
+        self._hidden = hidden
+        if result is None:
+            for label in self.fields.values():
+                label.clear()
+            self._pixmaps = None
+            self.preview.setText("Select a photo")
+            self.reveal_button.setVisible(False)
+            return
+        self._fill_fields(result)
+        self.reveal_button.setVisible(hidden and self.hidden_mode != "show")
+        if changed:
+            self._overlay = None
+            self._pixmaps = self.loader.pixmaps(result.path)  # stand-in until the preview comes
+            if result.error is None:
+                self.loader.request_preview(result.path)
+        self._render()
+
+    def set_overlay(self, overlay: QPixmap | None) -> None:
+        """Lay ``overlay`` (scaled to the picture) over the preview; None removes it."""
+        self._overlay = overlay
+        self._render()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._render()
+
+    def _fill_fields(self, result: Result) -> None:
+        f = self.fields
+        f["Score"].setText("" if result.nsfw_score is None else f"{result.nsfw_score:.3f}")
+        f["Label"].setText(result.label or "")
+        f["Review"].setText(REVIEW_TEXT.get(result.review, "not reviewed"))
+        f["Model"].setText(result.model)
+        f["Dimensions"].setText(f"{result.width} × {result.height}" if result.width else "")
+        f["File size"].setText(_file_size(result.file_size))
+        f["Modified"].setText(result.modified.strftime("%Y-%m-%d %H:%M:%S"))
+        f["Scanned"].setText(datetime.fromtimestamp(result.scanned_at).strftime("%Y-%m-%d %H:%M:%S"))
+        f["Path"].setText(result.path)
+        f["Error"].setText(result.error or "")
+
+    def _render(self) -> None:
+        if self.result is None:
+            return
+        if self._hidden and self.hidden_mode == "placeholder":
+            self.preview.setText("Flagged: press Space or Reveal to show")
+            return
+        if self._pixmaps is None:
+            self.preview.setText(self.result.error or "Loading…")
+            return
+        sharp, blurred = self._pixmaps
+        picture = (blurred if self._hidden and self.hidden_mode == "blur" else sharp).scaled(
+            self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation)
+        if self._overlay is not None and not self._hidden:
+            painter = QPainter(picture)
+            painter.setOpacity(OVERLAY_OPACITY)
+            painter.drawPixmap(picture.rect(), self._overlay)
+            painter.end()
+        self.preview.setPixmap(picture)
+
+    def _preview_ready(self, path: str, sharp: QPixmap, blurred: QPixmap) -> None:
+        if self.result is not None and path == self.result.path:
+            self._pixmaps = (sharp, blurred)
+            self._render()
+
+    def _preview_failed(self, path: str, reason: str) -> None:
+        if self.result is not None and path == self.result.path:
+            self._pixmaps = None
+            self.preview.setText(f"Cannot show this file: {reason}")
+
+
+def _file_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    value = size / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

@@ -1,0 +1,280 @@
+"""The item model behind the thumbnail grid: every stored result, filtered and sorted.
+
+All results are held in memory (a few hundred bytes each: 20,000 photos are a
+few megabytes); the thumbnails are not, they come from the ``ThumbnailLoader``
+only when a tile is drawn. Filtering by threshold works on the stored scores,
+so moving the slider never runs the model. During a scan new results are
+appended at the end and the sort order is restored a moment later, as a layout
+change that keeps the selection.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Iterable
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer
+
+from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
+from nsfw_desktop.quarantine import Move
+from nsfw_desktop.store import Result
+
+ResultRole = Qt.ItemDataRole.UserRole + 1  # the Result itself
+FlaggedRole = Qt.ItemDataRole.UserRole + 2  # bool: score at or over the threshold
+HiddenRole = Qt.ItemDataRole.UserRole + 3  # bool: flagged and not revealed by the user
+ThumbnailRole = Qt.ItemDataRole.UserRole + 4  # (sharp, blurred) QPixmaps, or None while loading
+FailureRole = Qt.ItemDataRole.UserRole + 5  # why no thumbnail could be made, or None
+
+RESORT_DELAY_MS = 700  # batches arriving within this time share one re-sort
+
+
+class Show(enum.Enum):
+    ALL = "All"
+    FLAGGED = "Flagged"
+    UNFLAGGED = "Unflagged"
+    ERRORS = "Errors"
+
+
+class SortBy(enum.Enum):
+    SCORE = "Score"
+    NAME = "Name"
+    DATE = "Date"
+
+
+def _sort_key(sort: SortBy):
+    if sort is SortBy.SCORE:
+        # Highest first; errors (no score) last.
+        return lambda r: (r.nsfw_score is None, -(r.nsfw_score or 0.0), r.path)
+    if sort is SortBy.NAME:
+        return lambda r: (os.path.basename(r.path).casefold(), r.path)
+    return lambda r: (-r.mtime_ns, r.path)  # newest first
+
+
+class ResultsModel(QAbstractListModel):
+    def __init__(self, thumbnails: ThumbnailLoader, *, threshold: float = 0.5,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.thumbnails = thumbnails
+        self.threshold = threshold
+        self.show = Show.ALL
+        self.sort = SortBy.SCORE
+        self._results: dict[str, Result] = {}
+        self._rows: list[str] = []  # paths of the rows shown, in order
+        self._row_of: dict[str, int] = {}
+        self._revealed: set[str] = set()
+        self._resort_timer = QTimer(self, singleShot=True, interval=RESORT_DELAY_MS)
+        self._resort_timer.timeout.connect(self.resort)
+        thumbnails.ready.connect(self._thumbnail_ready)
+
+    # Qt model interface
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        path = self._rows[index.row()]
+        result = self._results[path]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return os.path.basename(path)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if result.error:
+                return f"{path}\nError: {result.error}"
+            return f"{path}\n{result.label}: NSFW score {result.nsfw_score:.2f}"
+        if role == ResultRole:
+            return result
+        if role == FlaggedRole:
+            return result.flagged(self.threshold)
+        if role == HiddenRole:
+            return result.flagged(self.threshold) and path not in self._revealed
+        if role == ThumbnailRole:
+            return self.thumbnails.pixmaps(path)
+        if role == FailureRole:
+            return self.thumbnails.failure(path)
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    # Content
+
+    def set_results(self, results: Iterable[Result]) -> None:
+        self.beginResetModel()
+        self._results = {r.path: r for r in results}
+        self._rows = self._visible_sorted()
+        self._index_rows()
+        self.endResetModel()
+
+    def add_results(self, results: Iterable[Result]) -> None:
+        """New or updated results from a scan: updates in place, new ones at the end
+        until the re-sort that follows shortly."""
+        new = []
+        for result in results:
+            old = self._results.get(result.path)
+            self._results[result.path] = result
+            if old is not None and (old.file_size, old.mtime_ns) != (result.file_size, result.mtime_ns):
+                self.thumbnails.forget(result.path)
+            row = self._row_of.get(result.path)
+            if row is not None:
+                if self._accepts(result):
+                    self._changed(row)
+                else:
+                    self._remove_row(row)
+            elif self._accepts(result):
+                new.append(result.path)
+        if new:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._rows.extend(new)
+            self._row_of.update((path, first + i) for i, path in enumerate(new))
+            self.endInsertRows()
+            self._resort_timer.start()
+
+    def remove_paths(self, paths: Iterable[str]) -> None:
+        for path in paths:
+            self._results.pop(path, None)
+            self._revealed.discard(path)
+            self.thumbnails.forget(path)
+            row = self._row_of.get(path)
+            if row is not None:
+                self._remove_row(row)
+
+    def apply_moves(self, moves: Iterable[Move]) -> None:
+        """Files were moved (quarantine, undo): rename their rows, keeping their place."""
+        for move in moves:
+            result = self._results.pop(move.source, None)
+            if result is None:
+                continue
+            result.path = move.destination
+            self._results[move.destination] = result
+            if move.source in self._revealed:
+                self._revealed.discard(move.source)
+                self._revealed.add(move.destination)
+            self.thumbnails.forget(move.source)
+            row = self._row_of.pop(move.source, None)
+            if row is not None:
+                self._rows[row] = move.destination
+                self._row_of[move.destination] = row
+                self._changed(row)
+            elif self._accepts(result):
+                self.add_results([result])
+
+    def set_review(self, paths: Iterable[str], review: str | None) -> None:
+        for path in paths:
+            result = self._results.get(path)
+            if result is not None:
+                result.review = review
+                row = self._row_of.get(path)
+                if row is not None:
+                    self._changed(row)
+
+    # What is shown
+
+    def set_threshold(self, threshold: float) -> None:
+        if threshold == self.threshold:
+            return
+        self.threshold = threshold
+        if self.show in (Show.FLAGGED, Show.UNFLAGGED):
+            self._refilter()
+        elif self._rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+
+    def set_show(self, show: Show) -> None:
+        if show is not self.show:
+            self.show = show
+            self._refilter()
+
+    def set_sort(self, sort: SortBy) -> None:
+        if sort is not self.sort:
+            self.sort = sort
+            self.resort()
+
+    def toggle_revealed(self, index: QModelIndex) -> None:
+        path = self._rows[index.row()]
+        if path in self._revealed:
+            self._revealed.discard(path)
+        else:
+            self._revealed.add(path)
+        self._changed(index.row())
+
+    # Queries
+
+    def result(self, row: int) -> Result:
+        return self._results[self._rows[row]]
+
+    def result_for(self, path: str) -> Result | None:
+        return self._results.get(path)
+
+    def row_of(self, path: str) -> int | None:
+        return self._row_of.get(path)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(files, flagged, errors) over every result, whatever is shown."""
+        flagged = errors = 0
+        for result in self._results.values():
+            errors += result.error is not None
+            flagged += result.flagged(self.threshold)
+        return len(self._results), flagged, errors
+
+    # Internals
+
+    def _accepts(self, result: Result) -> bool:
+        if self.show is Show.ALL:
+            return True
+        if self.show is Show.ERRORS:
+            return result.error is not None
+        flagged = result.flagged(self.threshold)
+        if self.show is Show.FLAGGED:
+            return flagged
+        return result.error is None and not flagged
+
+    def _visible_sorted(self) -> list[str]:
+        shown = [r for r in self._results.values() if self._accepts(r)]
+        shown.sort(key=_sort_key(self.sort))
+        return [r.path for r in shown]
+
+    def _index_rows(self) -> None:
+        self._row_of = {path: row for row, path in enumerate(self._rows)}
+
+    def _changed(self, row: int) -> None:
+        index = self.index(row)
+        self.dataChanged.emit(index, index)
+
+    def _remove_row(self, row: int) -> None:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        path = self._rows.pop(row)
+        self._row_of.pop(path, None)
+        for later in self._rows[row:]:
+            self._row_of[later] -= 1
+        self.endRemoveRows()
+
+    def _refilter(self) -> None:
+        # The set of rows changes: a reset is the honest signal, and at 20,000 rows it
+        # takes a few milliseconds.
+        self.beginResetModel()
+        self._rows = self._visible_sorted()
+        self._index_rows()
+        self.endResetModel()
+
+    def resort(self) -> None:
+        """Same rows, new order: a layout change, so selection and current item follow."""
+        self._resort_timer.stop()
+        order = self._visible_sorted()
+        if order == self._rows:
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        old_paths = [self._rows[index.row()] for index in old]
+        self._rows = order
+        self._index_rows()
+        self.changePersistentIndexList(old, [self.index(self._row_of[path]) for path in old_paths])
+        self.layoutChanged.emit()
+
+    def _thumbnail_ready(self, path: str) -> None:
+        row = self._row_of.get(path)
+        if row is not None:
+            self._changed(row)

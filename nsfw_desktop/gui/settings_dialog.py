@@ -1,0 +1,141 @@
+"""The settings dialog: edits a copy of the settings and refuses values that cannot work."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from nsfw_desktop.settings import BLUR_MODES, DEVICES, MAX_BATCH_SIZE, Settings, SettingsError
+
+MODEL_KINDS = ("Default model", "Local folder", "Hugging Face id", "Remote endpoint")
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings  # replaced by the checked new settings on OK
+
+        self.model_kind = QComboBox()
+        self.model_kind.addItems(MODEL_KINDS)
+        self.model_text = QLineEdit()
+        browse_model = QPushButton("Browse…")
+        browse_model.clicked.connect(self._browse_model)
+        self.token = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
+        self.token.setPlaceholderText("none")
+        self.threshold = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.batch_size = QSpinBox(minimum=1, maximum=MAX_BATCH_SIZE)
+        self.blur_mode = QComboBox()
+        self.blur_mode.addItems(BLUR_MODES)
+        self.quarantine = QLineEdit()
+        self.quarantine.setPlaceholderText(str(settings.quarantine_path()))
+        browse_quarantine = QPushButton("Browse…")
+        browse_quarantine.clicked.connect(self._browse_quarantine)
+        self.error = QLabel(wordWrap=True, styleSheet="color: #c62828")
+        self.error.setVisible(False)
+
+        form = QFormLayout(self)
+        form.addRow("Model:", self.model_kind)
+        form.addRow("", _row(self.model_text, browse_model))
+        form.addRow("Token:", self.token)
+        form.addRow("Threshold:", self.threshold)
+        form.addRow("Device:", self.device)
+        form.addRow("Batch size:", self.batch_size)
+        form.addRow("Flagged thumbnails:", self.blur_mode)
+        form.addRow("Quarantine folder:", _row(self.quarantine, browse_quarantine))
+        form.addRow(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.model_kind.currentIndexChanged.connect(self._kind_changed)
+        self._fill(settings)
+
+    def _fill(self, s: Settings) -> None:
+        if s.endpoints:
+            kind, text = 3, " ".join(s.endpoints)
+        elif s.model is None:
+            kind, text = 0, ""
+        elif "/" in s.model and not s.model.startswith(("/", ".", "~")) and s.model.count("/") == 1:
+            kind, text = 2, s.model
+        else:
+            kind, text = 1, s.model
+        self.model_kind.setCurrentIndex(kind)
+        self.model_text.setText(text)
+        self._kind_changed(kind)
+        self.token.setText(s.token or "")
+        self.threshold.setValue(s.threshold)
+        self.device.setCurrentText(s.device)
+        self.batch_size.setValue(s.batch_size)
+        self.blur_mode.setCurrentText(s.blur_mode)
+        self.quarantine.setText(s.quarantine_folder)
+
+    def edited(self) -> Settings:
+        """The settings as the dialog shows them, checked; raises SettingsError."""
+        kind = self.model_kind.currentIndex()
+        text = self.model_text.text().strip()
+        if kind != 0 and not text:
+            raise SettingsError(f"enter a {MODEL_KINDS[kind].lower()}, or choose the default model")
+        new = self.settings.replace(
+            model=text if kind in (1, 2) else None,
+            endpoints=text.split() if kind == 3 else [],
+            token=self.token.text().strip() or None,
+            threshold=round(self.threshold.value(), 2),
+            device=self.device.currentText(),
+            batch_size=self.batch_size.value(),
+            blur_mode=self.blur_mode.currentText(),
+            quarantine_folder=self.quarantine.text().strip(),
+        )
+        new.check_model()
+        return new
+
+    def accept(self) -> None:
+        try:
+            self.settings = self.edited()
+        except SettingsError as exc:
+            self.error.setText(f"Not saved: {exc}")
+            self.error.setVisible(True)
+            return
+        super().accept()
+
+    def _kind_changed(self, kind: int) -> None:
+        self.model_text.setEnabled(kind != 0)
+        self.token.setEnabled(kind == 3)
+        self.model_text.setPlaceholderText(
+            ("", "/path/to/model folder", "owner/name or owner/name@revision",
+             "https://host:port (several: separated by spaces)")[kind])
+
+    def _browse_model(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Model folder")
+        if folder:
+            self.model_kind.setCurrentIndex(1)
+            self.model_text.setText(folder)
+
+    def _browse_quarantine(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Quarantine folder")
+        if folder:
+            self.quarantine.setText(folder)
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    holder = QWidget()
+    layout = QHBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return holder

@@ -1,0 +1,129 @@
+"""Database and file work for the window, on a thread of its own.
+
+Loading results, saving reviews, quarantine moves and CSV export all touch
+SQLite or the disk, so none of it runs on the GUI thread. ``StoreClient`` lives
+on the GUI thread and turns method calls into queued signals; ``StoreWorker``
+lives on its own QThread, opens its own ``Store`` there (a SQLite connection
+belongs to the thread that made it) and answers by signals. Requests run in
+the order they were made.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from nsfw_desktop import export, quarantine
+from nsfw_desktop.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class StoreWorker(QObject):
+    loaded = Signal(list)  # list[Result], highest score first
+    reviewed = Signal(list, object)  # paths, review ('safe', 'nsfw' or None)
+    quarantined = Signal(object)  # quarantine.Outcome
+    restored = Signal(object)  # quarantine.Outcome of an undo
+    exported = Signal(str, int)  # CSV path, rows written
+    failed = Signal(str)  # a message for the user
+
+    def __init__(self, db_path: str):
+        super().__init__()
+        self.db_path = db_path
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db_path)
+        return self._store
+
+    @Slot()
+    def load(self) -> None:
+        try:
+            self.loaded.emit(list(self.store.results()))
+        except sqlite3.Error as exc:
+            self.failed.emit(f"Cannot read the results database {self.db_path}: {exc}")
+
+    @Slot(list, object)
+    def set_review(self, paths: list[str], review: str | None) -> None:
+        try:
+            self.store.set_review(paths, review)
+        except sqlite3.Error as exc:
+            self.failed.emit(f"Could not save the review: {exc}")
+            return
+        self.reviewed.emit(paths, review)
+
+    @Slot(list, str)
+    def quarantine(self, paths: list[str], folder: str) -> None:
+        self.quarantined.emit(quarantine.quarantine(paths, folder, self.store))
+
+    @Slot(list)
+    def undo(self, moves: list[quarantine.Move]) -> None:
+        self.restored.emit(quarantine.undo(moves, self.store))
+
+    @Slot(str, float)
+    def export_flagged(self, path: str, threshold: float) -> None:
+        try:
+            rows = export.write_csv(path, export.select(self.store.results(), threshold, everything=False),
+                                    with_review=True)
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.failed.emit(f"Could not export to {path}: {reason}")
+            return
+        self.exported.emit(path, rows)
+
+    @Slot()
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class StoreClient(QObject):
+    """The GUI thread's handle on a StoreWorker running in its own thread."""
+
+    _load = Signal()
+    _set_review = Signal(list, object)
+    _quarantine = Signal(list, str)
+    _undo = Signal(list)
+    _export = Signal(str, float)
+    _close = Signal()
+
+    def __init__(self, db_path: str | os.PathLike, parent: QObject | None = None):
+        super().__init__(parent)
+        self.thread = QThread(self)
+        self.thread.setObjectName("store")
+        self.worker = StoreWorker(os.fspath(db_path))
+        self.worker.moveToThread(self.thread)
+        self._load.connect(self.worker.load)
+        self._set_review.connect(self.worker.set_review)
+        self._quarantine.connect(self.worker.quarantine)
+        self._undo.connect(self.worker.undo)
+        self._export.connect(self.worker.export_flagged)
+        self._close.connect(self.worker.close)
+        self.thread.start()
+
+    def load(self) -> None:
+        self._load.emit()
+
+    def set_review(self, paths: list[str], review: str | None) -> None:
+        self._set_review.emit(paths, review)
+
+    def quarantine(self, paths: list[str], folder: str) -> None:
+        self._quarantine.emit(paths, folder)
+
+    def undo(self, moves: list[quarantine.Move]) -> None:
+        self._undo.emit(moves)
+
+    def export_flagged(self, path: str, threshold: float) -> None:
+        self._export.emit(path, threshold)
+
+    def stop(self) -> None:
+        """Finish the queued requests, close the database and end the thread."""
+        self._close.emit()
+        self.thread.quit()
+        self.thread.wait()

@@ -1,0 +1,114 @@
+"""How one tile of the grid is drawn: the picture, then the score, label and name.
+
+Flagged tiles are hidden until revealed, by the user's chosen privacy mode:
+blurred, a plain placeholder, or shown as they are. The picture and the caption
+are painted by separate methods, so an overlay (an attention heatmap) is one
+more ``drawPixmap`` in ``_paint_picture``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from nsfw_desktop.gui.results_model import FailureRole, FlaggedRole, HiddenRole, ResultRole, ThumbnailRole
+from nsfw_desktop.store import Result
+from nsfw_desktop.thumbnails import THUMBNAIL_SIZE
+
+PADDING = 6
+CAPTION_LINES = 2
+FLAGGED_COLOR = QColor(200, 40, 40)
+ERROR_COLOR = QColor(200, 120, 0)
+PLACEHOLDER_COLOR = QColor(120, 120, 120)
+LOADING_COLOR = QColor(225, 225, 225)
+REVIEW_TEXT = {"safe": "reviewed safe", "nsfw": "reviewed NSFW"}
+
+
+class TileDelegate(QStyledItemDelegate):
+    def __init__(self, parent=None, *, blur_mode: str = "blur"):
+        super().__init__(parent)
+        self.blur_mode = blur_mode
+
+    def tile_size(self, font_height: int) -> QSize:
+        side = THUMBNAIL_SIZE + 2 * PADDING
+        return QSize(side, side + CAPTION_LINES * font_height + PADDING)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return self.tile_size(option.fontMetrics.height())
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        painter.save()
+        rect = option.rect.adjusted(2, 2, -2, -2)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(rect, option.palette.highlight())
+        picture = QRect(rect.left() + PADDING - 2, rect.top() + PADDING - 2, THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+        result: Result = index.data(ResultRole)
+        self._paint_picture(painter, picture, index)
+        caption = QRect(rect.left() + PADDING - 2, picture.bottom() + 4,
+                        THUMBNAIL_SIZE, rect.bottom() - picture.bottom() - 4)
+        self._paint_caption(painter, caption, option, result, index.data(FlaggedRole))
+        painter.restore()
+
+    def _paint_picture(self, painter: QPainter, area: QRect, index: QModelIndex) -> None:
+        hidden = index.data(HiddenRole) and self.blur_mode != "show"
+        if hidden and self.blur_mode == "placeholder":
+            self._paint_text_box(painter, area, PLACEHOLDER_COLOR, "Flagged\nclick or Space to reveal")
+            return
+        pair = index.data(ThumbnailRole)
+        if pair is None:
+            failure = index.data(FailureRole)
+            if failure:
+                self._paint_text_box(painter, area, ERROR_COLOR, f"No preview:\n{failure}")
+            else:
+                painter.fillRect(area, LOADING_COLOR)
+            return
+        sharp, blurred = pair
+        self._draw_centered(painter, area, blurred if hidden else sharp)
+        if hidden:
+            painter.setPen(Qt.GlobalColor.white)
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "Flagged\nclick or Space to reveal")
+
+    @staticmethod
+    def _draw_centered(painter: QPainter, area: QRect, pixmap: QPixmap) -> None:
+        size = pixmap.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRect(0, 0, size.width(), size.height())
+        # Bottom-aligned, so a landscape photo sits right above its caption.
+        target.moveCenter(area.center())
+        target.moveBottom(area.bottom())
+        painter.drawPixmap(target, pixmap)
+
+    @staticmethod
+    def _paint_text_box(painter: QPainter, area: QRect, color: QColor, text: str) -> None:
+        painter.fillRect(area, color)
+        painter.setPen(Qt.GlobalColor.white)
+        painter.drawText(area.adjusted(6, 6, -6, -6),
+                         Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
+
+    @staticmethod
+    def _paint_caption(painter: QPainter, area: QRect, option: QStyleOptionViewItem,
+                       result: Result, flagged: bool) -> None:
+        line = QRect(area.left(), area.top(), area.width(), option.fontMetrics.height())
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        text_color = option.palette.highlightedText() if selected else option.palette.text()
+        bold = QFont(option.font)
+        bold.setBold(True)
+        painter.setFont(bold)
+        if result.error:
+            painter.setPen(ERROR_COLOR)
+            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, "error")
+        else:
+            painter.setPen(FLAGGED_COLOR if flagged else text_color.color())
+            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"{result.nsfw_score:.2f} {result.label}")
+        if result.review:
+            painter.setFont(option.font)
+            painter.setPen(text_color.color())
+            painter.drawText(line, Qt.AlignmentFlag.AlignRight, REVIEW_TEXT[result.review])
+        painter.setFont(option.font)
+        painter.setPen(text_color.color())
+        line.translate(0, line.height())
+        name = option.fontMetrics.elidedText(os.path.basename(result.path), Qt.TextElideMode.ElideMiddle,
+                                             line.width())
+        painter.drawText(line, Qt.AlignmentFlag.AlignLeft, name)

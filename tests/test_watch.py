@@ -233,6 +233,17 @@ def test_rename_and_delete_follow_the_stored_result(watch, tmp_path):
         assert store.count() == 0
 
 
+def test_folder_reached_through_a_symbolic_link(watch, tmp_path):
+    real = tmp_path / "data" / "Downloads"
+    real.mkdir(parents=True)
+    link = tmp_path / "Downloads"
+    link.symlink_to(real)
+    watcher, recorder = watch(link)
+    random_image(6).save(real / "via-real-path.png")
+    recorder.wait_for(lambda r: r.classified())
+    assert recorder.classified() == {str(link / "via-real-path.png"): 1}
+
+
 def test_deleted_watched_folder_goes_offline_and_comes_back(watch, tmp_path):
     doomed, other = tmp_path / "usb", tmp_path / "inbox"
     write_photos(doomed, 2)

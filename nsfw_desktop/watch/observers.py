@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 
 from watchdog.events import (
     DirDeletedEvent,
@@ -101,7 +102,10 @@ class Observers:
         self._watches.clear()
 
     def _schedule(self, observer: BaseObserver, folder: str) -> ObservedWatch:
-        return observer.schedule(self.handler, folder, recursive=self.recursive, event_filter=EVENTS)
+        # The real path: inotify would watch a symbolic link itself, not the folder it
+        # points to. Events then name files under the real path.
+        return observer.schedule(self.handler, os.path.realpath(folder), recursive=self.recursive,
+                                 event_filter=EVENTS)
 
     def _native_observer(self) -> BaseObserver | None:
         if self._native is None and self._native_failed is None:

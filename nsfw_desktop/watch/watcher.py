@@ -138,6 +138,9 @@ class Watcher:
         self._store: Store | None = None
         self._observers: Observers | None = None
         self._online: dict[str, tuple[int, int]] = {}  # folder -> (st_dev, st_ino) being watched
+        # (real path, folder) of watched folders reached through a symbolic link; replaced
+        # whole, never changed in place, because observer threads read it.
+        self._linked: tuple[tuple[str, str], ...] = ()
         self._reported_offline: set[str] = set()
 
     def start(self) -> None:
@@ -257,6 +260,9 @@ class Watcher:
             self._report_offline(folder, f"the folder cannot be watched: {exc.strerror or exc}")
             return False
         self._online[folder] = identity
+        real = os.path.realpath(folder)
+        self._linked = (*((r, f) for r, f in self._linked if f != folder),
+                        *([(real, folder)] if real != folder else []))
         self._reported_offline.discard(folder)
         self._emit(FolderOnline(folder))
         if warning:
@@ -339,30 +345,41 @@ class Watcher:
         return False
 
 
+    def _as_watched(self, path: bytes | str) -> str:
+        """An event's path under the folder as the user named it, symbolic link included."""
+        path = os.fsdecode(path)
+        for real, folder in self._linked:
+            if path == real or path.startswith(os.path.join(real, "")):
+                return folder + path[len(real):]
+        return path
+
+
 class _Handler(FileSystemEventHandler):
     def __init__(self, watcher: Watcher):
         self.watcher = watcher
 
     def on_created(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(os.fsdecode(event.src_path))
+        self.watcher._file_changed(self.watcher._as_watched(event.src_path))
 
     def on_modified(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(os.fsdecode(event.src_path))
+        self.watcher._file_changed(self.watcher._as_watched(event.src_path))
 
     def on_attrib(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(os.fsdecode(event.src_path))
+        self.watcher._file_changed(self.watcher._as_watched(event.src_path))
 
     def on_closed(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(os.fsdecode(event.src_path), closed=True)
+        self.watcher._file_changed(self.watcher._as_watched(event.src_path), closed=True)
 
     def on_moved(self, event: FileSystemEvent) -> None:
-        self.watcher._file_moved(os.fsdecode(event.src_path), os.fsdecode(event.dest_path))
+        self.watcher._file_moved(self.watcher._as_watched(event.src_path),
+                                 self.watcher._as_watched(event.dest_path))
 
     def on_deleted(self, event: FileSystemEvent) -> None:
+        path = self.watcher._as_watched(event.src_path)
         if event.is_directory:
-            self.watcher._folder_deleted(os.fsdecode(event.src_path))
+            self.watcher._folder_deleted(path)
         else:
-            self.watcher._file_deleted(os.fsdecode(event.src_path))
+            self.watcher._file_deleted(path)
 
 
 def _folder_identity(folder: str) -> tuple[int, int] | None:

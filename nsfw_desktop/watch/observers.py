@@ -82,7 +82,7 @@ class Observers:
         self._watches[folder] = polling, self._schedule(polling, folder)
         if failure is None:
             return None
-        logger.warning("polling %s: %s", folder, failure)
+        logger.info("polling %s: %s", folder, failure)
         return limit_message(failure, folder)
 
     def unwatch(self, folder: str) -> None:

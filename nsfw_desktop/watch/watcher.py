@@ -278,7 +278,7 @@ class Watcher:
     def _report_offline(self, folder: str, reason: str) -> None:
         if folder not in self._reported_offline:
             self._reported_offline.add(folder)
-            logger.warning("not watching %s: %s", folder, reason)
+            logger.info("not watching %s: %s", folder, reason)
             self._emit(FolderOffline(folder, reason))
 
     def _check_folders(self) -> None:

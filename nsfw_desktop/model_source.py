@@ -33,8 +33,11 @@ class ModelSource:
     model_id: str  # identifies these exact weights; stored with every result
 
 
-def resolve(spec: str | None = None, *, download: bool = True) -> ModelSource:
-    """Turn ``--model`` (a folder or ``owner/name[@revision]``) into checked local files."""
+def resolve(spec: str | None = None, *, download: bool = True, tqdm_class=None) -> ModelSource:
+    """Turn ``--model`` (a folder or ``owner/name[@revision]``) into checked local files.
+
+    ``tqdm_class`` replaces huggingface_hub's progress bars during a download (the
+    desktop app passes one that drives its own progress bar)."""
     spec = spec or DEFAULT_MODEL
     expanded = Path(spec).expanduser()
     if expanded.is_dir():
@@ -44,7 +47,7 @@ def resolve(spec: str | None = None, *, download: bool = True) -> ModelSource:
     if spec.startswith((".", "/", "~")) or os.sep in spec.replace("/", "") or spec.count("/") > 1:
         raise ModelError(f"Model folder not found: {spec}")
     repo_id, revision = _split_revision(spec)
-    folder = _snapshot(repo_id, revision, download=download)
+    folder = _snapshot(repo_id, revision, download=download, tqdm_class=tqdm_class)
     check_folder(folder)
     return ModelSource(folder, f"{repo_id}@{folder.name[:12]}")
 
@@ -56,12 +59,12 @@ def _split_revision(spec: str) -> tuple[str, str | None]:
     return repo_id, revision or None
 
 
-def pull(spec: str | None = None) -> ModelSource:
+def pull(spec: str | None = None, *, tqdm_class=None) -> ModelSource:
     """Download a Hub model ahead of time (with a progress bar) and check it."""
-    return resolve(spec, download=True)
+    return resolve(spec, download=True, tqdm_class=tqdm_class)
 
 
-def _snapshot(repo_id: str, revision: str | None, *, download: bool) -> Path:
+def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=None) -> Path:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -87,7 +90,8 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool) -> Path:
             "local model folder."
         )
     try:
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=ALLOWED_PATTERNS))
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=ALLOWED_PATTERNS,
+                                      tqdm_class=tqdm_class))
     except GatedRepoError:
         raise ModelError(
             f"Model {repo_id} is gated: accept its terms on huggingface.co and set HF_TOKEN."

@@ -26,6 +26,9 @@ from nsfw_desktop.classifier import LocalClassifier, Prediction
 
 METHODS = ("rollout", "last")
 HEAD_FUSIONS = ("mean", "max")
+# Longer side of the previews the command line draws on: enough to see detail,
+# without 12-megapixel overlays.
+PREVIEW_SIDE = 1024
 
 # Google's Turbo colour map sampled at nine even steps (dark blue = low, dark red = high);
 # interpolating these is close enough for a display and spares a matplotlib dependency.

@@ -7,10 +7,6 @@ from pathlib import Path
 
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier
 
-# Overlays are drawn on a preview this long on its longer side: enough to see
-# detail, without writing 12-megapixel PNGs.
-PREVIEW_SIDE = 1024
-
 
 def opacity(text: str) -> float:
     value = float(text)
@@ -40,7 +36,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop.heatmap import explain_frames
+    from nsfw_desktop.heatmap import PREVIEW_SIDE, explain_frames
     from nsfw_desktop.imaging import ImageError, load_image
 
     out = Path(args.out)
@@ -56,7 +52,7 @@ def run(args) -> int:
         except ImageError as exc:
             print(f"{path}\terror: {exc}", flush=True)
             continue
-        frames = [_preview(frame) for frame in image.frames]
+        frames = [_preview(frame, PREVIEW_SIDE) for frame in image.frames]
         explanation = explain_frames(classifier, frames, method=args.method,
                                      head_fusion=args.head_fusion, opacity=args.opacity)
         target = _unique_name(out, path, taken)
@@ -69,9 +65,9 @@ def run(args) -> int:
     return 0
 
 
-def _preview(frame):
+def _preview(frame, side: int):
     frame = frame.copy()
-    frame.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    frame.thumbnail((side, side))  # keeps the aspect ratio; never enlarges
     return frame
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from nsfw_desktop.classifier import LocalClassifier, Prediction
+from nsfw_desktop.model_source import ModelError
 
 POOLS = ("cls", "mean")
 
@@ -50,13 +51,20 @@ class Features:
         return self.cls if pool == "cls" else self.mean
 
 
-def layer_count(classifier: LocalClassifier) -> int:
-    return classifier.model.config.num_hidden_layers
+def load_vit(classifier) -> None:
+    """Load ``classifier``; ModelError unless it is a local ViT, whose layers these features read."""
+    if not isinstance(classifier, LocalClassifier):
+        raise ModelError("embeddings and heatmaps need a local model: a remote classifier returns "
+                         "only scores")
+    classifier.load()
+    if not hasattr(classifier.model, "vit"):
+        raise ModelError(f"embeddings and heatmaps need a ViT checkpoint; {classifier.model_id} is a "
+                         f"{type(classifier.model).__name__}")
 
 
 def resolve_layer(classifier: LocalClassifier, layer: int) -> int:
     """``layer`` as a hidden-state index 0..L; negative values count from the last layer."""
-    count = layer_count(classifier)
+    count = classifier.model.config.num_hidden_layers
     if not -(count + 1) <= layer <= count:
         raise ValueError(f"layer {layer} does not exist: this model has {count} layers "
                          f"(0 is the patch embeddings, {count} the last layer, -1 also the last)")
@@ -78,7 +86,7 @@ def extract(
     """
     import torch
 
-    classifier.load()
+    load_vit(classifier)
     index = resolve_layer(classifier, layer)
     model = _eager_twin(classifier.model) if attentions else classifier.model
     with torch.inference_mode():
@@ -117,7 +125,7 @@ class EmbeddingClassifier:
 
     def __init__(self, classifier: LocalClassifier, *, layer: int = -1, pool: str = "cls"):
         if not isinstance(classifier, LocalClassifier):
-            raise ValueError("embeddings need a local model: a remote classifier returns only scores")
+            raise ModelError("embeddings need a local model: a remote classifier returns only scores")
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
         self.classifier = classifier
@@ -127,7 +135,7 @@ class EmbeddingClassifier:
         self.pool = pool
 
     def load(self) -> None:
-        self.classifier.load()
+        load_vit(self.classifier)
         resolve_layer(self.classifier, self.layer)  # a bad layer fails before any decoding
 
     def prepare(self, image):

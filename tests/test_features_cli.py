@@ -105,3 +105,20 @@ def test_similar_with_an_unreadable_query(photos, tiny_model, tmp_path, capsys):
     assert main(["similar", str(tmp_path / "missing.png"), "--db", str(db),
                  "--model", str(tiny_model)]) == 1
     assert "missing.png: file not found" in capsys.readouterr().err
+
+
+def test_explain_and_embed_need_a_vit(photos, tmp_path, capsys):
+    import torch
+    from transformers import ConvNextConfig, ConvNextForImageClassification, ConvNextImageProcessorPil
+
+    folder = tmp_path / "convnext"
+    torch.manual_seed(0)
+    config = ConvNextConfig(hidden_sizes=[8, 16], depths=[1, 1], num_stages=2,
+                            id2label={0: "normal", 1: "nsfw"}, label2id={"normal": 0, "nsfw": 1})
+    ConvNextForImageClassification(config).save_pretrained(folder)
+    ConvNextImageProcessorPil(size={"shortest_edge": 32}).save_pretrained(folder)
+    image = str(photos / "photo_0000.png")
+    assert main(["explain", image, "--out", str(tmp_path / "o"), "--model", str(folder)]) == 1
+    assert "need a ViT checkpoint" in capsys.readouterr().err
+    assert main(["embed", image, "--out", str(tmp_path / "v.npz"), "--model", str(folder)]) == 1
+    assert "need a ViT checkpoint" in capsys.readouterr().err

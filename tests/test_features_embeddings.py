@@ -17,6 +17,7 @@ from nsfw_desktop.embeddings import (
 )
 from nsfw_desktop.features import EmbeddingClassifier
 from nsfw_desktop.imaging import ImageError
+from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.store import Result
 from tests.conftest import run_scan, write_photos
 
@@ -186,5 +187,5 @@ def test_embedding_classifier_refuses_a_remote_classifier():
         model_id = "remote"
         input_size = 224
 
-    with pytest.raises(ValueError, match="local model"):
+    with pytest.raises(ModelError, match="local model"):
         EmbeddingClassifier(Remote())

@@ -35,13 +35,15 @@ def run(args) -> int:
     import numpy as np
 
     from nsfw_desktop.engine import ScanOptions, classify_entries
-    from nsfw_desktop.features import EmbeddingClassifier, resolve_layer
+    from nsfw_desktop.features import EmbeddingClassifier, load_vit, resolve_layer
+    from nsfw_desktop.model_source import ModelError
     from nsfw_desktop.walker import WalkReport, walk
 
     classifier = build_classifier(args)
     try:
+        load_vit(classifier)
         layer = resolve_layer(classifier, args.layer)
-    except ValueError as exc:
+    except (ModelError, ValueError) as exc:
         raise CliError(str(exc)) from None
     report = WalkReport()
     entries = list(walk(args.paths, report))

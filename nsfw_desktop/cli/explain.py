@@ -36,8 +36,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from nsfw_desktop.features import load_vit
     from nsfw_desktop.heatmap import PREVIEW_SIDE, explain_frames
     from nsfw_desktop.imaging import ImageError, load_image
+    from nsfw_desktop.model_source import ModelError
 
     out = Path(args.out)
     try:
@@ -45,6 +47,10 @@ def run(args) -> int:
     except OSError as exc:
         raise CliError(f"cannot create the output folder {out}: {exc.strerror}") from None
     classifier = build_classifier(args)
+    try:
+        load_vit(classifier)
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
     taken: set[str] = set()
     for path in args.images:
         try:

@@ -14,6 +14,7 @@ import sys
 
 from nsfw_desktop import __version__
 from nsfw_desktop.cli.common import CliError
+from nsfw_desktop.logs import setup_logging
 
 COMMANDS = ["scan", "classify", "export", "models", "bench", "serve", "watch", "explain", "embed", "similar",
             "gui"]
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:
         argv = ["gui"]
     args = parser.parse_args(argv)
+    setup_logging(secrets=[getattr(args, "token", None) or ""])
     try:
         return args.func(args)
     except CliError as exc:

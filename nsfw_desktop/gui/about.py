@@ -94,8 +94,8 @@ class AboutDialog(QDialog):
         logo = QLabel()
         logo.setPixmap(app_icon().pixmap(96, 96))
         logo.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-        title = QLabel(f"<h2>nsfw-desktop {html.escape(__version__)}</h2>")
-        title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.title = QLabel(f"<h2>nsfw-desktop {html.escape(__version__)}</h2>")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         model_name = html.escape(model.name)
         if model.page:
             model_name = _link(model.page, model.name)
@@ -119,7 +119,7 @@ class AboutDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(logo)
-        layout.addWidget(title)
+        layout.addWidget(self.title)
         layout.addWidget(self.text)
         layout.addWidget(buttons)
         self.setMinimumWidth(440)

@@ -8,6 +8,7 @@ thread; results come back to the dialog only by signal.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import threading
@@ -94,7 +95,7 @@ class ModelDownload(QObject):
         self.spec = spec
         self._pull = pull
         self._lock = threading.Lock()
-        self._bytes: dict[int, tuple[int, int]] = {}  # id(bar) -> (done, total), byte bars only
+        self._byte_bars: dict[int, tqdm] = {}  # id(bar) -> bar, for bars counting bytes
 
     def start(self) -> None:
         # A daemon thread rather than a QThread: a QThread must not outlive its dialog.
@@ -113,13 +114,16 @@ class ModelDownload(QObject):
 
     def _report(self, bar: tqdm) -> None:
         # huggingface_hub draws a bar of files and bars of bytes (received, written);
-        # the furthest bytes bar is what reaches the disk.
+        # the furthest bytes bar is what reaches the disk. Read live: a bar reports only
+        # now and then, and the others have moved on since they last did.
         if bar.unit != "B":
             return
         with self._lock:
-            self._bytes[id(bar)] = (int(bar.n), int(bar.total or 0))
-            done, total = max(self._bytes.values())
-        self.progress.emit(done, total)
+            self._byte_bars[id(bar)] = bar
+            done, total = max((int(b.n), int(b.total or 0)) for b in self._byte_bars.values())
+        # RuntimeError: a bar closed after the dialog and this object were deleted; nobody to tell.
+        with contextlib.suppress(RuntimeError):
+            self.progress.emit(done, total)
 
 
 def _megabytes(count: int) -> str:

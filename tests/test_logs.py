@@ -1,0 +1,95 @@
+"""The rotating log file: where it is, what reaches it, and that tokens never do."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from nsfw_desktop import logs, paths
+
+
+@pytest.fixture(autouse=True)
+def remove_app_handlers():
+    """Takes the handlers setup_logging added off the root logger after each test."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in [h for h in root.handlers if getattr(h, "nsfw_desktop", False)]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+
+
+def app_handlers() -> list[logging.Handler]:
+    return [h for h in logging.getLogger().handlers if getattr(h, "nsfw_desktop", False)]
+
+
+def test_log_file_is_in_the_log_folder_and_gets_info(isolated_home):
+    path = logs.setup_logging()
+    assert path == paths.log_dir() / "nsfw-desktop.log"
+    assert str(path).startswith(str(isolated_home))
+    logging.getLogger("nsfw_desktop.test").info("scan of %d files started", 3)
+    for handler in app_handlers():
+        handler.flush()
+    line = path.read_text(encoding="utf-8").strip()
+    assert line.endswith("INFO nsfw_desktop.test [MainThread] scan of 3 files started")
+
+
+def test_warnings_go_to_the_current_stderr(capsys):
+    logs.setup_logging()
+    logging.getLogger("nsfw_desktop.test").info("only in the file")
+    logging.getLogger("nsfw_desktop.test").warning("ignoring unknown settings: colour")
+    assert capsys.readouterr().err == "ignoring unknown settings: colour\n"
+
+
+def test_calling_again_replaces_the_handlers(tmp_path, monkeypatch):
+    first = logs.setup_logging()
+    assert len(app_handlers()) == 2
+    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path / "elsewhere"))
+    second = logs.setup_logging(console=False)
+    assert second != first and len(app_handlers()) == 1
+    logging.getLogger("nsfw_desktop.test").warning("moved")
+    app_handlers()[0].flush()
+    assert "moved" in second.read_text() and "moved" not in first.read_text()
+
+
+def test_tokens_never_reach_the_file(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "secret-from-the-environment")
+    path = logs.setup_logging(secrets=["settings-token-1234"], console=False)
+    log = logging.getLogger("nsfw_desktop.test")
+    log.info("endpoint token hf_abcdefghijklmnopqrstuvwxyz0123 refused")
+    log.info("headers: Authorization: Bearer eyJhbGciOi.payload.sig")
+    log.info("url https://host/classify?token=abc123&x=1 and api_key=xyz789")
+    log.info("using %s and %s", "settings-token-1234", "secret-from-the-environment")
+    try:
+        raise RuntimeError("request failed with token=leaked-in-traceback")
+    except RuntimeError:
+        log.exception("remote call failed")
+    app_handlers()[0].flush()
+    text = path.read_text(encoding="utf-8")
+    for secret in ("hf_abcdefghijklmnopqrstuvwxyz0123", "eyJhbGciOi", "abc123", "xyz789",
+                   "settings-token-1234", "secret-from-the-environment", "leaked-in-traceback"):
+        assert secret not in text
+    assert text.count(logs.HIDDEN) >= 7
+    assert "x=1" in text and "remote call failed" in text  # the rest of each line stays
+
+
+def test_the_file_rotates(monkeypatch):
+    monkeypatch.setattr(logs, "MAX_BYTES", 2_000)
+    path = logs.setup_logging(console=False)
+    for i in range(200):
+        logging.getLogger("nsfw_desktop.test").info("line %d %s", i, "x" * 40)
+    backups = sorted(path.parent.glob("nsfw-desktop.log.*"))
+    assert [p.name for p in backups] == [f"nsfw-desktop.log.{i}" for i in range(1, logs.BACKUP_COUNT + 1)]
+    assert path.stat().st_size <= 2_000
+
+
+def test_an_unwritable_log_folder_costs_only_the_file(tmp_path, monkeypatch, capsys):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    monkeypatch.setattr(logs, "log_file", lambda: blocked / "nsfw-desktop.log")
+    logs.setup_logging()
+    assert "cannot write the log file" in capsys.readouterr().err
+    logging.getLogger("nsfw_desktop.test").warning("still shown")
+    assert capsys.readouterr().err == "still shown\n"

@@ -117,7 +117,7 @@ def test_file_written_in_chunks_is_classified_after_the_last_chunk(watch, tmp_pa
         for chunk in chunks:
             handle.write(chunk)
             handle.flush()
-            time.sleep(0.4)  # shorter than the settle interval: still being written
+            time.sleep(0.3)  # well within the settle interval: still being written
             assert not recorder.of(FileClassified), "classified before the last chunk"
         last_write = time.monotonic()
     recorder.wait_for(lambda r: r.classified())

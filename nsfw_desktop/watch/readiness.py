@@ -100,11 +100,6 @@ class Readiness:
             self._closed = True
             self._cond.notify()
 
-    @property
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._pending)
-
     def wait(self, deadline: float | None = None) -> tuple[list[Callable[[], None]], list[str]] | None:
         """Block until a task is posted, a check is due or ``deadline`` (monotonic) passes.
 

@@ -110,10 +110,10 @@ class BatchDone:
 
 @dataclass
 class ScanSummary:
-    scanned: int
-    unchanged: int
-    flagged: int
-    errors: int
+    scanned: int  # files classified by this scan
+    unchanged: int  # files whose stored result is still current
+    flagged: int  # of all files under the roots, this scan's and earlier results alike
+    errors: int  # likewise: files that could not be classified
     pruned: int
     seconds: float
     cancelled: bool
@@ -165,13 +165,19 @@ def scan(
         missing = vectors.missing()  # classified before embeddings were turned on
     seen: set[bytes] = set()
     todo: list[FileEntry] = []
+    earlier_flagged = earlier_errors = 0
     for entry in walk(roots, report, recursive=options.recursive,
                       include_hidden=options.include_hidden):
         key = os.fsencode(entry.path)
         seen.add(key)
         if defer is not None and defer(entry):
             continue
-        if known.get(key) != (entry.size, entry.mtime_ns, classifier.model_id) or key in missing:
+        stored = known.get(key)
+        if stored and stored.current(entry.size, entry.mtime_ns, classifier.model_id) \
+                and key not in missing:
+            earlier_errors += stored.failed
+            earlier_flagged += not stored.failed and stored.nsfw_score >= threshold
+        else:
             todo.append(entry)
     pruned = _prune_vanished(store, known, seen, roots)
     unchanged = len(seen) - len(todo)
@@ -191,8 +197,8 @@ def scan(
             progress.elapsed = time.monotonic() - start
             yield BatchDone(results, progress)
     yield ScanFinished(ScanSummary(
-        scanned=progress.done, unchanged=unchanged, flagged=progress.flagged,
-        errors=progress.errors, pruned=pruned, seconds=time.monotonic() - start,
+        scanned=progress.done, unchanged=unchanged, flagged=earlier_flagged + progress.flagged,
+        errors=earlier_errors + progress.errors, pruned=pruned, seconds=time.monotonic() - start,
         cancelled=control.cancelled, problems=list(report.problems),
     ))
 

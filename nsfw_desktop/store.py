@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 SCHEMA_VERSION = 1
 
@@ -66,6 +66,17 @@ class Result:
         return cls(os.fsdecode(row[0]), *row[1:])
 
 
+class Fingerprint(NamedTuple):
+    file_size: int
+    mtime_ns: int
+    model: str
+    nsfw_score: float | None
+    failed: bool
+
+    def current(self, size: int, mtime_ns: int, model: str) -> bool:
+        return (self.file_size, self.mtime_ns, self.model) == (size, mtime_ns, model)
+
+
 class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -88,10 +99,11 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def fingerprints(self) -> dict[bytes, tuple[int, int, str]]:
-        """path bytes -> (file_size, mtime_ns, model) of every stored row."""
-        rows = self.db.execute("SELECT path, file_size, mtime_ns, model FROM results")
-        return {path: (size, mtime, model) for path, size, mtime, model in rows}
+    def fingerprints(self) -> dict[bytes, Fingerprint]:
+        """path bytes -> what decides whether a stored row is still current, and its outcome."""
+        rows = self.db.execute(
+            "SELECT path, file_size, mtime_ns, model, nsfw_score, error IS NOT NULL FROM results")
+        return {row[0]: Fingerprint(*row[1:]) for row in rows}
 
     def put_many(self, results: Iterable[Result]) -> None:
         """Insert or replace results and commit. A review survives a change of model,

@@ -144,10 +144,14 @@ def test_find_similar_by_vector_and_after_changes(tmp_path, make_classifier, sto
     run_scan([library], classifier, store, embeddings=True)
     vector = EmbeddingStore(store).get(str(photos[2]), classifier.model_id)
     assert find_similar(store.path, vector, classifier, top_k=1)[0].path == str(photos[2])
-    # The kept matrix must notice that the file was removed from the database.
-    os.remove(photos[2])
+    # The kept matrix must notice a file moved (same count of rows) and one removed.
+    moved = library / "renamed.png"
+    os.rename(photos[2], moved)
+    store.move(str(photos[2]), str(moved))
+    assert find_similar(store.path, vector, classifier, top_k=1)[0].path == str(moved)
+    os.remove(moved)
     run_scan([library], classifier, store, embeddings=True)
-    assert str(photos[2]) not in [m.path for m in find_similar(store.path, vector, classifier, top_k=5)]
+    assert str(moved) not in [m.path for m in find_similar(store.path, vector, classifier, top_k=5)]
 
 
 def test_find_similar_explains_what_is_missing(tmp_path, make_classifier, store, photos):

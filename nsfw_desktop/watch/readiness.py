@@ -79,6 +79,15 @@ class Readiness:
                 item.seen, item.due = seen, due
             self._schedule(path, item)
 
+    def track(self, path: str) -> None:
+        """Check ``path`` once it has been quiet long enough, unless it is waiting already
+        (an earlier event, a close-after-write, knows more than a look at the folder)."""
+        seen = fingerprint(path)
+        with self._cond:
+            if path not in self._pending:
+                item = self._pending[path] = _Pending(seen, time.monotonic() + self.settle, None)
+                self._schedule(path, item)
+
     def forget(self, path: str) -> None:
         with self._cond:
             self._pending.pop(path, None)  # its heap entry is skipped when it comes up

@@ -246,7 +246,7 @@ class Watcher:
         it may be a download in progress when the watcher starts."""
         if time.time_ns() - entry.mtime_ns >= self._readiness.settle * 1e9:
             return False
-        self._readiness.touch(entry.path)
+        self._readiness.track(entry.path)
         return True
 
     def _go_online(self, folder: str) -> bool:

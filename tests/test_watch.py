@@ -264,6 +264,22 @@ def test_deleted_watched_folder_goes_offline_and_comes_back(watch, tmp_path):
     assert not recorder.of(WatchStopped)
 
 
+def test_folders_added_and_removed_while_watching(watch, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    write_photos(second, 1)
+    watcher, recorder = watch(first)
+    watcher.add_folder(second)
+    recorder.wait_for(lambda r: str(second / "photo_0000.png") in r.classified())  # caught up
+    assert [e.folder for e in recorder.of(FolderOnline)] == [str(first), str(second)]
+    watcher.remove_folder(first)
+    random_image(1).save(first / "unwatched.png")
+    random_image(2).save(second / "watched.png")
+    recorder.wait_for(lambda r: str(second / "watched.png") in r.classified())
+    settle_time()
+    assert str(first / "unwatched.png") not in recorder.classified()
+
+
 def test_restart_catches_up_on_files_added_while_stopped(watch, tmp_path):
     folder = tmp_path / "inbox"
     write_photos(folder, 3)

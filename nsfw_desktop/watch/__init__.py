@@ -4,7 +4,7 @@ Usage from a worker thread or a front end::
 
     watcher = Watcher(folders, make_classifier(model), db_path, on_event=callback)
     watcher.start()
-    ...
+    watcher.add_folder(folder)  # or remove_folder(folder), from any thread
     watcher.stop()
 """
 

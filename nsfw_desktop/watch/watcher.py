@@ -156,6 +156,16 @@ class Watcher:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
+    def add_folder(self, folder: str | Path) -> None:
+        """Watch one more folder (with a catch-up scan of it); from any thread."""
+        folder = os.path.abspath(folder)
+        self._readiness.post(lambda: self._add_folder(folder))
+
+    def remove_folder(self, folder: str | Path) -> None:
+        """Stop watching a folder; its stored results stay. From any thread."""
+        folder = os.path.abspath(folder)
+        self._readiness.post(lambda: self._remove_folder(folder))
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the watcher has stopped (or ``timeout``); True when it has."""
         if self._thread is None:
@@ -291,6 +301,22 @@ class Watcher:
                 watched = None
             if watched is None and identity is not None and self._go_online(folder):
                 self._catch_up([folder])
+
+    def _add_folder(self, folder: str) -> None:
+        if folder not in self.folders:
+            self.folders = (*self.folders, folder)  # a new tuple: observer threads read it
+            if self._go_online(folder):
+                self._catch_up([folder])
+
+    def _remove_folder(self, folder: str) -> None:
+        if folder not in self.folders:
+            return
+        self.folders = tuple(f for f in self.folders if f != folder)
+        if self._online.pop(folder, None) is not None:
+            self._observers.unwatch(folder)
+        self._linked = tuple((real, f) for real, f in self._linked if f != folder)
+        self._readiness.forget_under(folder)
+        self._reported_offline.discard(folder)
 
     def _follow_move(self, old: str, new: str) -> None:
         if self._store.get(old) is None:

@@ -370,7 +370,6 @@ class Watcher:
                 return self.options.include_hidden or not any(p.startswith(".") for p in relative)
         return False
 
-
     def _as_watched(self, path: bytes | str) -> str:
         """An event's path under the folder as the user named it, symbolic link included."""
         path = os.fsdecode(path)

@@ -98,6 +98,7 @@ def test_burst_of_copies_classified_once_each(watch, tmp_path):
         shutil.copy2(path, inbox / path.name)
     recorder.wait_for(lambda r: len(r.classified()) == 200)
     settle_time()
+    assert not any(event.catch_up for event in recorder.of(FileClassified))
     counts = recorder.classified()
     assert set(counts) == {str(inbox / p.name) for p in originals}
     assert set(counts.values()) == {1}
@@ -284,7 +285,7 @@ def test_restart_catches_up_on_files_added_while_stopped(watch, tmp_path):
     folder = tmp_path / "inbox"
     write_photos(folder, 3)
     watcher, recorder = watch(folder)
-    recorder.wait_for(lambda r: len(r.classified()) == 3)  # the first catch-up
+    recorder.wait_for(lambda r: len(r.classified()) == 3)
     watcher.stop()
     assert recorder.of(WatchStopped) == [WatchStopped(None)]
     added = write_photos(folder, 2, start=3)
@@ -296,6 +297,7 @@ def test_restart_catches_up_on_files_added_while_stopped(watch, tmp_path):
     recorder.wait_for(lambda r: r.of(CaughtUp))
     [caught_up] = recorder.of(CaughtUp)
     assert (caught_up.summary.scanned, caught_up.summary.unchanged) == (3, 2)
+    assert all(event.catch_up for event in recorder.of(FileClassified))
     assert recorder.classified() == Counter({str(p): 1 for p in [*added, folder / "photo_0000.png"]})
 
 

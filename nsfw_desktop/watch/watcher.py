@@ -50,6 +50,7 @@ FOLDER_CHECK_SECONDS = 5.0  # how often watched folders are looked at (unmounted
 class FileClassified:
     result: Result  # as stored; ``result.error`` is set when the file could not be read
     flagged: bool  # nsfw_score >= the watcher's threshold
+    catch_up: bool = False  # found by a catch-up scan, not as it arrived (a tray may stay quiet)
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ class Watcher:
                     self._emit(WatchWarning(problem))
             elif isinstance(event, BatchDone):
                 for result in event.results:
-                    self._emit(FileClassified(result, result.flagged(self.threshold)))
+                    self._emit(FileClassified(result, result.flagged(self.threshold), catch_up=True))
             elif isinstance(event, ScanFinished):
                 self._emit(CaughtUp(tuple(folders), event.summary))
 

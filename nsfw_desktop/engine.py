@@ -204,9 +204,19 @@ def scan(
 
 
 def _prune_vanished(store: Store, known: dict, seen: set[bytes], roots: list[str]) -> int:
-    """Remove rows under ``roots`` whose files are gone. Files merely skipped this
-    time (a hidden folder, --no-recursive) still exist and keep their rows."""
-    prefixes = tuple(os.fsencode(os.path.join(root, "")) for root in roots)
+    """Remove rows under ``roots`` whose files are gone.
+
+    Files merely skipped this time (a hidden folder, --no-recursive) still exist
+    and keep their rows. A root where the walk found no file at all is left
+    alone: an unmounted drive or a vanished folder looks exactly like that, and
+    its results must survive until it is back.
+    """
+    prefixes = tuple(
+        prefix for prefix in (os.fsencode(os.path.join(root, "")) for root in roots)
+        if any(path.startswith(prefix) for path in seen)
+    )
+    if not prefixes:
+        return 0
     gone = [
         os.fsdecode(path) for path in known
         if path not in seen and path.startswith(prefixes) and not os.path.lexists(path)

@@ -144,3 +144,18 @@ def test_pause_blocks_until_resume(tmp_path, make_classifier, store):
                 timer.start()
     assert control.paused is False and len(done) == 3
     assert done[1] - done[0] >= 0.25  # no batch ran while paused
+
+
+def test_a_vanished_or_emptied_folder_keeps_its_results(tmp_path, make_classifier, store):
+    """An unmounted drive looks like a missing or empty folder: nothing may be pruned."""
+    import shutil
+
+    drive = tmp_path / "drive"
+    write_photos(drive / "album", 3)
+    run_scan([drive], make_classifier(), store)
+    shutil.move(drive, tmp_path / "elsewhere")
+    started, _, _ = run_scan([drive], make_classifier(), store)
+    assert started.pruned == 0 and store.count() == 3
+    drive.mkdir()  # an empty mount point
+    started, _, _ = run_scan([drive], make_classifier(), store)
+    assert started.pruned == 0 and store.count() == 3

@@ -36,6 +36,9 @@ def run(options: LaunchOptions) -> int:
     from PySide6.QtWidgets import QApplication
 
     from nsfw_desktop.gui.main_window import MainWindow
+    from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
+
+    guard_singleton_refcounts()
 
     settings, problem = settings_file.load_or_defaults()
     changes = {}

@@ -36,6 +36,7 @@ from nsfw_desktop import settings as settings_file
 from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.engine import BatchDone, ScanControl, ScanStarted, ScanSummary
 from nsfw_desktop.gui.detail_view import DetailView
+from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
 from nsfw_desktop.gui.results_model import HiddenRole, ResultsModel, Show, SortBy
 from nsfw_desktop.gui.scan_worker import ScanRequest, ScanWorker
 from nsfw_desktop.gui.settings_dialog import SettingsDialog
@@ -143,6 +144,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: Settings, *, db_path: str | os.PathLike,
                  unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS, scan_on_load: bool = False):
+        guard_singleton_refcounts()
         super().__init__()
         self.settings = settings
         self.db_path = os.fspath(db_path)

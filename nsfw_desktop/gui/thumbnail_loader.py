@@ -20,7 +20,7 @@ from PySide6.QtGui import QImage, QPixmap
 from nsfw_desktop.imaging import ImageError, load_image
 from nsfw_desktop.thumbnails import ThumbnailCache, privacy_blur
 
-DEFAULT_CAPACITY = 600  # pixmap pairs: about 130 MB at most with 192 px thumbnails
+DEFAULT_CAPACITY = 400  # pixmap pairs: about 90 MB at most with 192 px thumbnails
 MAX_BACKLOG = 400  # requests waiting for a thread; older ones are dropped
 PREVIEW_SIZE = 1024  # longest side of the detail view's picture
 
@@ -91,6 +91,7 @@ class ThumbnailLoader(QObject):
         self._failures: dict[str, str] = {}
         self._wanted: OrderedDict[str, None] = OrderedDict()
         self._running: set[str] = set()
+        self._closed = False
         self._signals = _JobSignals(self)
         self._signals.done.connect(self._on_done)
         self._signals.failed.connect(self._on_failed)
@@ -137,18 +138,21 @@ class ThumbnailLoader(QObject):
 
     def shutdown(self) -> None:
         """Drop the backlog and wait for running jobs, so none outlives the window."""
+        self._closed = True
         self._wanted.clear()
         self.pool.clear()
         self.pool.waitForDone()
 
     def _pump(self) -> None:
-        while self._wanted and len(self._running) < self.pool.maxThreadCount():
+        while not self._closed and self._wanted and len(self._running) < self.pool.maxThreadCount():
             path, _ = self._wanted.popitem(last=True)
             self._running.add(path)
             self.pool.start(_ThumbnailJob(path, self.cache, self._signals))
 
     def _finish(self, path: str) -> None:
         self._running.discard(path)
+        if self._closed:
+            return  # answers still queued when the window closed: nobody draws them
         self.ready.emit(path)
         self._pump()
         if self.is_idle:

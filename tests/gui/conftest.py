@@ -7,7 +7,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
+from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts  # noqa: E402
 from nsfw_desktop.settings import Settings  # noqa: E402
+
+# pytest-qt and the tests call Qt thousands of times before any window exists.
+guard_singleton_refcounts()
 
 SCAN_TIMEOUT_MS = 120_000  # two shared cores: a scan can be slow, but never hangs this long
 

@@ -76,14 +76,12 @@ class ScanWorker(QObject):
             self.scan_failed.emit(f"The scan stopped: {exc}")
 
     def _classifier_for(self, request: ScanRequest) -> Classifier:
-        if request.endpoints:
-            raise ModelError("remote endpoints are not available in the desktop app yet; "
-                             "choose a local model in Settings")
-        key = (request.model, request.device, request.unsafe_labels)
+        key = (request.model, request.endpoints, request.token, request.device, request.unsafe_labels)
         if self._classifier is None or key != self._classifier_key:
             from nsfw_desktop.classifier import make_classifier
 
             self._classifier = make_classifier(request.model, device=request.device,
-                                               unsafe_labels=request.unsafe_labels)
+                                               unsafe_labels=request.unsafe_labels,
+                                               endpoints=request.endpoints, token=request.token)
             self._classifier_key = key
         return self._classifier

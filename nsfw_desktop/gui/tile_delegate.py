@@ -46,13 +46,17 @@ class TileDelegate(QStyledItemDelegate):
             painter.fillRect(rect, option.palette.highlight())
         picture = QRect(rect.left() + PADDING - 2, rect.top() + PADDING - 2, THUMBNAIL_SIZE, THUMBNAIL_SIZE)
         result: Result = index.data(ResultRole)
-        self._paint_picture(painter, picture, index)
+        self._paint_picture(painter, picture, index, result)
         caption = QRect(rect.left() + PADDING - 2, picture.bottom() + 4,
                         THUMBNAIL_SIZE, rect.bottom() - picture.bottom() - 4)
         self._paint_caption(painter, caption, option, result, index.data(FlaggedRole))
         painter.restore()
 
-    def _paint_picture(self, painter: QPainter, area: QRect, index: QModelIndex) -> None:
+    def _paint_picture(self, painter: QPainter, area: QRect, index: QModelIndex, result: Result) -> None:
+        if result.error:
+            # The scan's reason, which is what the user needs to act on.
+            self._paint_text_box(painter, area, ERROR_COLOR, f"Not classified:\n{result.error}")
+            return
         hidden = index.data(HiddenRole) and self.blur_mode != "show"
         if hidden and self.blur_mode == "placeholder":
             self._paint_text_box(painter, area, PLACEHOLDER_COLOR, "Flagged\nclick or Space to reveal")

@@ -28,7 +28,8 @@ def make_window(qtbot, tiny_model, db_path):
     from nsfw_desktop.gui.main_window import MainWindow
 
     def make(folders=(), **changes):
-        settings = Settings(folders=[str(f) for f in folders], model=str(tiny_model), **changes)
+        changes.setdefault("model", str(tiny_model))
+        settings = Settings(folders=[str(f) for f in folders], **changes)
         window = MainWindow(settings, db_path=db_path)
         qtbot.addWidget(window)
         window.show()

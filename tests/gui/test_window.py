@@ -394,3 +394,20 @@ def test_qt_calls_do_not_drain_none_or_bools():
         probe.setObjectName("x")
         probe.signalsBlocked()
     assert sys.getrefcount(None) > 1_000_000 and sys.getrefcount(False) > 1_000_000
+
+
+def test_a_scan_through_a_remote_endpoint(make_window, scan, photos, tiny_model, monkeypatch, db_path):
+    from huggingface_hub import constants
+
+    from nsfw_desktop.classifier import LocalClassifier
+    from nsfw_desktop.model_source import resolve
+    from nsfw_desktop.server import InferenceService, ServerConfig, create_app
+    from nsfw_desktop.server.background import ServerThread
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the requests go to 127.0.0.1 only
+    local = LocalClassifier(resolve(str(tiny_model)), device="cpu")
+    with ServerThread(create_app(InferenceService(local, ServerConfig()))) as server:
+        window = make_window([photos], model=None, endpoints=[server.url], token="t0ken")
+        summary = scan(window)
+    assert summary.scanned == 5 and summary.errors == 0
+    assert {r.model for r in _stored(db_path).values()} == {server.url}

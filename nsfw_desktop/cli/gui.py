@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.cli.common import CliError, add_db_option
 from nsfw_desktop.model_source import DEFAULT_MODEL
@@ -32,6 +35,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    _check_display()
     from nsfw_desktop.gui.app import LaunchOptions
     from nsfw_desktop.gui.app import run as run_app
     from nsfw_desktop.settings import SettingsError
@@ -44,3 +48,12 @@ def run(args) -> int:
         return run_app(options)
     except SettingsError as exc:
         raise CliError(str(exc)) from None
+
+
+def _check_display() -> None:
+    """Qt aborts the whole process when it finds no display; say so in words instead."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise CliError("no graphical display found (DISPLAY and WAYLAND_DISPLAY are not set): the desktop "
+                       "app needs one. Without a display, use the command line: nsfw-desktop scan FOLDER")

@@ -411,3 +411,13 @@ def test_a_scan_through_a_remote_endpoint(make_window, scan, photos, tiny_model,
         summary = scan(window)
     assert summary.scanned == 5 and summary.errors == 0
     assert {r.model for r in _stored(db_path).values()} == {server.url}
+
+
+def test_without_a_display_the_command_says_so(monkeypatch, capsys):
+    from nsfw_desktop.cli import main
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main([]) == 1
+    assert "no graphical display found" in capsys.readouterr().err

@@ -220,7 +220,8 @@ def test_sigterm_finishes_requests_in_flight(tiny_model):
         assert answer.status_code == 200
         assert {item["label"] for item in answer.json()} == {"normal", "nsfw"}
         assert process.wait(timeout=30) == 0
-        assert "Stopped." in process.stderr.read()
+        said = process.stderr.read()
+        assert f"on {url} (no API key)" in said and said.rstrip().endswith("Stopped.")
     finally:
         if process.poll() is None:
             process.kill()

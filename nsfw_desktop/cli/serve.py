@@ -56,12 +56,13 @@ def run(args) -> int:
     assert isinstance(classifier, LocalClassifier), "serve builds without --endpoint"
     app = create_app(InferenceService(classifier, config))
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
-    print(f"Serving {classifier.model_id} on {where} "
-          f"({'API key required' if config.api_key else 'no API key'}); Ctrl+C or SIGTERM stops.",
-          file=sys.stderr, flush=True)
+    started = (f"Serving {classifier.model_id} on {where} "
+               f"({'API key required' if config.api_key else 'no API key'}); Ctrl+C or SIGTERM stops.")
     try:
+        # aiohttp calls print once it listens: our line replaces its banner.
         web.run_app(app, host=args.host, port=args.port, shutdown_timeout=args.shutdown_timeout,
-                    print=None, access_log=None)
+                    print=lambda _banner: print(started, file=sys.stderr, flush=True),
+                    access_log=None)
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print("Stopped.", file=sys.stderr)

@@ -34,6 +34,7 @@ class ScanOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are refused as bombs
     max_frames: int = DEFAULT_MAX_FRAMES  # frames sampled from an animation
     embeddings: bool = False  # also store each file's embedding (float16) for "find similar"
+    retry_errors: bool = False  # classify files stored as errors again (after an endpoint outage)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -174,7 +175,7 @@ def scan(
             continue
         stored = known.get(key)
         if stored and stored.current(entry.size, entry.mtime_ns, classifier.model_id) \
-                and key not in missing:
+                and key not in missing and not (options.retry_errors and stored.failed):
             earlier_errors += stored.failed
             earlier_flagged += not stored.failed and stored.nsfw_score >= threshold
         else:

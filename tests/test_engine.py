@@ -159,3 +159,12 @@ def test_a_vanished_or_emptied_folder_keeps_its_results(tmp_path, make_classifie
     drive.mkdir()  # an empty mount point
     started, _, _ = run_scan([drive], make_classifier(), store)
     assert started.pruned == 0 and store.count() == 3
+
+
+def test_error_rows_are_kept_unless_retry_is_asked(photos, make_classifier, store):
+    (photos / "broken.jpg").write_text("not yet a picture")
+    run_scan([photos], make_classifier(), store)
+    started, _, _ = run_scan([photos], make_classifier(), store)
+    assert started.to_classify == 0
+    started, _, results = run_scan([photos], make_classifier(), store, retry_errors=True)
+    assert started.to_classify == 1 and results[0].error

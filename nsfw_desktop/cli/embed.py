@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("--pool", choices=POOLS, default="cls",
                         help="the CLS token, or the mean of the patch tokens (default: %(default)s)")
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
-    add_model_options(parser)
+    add_model_options(parser, remote=False)
     parser.set_defaults(func=run)
 
 

@@ -31,7 +31,7 @@ def register(subparsers) -> None:
                         help="how the attention heads are combined (default: %(default)s)")
     parser.add_argument("--opacity", type=opacity, default=0.5,
                         help="heatmap opacity over the picture, 0..1 (default: %(default)s)")
-    add_model_options(parser)
+    add_model_options(parser, remote=False)
     parser.set_defaults(func=run)
 
 

@@ -36,6 +36,9 @@ def register(subparsers) -> None:
                         help="also screen hidden folders and files")
     parser.add_argument("--embeddings", action="store_true",
                         help="also store each image's embedding, for `nsfw-desktop similar`")
+    parser.add_argument("--retry-errors", action="store_true",
+                        help="classify again the files stored as errors (say, after an endpoint "
+                             "was down); otherwise only new and changed files are classified")
     add_db_option(parser)
     parser.add_argument("--csv", metavar="FILE", help="also export flagged files to this CSV")
     parser.add_argument("--all", action="store_true", help="with --csv: export every file")
@@ -52,7 +55,7 @@ def run(args) -> int:
     classifier = build_classifier(args, load=False)
     options = ScanOptions(recursive=not args.no_recursive, include_hidden=args.include_hidden,
                           batch_size=args.batch_size, decode_workers=args.workers,
-                          embeddings=args.embeddings)
+                          embeddings=args.embeddings, retry_errors=args.retry_errors)
     bar = None
     summary = None
     with open_store(args) as store:

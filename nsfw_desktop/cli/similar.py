@@ -23,7 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--top", type=positive_int, default=10, metavar="K",
                         help="how many images to list (default: %(default)s)")
     add_db_option(parser)
-    add_model_options(parser)
+    add_model_options(parser, remote=False)
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: path, similarity")
     parser.set_defaults(func=run)

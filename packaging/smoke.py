@@ -63,6 +63,12 @@ def run(args: list[str], env: dict[str, str],
     return done, time.perf_counter() - start
 
 
+def fastest(args: list[str], env: dict[str, str], runs: int = 3) -> tuple[subprocess.CompletedProcess, float]:
+    """The fastest of ``runs`` runs: on a shared machine the others measure the neighbours."""
+    results = [run(args, env) for _ in range(runs)]
+    return min(results, key=lambda result: result[1])
+
+
 def stored(db: Path) -> dict[str, tuple[str | None, float | None, str | None]]:
     with Store(db) as store:
         return {r.path: (r.label, r.nsfw_score, r.error) for r in store.results()}
@@ -116,15 +122,23 @@ def main() -> int:
     smoke.check(bool(list(BUNDLE.rglob("resources/icons/256x256/nsfw-desktop.png"))),
                 "the app's resources are in the bundle")
 
-    done, seconds = run([str(EXECUTABLE), "--version"], env)
+    # Start-up (best of 3), beside the same command from the pip install this script runs in.
+    source = [sys.executable, "-m", "nsfw_desktop"]
+    done, seconds = fastest([str(EXECUTABLE), "--version"], env)
+    _, reference = fastest([*source, "--version"], env)
     smoke.check(done.returncode == 0 and done.stdout.strip().startswith("nsfw-desktop "),
-                f"--version: {done.stdout.strip() or done.stderr.strip()} in {seconds:.2f} s")
+                f"--version: {done.stdout.strip() or done.stderr.strip()} in {seconds:.2f} s "
+                f"(pip install: {reference:.2f} s, ratio {seconds / reference:.2f})")
 
     empty = work / "empty"
     empty.mkdir()
-    done, seconds = run([str(EXECUTABLE), "gui", str(empty), "--model", str(model), "--db",
-                         str(work / "empty.sqlite3"), "--quit-after-scan"], env)
-    smoke.check(done.returncode == 0, f"window shown, settled and closed (no photos) in {seconds:.2f} s"
+    window = ["gui", str(empty), "--model", str(model), "--db", str(work / "empty.sqlite3"),
+              "--quit-after-scan"]
+    done, seconds = fastest([str(EXECUTABLE), *window], env)
+    _, reference = fastest([*source, *window], env)
+    smoke.check(done.returncode == 0,
+                f"window shown, settled and closed (no photos) in {seconds:.2f} s "
+                f"(pip install: {reference:.2f} s, ratio {seconds / reference:.2f})"
                 + (f": {done.stderr.strip()[-400:]}" if done.returncode else ""))
 
     db, screenshot = work / "gui.sqlite3", work / "window.png"

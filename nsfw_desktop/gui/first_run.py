@@ -173,6 +173,10 @@ class FirstRunDialog(QDialog):
         layout.addWidget(self.status)
         layout.addLayout(buttons)
         self.setMinimumWidth(520)
+        # Enter downloads; the other buttons need a click or Tab.
+        for button in (self.folder_button, self.later_button):
+            button.setAutoDefault(False)
+        self.download_button.setFocus()
 
     def start_download(self) -> None:
         self._set_busy(True)

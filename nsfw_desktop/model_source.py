@@ -103,8 +103,11 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=
     except RevisionNotFoundError:
         raise ModelError(f"Model {repo_id} has no revision {revision!r}.") from None
     except (LocalEntryNotFoundError, OSError) as exc:
+        reason = _first_line(exc)
+        if "ConnectError" in reason or "Name or service not known" in reason:
+            reason = "huggingface.co cannot be reached (no internet connection?)"
         raise ModelError(
-            f"Could not download model {repo_id}: {_first_line(exc)}. Check the connection, "
+            f"Could not download model {repo_id}: {reason}. Check the connection, "
             f"or point --model at a local model folder."
         ) from None
 

@@ -19,6 +19,7 @@ Conversion rules (documented in the README):
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,8 @@ def load_image(
     except IsADirectoryError:
         raise ImageError("this is a folder, not a file") from None
     except UnidentifiedImageError:
+        if os.path.getsize(path) == 0:
+            raise ImageError("the file is empty (0 bytes)") from None
         raise ImageError("not an image, or an image format nsfw-desktop cannot read") from None
     except Image.DecompressionBombError:
         raise ImageError(

@@ -64,6 +64,7 @@ def test_bad_files_become_error_rows_and_the_scan_goes_on(photos, make_classifie
     errors = {os.path.basename(r.path): r.error for r in results if r.error}
     assert set(errors) == {"empty.jpg", "notes.jpg", "bomb.png", "cut.png"}
     assert "decompression bomb" in errors["bomb.png"]
+    assert errors["empty.jpg"] == "the file is empty (0 bytes)"
     assert summary.scanned == 9 and summary.errors == 4
     assert all(r.nsfw_score is not None for r in results if not r.error)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -58,7 +58,9 @@ class MessageBar(QFrame):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setStyleSheet("MessageBar { background: #fff4d6; border: 1px solid #e0c060; }")
+        # A fixed light background needs a fixed dark text colour to stay readable in dark themes.
+        self.setStyleSheet("MessageBar { background: #fff4d6; border: 1px solid #e0c060; }"
+                           "MessageBar QLabel { color: #3a2f00; }")
         self.text = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton(text="✕", autoRaise=True)
         close.clicked.connect(self.clear)
@@ -107,18 +109,25 @@ class ThumbnailGrid(QListView):
         super().keyPressEvent(event)
 
     def visible_rows(self) -> range:
-        if self.results.rowCount() == 0:
+        """Rows on screen, from the grid's geometry: tiles are uniform, so the first
+        row's tiles give the columns and the second row's the line pitch."""
+        count = self.results.rowCount()
+        first = self.visualRect(self.results.index(0)) if count else None
+        if first is None or not first.isValid():
             return range(0)
-        self.doItemsLayout()
-        area = self.viewport().rect()
-        first = self.indexAt(area.topLeft() + _inset())
-        last = self.indexAt(area.bottomRight() - _inset())
-        start = first.row() if first.isValid() else 0
-        end = last.row() if last.isValid() else self.results.rowCount() - 1
-        return range(start, end + 1)
+        columns = 1
+        while columns < count and self.visualRect(self.results.index(columns)).top() == first.top():
+            columns += 1
+        pitch = first.height() + 2 * self.spacing()
+        if columns < count:
+            pitch = self.visualRect(self.results.index(columns)).top() - first.top()
+        start = max(0, -first.top() // max(pitch, 1)) * columns
+        lines = self.viewport().height() // max(pitch, 1) + 2
+        return range(min(start, count), min(count, start + lines * columns))
 
     def request_visible(self) -> None:
         """Ask for the thumbnails on screen now, without waiting for a paint."""
+        self.executeDelayedItemsLayout()  # rows just added may not have a place yet
         for row in self.visible_rows():
             self.results.thumbnails.request(self.results.result(row).path)
 
@@ -130,10 +139,6 @@ class ThumbnailGrid(QListView):
         # Requested farthest first: the loader serves the newest request first.
         for row in reversed(ahead):
             self.results.thumbnails.request(self.results.result(row).path)
-
-
-def _inset() -> QPoint:
-    return QPoint(8, 8)  # a point inside the first and last visible tiles, past the spacing
 
 
 class MainWindow(QMainWindow):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from nsfw_desktop import paths
 from nsfw_desktop import settings as settings_file
 from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS
+from nsfw_desktop.logs import setup_logging
+from nsfw_desktop.resources import APP_ID
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,13 @@ class LaunchOptions:
 def run(options: LaunchOptions) -> int:
     """Open the window and run until it closes. Exit status 1 when an automated
     run (``quit_after_scan``) hit a scan failure or could not save its screenshot."""
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QDialog
 
+    from nsfw_desktop.gui.first_run import FirstRunDialog
+    from nsfw_desktop.gui.icon import app_icon
     from nsfw_desktop.gui.main_window import MainWindow
     from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
+    from nsfw_desktop.gui.theme import follow_system_theme
 
     guard_singleton_refcounts()
 
@@ -52,8 +57,12 @@ def run(options: LaunchOptions) -> int:
         settings = settings.replace(**changes)
         settings_file.save(settings)
 
+    setup_logging(secrets=[settings.token or ""])  # the saved token is hidden in the log too
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(paths.APP_NAME)
+    app.setDesktopFileName(APP_ID)  # lets Wayland compositors find the icon
+    app.setWindowIcon(app_icon())
+    follow_system_theme(app)
     window = MainWindow(settings, db_path=options.db_path or paths.default_db_path(),
                         unsafe_labels=options.unsafe_labels, scan_on_load=options.scan)
     if problem:
@@ -78,5 +87,10 @@ def run(options: LaunchOptions) -> int:
     if options.screenshot or options.quit_after_scan:
         window.settled.connect(settled)
     window.show()
+    # After show(), so the window is up first; the check never imports torch.
+    if not options.quit_after_scan and FirstRunDialog.needed(settings):
+        first_run = FirstRunDialog(window)
+        if first_run.exec() == QDialog.DialogCode.Accepted and first_run.model:
+            window.apply_settings(window.settings.replace(model=first_run.model))
     app.exec()
     return outcome["status"]

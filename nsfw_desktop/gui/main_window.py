@@ -36,6 +36,7 @@ from nsfw_desktop import settings as settings_file
 from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.engine import BatchDone, ScanControl, ScanStarted, ScanSummary
 from nsfw_desktop.gui.detail_view import DetailView
+from nsfw_desktop.gui.help_menu import add_help_menu
 from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
 from nsfw_desktop.gui.results_model import HiddenRole, ResultsModel, Show, SortBy
 from nsfw_desktop.gui.scan_worker import ScanRequest, ScanWorker
@@ -223,6 +224,7 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         for act in self.selection_actions:
             edit_menu.addSeparator() if act is None else edit_menu.addAction(act)
+        add_help_menu(self, lambda: self.settings)
 
     def _build_layout(self) -> None:
         toolbar = self.addToolBar("Scan")

@@ -421,3 +421,29 @@ def test_without_a_display_the_command_says_so(monkeypatch, capsys):
     monkeypatch.setattr(sys, "platform", "linux")
     assert main([]) == 1
     assert "no graphical display found" in capsys.readouterr().err
+
+
+def test_only_the_rows_on_screen_are_asked_for(make_window, db_path, tmp_path, qtbot):
+    from nsfw_desktop.store import Result
+
+    with Store(db_path) as store:
+        store.put_many([Result(path=str(tmp_path / f"{i:04d}.jpg"), label="normal", nsfw_score=i / 1000,
+                               model="m", width=1, height=1, file_size=1, mtime_ns=1, scanned_at=0.0)
+                        for i in range(600)])
+    window = make_window()
+    assert window.model.rowCount() == 600
+    grid = window.grid
+    grid.request_visible()
+
+    def on_screen():
+        area = grid.viewport().rect()
+        return {row for row in range(600) if grid.visualRect(window.model.index(row)).intersects(area)}
+
+    rows = grid.visible_rows()
+    assert rows.start == 0 and 1 <= len(rows) <= 60 and on_screen() <= set(rows)
+    grid.verticalScrollBar().setValue(grid.verticalScrollBar().maximum() // 2)
+    rows = grid.visible_rows()
+    assert rows.start > 0 and rows.stop < 600 and len(rows) <= 60 and on_screen() <= set(rows)
+    grid.verticalScrollBar().setValue(grid.verticalScrollBar().maximum())
+    rows = grid.visible_rows()
+    assert rows.stop == 600 and on_screen() <= set(rows)

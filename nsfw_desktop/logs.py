@@ -66,6 +66,15 @@ class _CurrentStderr(logging.StreamHandler):
         pass  # StreamHandler.__init__ assigns one; the property always answers sys.stderr
 
 
+def hide_secret(secret: str) -> None:
+    """Hide ``secret`` (a token typed during the session) in what the handlers of
+    ``setup_logging`` write from now on."""
+    for handler in logging.getLogger().handlers:
+        formatter = handler.formatter
+        if getattr(handler, "nsfw_desktop", False) and isinstance(formatter, RedactingFormatter) and secret:
+            formatter.secrets.append(secret)
+
+
 def log_file() -> Path:
     return paths.log_dir() / FILE_NAME
 

@@ -39,7 +39,8 @@ class Settings:
     folders: list[str] = field(default_factory=list)  # folders to screen, absolute
     model: str | None = None  # None: the default model; else a local folder or a Hub id
     endpoints: list[str] = field(default_factory=list)  # remote classifier URLs; used instead of model
-    token: str | None = None  # bearer token for the remote endpoints
+    token: str | None = None  # bearer token for the remote endpoints; saved only with remember_token
+    remember_token: bool = False  # opt-in: write the token to the (owner-only) settings file
     device: str = "auto"
     threshold: float = 0.5  # NSFW score from which a file is flagged
     batch_size: int = 8
@@ -47,6 +48,8 @@ class Settings:
     quarantine_folder: str = ""  # empty: "quarantine" in the app's data folder
     watched_folders: list[str] = field(default_factory=list)  # folders rescanned when they change
     embeddings: bool = False  # opt-in: keep image embeddings for "Find similar"
+    notify_flagged: bool = True  # tray notification when a watched folder receives a flagged file
+    auto_quarantine: bool = False  # move newly arrived flagged files of watched folders to quarantine
 
     def __post_init__(self) -> None:
         self.validate()
@@ -83,8 +86,9 @@ class Settings:
         if self.quarantine_folder and not os.path.isabs(os.path.expanduser(self.quarantine_folder)):
             raise SettingsError(f"the quarantine folder must be a full path, not "
                                 f"{self.quarantine_folder!r}")
-        if not isinstance(self.embeddings, bool):
-            raise SettingsError("embeddings must be true or false")
+        for name in ("remember_token", "embeddings", "notify_flagged", "auto_quarantine"):
+            if not isinstance(getattr(self, name), bool):
+                raise SettingsError(f"{name.replace('_', ' ')} must be true or false")
 
     def check_model(self) -> None:
         """Stricter check for the settings dialog: the model names something that can exist."""
@@ -163,14 +167,23 @@ def load_or_defaults(path: Path | None = None) -> tuple[Settings, str | None]:
 
 
 def save(settings: Settings, path: Path | None = None) -> None:
-    """Write atomically, so a crash never leaves a half-written settings file."""
+    """Write atomically, so a crash never leaves a half-written settings file.
+
+    The token is written only when the user asked to remember it; otherwise it lives
+    in memory for the session. The file is readable by its owner only either way
+    (mkstemp creates it 0600), as it may hold the token.
+    """
     settings.validate()
+    data = settings.to_json()
+    if not settings.remember_token:
+        data["token"] = None
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o600)  # mkstemp's mode already; explicit, as the token may be in it
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(settings.to_json(), handle, indent=2)
+            json.dump(data, handle, indent=2)
             handle.write("\n")
         os.replace(tmp, path)
     except BaseException:

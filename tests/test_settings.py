@@ -14,7 +14,8 @@ def test_saved_settings_come_back(tmp_path):
     saved = Settings(folders=[str(tmp_path / "a"), str(tmp_path / "b\udce9")], model="owner/name@rev",
                      threshold=0.73, batch_size=16, blur_mode="placeholder", device="cpu",
                      quarantine_folder=str(tmp_path / "q"), endpoints=["https://gpu.local:8443"],
-                     token="secret", watched_folders=[str(tmp_path / "a")], embeddings=True)
+                     token="secret", remember_token=True, watched_folders=[str(tmp_path / "a")],
+                     embeddings=True)
     settings_file.save(saved)
     assert settings_file.settings_path().is_file()
     assert settings_file.load() == saved

@@ -3,8 +3,8 @@
 The preview is decoded off the GUI thread by the ThumbnailLoader; until it
 arrives the tile's thumbnail stands in. A flagged photo stays blurred (or
 covered) here too until the user reveals it. ``set_overlay`` lays a
-half-transparent image (an attention heatmap) over the preview; its toggle
-stays hidden until something provides the overlay.
+half-transparent image (an attention heatmap) over the preview, never over a
+hidden one; the window drives ``heatmap_toggle`` with its View menu action.
 """
 
 from __future__ import annotations
@@ -47,8 +47,7 @@ class DetailView(QWidget):
         self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.reveal_button = QPushButton("Reveal (Space)")
         self.reveal_button.clicked.connect(self.reveal_requested)
-        self.heatmap_toggle = QCheckBox("Show heatmap")
-        self.heatmap_toggle.setVisible(False)
+        self.heatmap_toggle = QCheckBox("Show heatmap (where the model looked)")
 
         self.fields: dict[str, QLabel] = {}
         form = QFormLayout()

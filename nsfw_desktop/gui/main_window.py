@@ -4,6 +4,8 @@ The window owns no heavy work. Scans run in the ScanWorker's thread; database
 reads and writes, quarantine moves and exports in the StoreWorker's thread;
 thumbnails in the ThumbnailLoader's pool. Everything comes back by signal, and
 every failure becomes a line in the message bar above the grid, not a crash.
+Heatmaps and "find similar" run in the FeatureWorker's thread, watched folders
+in the Watcher's own thread (see ``watching``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -23,10 +25,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QProgressBar,
     QPushButton,
     QSlider,
+    QSystemTrayIcon,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -34,8 +38,10 @@ from PySide6.QtWidgets import (
 
 from nsfw_desktop import settings as settings_file
 from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS
-from nsfw_desktop.engine import BatchDone, ScanControl, ScanStarted, ScanSummary
+from nsfw_desktop.engine import BatchDone, ScanControl, ScanOptions, ScanStarted, ScanSummary
 from nsfw_desktop.gui.detail_view import DetailView
+from nsfw_desktop.gui.feature_worker import REMOTE_REASON, FeatureWorker, ModelChoice
+from nsfw_desktop.gui.heatmaps import METHODS, HeatmapProvider
 from nsfw_desktop.gui.help_menu import add_help_menu
 from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
 from nsfw_desktop.gui.results_model import HiddenRole, ResultsModel, Show, SortBy
@@ -45,6 +51,8 @@ from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.system import open_file, reveal_in_file_manager
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.gui.tile_delegate import TileDelegate
+from nsfw_desktop.gui.watching import WatchBridge
+from nsfw_desktop.logs import hide_secret
 from nsfw_desktop.quarantine import Move, Outcome
 from nsfw_desktop.settings import Settings
 from nsfw_desktop.store import Result
@@ -52,6 +60,8 @@ from nsfw_desktop.store import Result
 MAX_MESSAGES = 4  # lines kept in the message bar
 MAX_LISTED = 5  # files named in one message before "and N more"
 PREFETCH_PAGES = 1  # thumbnails made ahead of the scroll position, in screens
+SIMILAR_TOP_K = 50  # matches shown by "Find similar"
+FolderRole = Qt.ItemDataRole.UserRole  # a folder list item's folder path (its text may say "offline")
 
 
 class MessageBar(QFrame):
@@ -146,7 +156,13 @@ class MainWindow(QMainWindow):
     settled = Signal()  # results shown, no scan running, visible thumbnails drawn
     batch_shown = Signal(object)  # BatchDone, once its results are in the grid
     scan_ended = Signal(object)  # ScanSummary, or None when the scan failed
+    similar_shown = Signal(str)  # the query path, once its matches are in the grid
+    flagged_arrived = Signal(object)  # Result: a flagged file just landed in a watched folder
+    watch_event = Signal(object)  # every WatchEvent, after the window has acted on it
     _scan_requested = Signal(object, object)  # ScanRequest, ScanControl
+    _model_chosen = Signal(object)  # ModelChoice, to the feature worker
+    _classifier_wanted = Signal()
+    _similar_requested = Signal(str, str, int)  # db path, query path, top k
 
     def __init__(self, settings: Settings, *, db_path: str | os.PathLike,
                  unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS, scan_on_load: bool = False):
@@ -166,18 +182,26 @@ class MainWindow(QMainWindow):
 
         self.loader = ThumbnailLoader(parent=self)
         self.model = ResultsModel(self.loader, threshold=settings.threshold, parent=self)
-        self.delegate = TileDelegate(self, blur_mode=settings.blur_mode)
+        self.heatmaps = HeatmapProvider(self)
+        self.delegate = TileDelegate(self, blur_mode=settings.blur_mode, heatmaps=self.heatmaps)
         self.grid = ThumbnailGrid(self.model, self.delegate)
         self.detail = DetailView(self.loader)
         self.detail.hidden_mode = settings.blur_mode
         self.messages = MessageBar()
         self.store = StoreClient(self.db_path, parent=self)
+        self.watching = WatchBridge(self.db_path, parent=self)
+        self.offline: dict[str, str] = {}  # watched folder -> why it is offline
+        self.tray: QSystemTrayIcon | None = None
+        self._model_choice = _model_choice(settings, unsafe_labels)
+        self._classifier_asked = False  # a classifier for the watcher is being built
 
         self._build_actions()
         self._build_layout()
         self._connect()
         self._start_scan_thread()
+        self._start_feature_thread()
         self.store.load()
+        self._sync_watching()
 
     # Construction
 
@@ -206,9 +230,21 @@ class MainWindow(QMainWindow):
         self.nsfw_action = action("Mark reviewed NSFW", lambda: self.review_selected("nsfw"), "Ctrl+2")
         self.clear_review_action = action("Clear review", lambda: self.review_selected(None), "Ctrl+0")
         self.reveal_action = action("Reveal / hide", self.toggle_reveal_selected)
+        self.similar_action = action("Find similar", self.find_similar_to_selected, "Ctrl+F")
+        self.all_results_action = action("Back to all results", self.show_all_results, "Escape")
+        self.all_results_action.setEnabled(False)
+        self.heatmap_action = QAction("Show heatmap", self, checkable=True)
+        self.heatmap_action.setShortcut(QKeySequence("Ctrl+H"))
+        self.heatmap_action.setStatusTip("Colour where the model looked (red: most)")
+        self.heatmap_action.toggled.connect(self.set_heatmaps)
+        self.method_actions = QActionGroup(self)
+        for method, text in METHODS.items():
+            act = QAction(text, self.method_actions, checkable=True, checked=method == self.heatmaps.method)
+            act.triggered.connect(lambda _checked, m=method: self.set_heatmap_method(m))
         self.selection_actions = [
             self.open_action, self.reveal_file_action, self.copy_action, None, self.quarantine_action,
             None, self.safe_action, self.nsfw_action, self.clear_review_action, None, self.reveal_action,
+            self.similar_action,
         ]
         self.undo_action.setEnabled(False)
         self.pause_action.setEnabled(False)
@@ -224,14 +260,20 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         for act in self.selection_actions:
             edit_menu.addSeparator() if act is None else edit_menu.addAction(act)
+        view_menu = menus.addMenu("&View")
+        view_menu.addAction(self.heatmap_action)
+        method_menu = view_menu.addMenu("Heatmap method")
+        method_menu.addActions(self.method_actions.actions())
+        view_menu.addSeparator()
+        view_menu.addAction(self.all_results_action)
         add_help_menu(self, lambda: self.settings)
 
     def _build_layout(self) -> None:
         toolbar = self.addToolBar("Scan")
         toolbar.setObjectName("scan-toolbar")
         toolbar.setMovable(False)
-        for act in (self.scan_action, self.pause_action, self.cancel_action):
-            toolbar.addAction(act)
+        for act in (self.scan_action, self.pause_action, self.cancel_action, None, self.heatmap_action):
+            toolbar.addSeparator() if act is None else toolbar.addAction(act)
         toolbar.addSeparator()
         self.show_box = QComboBox()
         self.show_box.addItems([s.value for s in Show])
@@ -249,11 +291,23 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.messages)
+        self.similar_label = QLabel()
+        back = QPushButton("Back to all results")
+        back.clicked.connect(self.show_all_results)
+        self.similar_bar = QWidget()
+        similar_layout = QHBoxLayout(self.similar_bar)
+        similar_layout.setContentsMargins(8, 2, 8, 2)
+        similar_layout.addWidget(self.similar_label, 1)
+        similar_layout.addWidget(back)
+        self.similar_bar.setVisible(False)
+        layout.addWidget(self.similar_bar)
         layout.addWidget(self.grid, 1)
         self.setCentralWidget(central)
 
         self.folder_list = QListWidget()
-        self.folder_list.addItems(self.settings.folders)
+        self.folder_list.setToolTip("Tick a folder to watch it: new photos are classified as they arrive")
+        for folder in self.settings.folders:
+            self._add_folder_item(folder)
         self.folder_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         add, remove = QPushButton("Add…"), QPushButton("Remove")
         add.clicked.connect(self.choose_folder)
@@ -303,6 +357,12 @@ class MainWindow(QMainWindow):
         self.grid.activated.connect(self._open_details)
         self.grid.reveal_requested.connect(self.toggle_reveal_selected)
         self.detail.reveal_requested.connect(self.toggle_reveal_selected)
+        self.detail.heatmap_toggle.toggled.connect(self.heatmap_action.setChecked)
+        self.heatmaps.ready.connect(self.model.refresh)
+        self.heatmaps.ready.connect(self._heatmap_ready)
+        self.heatmaps.availability_changed.connect(self._heatmaps_available)
+        self.folder_list.itemChanged.connect(self._folder_item_changed)
+        self.watching.event.connect(self._watch_event)
         self.model.dataChanged.connect(self._refresh_current)
         self.model.modelReset.connect(lambda: self._show_current(self.grid.currentIndex()))
         self.model.modelReset.connect(self._update_counts)
@@ -331,6 +391,24 @@ class MainWindow(QMainWindow):
         self.scan_worker.scan_failed.connect(self._scan_failed)
         self.scan_thread.start()
 
+    def _start_feature_thread(self) -> None:
+        self.feature_thread = QThread(self)
+        self.feature_thread.setObjectName("features")
+        self.feature_worker = FeatureWorker(self.loader.cache)
+        self.feature_worker.moveToThread(self.feature_thread)
+        self._model_chosen.connect(self.feature_worker.set_model)
+        self._classifier_wanted.connect(self.feature_worker.build_classifier)
+        self._similar_requested.connect(self.feature_worker.find_similar)
+        self.heatmaps.connect_worker(self.feature_worker)
+        self.feature_worker.similar_found.connect(self._similar_found)
+        self.feature_worker.similar_failed.connect(self.messages.show_message)
+        self.feature_worker.classifier_ready.connect(self._classifier_ready)
+        self.feature_worker.classifier_failed.connect(self._classifier_failed)
+        self.feature_thread.start()
+        self._model_chosen.emit(self._model_choice)
+        if self._model_choice.remote:
+            self.heatmaps.reset(available=False, reason=REMOTE_REASON)
+
     # Folders
 
     def choose_folder(self) -> None:
@@ -344,16 +422,186 @@ class MainWindow(QMainWindow):
             folder = os.path.abspath(os.path.expanduser(folder))
             if folder not in current:
                 current.append(folder)
-                self.folder_list.addItem(folder)
+                self._add_folder_item(folder)
         self._save_settings(self.settings.replace(folders=current))
 
     def remove_selected_folders(self) -> None:
-        gone = {item.text() for item in self.folder_list.selectedItems()}
+        gone = {item.data(FolderRole) for item in self.folder_list.selectedItems()}
         for item in self.folder_list.selectedItems():
             self.folder_list.takeItem(self.folder_list.row(item))
         self._save_settings(self.settings.replace(
             folders=[f for f in self.settings.folders if f not in gone],
             watched_folders=[f for f in self.settings.watched_folders if f not in gone]))
+        self._sync_watching()
+
+    def _add_folder_item(self, folder: str) -> None:
+        item = QListWidgetItem(folder)
+        item.setData(FolderRole, folder)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        watched = folder in self.settings.watched_folders
+        item.setCheckState(Qt.CheckState.Checked if watched else Qt.CheckState.Unchecked)
+        self.folder_list.addItem(item)
+
+    def folder_item(self, folder: str) -> QListWidgetItem | None:
+        for row in range(self.folder_list.count()):
+            item = self.folder_list.item(row)
+            if item.data(FolderRole) == folder:
+                return item
+        return None
+
+    def set_watched(self, folder: str, watched: bool) -> None:
+        """Tick or untick a folder's watch box, as a click on it does."""
+        item = self.folder_item(folder)
+        if item is not None:
+            item.setCheckState(Qt.CheckState.Checked if watched else Qt.CheckState.Unchecked)
+
+    def _folder_item_changed(self, item: QListWidgetItem) -> None:
+        folder = item.data(FolderRole)
+        watched = item.checkState() == Qt.CheckState.Checked
+        if folder is None or watched == (folder in self.settings.watched_folders):
+            return  # a text change (the offline mark), not the box
+        current = [f for f in self.settings.watched_folders if f != folder]
+        self._save_settings(self.settings.replace(watched_folders=current + [folder] if watched else current))
+        if not watched:
+            self._mark_folder(folder, None)
+        self._sync_watching()
+
+    def _mark_folder(self, folder: str, offline_reason: str | None) -> None:
+        if offline_reason is None:
+            self.offline.pop(folder, None)
+        else:
+            self.offline[folder] = offline_reason
+        item = self.folder_item(folder)
+        if item is not None:
+            item.setText(folder if offline_reason is None else f"{folder} (offline)")
+            item.setToolTip(offline_reason or "")
+
+    # Watching
+
+    def _sync_watching(self) -> None:
+        """Make the watcher follow ``settings.watched_folders``; start it when there is one."""
+        wanted = [f for f in self.settings.watched_folders if f in self.settings.folders]
+        if self.watching.running:
+            self.watching.set_folders(wanted)
+        elif wanted and not self._classifier_asked:
+            self._classifier_asked = True  # built on the feature thread: that imports torch
+            self._classifier_wanted.emit()
+
+    def _classifier_ready(self, choice: ModelChoice, classifier) -> None:
+        self._classifier_asked = False
+        wanted = [f for f in self.settings.watched_folders if f in self.settings.folders]
+        if choice != self._model_choice:
+            self._sync_watching()  # the settings changed meanwhile: ask again
+            return
+        if wanted and not self.watching.running:
+            s = self.settings
+            options = ScanOptions(batch_size=s.batch_size, embeddings=s.embeddings and not s.endpoints)
+            self.watching.start(wanted, classifier, threshold=s.threshold, options=options)
+            self.progress_label.setText(f"Watching {len(wanted)} folder(s)")
+
+    def _classifier_failed(self, message: str) -> None:
+        self._classifier_asked = False
+        self.messages.show_message(f"Folders are not watched: {message}")
+
+    def _watch_event(self, event) -> None:
+        from nsfw_desktop import watch
+
+        if isinstance(event, watch.FileClassified):
+            self.model.add_results([event.result])
+            self._update_counts()
+            if event.result.flagged(self.settings.threshold) and not event.catch_up:
+                self._flagged_arrived(event.result)
+        elif isinstance(event, watch.FileMoved):
+            self.model.apply_moves([Move(event.old, event.new)])
+        elif isinstance(event, watch.FileRemoved):
+            self.model.remove_paths([event.path])
+            self._update_counts()
+        elif isinstance(event, watch.FolderOnline):
+            self._mark_folder(event.folder, None)
+        elif isinstance(event, watch.FolderOffline):
+            self._mark_folder(event.folder, event.reason)
+            self.messages.show_message(f"Watched folder offline: {event.folder}: {event.reason}")
+        elif isinstance(event, watch.CaughtUp):
+            self.progress_label.setText(f"Watching {len(self.watching.folders)} folder(s), up to date")
+        elif isinstance(event, watch.WatchWarning):
+            self.messages.show_message(event.message)
+        elif isinstance(event, watch.WatchStopped) and event.error:
+            self.watching.stop()  # its thread has ended; this only lets go of it
+            self.messages.show_message(f"Watching stopped: {event.error}")
+        self.watch_event.emit(event)
+
+    def _flagged_arrived(self, result: Result) -> None:
+        name = os.path.basename(result.path)
+        if self.settings.notify_flagged and QSystemTrayIcon.isSystemTrayAvailable():
+            if self.tray is None:
+                self.tray = QSystemTrayIcon(self.windowIcon(), self)
+                self.tray.show()
+            self.tray.showMessage("Flagged photo arrived", f"{name}: NSFW score {result.nsfw_score:.2f}",
+                                  QSystemTrayIcon.MessageIcon.Warning)
+        if self.settings.auto_quarantine:
+            self.store.quarantine([result.path], str(self.settings.quarantine_path()))
+        else:
+            self.messages.show_message(f"Flagged on arrival: {result.path} "
+                                       f"(NSFW score {result.nsfw_score:.2f})")
+        self.flagged_arrived.emit(result)
+
+    def _stop_watching(self) -> None:
+        self.watching.stop()
+        for folder in list(self.offline):
+            self._mark_folder(folder, None)
+
+    # Heatmaps
+
+    def set_heatmaps(self, on: bool) -> None:
+        self.heatmaps.set_enabled(on)
+        self.detail.heatmap_toggle.setChecked(on)
+        self.grid.viewport().update()
+        self._show_current(self.grid.currentIndex())
+
+    def set_heatmap_method(self, method: str) -> None:
+        self.heatmaps.set_method(method)
+        self.grid.viewport().update()
+        self._show_current(self.grid.currentIndex())
+
+    def _heatmaps_available(self, available: bool, reason: str) -> None:
+        tip = "" if available else reason
+        for widget in (self.heatmap_action, self.detail.heatmap_toggle):
+            widget.setEnabled(available)
+            widget.setToolTip(tip or "Colour where the model looked (red: most)")
+        if not available:
+            if self.heatmaps.enabled:  # the user asked for them: say why there are none
+                self.messages.show_message(reason)
+            self.heatmap_action.setChecked(False)
+
+    def _heatmap_ready(self, path: str) -> None:
+        current = self.grid.currentIndex()
+        if current.isValid() and self.model.result(current.row()).path == path:
+            self._show_current(current)
+
+    # Find similar
+
+    def find_similar_to_selected(self) -> None:
+        paths = self._existing_selected()
+        if not paths:
+            return
+        self.progress_label.setText(f"Looking for photos like {os.path.basename(paths[0])}…")
+        self._similar_requested.emit(self.db_path, paths[0], SIMILAR_TOP_K)
+
+    def _similar_found(self, query: str, matches: list) -> None:
+        known = {m.path: m.similarity for m in matches if self.model.result_for(m.path) is not None}
+        self.model.show_similar(known)
+        self.similar_label.setText(f"Similar to {os.path.basename(query)}: {len(known)} stored photo(s), "
+                                   "most alike first")
+        self.similar_bar.setVisible(True)
+        self.all_results_action.setEnabled(True)
+        self.progress_label.setText("")
+        self.similar_shown.emit(query)
+
+    def show_all_results(self) -> None:
+        if self.model.showing_similar:
+            self.model.show_similar(None)
+        self.similar_bar.setVisible(False)
+        self.all_results_action.setEnabled(False)
 
     # Scanning
 
@@ -372,7 +620,7 @@ class MainWindow(QMainWindow):
         request = ScanRequest(
             roots=tuple(s.folders), db_path=self.db_path, model=s.model, endpoints=tuple(s.endpoints),
             token=s.token, device=s.device, unsafe_labels=self.unsafe_labels, batch_size=s.batch_size,
-            threshold=s.threshold)
+            threshold=s.threshold, embeddings=s.embeddings and not s.endpoints)
         self.control = ScanControl()
         self.scan_error = None
         self._set_scanning(True)
@@ -484,7 +732,9 @@ class MainWindow(QMainWindow):
         if not current.isValid():
             self.detail.show_result(None)
             return
-        self.detail.show_result(self.model.result(current.row()), hidden=bool(current.data(HiddenRole)))
+        result, hidden = self.model.result(current.row()), bool(current.data(HiddenRole))
+        self.detail.show_result(result, hidden=hidden)
+        self.detail.set_overlay(None if hidden else self.heatmaps.overlay(result, "preview"))
 
     def _refresh_current(self, top: QModelIndex, bottom: QModelIndex) -> None:
         current = self.grid.currentIndex()
@@ -589,6 +839,15 @@ class MainWindow(QMainWindow):
 
     def apply_settings(self, new: Settings) -> None:
         self._save_settings(new)
+        if new.token:
+            hide_secret(new.token)
+        choice = _model_choice(new, self.unsafe_labels)
+        if choice != self._model_choice:
+            self._model_choice = choice
+            self._model_chosen.emit(choice)
+            self.heatmaps.reset(available=not choice.remote, reason=REMOTE_REASON if choice.remote else "")
+            self._stop_watching()  # its classifier is the old model's
+            self._sync_watching()
         self.delegate.blur_mode = new.blur_mode
         self.detail.hidden_mode = new.blur_mode
         self.slider.setValue(round(new.threshold * 100))
@@ -617,10 +876,18 @@ class MainWindow(QMainWindow):
             self.control.cancel()
         self.scan_thread.quit()
         self.scan_thread.wait()
+        self.watching.stop()
+        self.feature_thread.quit()
+        self.feature_thread.wait()
         self.loader.shutdown()
         self.store.stop()
         self._save_settings(self.settings)
         super().closeEvent(event)
+
+
+def _model_choice(settings: Settings, unsafe_labels: tuple[str, ...]) -> ModelChoice:
+    return ModelChoice(settings.model, tuple(settings.endpoints), settings.token, settings.device,
+                       tuple(unsafe_labels))
 
 
 def _duration(seconds: float) -> str:

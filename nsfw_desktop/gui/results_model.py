@@ -25,6 +25,7 @@ FlaggedRole = Qt.ItemDataRole.UserRole + 2  # bool: score at or over the thresho
 HiddenRole = Qt.ItemDataRole.UserRole + 3  # bool: flagged and not revealed by the user
 ThumbnailRole = Qt.ItemDataRole.UserRole + 4  # (sharp, blurred) QPixmaps, or None while loading
 FailureRole = Qt.ItemDataRole.UserRole + 5  # why no thumbnail could be made, or None
+SimilarityRole = Qt.ItemDataRole.UserRole + 6  # cosine similarity to the "Find similar" query, or None
 
 RESORT_DELAY_MS = 700  # batches arriving within this time share one re-sort
 
@@ -63,6 +64,7 @@ class ResultsModel(QAbstractListModel):
         self._rows: list[str] = []  # paths of the rows shown, in order
         self._row_of: dict[str, int] = {}
         self._revealed: set[str] = set()
+        self._similar: dict[str, float] | None = None  # "Find similar" matches shown instead of the filter
         self._resort_timer = QTimer(self, singleShot=True, interval=RESORT_DELAY_MS)
         self._resort_timer.timeout.connect(self.resort)
         thumbnails.ready.connect(self._thumbnail_ready)
@@ -93,6 +95,8 @@ class ResultsModel(QAbstractListModel):
             return self.thumbnails.pixmaps(path)
         if role == FailureRole:
             return self.thumbnails.failure(path)
+        if role == SimilarityRole:
+            return None if self._similar is None else self._similar.get(path)
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -154,6 +158,8 @@ class ResultsModel(QAbstractListModel):
             if move.source in self._revealed:
                 self._revealed.discard(move.source)
                 self._revealed.add(move.destination)
+            if self._similar is not None and move.source in self._similar:
+                self._similar[move.destination] = self._similar.pop(move.source)
             self.thumbnails.forget(move.source)
             row = self._row_of.pop(move.source, None)
             if row is not None:
@@ -193,6 +199,15 @@ class ResultsModel(QAbstractListModel):
             self.sort = sort
             self.resort()
 
+    def show_similar(self, matches: dict[str, float] | None) -> None:
+        """Show only ``matches`` (path -> similarity), most alike first; None goes back to the filter."""
+        self._similar = matches
+        self._refilter()
+
+    @property
+    def showing_similar(self) -> bool:
+        return self._similar is not None
+
     def toggle_revealed(self, index: QModelIndex) -> None:
         path = self._rows[index.row()]
         if path in self._revealed:
@@ -223,6 +238,8 @@ class ResultsModel(QAbstractListModel):
     # Internals
 
     def _accepts(self, result: Result) -> bool:
+        if self._similar is not None:
+            return result.path in self._similar
         if self.show is Show.ALL:
             return True
         if self.show is Show.ERRORS:
@@ -234,7 +251,10 @@ class ResultsModel(QAbstractListModel):
 
     def _visible_sorted(self) -> list[str]:
         shown = [r for r in self._results.values() if self._accepts(r)]
-        shown.sort(key=_sort_key(self.sort))
+        if self._similar is not None:
+            shown.sort(key=lambda r: -self._similar[r.path])
+        else:
+            shown.sort(key=_sort_key(self.sort))
         return [r.path for r in shown]
 
     def _index_rows(self) -> None:
@@ -273,6 +293,10 @@ class ResultsModel(QAbstractListModel):
         self._index_rows()
         self.changePersistentIndexList(old, [self.index(self._row_of[path]) for path in old_paths])
         self.layoutChanged.emit()
+
+    def refresh(self, path: str) -> None:
+        """Something drawn on ``path``'s tile (its heatmap) is ready: repaint it."""
+        self._thumbnail_ready(path)
 
     def _thumbnail_ready(self, path: str) -> None:
         row = self._row_of.get(path)

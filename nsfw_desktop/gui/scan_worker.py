@@ -35,6 +35,7 @@ class ScanRequest:
     unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS
     batch_size: int = 8
     threshold: float = 0.5
+    embeddings: bool = False  # keep each file's embedding for "Find similar" (local models only)
 
 
 class ScanWorker(QObject):
@@ -56,7 +57,7 @@ class ScanWorker(QObject):
         try:
             self.status.emit("Loading the model…")
             classifier = self._classifier_for(request)
-            options = ScanOptions(batch_size=request.batch_size)
+            options = ScanOptions(batch_size=request.batch_size, embeddings=request.embeddings)
             with Store(request.db_path) as store:
                 for event in scan(request.roots, classifier, store, options=options, control=control,
                                   threshold=request.threshold):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -35,6 +36,7 @@ class SettingsDialog(QDialog):
         browse_model.clicked.connect(self._browse_model)
         self.token = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
         self.token.setPlaceholderText("none")
+        self.remember_token = QCheckBox("Remember the token (saved in a file only you can read)")
         self.threshold = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
         self.device = QComboBox()
         self.device.addItems(DEVICES)
@@ -45,6 +47,9 @@ class SettingsDialog(QDialog):
         self.quarantine.setPlaceholderText(str(settings.quarantine_path()))
         browse_quarantine = QPushButton("Browse…")
         browse_quarantine.clicked.connect(self._browse_quarantine)
+        self.embeddings = QCheckBox("Keep image embeddings during scans, for Find similar (local models)")
+        self.notify_flagged = QCheckBox("Notify me when a flagged photo lands in a watched folder")
+        self.auto_quarantine = QCheckBox("Move flagged photos arriving in watched folders to quarantine")
         self.error = QLabel(wordWrap=True, styleSheet="color: #c62828")
         self.error.setVisible(False)
 
@@ -52,11 +57,15 @@ class SettingsDialog(QDialog):
         form.addRow("Model:", self.model_kind)
         form.addRow("", _row(self.model_text, browse_model))
         form.addRow("Token:", self.token)
+        form.addRow("", self.remember_token)
         form.addRow("Threshold:", self.threshold)
         form.addRow("Device:", self.device)
         form.addRow("Batch size:", self.batch_size)
         form.addRow("Flagged thumbnails:", self.blur_mode)
         form.addRow("Quarantine folder:", _row(self.quarantine, browse_quarantine))
+        form.addRow("Find similar:", self.embeddings)
+        form.addRow("Watched folders:", self.notify_flagged)
+        form.addRow("", self.auto_quarantine)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
@@ -79,6 +88,10 @@ class SettingsDialog(QDialog):
         self.model_text.setText(text)
         self._kind_changed(kind)
         self.token.setText(s.token or "")
+        self.remember_token.setChecked(s.remember_token)
+        self.embeddings.setChecked(s.embeddings)
+        self.notify_flagged.setChecked(s.notify_flagged)
+        self.auto_quarantine.setChecked(s.auto_quarantine)
         self.threshold.setValue(s.threshold)
         self.device.setCurrentText(s.device)
         self.batch_size.setValue(s.batch_size)
@@ -95,11 +108,15 @@ class SettingsDialog(QDialog):
             model=text if kind in (1, 2) else None,
             endpoints=text.split() if kind == 3 else [],
             token=self.token.text().strip() or None,
+            remember_token=self.remember_token.isChecked(),
             threshold=round(self.threshold.value(), 2),
             device=self.device.currentText(),
             batch_size=self.batch_size.value(),
             blur_mode=self.blur_mode.currentText(),
             quarantine_folder=self.quarantine.text().strip(),
+            embeddings=self.embeddings.isChecked(),
+            notify_flagged=self.notify_flagged.isChecked(),
+            auto_quarantine=self.auto_quarantine.isChecked(),
         )
         new.check_model()
         return new
@@ -116,6 +133,7 @@ class SettingsDialog(QDialog):
     def _kind_changed(self, kind: int) -> None:
         self.model_text.setEnabled(kind != 0)
         self.token.setEnabled(kind == 3)
+        self.remember_token.setEnabled(kind == 3)
         self.model_text.setPlaceholderText(
             ("", "/path/to/model folder", "owner/name or owner/name@revision",
              "https://host:port (several: separated by spaces)")[kind])

@@ -2,8 +2,9 @@
 
 Flagged tiles are hidden until revealed, by the user's chosen privacy mode:
 blurred, a plain placeholder, or shown as they are. The picture and the caption
-are painted by separate methods, so an overlay (an attention heatmap) is one
-more ``drawPixmap`` in ``_paint_picture``.
+are painted by separate methods. With heatmaps on, a revealed tile gets its
+attention heatmap laid over the picture; a hidden one never does, since the
+heatmap would show more than the blur.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from nsfw_desktop.gui.results_model import FailureRole, FlaggedRole, HiddenRole, ResultRole, ThumbnailRole
+from nsfw_desktop.gui.heatmaps import HeatmapProvider
+from nsfw_desktop.gui.results_model import (
+    FailureRole,
+    FlaggedRole,
+    HiddenRole,
+    ResultRole,
+    SimilarityRole,
+    ThumbnailRole,
+)
 from nsfw_desktop.store import Result
 from nsfw_desktop.thumbnails import THUMBNAIL_SIZE
 
@@ -25,12 +34,14 @@ ERROR_COLOR = QColor(200, 120, 0)
 PLACEHOLDER_COLOR = QColor(120, 120, 120)
 LOADING_COLOR = QColor(225, 225, 225)
 REVIEW_TEXT = {"safe": "reviewed safe", "nsfw": "reviewed NSFW"}
+HEATMAP_OPACITY = 0.5
 
 
 class TileDelegate(QStyledItemDelegate):
-    def __init__(self, parent=None, *, blur_mode: str = "blur"):
+    def __init__(self, parent=None, *, blur_mode: str = "blur", heatmaps: HeatmapProvider | None = None):
         super().__init__(parent)
         self.blur_mode = blur_mode
+        self.heatmaps = heatmaps
 
     def tile_size(self, font_height: int) -> QSize:
         side = THUMBNAIL_SIZE + 2 * PADDING
@@ -49,7 +60,8 @@ class TileDelegate(QStyledItemDelegate):
         self._paint_picture(painter, picture, index, result)
         caption = QRect(rect.left() + PADDING - 2, picture.bottom() + 4,
                         THUMBNAIL_SIZE, rect.bottom() - picture.bottom() - 4)
-        self._paint_caption(painter, caption, option, result, index.data(FlaggedRole))
+        self._paint_caption(painter, caption, option, result, index.data(FlaggedRole),
+                            index.data(SimilarityRole))
         painter.restore()
 
     def _paint_picture(self, painter: QPainter, area: QRect, index: QModelIndex, result: Result) -> None:
@@ -70,19 +82,25 @@ class TileDelegate(QStyledItemDelegate):
                 painter.fillRect(area, LOADING_COLOR)
             return
         sharp, blurred = pair
-        self._draw_centered(painter, area, blurred if hidden else sharp)
+        target = self._draw_centered(painter, area, blurred if hidden else sharp)
+        heat = None if hidden or self.heatmaps is None else self.heatmaps.overlay(result, "tile")
+        if heat is not None:
+            painter.setOpacity(HEATMAP_OPACITY)
+            painter.drawPixmap(target, heat)
+            painter.setOpacity(1.0)
         if hidden:
             painter.setPen(Qt.GlobalColor.white)
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "Flagged\nclick or Space to reveal")
 
     @staticmethod
-    def _draw_centered(painter: QPainter, area: QRect, pixmap: QPixmap) -> None:
+    def _draw_centered(painter: QPainter, area: QRect, pixmap: QPixmap) -> QRect:
         size = pixmap.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, size.width(), size.height())
         # Bottom-aligned, so a landscape photo sits right above its caption.
         target.moveCenter(area.center())
         target.moveBottom(area.bottom())
         painter.drawPixmap(target, pixmap)
+        return target
 
     @staticmethod
     def _paint_text_box(painter: QPainter, area: QRect, color: QColor, text: str) -> None:
@@ -93,7 +111,7 @@ class TileDelegate(QStyledItemDelegate):
 
     @staticmethod
     def _paint_caption(painter: QPainter, area: QRect, option: QStyleOptionViewItem,
-                       result: Result, flagged: bool) -> None:
+                       result: Result, flagged: bool, similarity: float | None) -> None:
         line = QRect(area.left(), area.top(), area.width(), option.fontMetrics.height())
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         text_color = option.palette.highlightedText() if selected else option.palette.text()
@@ -113,6 +131,13 @@ class TileDelegate(QStyledItemDelegate):
         painter.setFont(option.font)
         painter.setPen(text_color.color())
         line.translate(0, line.height())
+        width = line.width()
+        if similarity is not None:
+            alike = f"{similarity:.2f} alike"
+            painter.setFont(bold)
+            painter.drawText(line, Qt.AlignmentFlag.AlignRight, alike)
+            painter.setFont(option.font)
+            width -= option.fontMetrics.horizontalAdvance(alike) * 1.2
         name = option.fontMetrics.elidedText(os.path.basename(result.path), Qt.TextElideMode.ElideMiddle,
-                                             line.width())
+                                             int(width))
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft, name)

@@ -340,7 +340,7 @@ def test_the_detail_view_takes_an_overlay(make_window, scan, photos, qtbot):
     window.detail.set_overlay(red)
     tinted = window.detail.preview.pixmap().toImage()
     assert tinted != plain and QColor(tinted.pixel(5, 5)).red() > QColor(plain.pixel(5, 5)).red()
-    assert not window.detail.heatmap_toggle.isVisible()  # no heatmap source wired yet
+    assert window.detail.heatmap_toggle.isVisibleTo(window.detail)  # wired to heatmaps (test_integration)
 
 
 def test_the_gui_imports_no_torch_before_the_window_shows():

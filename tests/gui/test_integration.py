@@ -1,0 +1,275 @@
+"""The engine's features in the desktop app: heatmaps, find similar, watched folders, the token."""
+
+import json
+import os
+import shutil
+import stat
+
+import pytest
+from PySide6.QtCore import Qt
+
+from nsfw_desktop import settings as settings_file
+from nsfw_desktop.gui.feature_worker import HeatmapKey
+from nsfw_desktop.gui.results_model import SimilarityRole
+from nsfw_desktop.settings import Settings
+from nsfw_desktop.thumbnails import THUMBNAIL_SIZE
+from tests.conftest import random_image, write_photos
+from tests.gui.conftest import SCAN_TIMEOUT_MS
+
+WATCH_TIMEOUT_MS = 60_000
+
+
+def _paint_grid(window, qtbot):
+    window.grid.viewport().repaint()
+    qtbot.wait(10)
+
+
+def _preview_pixmap(window, qtbot):
+    qtbot.waitUntil(lambda: window.detail.preview.pixmap() is not None
+                    and not window.detail.preview.pixmap().isNull(), timeout=20_000)
+    return window.detail.preview.pixmap().toImage()
+
+
+def test_the_heatmap_toggle_overlays_the_preview_and_the_tiles(make_window, scan, tmp_path, qtbot):
+    folder = tmp_path / "photos"
+    write_photos(folder, 3, size=(300, 200))
+    window = make_window([folder])
+    scan(window)
+    window.slider.setValue(100)  # nothing flagged, nothing hidden
+    window.grid.setCurrentIndex(window.model.index(0))
+    path = window.model.result(0).path
+    qtbot.waitUntil(lambda: window.detail._pixmaps is not None
+                    and window.detail._pixmaps[0].width() == 300, timeout=20_000)
+    plain = _preview_pixmap(window, qtbot)
+
+    assert window.heatmap_action.isEnabled()
+    window.detail.heatmap_toggle.setChecked(True)  # the detail view's toggle drives the window's action
+    assert window.heatmap_action.isChecked()
+    with qtbot.waitSignal(window.heatmaps.ready, timeout=SCAN_TIMEOUT_MS,
+                          check_params_cb=lambda p: p == path):
+        pass
+    mtime = window.model.result(0).mtime_ns
+    preview = window.heatmaps._pixmaps[HeatmapKey(path, mtime, "rollout", "preview")]
+    assert (preview.width(), preview.height()) == (300, 200)  # made at the size it is shown
+    qtbot.waitUntil(lambda: window.detail.preview.pixmap().toImage() != plain, timeout=5_000)
+
+    # Tiles: asked for when painted, made at the thumbnail's size.
+    tile_key = HeatmapKey(path, mtime, "rollout", "tile")
+    qtbot.waitUntil(lambda: (_paint_grid(window, qtbot), tile_key in window.heatmaps._pixmaps)[1],
+                    timeout=SCAN_TIMEOUT_MS)
+    assert max(window.heatmaps._pixmaps[tile_key].width(), window.heatmaps._pixmaps[tile_key].height()) \
+        == THUMBNAIL_SIZE
+
+    # Another method is another heatmap; turning the toggle off takes the overlay away.
+    window.method_actions.actions()[1].trigger()
+    with qtbot.waitSignal(window.heatmaps.ready, timeout=SCAN_TIMEOUT_MS):
+        pass
+    assert HeatmapKey(path, mtime, "last", "preview") in window.heatmaps._pixmaps
+    window.heatmap_action.setChecked(False)
+    assert not window.detail.heatmap_toggle.isChecked() and window.detail._overlay is None
+    window.close()
+
+
+def test_no_heatmap_over_a_hidden_tile(make_window, scan, photos, qtbot):
+    window = make_window([photos], threshold=0.0)  # everything flagged, so hidden
+    scan(window)
+    window.heatmap_action.setChecked(True)
+    window.grid.setCurrentIndex(window.model.index(0))
+    _paint_grid(window, qtbot)
+    qtbot.wait(500)
+    assert not window.heatmaps._pixmaps and not window.heatmaps._wanted
+    assert window.detail._overlay is None
+    window.model.toggle_revealed(window.model.index(0))
+    with qtbot.waitSignal(window.heatmaps.ready, timeout=SCAN_TIMEOUT_MS):
+        pass  # revealed: now it is drawn
+    window.close()
+
+
+def test_the_toggle_is_disabled_with_a_remote_endpoint(make_window):
+    window = make_window(model=None, endpoints=["http://127.0.0.1:9"])
+    assert not window.heatmap_action.isEnabled() and not window.detail.heatmap_toggle.isEnabled()
+    assert "local model" in window.heatmap_action.toolTip()
+    assert "local model" in window.detail.heatmap_toggle.toolTip()
+    window.close()
+
+
+def test_the_toggle_is_disabled_with_a_model_that_is_no_vit(make_window, scan, photos, tmp_path, qtbot):
+    import torch
+    from transformers import ConvNextConfig, ConvNextForImageClassification, ConvNextImageProcessorPil
+
+    folder = tmp_path / "convnext"
+    torch.manual_seed(0)
+    config = ConvNextConfig(hidden_sizes=[8, 16], depths=[1, 1], num_stages=2,
+                            id2label={0: "normal", 1: "nsfw"}, label2id={"normal": 0, "nsfw": 1})
+    ConvNextForImageClassification(config).save_pretrained(folder)
+    ConvNextImageProcessorPil(size={"shortest_edge": 32}).save_pretrained(folder)
+    window = make_window([photos], model=str(folder))
+    scan(window)
+    window.slider.setValue(100)
+    window.grid.setCurrentIndex(window.model.index(0))
+    with qtbot.waitSignal(window.heatmaps.availability_changed, timeout=SCAN_TIMEOUT_MS) as answer:
+        window.heatmap_action.setChecked(True)
+    assert answer.args[0] is False and "ViT" in answer.args[1]
+    assert not window.heatmap_action.isEnabled() and not window.heatmap_action.isChecked()
+    assert "ViT" in window.heatmap_action.toolTip()
+    assert any("ViT" in m for m in window.messages.messages)
+    window.close()
+
+
+def test_find_similar_shows_the_matches_best_first(make_window, scan, photos, qtbot):
+    shutil.copy(photos / "photo_0002.png", photos / "copy_of_2.png")
+    window = make_window([photos], embeddings=True)
+    scan(window)
+    assert window.model.rowCount() == 6
+    query = str(photos / "photo_0002.png")
+    window.select_rows([window.model.row_of(query)])
+    with qtbot.waitSignal(window.similar_shown, timeout=SCAN_TIMEOUT_MS):
+        window.similar_action.trigger()
+    assert window.model.showing_similar and window.similar_bar.isVisible()
+    assert "photo_0002.png" in window.similar_label.text()
+    shown = [window.model.result(row).path for row in range(window.model.rowCount())]
+    assert len(shown) == 5 and query not in shown  # the query itself is left out
+    assert shown[0] == str(photos / "copy_of_2.png")
+    similarities = [window.model.index(row).data(SimilarityRole) for row in range(5)]
+    assert similarities == sorted(similarities, reverse=True)
+    assert similarities[0] == pytest.approx(1, abs=1e-3)
+
+    window.all_results_action.trigger()
+    assert window.model.rowCount() == 6 and not window.similar_bar.isVisible()
+    assert window.model.index(0).data(SimilarityRole) is None
+    window.close()
+
+
+def test_find_similar_without_embeddings_says_how_to_get_them(make_window, scan, photos, qtbot):
+    window = make_window([photos])
+    scan(window)
+    window.select_rows([0])
+    window.similar_action.trigger()
+    qtbot.waitUntil(lambda: window.messages.isVisible(), timeout=SCAN_TIMEOUT_MS)
+    assert "embeddings" in window.messages.text.text() and not window.model.showing_similar
+    window.close()
+
+
+def test_the_settings_dialog_offers_the_new_options(make_window):
+    from nsfw_desktop.gui.settings_dialog import SettingsDialog
+
+    window = make_window()
+    dialog = SettingsDialog(window.settings.replace(endpoints=["https://gpu.local"], model=None), window)
+    assert not dialog.auto_quarantine.isChecked() and dialog.notify_flagged.isChecked()
+    assert dialog.remember_token.isEnabled()
+    dialog.token.setText("hf_secret")
+    for box in (dialog.embeddings, dialog.auto_quarantine):
+        box.setChecked(True)
+    dialog.notify_flagged.setChecked(False)
+    new = dialog.edited()
+    assert (new.embeddings, new.auto_quarantine, new.notify_flagged, new.remember_token) == (
+        True, True, False, False)
+    assert new.token == "hf_secret"
+    window.close()
+
+
+def test_embeddings_setting_makes_scans_keep_embeddings(make_window, scan, photos, db_path):
+    import sqlite3
+
+    window = make_window([photos], embeddings=True)
+    scan(window)
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 5
+    window.close()
+
+
+def test_the_watch_box_is_remembered(make_window, photos, tmp_path, qtbot):
+    other = tmp_path / "other"
+    other.mkdir()
+    window = make_window([photos, other])
+    window.set_watched(str(photos), True)
+    assert settings_file.load().watched_folders == [str(photos)]
+    qtbot.waitUntil(lambda: window.watching.running, timeout=SCAN_TIMEOUT_MS)
+    window.set_watched(str(photos), False)
+    assert settings_file.load().watched_folders == []
+    assert window.watching.running and window.watching.folders == set()  # idle, not stopped
+    window.close()
+    assert not window.watching.running
+
+
+def _age(folder, seconds=60):
+    """Date the files back, so the catch-up scan takes them as there before the watcher."""
+    for path in folder.iterdir():
+        then = path.stat().st_mtime - seconds
+        os.utime(path, (then, then))
+
+
+def _wait_caught_up(window, qtbot):
+    # The status line, not the CaughtUp signal: it may come while the window is still opening.
+    qtbot.waitUntil(lambda: "up to date" in window.progress_label.text(), timeout=WATCH_TIMEOUT_MS)
+
+
+def test_new_files_in_a_watched_folder_appear_and_notify(make_window, photos, qtbot):
+    arrived = []
+    _age(photos)
+    window = make_window([photos], watched_folders=[str(photos)], threshold=0.0)
+    window.flagged_arrived.connect(arrived.append)
+    _wait_caught_up(window, qtbot)
+    assert window.model.rowCount() == 5  # the catch-up classified what was there...
+    assert arrived == []  # ...without a notification for each
+    new = photos / "new_arrival.png"
+    with qtbot.waitSignal(window.flagged_arrived, timeout=WATCH_TIMEOUT_MS):
+        random_image(99, (64, 48)).save(new)
+    assert [r.path for r in arrived] == [str(new)]
+    assert window.model.row_of(str(new)) is not None
+    assert any("new_arrival.png" in m for m in window.messages.messages)
+    new.unlink()
+    qtbot.waitUntil(lambda: window.model.row_of(str(new)) is None, timeout=WATCH_TIMEOUT_MS)
+    window.close()
+    assert not window.watching.running
+
+
+def test_auto_quarantine_moves_newly_flagged_files(make_window, photos, tmp_path, qtbot):
+    quarantine = tmp_path / "quarantine"
+    _age(photos)
+    window = make_window([photos], watched_folders=[str(photos)], threshold=0.0, auto_quarantine=True,
+                         quarantine_folder=str(quarantine))
+    _wait_caught_up(window, qtbot)
+    assert list(photos.iterdir()) and not quarantine.exists()  # nothing already there is moved
+    random_image(7, (64, 48)).save(photos / "incoming.png")
+    qtbot.waitUntil(lambda: (quarantine / "incoming.png").exists(), timeout=WATCH_TIMEOUT_MS)
+    assert not (photos / "incoming.png").exists()
+    qtbot.waitUntil(lambda: window.model.row_of(str(quarantine / "incoming.png")) is not None,
+                    timeout=10_000)
+    assert window.undo_action.isEnabled()
+    window.close()
+
+
+def test_a_deleted_watched_folder_is_marked_offline(make_window, tmp_path, qtbot):
+    folder = tmp_path / "drive"
+    write_photos(folder, 1)
+    _age(folder)
+    window = make_window([folder], watched_folders=[str(folder)])
+    _wait_caught_up(window, qtbot)
+    shutil.rmtree(folder)
+    qtbot.waitUntil(lambda: str(folder) in window.offline, timeout=WATCH_TIMEOUT_MS)
+    item = window.folder_item(str(folder))
+    assert "offline" in item.text() and item.checkState() == Qt.CheckState.Checked
+    assert str(folder) in window.settings.watched_folders  # still watched: it may come back
+    window.close()
+
+
+def test_a_token_is_saved_only_when_asked_and_owner_only(isolated_home):
+    settings_file.save(Settings(endpoints=["https://gpu.local"], token="hf_not_asked"))
+    path = settings_file.settings_path()
+    assert "hf_not_asked" not in path.read_text() and json.loads(path.read_text())["token"] is None
+    assert settings_file.load().token is None
+
+    settings_file.save(Settings(endpoints=["https://gpu.local"], token="hf_remembered", remember_token=True))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert settings_file.load().token == "hf_remembered"
+
+
+def test_the_session_keeps_an_unsaved_token(make_window, qtbot):
+    window = make_window()
+    window.apply_settings(window.settings.replace(model=None, endpoints=["https://gpu.local"],
+                                                  token="hf_session_only"))
+    assert window.settings.token == "hf_session_only"  # used for this session's scans
+    assert "hf_session_only" not in settings_file.settings_path().read_text()
+    window.close()
+    assert "hf_session_only" not in settings_file.settings_path().read_text()

@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
         self.export_action = action("Export flagged to CSV…", self.choose_export, "Ctrl+E")
         self.settings_action = action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
         self.quit_action = action("Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.open_action = action("Open with system viewer", self.open_selected, "Ctrl+O")
+        self.open_action = action("Open with system viewer", self.open_selected, "Ctrl+Shift+O")
         self.reveal_file_action = action("Show in file manager", self.reveal_selected_in_file_manager)
         self.copy_action = action("Copy path", self.copy_selected_paths, QKeySequence.StandardKey.Copy)
         self.quarantine_action = action("Move to quarantine", self.quarantine_selected, "Ctrl+M")

@@ -447,3 +447,11 @@ def test_only_the_rows_on_screen_are_asked_for(make_window, db_path, tmp_path, q
     grid.verticalScrollBar().setValue(grid.verticalScrollBar().maximum())
     rows = grid.visible_rows()
     assert rows.stop == 600 and on_screen() <= set(rows)
+
+
+def test_no_two_actions_share_a_shortcut(make_window):
+    from PySide6.QtGui import QAction
+
+    window = make_window()
+    shortcuts = [key.toString() for action in window.findChildren(QAction) for key in action.shortcuts()]
+    assert shortcuts and len(shortcuts) == len(set(shortcuts)), sorted(shortcuts)

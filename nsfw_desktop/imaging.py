@@ -23,6 +23,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -74,13 +75,14 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b
 
 
 def load_image(
-    path: str | Path,
+    path: str | Path | BinaryIO,
     *,
     min_side: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> DecodedImage:
-    """Decode ``path`` into upright RGB frames, or raise ImageError with the reason."""
+    """Decode ``path`` (a file name, or an open binary file such as a request body) into
+    upright RGB frames, or raise ImageError with the reason."""
     _register_plugins()
     try:
         with warnings.catch_warnings():
@@ -97,7 +99,7 @@ def load_image(
     except IsADirectoryError:
         raise ImageError("this is a folder, not a file") from None
     except UnidentifiedImageError:
-        if os.path.getsize(path) == 0:
+        if isinstance(path, (str, os.PathLike)) and os.path.getsize(path) == 0:
             raise ImageError("the file is empty (0 bytes)") from None
         raise ImageError("not an image, or an image format nsfw-desktop cannot read") from None
     except Image.DecompressionBombError:

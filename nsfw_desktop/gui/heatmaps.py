@@ -3,7 +3,8 @@
 Views ask for the heatmap of what they show; the answer is the cached pixmap,
 or None while the ``FeatureWorker`` makes it. One request is with the worker
 at a time and the newest waiting request goes next, so scrolling past a
-hundred tiles explains what is on screen now. Pixmaps are cached by path +
+hundred tiles explains what is on screen now; the detail view's preview goes
+before any tile. Pixmaps are cached by path +
 mtime + method + size (``HeatmapKey``), least recently drawn evicted first.
 """
 
@@ -93,8 +94,12 @@ class HeatmapProvider(QObject):
 
     def _pump(self) -> None:
         if self._in_flight is None and self._wanted and self.active:
-            self._in_flight, _ = self._wanted.popitem(last=True)
-            self._request.emit(self._in_flight)
+            # The detail view's preview first: it is the one picture the user is looking at.
+            previews = [key for key in self._wanted if key.kind == "preview"]
+            key = previews[-1] if previews else next(reversed(self._wanted))
+            del self._wanted[key]
+            self._in_flight = key
+            self._request.emit(key)
 
     def _done(self, key: HeatmapKey) -> None:
         if key == self._in_flight:

@@ -201,7 +201,6 @@ class MainWindow(QMainWindow):
         self._start_scan_thread()
         self._start_feature_thread()
         self.store.load()
-        self._sync_watching()
 
     # Construction
 
@@ -314,6 +313,7 @@ class MainWindow(QMainWindow):
         remove.clicked.connect(self.remove_selected_folders)
         folders = QWidget()
         folder_layout = QVBoxLayout(folders)
+        folder_layout.addWidget(QLabel("Tick a folder to watch it for new photos:", wordWrap=True))
         folder_layout.addWidget(self.folder_list, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
@@ -698,6 +698,7 @@ class MainWindow(QMainWindow):
     def _loaded_results(self, results: list[Result]) -> None:
         self.model.set_results(results)
         self.loaded = True
+        self._sync_watching()  # now, not before the window shows: its classifier imports torch
         if self._scan_on_load:
             self._scan_on_load = False
             self.start_scan()

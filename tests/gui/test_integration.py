@@ -12,6 +12,7 @@ from nsfw_desktop import settings as settings_file
 from nsfw_desktop.gui.feature_worker import HeatmapKey
 from nsfw_desktop.gui.results_model import SimilarityRole
 from nsfw_desktop.settings import Settings
+from nsfw_desktop.store import Store
 from nsfw_desktop.thumbnails import THUMBNAIL_SIZE
 from tests.conftest import random_image, write_photos
 from tests.gui.conftest import SCAN_TIMEOUT_MS
@@ -224,7 +225,7 @@ def test_new_files_in_a_watched_folder_appear_and_notify(make_window, photos, qt
     assert not window.watching.running
 
 
-def test_auto_quarantine_moves_newly_flagged_files(make_window, photos, tmp_path, qtbot):
+def test_auto_quarantine_moves_newly_flagged_files(make_window, photos, tmp_path, qtbot, db_path):
     quarantine = tmp_path / "quarantine"
     _age(photos)
     window = make_window([photos], watched_folders=[str(photos)], threshold=0.0, auto_quarantine=True,
@@ -237,6 +238,9 @@ def test_auto_quarantine_moves_newly_flagged_files(make_window, photos, tmp_path
     qtbot.waitUntil(lambda: window.model.row_of(str(quarantine / "incoming.png")) is not None,
                     timeout=10_000)
     assert window.undo_action.isEnabled()
+    with Store(db_path) as store:  # the database followed the move, whoever saw it first
+        assert store.get(str(quarantine / "incoming.png")) is not None
+        assert store.get(str(photos / "incoming.png")) is None
     window.close()
 
 

@@ -124,6 +124,8 @@ class Settings:
         if unknown:
             # A newer version may have written them; keep going with what we know.
             log.warning("ignoring unknown settings: %s", ", ".join(unknown))
+        if data.get("token") and "remember_token" not in data:
+            data = {**data, "remember_token": True}  # saved before the choice existed: it was wanted
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:

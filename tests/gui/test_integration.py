@@ -268,6 +268,10 @@ def test_a_token_is_saved_only_when_asked_and_owner_only(isolated_home):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert settings_file.load().token == "hf_remembered"
 
+    # A file from before "remember the token" existed keeps its token.
+    path.write_text(json.dumps({"endpoints": ["https://gpu.local"], "token": "hf_older"}))
+    assert settings_file.load().remember_token is True
+
 
 def test_the_session_keeps_an_unsaved_token(make_window, qtbot):
     window = make_window()

@@ -245,8 +245,8 @@ def _stored_vector(db: sqlite3.Connection, path: str, model: str) -> np.ndarray 
 
 def query_embedding(path: str, classifier) -> np.ndarray:
     """The embedding of one image file as a scan would store it (float32); ImageError if unreadable."""
+    from nsfw_desktop.classify.embedding import EmbeddingClassifier
     from nsfw_desktop.engine import classify_entries, entries_for_paths
-    from nsfw_desktop.features import EmbeddingClassifier
     from nsfw_desktop.imaging import ImageError
 
     entry = next(entries_for_paths([path]))

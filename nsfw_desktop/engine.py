@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from nsfw_desktop.classifier import Classifier
+from nsfw_desktop.classify import Classifier
 from nsfw_desktop.imaging import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, ImageError, load_image
 from nsfw_desktop.store import Result, Store
 from nsfw_desktop.walker import FileEntry, WalkReport, walk
@@ -158,8 +158,8 @@ def scan(
     vectors = None
     missing: set[bytes] = set()
     if options.embeddings:
+        from nsfw_desktop.classify.embedding import EmbeddingClassifier
         from nsfw_desktop.embeddings import EmbeddingStore
-        from nsfw_desktop.features import EmbeddingClassifier
 
         classifier = EmbeddingClassifier(classifier)  # same forward pass, embeddings on the side
         vectors = EmbeddingStore(store)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from nsfw_desktop.classifier import LocalClassifier, Prediction
+from nsfw_desktop.classify.base import Prediction
+from nsfw_desktop.classify.local import LocalClassifier
 
 METHODS = ("rollout", "last")
 HEAD_FUSIONS = ("mean", "max")
@@ -141,7 +142,7 @@ def explain_frames(
 ) -> Explanation:
     """Like ``explain`` for the frames of one animation: the highest-scoring frame is explained,
     the frame the scan flags the file on."""
-    from nsfw_desktop.features import extract
+    from nsfw_desktop.classify.features import extract
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")

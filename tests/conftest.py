@@ -98,7 +98,7 @@ def photos(tmp_path) -> Path:
 @pytest.fixture
 def make_classifier(tiny_model):
     """Factory of fresh, unloaded classifiers for the tiny model (or another folder)."""
-    from nsfw_desktop.classifier import make_classifier as build
+    from nsfw_desktop.classify import make_classifier as build
 
     def make(folder: Path | None = None):
         return build(str(folder or tiny_model), device="cpu")

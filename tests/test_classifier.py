@@ -3,7 +3,7 @@ import json
 import pytest
 from PIL import Image
 
-from nsfw_desktop.classifier import make_classifier
+from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.engine import classify_entries, entries_for_paths
 from nsfw_desktop.model_source import ModelError
 from tests.conftest import build_tiny_vit, random_image, write_photos

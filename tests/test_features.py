@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 from transformers import ViTForImageClassification
 
-from nsfw_desktop.features import EmbeddingClassifier, extract, resolve_layer
+from nsfw_desktop.classify.embedding import EmbeddingClassifier
+from nsfw_desktop.classify.features import extract, resolve_layer
 from nsfw_desktop.heatmap import cls_weights, explain, explain_frames, overlay, patch_grid, rollout
 from tests.conftest import random_image
 

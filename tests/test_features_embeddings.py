@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 
+from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.embeddings import (
     EmbeddingsError,
     EmbeddingStore,
@@ -15,7 +16,6 @@ from nsfw_desktop.embeddings import (
     find_similar,
     query_embedding,
 )
-from nsfw_desktop.features import EmbeddingClassifier
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.store import Result

@@ -12,11 +12,12 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from nsfw_desktop.classifier import LocalClassifier, make_classifier
+from nsfw_desktop.classify import make_classifier
+from nsfw_desktop.classify.local import LocalClassifier
+from nsfw_desktop.classify.remote import RemoteClassifier, RetryPolicy
 from nsfw_desktop.engine import ScanOptions, scan
 from nsfw_desktop.imaging import load_image
 from nsfw_desktop.model_source import ModelError, resolve
-from nsfw_desktop.remote import RemoteClassifier, RetryPolicy
 from nsfw_desktop.server import InferenceService, ServerConfig, create_app
 from nsfw_desktop.server.background import ServerThread
 from nsfw_desktop.store import Store

@@ -14,7 +14,7 @@ import httpx2
 import pytest
 from huggingface_hub import InferenceClient
 
-from nsfw_desktop.classifier import LocalClassifier
+from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.engine import classify_entries, entries_for_paths
 from nsfw_desktop.model_source import resolve
 from nsfw_desktop.server import InferenceService, ServerConfig, create_app

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from nsfw_desktop.classifier import make_classifier
+from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.store import Store
 from nsfw_desktop.watch import (
     CaughtUp,

@@ -151,7 +151,7 @@ def bench_naive_scan(photos: Path, model: Path, batch_size: int) -> dict:
     """The engine driven from the GUI thread, events processed between batches."""
     from PySide6.QtWidgets import QApplication
 
-    from nsfw_desktop.classifier import make_classifier
+    from nsfw_desktop.classify import make_classifier
     from nsfw_desktop.engine import BatchDone, ScanOptions, scan
     from nsfw_desktop.gui.results_model import ResultsModel
     from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
@@ -175,7 +175,7 @@ def bench_naive_scan(photos: Path, model: Path, batch_size: int) -> dict:
 
 
 def bench_headless(photos: Path, model: Path, batch_size: int) -> float:
-    from nsfw_desktop.classifier import make_classifier
+    from nsfw_desktop.classify import make_classifier
     from nsfw_desktop.engine import ScanFinished, ScanOptions, scan
     from nsfw_desktop.store import Store
 

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from nsfw_desktop.classifier import make_classifier
+    from nsfw_desktop.classify import make_classifier
     from nsfw_desktop.embeddings import find_similar
     from nsfw_desktop.gui.feature_worker import HeatmapKey
     from nsfw_desktop.gui.main_window import MainWindow

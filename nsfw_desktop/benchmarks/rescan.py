@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from nsfw_desktop.benchmarks.fixtures import TINY_VIT, camera_photo, make_vit
-from nsfw_desktop.classifier import make_classifier
+from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.engine import ScanFinished, ScanOptions, scan
 from nsfw_desktop.store import Store
 

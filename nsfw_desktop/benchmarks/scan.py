@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from nsfw_desktop.classifier import make_classifier
+from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.engine import BatchDone, ScanOptions, scan
 from nsfw_desktop.store import Store
 from nsfw_desktop.walker import WalkReport, walk

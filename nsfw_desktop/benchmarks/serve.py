@@ -91,7 +91,7 @@ class ScoreShift:
 
 
 def run(model: Path, photos: Path, count: int, clients: int, rounds: int = 3) -> ServeResult:
-    from nsfw_desktop.classifier import make_classifier
+    from nsfw_desktop.classify import make_classifier
 
     make_vit_b16(model)
     files = [str(p) for p in make_camera_jpegs(photos, count)]
@@ -211,9 +211,9 @@ async def _mean_batch(url: str) -> float:
 
 def _downscale_shift(folder: Path, files: list[str]) -> ScoreShift:
     """Original decode against the server's decode of the 512 px JPEG upload, in-process."""
-    from nsfw_desktop.classifier import make_classifier
+    from nsfw_desktop.classify import make_classifier
+    from nsfw_desktop.classify.remote import RemoteClassifier
     from nsfw_desktop.imaging import load_image
-    from nsfw_desktop.remote import RemoteClassifier
 
     make_vit(folder, VIT_B16, head_scale=20.0)
     local = make_classifier(str(folder))

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from nsfw_desktop.benchmarks.fixtures import make_camera_jpegs, make_vit_b16
-from nsfw_desktop.classifier import make_classifier
+from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.embeddings import STORED_DTYPE, EmbeddingStore, SimilarityIndex, find_similar
 from nsfw_desktop.store import Result, Store
 

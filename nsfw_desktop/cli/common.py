@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
 from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError
 
 
@@ -57,7 +57,7 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True) -> Classifi
 
     ``load=False`` leaves the weights for the engine to load only if a file
     needs classifying, so an unchanged rescan never pays for it."""
-    from nsfw_desktop.classifier import make_classifier
+    from nsfw_desktop.classify import make_classifier
 
     endpoints = getattr(args, "endpoint", None) or []
     if endpoints and args.model:

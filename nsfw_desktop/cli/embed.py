@@ -12,7 +12,7 @@ from nsfw_desktop.engine import DEFAULT_BATCH_SIZE
 
 
 def register(subparsers) -> None:
-    from nsfw_desktop.features import POOLS
+    from nsfw_desktop.classify.features import POOLS
 
     parser = subparsers.add_parser(
         "embed", help="write image embeddings to an .npz file",
@@ -34,8 +34,9 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import numpy as np
 
+    from nsfw_desktop.classify.embedding import EmbeddingClassifier
+    from nsfw_desktop.classify.features import load_vit, resolve_layer
     from nsfw_desktop.engine import ScanOptions, classify_entries
-    from nsfw_desktop.features import EmbeddingClassifier, load_vit, resolve_layer
     from nsfw_desktop.model_source import ModelError
     from nsfw_desktop.walker import WalkReport, walk
 

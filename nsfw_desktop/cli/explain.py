@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop.features import load_vit
+    from nsfw_desktop.classify.features import load_vit
     from nsfw_desktop.heatmap import PREVIEW_SIDE, explain_frames
     from nsfw_desktop.imaging import ImageError, load_image
     from nsfw_desktop.model_source import ModelError

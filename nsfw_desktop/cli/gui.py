@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS
+from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.cli.common import CliError, add_db_option
 from nsfw_desktop.model_source import DEFAULT_MODEL
 

@@ -42,7 +42,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from aiohttp import web
 
-    from nsfw_desktop.classifier import LocalClassifier
+    from nsfw_desktop.classify.local import LocalClassifier
     from nsfw_desktop.server import InferenceService, ServerConfig, create_app
 
     if args.max_wait_ms < 0:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from nsfw_desktop import paths
 from nsfw_desktop import settings as settings_file
-from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS
+from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.logs import setup_logging
 from nsfw_desktop.resources import APP_ID
 

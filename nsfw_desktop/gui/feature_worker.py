@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from PIL import Image
 from PySide6.QtCore import QObject, Signal, Slot
 
-from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
 from nsfw_desktop.gui.thumbnail_loader import PREVIEW_SIZE, to_qimage
 from nsfw_desktop.imaging import ImageError, load_image
 from nsfw_desktop.model_source import ModelError
@@ -85,7 +85,7 @@ class FeatureWorker(QObject):
 
     @Slot(object)
     def explain(self, key: HeatmapKey) -> None:
-        from nsfw_desktop.features import load_vit
+        from nsfw_desktop.classify.features import load_vit
         from nsfw_desktop.heatmap import explain
 
         if self._choice is not None and self._choice.remote:
@@ -122,7 +122,7 @@ class FeatureWorker(QObject):
 
     def _get_classifier(self) -> Classifier:
         if self._classifier is None:
-            from nsfw_desktop.classifier import make_classifier
+            from nsfw_desktop.classify import make_classifier
 
             c = self._choice or ModelChoice()
             self._classifier = make_classifier(c.model, device=c.device, unsafe_labels=c.unsafe_labels,

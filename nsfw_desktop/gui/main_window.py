@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from nsfw_desktop import settings as settings_file
-from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS
+from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.engine import BatchDone, ScanControl, ScanOptions, ScanStarted, ScanSummary
 from nsfw_desktop.gui.detail_view import DetailView
 from nsfw_desktop.gui.feature_worker import REMOTE_REASON, FeatureWorker, ModelChoice

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
 from nsfw_desktop.engine import BatchDone, ScanControl, ScanFinished, ScanOptions, ScanStarted
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.store import Store
@@ -79,7 +79,7 @@ class ScanWorker(QObject):
     def _classifier_for(self, request: ScanRequest) -> Classifier:
         key = (request.model, request.endpoints, request.token, request.device, request.unsafe_labels)
         if self._classifier is None or key != self._classifier_key:
-            from nsfw_desktop.classifier import make_classifier
+            from nsfw_desktop.classify import make_classifier
 
             self._classifier = make_classifier(request.model, device=request.device,
                                                unsafe_labels=request.unsafe_labels,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, Signal
 
-from nsfw_desktop.classifier import Classifier
+from nsfw_desktop.classify import Classifier
 from nsfw_desktop.engine import ScanOptions
 
 

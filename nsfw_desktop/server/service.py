@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from nsfw_desktop.classifier import LocalClassifier
+from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.imaging import DEFAULT_MAX_PIXELS, ImageError, load_image
 from nsfw_desktop.server import payload
 from nsfw_desktop.server.batcher import Batcher

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-from nsfw_desktop.classifier import Classifier
+from nsfw_desktop.classify import Classifier
 from nsfw_desktop.engine import (
     BatchDone,
     ScanControl,

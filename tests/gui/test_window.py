@@ -399,7 +399,7 @@ def test_qt_calls_do_not_drain_none_or_bools():
 def test_a_scan_through_a_remote_endpoint(make_window, scan, photos, tiny_model, monkeypatch, db_path):
     from huggingface_hub import constants
 
-    from nsfw_desktop.classifier import LocalClassifier
+    from nsfw_desktop.classify.local import LocalClassifier
     from nsfw_desktop.model_source import resolve
     from nsfw_desktop.server import InferenceService, ServerConfig, create_app
     from nsfw_desktop.server.background import ServerThread

@@ -2,9 +2,7 @@
 
 ``extract(classifier, prepared, ...)`` runs a batch through a loaded
 ``LocalClassifier`` once and returns the logits plus, on request, embeddings of
-one layer and the attention maps of every layer. ``EmbeddingClassifier`` wraps
-a classifier so that its predictions carry an embedding from that same pass;
-the engine uses it for scans that store embeddings, ``embed`` for its files.
+one layer and the attention maps of every layer.
 
 Attention maps exist only on transformers' explicit ("eager") attention path:
 the fused SDPA kernel never materialises them. Maps therefore come from an eager
@@ -19,10 +17,10 @@ import copy
 import threading
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from nsfw_desktop.classifier import LocalClassifier, Prediction
+from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.model_source import ModelError
 
 POOLS = ("cls", "mean")
@@ -115,34 +113,3 @@ def _eager_twin(model):
             twin.set_attn_implementation("eager")
             _twins[model] = twin
     return twin
-
-
-class EmbeddingClassifier:
-    """A LocalClassifier whose predictions also carry an embedding, from the same forward pass.
-
-    Each ``Prediction.embedding`` is a float32 numpy vector of the model's hidden size.
-    """
-
-    def __init__(self, classifier: LocalClassifier, *, layer: int = -1, pool: str = "cls"):
-        if not isinstance(classifier, LocalClassifier):
-            raise ModelError("embeddings need a local model: a remote classifier returns only scores")
-        if pool not in POOLS:
-            raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
-        self.classifier = classifier
-        self.model_id = classifier.model_id
-        self.input_size = classifier.input_size
-        self.layer = layer
-        self.pool = pool
-
-    def load(self) -> None:
-        load_vit(self.classifier)
-        resolve_layer(self.classifier, self.layer)  # a bad layer fails before any decoding
-
-    def prepare(self, image):
-        return self.classifier.prepare(image)
-
-    def predict(self, prepared) -> list[Prediction]:
-        features = extract(self.classifier, prepared, embeddings=True, layer=self.layer)
-        vectors = features.embeddings(self.pool).numpy()
-        predictions = self.classifier.predictions(features.logits)
-        return [replace(p, embedding=v) for p, v in zip(predictions, vectors, strict=True)]

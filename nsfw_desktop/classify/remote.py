@@ -33,7 +33,7 @@ from email.utils import parsedate_to_datetime
 
 from PIL import Image
 
-from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels
+from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels
 from nsfw_desktop.model_source import ModelError
 
 log = logging.getLogger(__name__)

@@ -1,80 +1,25 @@
-"""The scan engine: walk folders, skip what is unchanged, classify the rest in batches.
+"""The scan engine: walk folders, skip what is unchanged, classify the rest, prune what is gone.
 
-Decoding (and the classifier's ``prepare``) runs in a thread pool a couple of
-batches ahead, so the next images are ready while the model works on this
-batch. Results are committed batch by batch. The engine is Qt-free: callers
-iterate over its events and steer it with a ``ScanControl`` from any thread;
-the CLI, the desktop app and the watcher all use this same code.
+Classifying and committing is ``pipeline.classify_and_commit``, the same path
+the watcher takes. The engine is Qt-free: callers iterate over its events and
+steer it with a ``ScanControl`` from any thread; the CLI, the desktop app and
+the watcher's catch-up scans all use this same code.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from nsfw_desktop.classify import Classifier
-from nsfw_desktop.imaging import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, ImageError, load_image
+from nsfw_desktop.pipeline import ScanControl, ScanPolicy, classify_and_commit, is_current
+from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.store import Result, Store
 from nsfw_desktop.walker import FileEntry, WalkReport, walk
 
 DEFAULT_BATCH_SIZE = 8
-
-
-@dataclass
-class ScanOptions:
-    recursive: bool = True
-    include_hidden: bool = False
-    batch_size: int = DEFAULT_BATCH_SIZE  # images per forward pass
-    decode_workers: int = 2  # threads decoding ahead of the model
-    max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are refused as bombs
-    max_frames: int = DEFAULT_MAX_FRAMES  # frames sampled from an animation
-    embeddings: bool = False  # also store each file's embedding (float16) for "find similar"
-    retry_errors: bool = False  # classify files stored as errors again (after an endpoint outage)
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, not {self.batch_size}")
-        if self.decode_workers < 1:
-            raise ValueError(f"decode workers must be at least 1, not {self.decode_workers}")
-
-
-class ScanControl:
-    """Pause, resume and cancel a running scan from any thread.
-
-    The engine looks at it between batches, so a request takes effect once the
-    batch in the model is finished and committed.
-    """
-
-    def __init__(self) -> None:
-        self._cancelled = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-        self._running.set()  # a paused scan must wake up to see the cancel
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def wait_while_paused(self) -> None:
-        self._running.wait()
 
 
 @dataclass
@@ -100,6 +45,7 @@ class ScanStarted:
     to_classify: int
     unchanged: int
     pruned: int  # rows of files that no longer exist, removed
+    missing: int  # reviewed files found gone: kept, marked missing
     problems: list[str] = field(default_factory=list)  # folders that could not be read
 
 
@@ -116,6 +62,7 @@ class ScanSummary:
     flagged: int  # of all files under the roots, this scan's and earlier results alike
     errors: int  # likewise: files that could not be classified
     pruned: int
+    missing: int  # reviewed files this scan found gone, kept and marked missing
     seconds: float
     cancelled: bool
     problems: list[str]
@@ -138,60 +85,47 @@ def scan(
     classifier: Classifier,
     store: Store,
     *,
-    options: ScanOptions | None = None,
+    policy: ScanPolicy | None = None,
+    options: DecodeOptions | None = None,
     control: ScanControl | None = None,
     threshold: float = 0.5,
     defer: Callable[[FileEntry], bool] | None = None,
 ) -> Iterator[Event]:
     """Screen ``roots`` incrementally, committing results to ``store`` as they come.
 
-    A file is classified again only when its size, modification time or the
-    model changed; rows of files that no longer exist under ``roots`` are pruned.
+    A file is classified again only when its stored row is no longer current
+    (``pipeline.is_current``); rows of files known to be gone are pruned.
     Files for which ``defer(entry)`` is true are left to the caller (the watcher
     defers files still being written): not classified, not pruned, counted as unchanged.
     """
-    options = options or ScanOptions()
+    policy = policy or ScanPolicy()
     control = control or ScanControl()
     roots = [os.path.abspath(root) for root in roots]
     report = WalkReport()
     known = store.fingerprints()
-    vectors = None
-    missing: set[bytes] = set()
-    if options.embeddings:
-        from nsfw_desktop.classify.embedding import EmbeddingClassifier
-        from nsfw_desktop.embeddings import EmbeddingStore
-
-        classifier = EmbeddingClassifier(classifier)  # same forward pass, embeddings on the side
-        vectors = EmbeddingStore(store)
-        missing = vectors.missing()  # classified before embeddings were turned on
     seen: set[bytes] = set()
     todo: list[FileEntry] = []
     earlier_flagged = earlier_errors = 0
-    for entry in walk(roots, report, recursive=options.recursive,
-                      include_hidden=options.include_hidden):
+    for entry in walk(roots, report, recursive=policy.recursive, include_hidden=policy.include_hidden):
         key = os.fsencode(entry.path)
         seen.add(key)
         if defer is not None and defer(entry):
             continue
         stored = known.get(key)
-        if stored and stored.current(entry.size, entry.mtime_ns, classifier.model_id) \
-                and key not in missing and not (options.retry_errors and stored.failed):
+        if is_current(stored, entry, classifier.model_id, policy):
             earlier_errors += stored.failed
             earlier_flagged += not stored.failed and stored.nsfw_score >= threshold
         else:
             todo.append(entry)
-    pruned = _prune_vanished(store, known, seen, roots)
+    store.mark_found(seen)
+    pruned, missing = _prune_vanished(store, known, seen, roots)
     unchanged = len(seen) - len(todo)
-    yield ScanStarted(len(todo), unchanged, pruned, list(report.problems))
+    yield ScanStarted(len(todo), unchanged, pruned, missing, list(report.problems))
 
     start = time.monotonic()
     progress = Progress(0, len(todo), 0, 0, 0.0)
     if todo and not control.cancelled:
-        classifier.load()
-        for results in classify_entries(todo, classifier, options, control):
-            store.put_many(results)
-            if vectors is not None:
-                vectors.put_many(results)
+        for results in classify_and_commit(todo, classifier, store, policy, options, control):
             progress.done += len(results)
             progress.errors += sum(r.error is not None for r in results)
             progress.flagged += sum(r.flagged(threshold) for r in results)
@@ -199,141 +133,45 @@ def scan(
             yield BatchDone(results, progress)
     yield ScanFinished(ScanSummary(
         scanned=progress.done, unchanged=unchanged, flagged=earlier_flagged + progress.flagged,
-        errors=earlier_errors + progress.errors, pruned=pruned, seconds=time.monotonic() - start,
-        cancelled=control.cancelled, problems=list(report.problems),
+        errors=earlier_errors + progress.errors, pruned=pruned, missing=missing,
+        seconds=time.monotonic() - start, cancelled=control.cancelled, problems=list(report.problems),
     ))
 
 
-def _prune_vanished(store: Store, known: dict, seen: set[bytes], roots: list[str]) -> int:
-    """Remove rows under ``roots`` whose files are gone.
+def _prune_vanished(store: Store, known: dict, seen: set[bytes], roots: list[str]) -> tuple[int, int]:
+    """Forget the rows under ``roots`` whose files are known to be gone: (deleted, marked missing).
 
-    Files merely skipped this time (a hidden folder, --no-recursive) still exist
-    and keep their rows. A root where the walk found no file at all is left
-    alone: an unmounted drive or a vanished folder looks exactly like that, and
-    its results must survive until it is back.
+    Known to be gone means: the file's own folder could be listed, holds
+    something, and the file is not in it. A folder that cannot be read, that is
+    not there, or that is empty (an unmounted drive's mount point looks like
+    that) tells nothing, so its rows stay; so do the rows of files merely
+    skipped this time (a hidden folder, --no-recursive), and every row of a
+    root where the walk found no file at all. A gone file with a review mark is
+    never deleted: its row is marked missing, for the person to remove.
     """
     prefixes = tuple(
         prefix for prefix in (os.fsencode(os.path.join(root, "")) for root in roots)
         if any(path.startswith(prefix) for path in seen)
     )
     if not prefixes:
-        return 0
-    gone = [
-        os.fsdecode(path) for path in known
-        if path not in seen and path.startswith(prefixes) and not os.path.lexists(path)
-    ]
-    if gone:
-        store.remove(gone)
-    return len(gone)
-
-
-def classify_entries(
-    entries: Iterable[FileEntry],
-    classifier: Classifier,
-    options: ScanOptions | None = None,
-    control: ScanControl | None = None,
-) -> Iterator[list[Result]]:
-    """Classify files in batches, yielding one list of Results per batch, in order.
-
-    Errors (unreadable, corrupt, bomb...) come back as Results with ``error``
-    set; they never stop the run. Animated images are scored on several frames
-    and the file takes its highest-scoring frame.
-    """
-    options = options or ScanOptions()
-    control = control or ScanControl()
-    classifier.load()
-    min_side = 2 * classifier.input_size
-
-    def decode(entry: FileEntry) -> _Decoded:
-        try:
-            image = load_image(entry.path, min_side=min_side, max_pixels=options.max_pixels,
-                               max_frames=options.max_frames)
-        except ImageError as exc:
-            return _Decoded(entry, error=str(exc))
-        try:
-            prepared = [classifier.prepare(frame) for frame in image.frames]
-        except Exception as exc:  # a checkpoint's processor may reject odd sizes
-            return _Decoded(entry, error=f"the model's preprocessing failed: {exc}")
-        return _Decoded(entry, image.width, image.height, prepared)
-
-    ahead = 2 * options.batch_size  # enough decoded work to keep the model busy
-    pending: deque[Future[_Decoded]] = deque()
-    remaining = iter(entries)
-    with ThreadPoolExecutor(options.decode_workers, thread_name_prefix="decode") as pool:
-
-        def refill() -> None:
-            while len(pending) < ahead:
-                entry = next(remaining, None)
-                if entry is None:
-                    return
-                pending.append(pool.submit(decode, entry))
-
-        refill()
-        try:
-            while pending:
-                control.wait_while_paused()
-                if control.cancelled:
-                    return
-                batch: list[_Decoded] = []
-                frames = 0
-                while pending and frames < options.batch_size:
-                    item = pending.popleft().result()
-                    refill()
-                    batch.append(item)
-                    frames += len(item.prepared)
-                yield _predict_batch(batch, classifier)
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-@dataclass
-class _Decoded:
-    entry: FileEntry
-    width: int | None = None
-    height: int | None = None
-    prepared: list = field(default_factory=list)
-    error: str | None = None
-
-
-def _predict_batch(batch: list[_Decoded], classifier: Classifier) -> list[Result]:
-    inputs = [p for item in batch for p in item.prepared]
-    predictions = classifier.predict(inputs) if inputs else []
-    if len(predictions) != len(inputs):
-        raise RuntimeError(f"classifier returned {len(predictions)} predictions for {len(inputs)}")
-    scanned_at = time.time()
-    results = []
-    offset = 0
-    for item in batch:
-        entry = item.entry
-        mine = predictions[offset:offset + len(item.prepared)]
-        offset += len(item.prepared)
-        error = item.error or next((p.error for p in mine if p.error), None)
-        best = None if error else max(mine, key=lambda p: p.nsfw_score)
-        results.append(Result(
-            path=entry.path,
-            label=best.label if best else None,
-            nsfw_score=best.nsfw_score if best else None,
-            model=classifier.model_id,
-            width=item.width, height=item.height,
-            file_size=entry.size, mtime_ns=entry.mtime_ns,
-            scanned_at=scanned_at, error=error, embedding=best.embedding if best else None,
-        ))
-    return results
-
-
-def entries_for_paths(paths: Iterable[str]) -> Iterator[FileEntry | tuple[str, str]]:
-    """FileEntry for each existing file, or (path, reason) for one that cannot be read."""
-    for path in paths:
-        try:
-            info = os.stat(path)
-        except FileNotFoundError:
-            yield path, "file not found"
+        return 0, 0
+    listings: dict[bytes, frozenset[bytes] | None] = {}
+    gone = []
+    for path in known:
+        if path in seen or not path.startswith(prefixes):
             continue
-        except OSError as exc:
-            yield path, f"cannot read the file: {exc.strerror}"
-            continue
-        if not os.path.isfile(path):
-            yield path, "not a file"
-            continue
-        yield FileEntry(os.path.abspath(path), info.st_size, info.st_mtime_ns)
+        folder, name = os.path.split(path)
+        if folder not in listings:
+            listings[folder] = _listing(folder)
+        names = listings[folder]
+        if names and name not in names:
+            gone.append(path)
+    return store.forget_gone(gone)
+
+
+def _listing(folder: bytes) -> frozenset[bytes] | None:
+    """The names in ``folder``, or None when it cannot be listed."""
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:
+        return None

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from nsfw_desktop.classify.base import Prediction
 from nsfw_desktop.classify.local import LocalClassifier
+from nsfw_desktop.prepare import decode_and_prepare
 
 METHODS = ("rollout", "last")
 HEAD_FUSIONS = ("mean", "max")
@@ -142,16 +145,45 @@ def explain_frames(
 ) -> Explanation:
     """Like ``explain`` for the frames of one animation: the highest-scoring frame is explained,
     the frame the scan flags the file on."""
+    return _explain(classifier, frames, [classifier.prepare(frame) for frame in frames],
+                    method=method, head_fusion=head_fusion, opacity=opacity)
+
+
+def explain_file(
+    classifier: LocalClassifier,
+    source: str | Path | BinaryIO,
+    *,
+    side: int = PREVIEW_SIDE,
+    method: str = "rollout",
+    head_fusion: str = "mean",
+    opacity: float = 0.5,
+) -> Explanation:
+    """Decode a picture file as a scan does (same limits, same messages) and explain it.
+
+    The overlay is drawn on a preview whose longer side is at most ``side``.
+    Raises ImageError for a file that cannot be read.
+    """
+    prepared = decode_and_prepare(source, classifier, min_side=side)
+    previews = []
+    for frame in prepared.frames:
+        frame.thumbnail((side, side))  # keeps the aspect ratio; never enlarges
+        previews.append(frame)
+    return _explain(classifier, previews, prepared.inputs, method=method, head_fusion=head_fusion,
+                    opacity=opacity)
+
+
+def _explain(classifier: LocalClassifier, pictures: Sequence[Image.Image], inputs: Sequence, *,
+             method: str, head_fusion: str, opacity: float) -> Explanation:
+    """Explain the highest-scoring of ``inputs`` (prepared ``pictures``), drawn over its picture."""
     from nsfw_desktop.classify.features import extract
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    prepared = [classifier.prepare(frame) for frame in frames]
-    features = extract(classifier, prepared, attentions=True)
+    features = extract(classifier, inputs, attentions=True)
     predictions = classifier.predictions(features.logits)
-    best = max(range(len(frames)), key=lambda i: predictions[i].nsfw_score)
+    best = max(range(len(inputs)), key=lambda i: predictions[i].nsfw_score)
     patch = classifier.model.config.patch_size
-    height, width = prepared[best].shape[-2:]
+    height, width = inputs[best].shape[-2:]
     weights = cls_weights(features.attentions[best].numpy(), method, head_fusion)
     heat = patch_grid(weights, (height // patch, width // patch))
-    return Explanation(predictions[best], heat, overlay(frames[best], heat, opacity))
+    return Explanation(predictions[best], heat, overlay(pictures[best], heat, opacity))

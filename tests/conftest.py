@@ -115,13 +115,23 @@ def store(tmp_path):
         yield db
 
 
-def run_scan(roots, classifier, store, **options):
-    """Run a scan to the end; returns (started event, summary, all results)."""
-    from nsfw_desktop.engine import BatchDone, ScanFinished, ScanOptions, ScanStarted, scan
+def run_scan(roots, classifier, store, **settings):
+    """Run a scan to the end; returns (started event, summary, all results).
 
+    ``settings`` are ScanPolicy or DecodeOptions fields (recursive=False, batch_size=2...).
+    """
+    from dataclasses import fields
+
+    from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, scan
+    from nsfw_desktop.pipeline import ScanPolicy
+    from nsfw_desktop.prepare import DecodeOptions
+
+    policy_fields = {f.name for f in fields(ScanPolicy)}
+    policy = ScanPolicy(**{k: v for k, v in settings.items() if k in policy_fields})
+    options = DecodeOptions(**{k: v for k, v in settings.items() if k not in policy_fields})
     started = summary = None
     results = []
-    for event in scan([str(r) for r in roots], classifier, store, options=ScanOptions(**options)):
+    for event in scan([str(r) for r in roots], classifier, store, policy=policy, options=options):
         if isinstance(event, ScanStarted):
             started = event
         elif isinstance(event, BatchDone):

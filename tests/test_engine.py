@@ -1,9 +1,12 @@
 import os
+import shutil
 import sys
 
 import pytest
 
-from nsfw_desktop.engine import BatchDone, ScanControl, ScanOptions, scan
+from nsfw_desktop.engine import BatchDone, scan
+from nsfw_desktop.pipeline import ScanControl
+from nsfw_desktop.prepare import DecodeOptions
 from tests.conftest import build_tiny_vit, png_bomb, run_scan, write_photos
 
 
@@ -114,7 +117,7 @@ def test_cancel_and_pause_between_batches(tmp_path, make_classifier, store):
     control = ScanControl()
     batches = 0
     events = scan([str(root)], make_classifier(), store,
-                  options=ScanOptions(batch_size=2), control=control)
+                  options=DecodeOptions(batch_size=2), control=control)
     for event in events:
         if isinstance(event, BatchDone):
             batches += 1
@@ -133,7 +136,7 @@ def test_pause_blocks_until_resume(tmp_path, make_classifier, store):
     root = tmp_path / "p"
     write_photos(root, 6)
     control = ScanControl()
-    events = scan([str(root)], make_classifier(), store, options=ScanOptions(batch_size=2),
+    events = scan([str(root)], make_classifier(), store, options=DecodeOptions(batch_size=2),
                   control=control)
     done = []
     for event in events:
@@ -169,3 +172,54 @@ def test_error_rows_are_kept_unless_retry_is_asked(photos, make_classifier, stor
     assert started.to_classify == 0
     started, _, results = run_scan([photos], make_classifier(), store, retry_errors=True)
     assert started.to_classify == 1 and results[0].error
+
+
+def test_reviewed_files_found_gone_are_marked_missing_not_deleted(tmp_path, make_classifier, store):
+    root = tmp_path / "photos"
+    photos = write_photos(root, 3)
+    run_scan([root], make_classifier(), store)
+    store.set_review([str(photos[0])], "safe")
+    backup = shutil.copy2(photos[0], tmp_path / "backup.png")
+    os.remove(photos[0])
+    os.remove(photos[1])
+    started, summary, _ = run_scan([root], make_classifier(), store)
+    assert (started.pruned, started.missing, summary.missing) == (1, 1, 1)
+    kept = store.get(str(photos[0]))
+    assert kept.review == "safe" and kept.missing_since is not None
+    assert store.get(str(photos[1])) is None  # unreviewed and gone: forgotten
+    # The file comes back (a backup restored as it was): no longer missing, its review intact.
+    shutil.copy2(backup, photos[0])
+    started, _, _ = run_scan([root], make_classifier(), store)
+    assert started.missing == 0
+    back = store.get(str(photos[0]))
+    assert back.missing_since is None and back.review == "safe"
+
+
+def test_a_subfolder_that_vanished_or_was_unmounted_keeps_its_rows(tmp_path, make_classifier, store):
+    """A drive mounted inside a scanned folder and unmounted leaves an empty mount point (or
+    nothing): the rows under it, reviews and all, must survive the next scan of the parent."""
+    root = tmp_path / "library"
+    write_photos(root, 2)
+    mounted = write_photos(root / "camera", 2)  # files right at the mount point
+    deeper = write_photos(root / "camera" / "2024", 2)
+    run_scan([root], make_classifier(), store)
+    store.set_review([str(deeper[0])], "nsfw")
+    shutil.rmtree(root / "camera")
+    (root / "camera").mkdir()  # the empty mount point after unmounting
+    started, _, _ = run_scan([root], make_classifier(), store)
+    assert (started.pruned, started.missing) == (0, 0)
+    assert store.count() == 6
+    assert store.get(str(deeper[0])).review == "nsfw"
+    assert store.get(str(mounted[1])) is not None
+
+
+def test_a_folder_that_cannot_be_listed_keeps_its_rows(tmp_path, make_classifier, store):
+    root = tmp_path / "library"
+    write_photos(root, 2)
+    inside = write_photos(root / "locked", 2)
+    run_scan([root], make_classifier(), store)
+    # A folder replaced by something that is not a folder cannot be listed: nothing is known.
+    shutil.rmtree(root / "locked")
+    (root / "locked").write_text("")
+    started, _, _ = run_scan([root], make_classifier(), store)
+    assert started.pruned == 0 and store.get(str(inside[0])) is not None

@@ -15,9 +15,10 @@ from PIL import Image
 from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.classify.remote import RemoteClassifier, RetryPolicy
-from nsfw_desktop.engine import ScanOptions, scan
+from nsfw_desktop.engine import scan
 from nsfw_desktop.imaging import load_image
 from nsfw_desktop.model_source import ModelError, resolve
+from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.server import InferenceService, ServerConfig, create_app
 from nsfw_desktop.server.background import ServerThread
 from nsfw_desktop.store import Store
@@ -35,7 +36,7 @@ def loopback_allowed(monkeypatch):
 
 
 def run_scan(roots, classifier, store, batch_size=8):
-    events = list(scan(roots, classifier, store, options=ScanOptions(batch_size=batch_size)))
+    events = list(scan(roots, classifier, store, options=DecodeOptions(batch_size=batch_size)))
     return events[0], events[-1].summary
 
 

@@ -15,8 +15,8 @@ import pytest
 from huggingface_hub import InferenceClient
 
 from nsfw_desktop.classify.local import LocalClassifier
-from nsfw_desktop.engine import classify_entries, entries_for_paths
 from nsfw_desktop.model_source import resolve
+from nsfw_desktop.pipeline import classify_entries, entries_for_paths
 from nsfw_desktop.server import InferenceService, ServerConfig, create_app
 from nsfw_desktop.server.background import ServerThread
 from tests.conftest import png_bomb, random_image, write_photos

@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 
 from nsfw_desktop.classify import make_classifier
+from nsfw_desktop.pipeline import ScanPolicy
 from nsfw_desktop.store import Store
 from nsfw_desktop.watch import (
     CaughtUp,
@@ -60,10 +61,10 @@ def watch(tiny_model, tmp_path):
     """Start a Watcher on folders with the tiny model; stopped at the end of the test."""
     watchers = []
 
-    def start(*folders, settle=QUICK, folder_check=5.0, db=tmp_path / "results.sqlite3"):
+    def start(*folders, settle=QUICK, folder_check=5.0, db=tmp_path / "results.sqlite3", policy=None):
         recorder = Recorder()
         watcher = Watcher(folders, make_classifier(str(tiny_model)), db, on_event=recorder,
-                          settle=settle, folder_check=folder_check)
+                          settle=settle, folder_check=folder_check, policy=policy)
         watchers.append(watcher)
         watcher.start()
         recorder.wait_for(lambda r: len(r.of(FolderOnline)) + len(r.of(FolderOffline)) >= len(folders))
@@ -353,3 +354,32 @@ def test_temporary_names_and_hidden_files_are_never_classified(watch, tmp_path):
     settle_time()
     assert recorder.classified() == {str(folder / "seen.png"): 1}
 
+
+
+def test_files_arriving_while_watching_get_embeddings_when_the_policy_keeps_them(watch, tmp_path):
+    """The watcher takes the scan's classify-and-commit path: "find similar" sees live files,
+    and the next scan with embeddings has nothing left to classify."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    db = tmp_path / "results.sqlite3"
+    watcher, recorder = watch(folder, db=db, policy=ScanPolicy(embeddings=True))
+    recorder.wait_for(lambda r: r.of(CaughtUp))
+    random_image(3).save(folder / "new.png")
+    recorder.wait_for(lambda r: r.classified()[str(folder / "new.png")] == 1)
+    watcher.stop()
+    with Store(db) as store:
+        assert store.fingerprint(str(folder / "new.png")).has_embedding
+
+
+def test_retry_errors_policy_reaches_the_watcher(watch, tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    broken = folder / "broken.jpg"
+    broken.write_text("not a picture")
+    db = tmp_path / "results.sqlite3"
+    first, recorder = watch(folder, db=db)
+    recorder.wait_for(lambda r: r.of(CaughtUp))
+    first.stop()
+    _, again = watch(folder, db=db, policy=ScanPolicy(retry_errors=True))
+    again.wait_for(lambda r: r.of(CaughtUp))
+    assert again.classified()[str(broken)] == 1  # stored as an error, tried again as asked

@@ -152,9 +152,10 @@ def bench_naive_scan(photos: Path, model: Path, batch_size: int) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from nsfw_desktop.classify import make_classifier
-    from nsfw_desktop.engine import BatchDone, ScanOptions, scan
+    from nsfw_desktop.engine import BatchDone, scan
     from nsfw_desktop.gui.results_model import ResultsModel
     from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
+    from nsfw_desktop.prepare import DecodeOptions
     from nsfw_desktop.store import Store
 
     _application()
@@ -165,7 +166,7 @@ def bench_naive_scan(photos: Path, model: Path, batch_size: int) -> dict:
         ticks.start()
         with Store(Path(home) / "results.sqlite3") as store:
             for event in scan([str(photos)], make_classifier(str(model)), store,
-                              options=ScanOptions(batch_size=batch_size)):
+                              options=DecodeOptions(batch_size=batch_size)):
                 if isinstance(event, BatchDone):
                     model_.add_results(event.results)
                 QApplication.processEvents()
@@ -176,13 +177,14 @@ def bench_naive_scan(photos: Path, model: Path, batch_size: int) -> dict:
 
 def bench_headless(photos: Path, model: Path, batch_size: int) -> float:
     from nsfw_desktop.classify import make_classifier
-    from nsfw_desktop.engine import ScanFinished, ScanOptions, scan
+    from nsfw_desktop.engine import ScanFinished, scan
+    from nsfw_desktop.prepare import DecodeOptions
     from nsfw_desktop.store import Store
 
     with tempfile.TemporaryDirectory(prefix="nsfw-gui-headless-") as home, \
             Store(Path(home) / "results.sqlite3") as store:
         for event in scan([str(photos)], make_classifier(str(model)), store,
-                          options=ScanOptions(batch_size=batch_size)):
+                          options=DecodeOptions(batch_size=batch_size)):
             if isinstance(event, ScanFinished):
                 return event.summary.images_per_second
     raise RuntimeError("the scan did not finish")

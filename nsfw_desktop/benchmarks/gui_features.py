@@ -51,12 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from nsfw_desktop.classify import make_classifier
-    from nsfw_desktop.embeddings import find_similar
     from nsfw_desktop.gui.feature_worker import HeatmapKey
     from nsfw_desktop.gui.main_window import MainWindow
     from nsfw_desktop.gui.thumbnail_loader import PREVIEW_SIZE
     from nsfw_desktop.heatmap import explain
     from nsfw_desktop.imaging import load_image
+    from nsfw_desktop.search import find_similar
     from nsfw_desktop.settings import Settings
 
     model = make_vit_b16(BENCH_DIR / "vit-b16")

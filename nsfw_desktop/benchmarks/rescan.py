@@ -18,7 +18,8 @@ from pathlib import Path
 
 from nsfw_desktop.benchmarks.fixtures import TINY_VIT, camera_photo, make_vit
 from nsfw_desktop.classify import make_classifier
-from nsfw_desktop.engine import ScanFinished, ScanOptions, scan
+from nsfw_desktop.engine import ScanFinished, scan
+from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.store import Store
 
 
@@ -44,7 +45,7 @@ def bare_walk(root: Path) -> int:
 def timed_scan(root: Path, classifier, store: Store) -> tuple[float, object]:
     start = time.perf_counter()
     summary = None
-    for event in scan([str(root)], classifier, store, options=ScanOptions(batch_size=64)):
+    for event in scan([str(root)], classifier, store, options=DecodeOptions(batch_size=64)):
         if isinstance(event, ScanFinished):
             summary = event.summary
     return time.perf_counter() - start, summary

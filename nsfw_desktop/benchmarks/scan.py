@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass
 
 from nsfw_desktop.classify import make_classifier
-from nsfw_desktop.engine import BatchDone, ScanOptions, scan
+from nsfw_desktop.engine import BatchDone, scan
+from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.store import Store
 from nsfw_desktop.walker import WalkReport, walk
 
@@ -60,7 +61,7 @@ def run(path: str, model: str | None = None, *, batch_size: int = 8, workers: in
     ours: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory() as tmp, Store(os.path.join(tmp, "bench.db")) as store:
         start = time.perf_counter()
-        options = ScanOptions(batch_size=batch_size, decode_workers=workers)
+        options = DecodeOptions(batch_size=batch_size, decode_workers=workers)
         for event in scan([path], classifier, store, options=options):
             if isinstance(event, BatchDone):
                 ours.update((r.path, r.nsfw_score) for r in event.results)

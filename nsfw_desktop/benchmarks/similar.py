@@ -29,8 +29,8 @@ import numpy as np
 
 from nsfw_desktop.benchmarks.fixtures import make_camera_jpegs, make_vit_b16
 from nsfw_desktop.classify import make_classifier
-from nsfw_desktop.embeddings import STORED_DTYPE, EmbeddingStore, SimilarityIndex, find_similar
-from nsfw_desktop.store import Result, Store
+from nsfw_desktop.search import SimilarityIndex, find_similar
+from nsfw_desktop.store import EMBEDDING_DTYPE, Result, Store
 
 DIMENSIONS = 768  # ViT-B/16 hidden size
 TOP_K = 10
@@ -41,7 +41,6 @@ def build_database(path: Path, count: int, model: str, query_file: Path) -> None
     rng = np.random.default_rng(0)
     info = query_file.stat()
     with Store(path) as store:
-        vectors = EmbeddingStore(store)
         for start in range(0, count, 10_000):
             rows = []
             for i in range(start, min(count, start + 10_000)):
@@ -50,14 +49,13 @@ def build_database(path: Path, count: int, model: str, query_file: Path) -> None
                 rows.append(Result(file, "normal", 0.01, model, 4000, 3000, size, mtime, 0.0,
                                    embedding=rng.standard_normal(DIMENSIONS).astype(np.float32)))
             store.put_many(rows)
-            vectors.put_many(rows)
 
 
 def stored_count(path: Path, model: str) -> int:
     if not path.exists():
         return 0
     with Store(path) as store:
-        return EmbeddingStore(store).count(model)
+        return store.embedding_count(model)
 
 
 def median_ms(function, repeats: int) -> float:
@@ -120,7 +118,7 @@ def main() -> None:
     with Store(db_path) as store:
         stored = store.db.execute("SELECT path, vector FROM embeddings WHERE model=?", (model,)).fetchall()
     paths = [os.fsdecode(path) for path, _ in stored]
-    rows = [np.frombuffer(vector, dtype=STORED_DTYPE).astype(np.float32) for _, vector in stored]
+    rows = [np.frombuffer(vector, dtype=EMBEDDING_DTYPE).astype(np.float32) for _, vector in stored]
     query = queries[0]
     sqlite_ms = median_ms(lambda: sqlite_scan(db_path, model, query), 3)
     loop_ms = median_ms(lambda: per_row_loop(paths, rows, query), 3)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nsfw_desktop.cli.common import add_model_options, build_classifier, json_line, positive_int
-from nsfw_desktop.engine import DEFAULT_BATCH_SIZE, ScanOptions
+from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
 
 
 def register(subparsers) -> None:
@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop.engine import classify_entries, entries_for_paths
+    from nsfw_desktop.pipeline import classify_entries, entries_for_paths
 
     classifier = build_classifier(args)
     readable = []
@@ -28,7 +28,7 @@ def run(args) -> int:
             _print(args, item[0], None, None, item[1])
         else:
             readable.append(item)
-    for results in classify_entries(readable, classifier, ScanOptions(batch_size=args.batch_size)):
+    for results in classify_entries(readable, classifier, DecodeOptions(batch_size=args.batch_size)):
         for r in results:
             _print(args, r.path, r.label, r.nsfw_score, r.error)
     return 0

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, positive_int
-from nsfw_desktop.engine import DEFAULT_BATCH_SIZE
+from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE
 
 
 def register(subparsers) -> None:
@@ -36,8 +36,9 @@ def run(args) -> int:
 
     from nsfw_desktop.classify.embedding import EmbeddingClassifier
     from nsfw_desktop.classify.features import load_vit, resolve_layer
-    from nsfw_desktop.engine import ScanOptions, classify_entries
     from nsfw_desktop.model_source import ModelError
+    from nsfw_desktop.pipeline import classify_entries
+    from nsfw_desktop.prepare import DecodeOptions
     from nsfw_desktop.walker import WalkReport, walk
 
     classifier = build_classifier(args)
@@ -52,7 +53,7 @@ def run(args) -> int:
         print(f"warning: {problem}", file=sys.stderr)
     paths, vectors = [], []
     embedder = EmbeddingClassifier(classifier, layer=layer, pool=args.pool)
-    for results in classify_entries(entries, embedder, ScanOptions(batch_size=args.batch_size)):
+    for results in classify_entries(entries, embedder, DecodeOptions(batch_size=args.batch_size)):
         for result in results:
             if result.error:
                 print(f"error: {result.path}: {result.error}", file=sys.stderr)

@@ -37,8 +37,8 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from nsfw_desktop.classify.features import load_vit
-    from nsfw_desktop.heatmap import PREVIEW_SIDE, explain_frames
-    from nsfw_desktop.imaging import ImageError, load_image
+    from nsfw_desktop.heatmap import explain_file
+    from nsfw_desktop.imaging import ImageError
     from nsfw_desktop.model_source import ModelError
 
     out = Path(args.out)
@@ -54,13 +54,11 @@ def run(args) -> int:
     taken: set[str] = set()
     for path in args.images:
         try:
-            image = load_image(path, min_side=PREVIEW_SIDE)
+            explanation = explain_file(classifier, path, method=args.method,
+                                       head_fusion=args.head_fusion, opacity=args.opacity)
         except ImageError as exc:
             print(f"{path}\terror: {exc}", flush=True)
             continue
-        frames = [_preview(frame, PREVIEW_SIDE) for frame in image.frames]
-        explanation = explain_frames(classifier, frames, method=args.method,
-                                     head_fusion=args.head_fusion, opacity=args.opacity)
         target = _unique_name(out, path, taken)
         try:
             explanation.overlay.save(target, "PNG")
@@ -69,12 +67,6 @@ def run(args) -> int:
         prediction = explanation.prediction
         print(f"{path}\t{prediction.label}\t{prediction.nsfw_score:.4f}\t{target}", flush=True)
     return 0
-
-
-def _preview(frame, side: int):
-    frame = frame.copy()
-    frame.thumbnail((side, side))  # keeps the aspect ratio; never enlarges
-    return frame
 
 
 def _unique_name(out: Path, path: str, taken: set[str]) -> Path:

@@ -15,8 +15,10 @@ from nsfw_desktop.cli.common import (
     positive_int,
     threshold,
 )
-from nsfw_desktop.engine import DEFAULT_BATCH_SIZE, BatchDone, ScanFinished, ScanOptions, ScanStarted
+from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted
 from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.pipeline import ScanPolicy
+from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
 
 
 def register(subparsers) -> None:
@@ -53,14 +55,14 @@ def run(args) -> int:
     from nsfw_desktop.engine import scan
 
     classifier = build_classifier(args, load=False)
-    options = ScanOptions(recursive=not args.no_recursive, include_hidden=args.include_hidden,
-                          batch_size=args.batch_size, decode_workers=args.workers,
-                          embeddings=args.embeddings, retry_errors=args.retry_errors)
+    policy = ScanPolicy(recursive=not args.no_recursive, include_hidden=args.include_hidden,
+                        embeddings=args.embeddings, retry_errors=args.retry_errors)
+    options = DecodeOptions(batch_size=args.batch_size, decode_workers=args.workers)
     bar = None
     summary = None
     with open_store(args) as store:
         try:
-            for event in scan(args.paths, classifier, store, options=options,
+            for event in scan(args.paths, classifier, store, policy=policy, options=options,
                               threshold=args.threshold):
                 if isinstance(event, ScanStarted):
                     for problem in event.problems:

@@ -30,10 +30,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop.embeddings import EmbeddingsError, find_similar
     from nsfw_desktop.imaging import ImageError
     from nsfw_desktop.model_source import ModelError
     from nsfw_desktop.paths import default_db_path
+    from nsfw_desktop.search import EmbeddingsError, find_similar
 
     # Not loaded: the model is needed only when the image has no stored embedding.
     classifier = build_classifier(args, load=False)

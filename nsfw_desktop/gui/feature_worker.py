@@ -107,7 +107,7 @@ class FeatureWorker(QObject):
 
     @Slot(str, str, int)
     def find_similar(self, db_path: str, path: str, top_k: int) -> None:
-        from nsfw_desktop.embeddings import EmbeddingsError, find_similar
+        from nsfw_desktop.search import EmbeddingsError, find_similar
 
         if self._choice is not None and self._choice.remote:
             self.similar_failed.emit("Find similar needs a local model: a remote endpoint sends back "

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from nsfw_desktop import settings as settings_file
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
-from nsfw_desktop.engine import BatchDone, ScanControl, ScanOptions, ScanStarted, ScanSummary
+from nsfw_desktop.engine import BatchDone, ScanStarted, ScanSummary
 from nsfw_desktop.gui.detail_view import DetailView
 from nsfw_desktop.gui.feature_worker import REMOTE_REASON, FeatureWorker, ModelChoice
 from nsfw_desktop.gui.heatmaps import METHODS, HeatmapProvider
@@ -53,6 +53,8 @@ from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.gui.tile_delegate import TileDelegate
 from nsfw_desktop.gui.watching import WatchBridge
 from nsfw_desktop.logs import hide_secret
+from nsfw_desktop.pipeline import ScanControl, ScanPolicy
+from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.quarantine import Move, Outcome
 from nsfw_desktop.settings import Settings
 from nsfw_desktop.store import Result
@@ -495,8 +497,9 @@ class MainWindow(QMainWindow):
             return
         if wanted and not self.watching.running:
             s = self.settings
-            options = ScanOptions(batch_size=s.batch_size, embeddings=s.embeddings and not s.endpoints)
-            self.watching.start(wanted, classifier, threshold=s.threshold, options=options)
+            policy = ScanPolicy(embeddings=s.embeddings and not s.endpoints)
+            self.watching.start(wanted, classifier, threshold=s.threshold, policy=policy,
+                                options=DecodeOptions(batch_size=s.batch_size))
             self.progress_label.setText(f"Watching {len(wanted)} folder(s)")
 
     def _classifier_failed(self, message: str) -> None:

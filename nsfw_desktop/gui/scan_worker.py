@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal, Slot
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
-from nsfw_desktop.engine import BatchDone, ScanControl, ScanFinished, ScanOptions, ScanStarted
+from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted
 from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.pipeline import ScanControl, ScanPolicy
+from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,9 +59,11 @@ class ScanWorker(QObject):
         try:
             self.status.emit("Loading the model…")
             classifier = self._classifier_for(request)
-            options = ScanOptions(batch_size=request.batch_size, embeddings=request.embeddings)
+            policy = ScanPolicy(embeddings=request.embeddings)
+            options = DecodeOptions(batch_size=request.batch_size)
             with Store(request.db_path) as store:
-                for event in scan(request.roots, classifier, store, options=options, control=control,
+                for event in scan(request.roots, classifier, store, policy=policy, options=options,
+                                  control=control,
                                   threshold=request.threshold):
                     if isinstance(event, ScanStarted):
                         self.scan_started.emit(event)

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from PySide6.QtCore import QObject, Signal
 
 from nsfw_desktop.classify import Classifier
-from nsfw_desktop.engine import ScanOptions
+from nsfw_desktop.pipeline import ScanPolicy
+from nsfw_desktop.prepare import DecodeOptions
 
 
 class WatchBridge(QObject):
@@ -32,14 +33,14 @@ class WatchBridge(QObject):
         return self.watcher is not None
 
     def start(self, folders: Iterable[str], classifier: Classifier, *, threshold: float,
-              options: ScanOptions) -> None:
+              policy: ScanPolicy, options: DecodeOptions) -> None:
         """Watch ``folders``; returns at once (the catch-up scan runs on the watcher's thread)."""
         from nsfw_desktop.watch import Watcher
 
         self.folders = {os.path.abspath(f) for f in folders}
         self.classifier = classifier
         self.watcher = Watcher(sorted(self.folders), classifier, self.db_path, on_event=self.event.emit,
-                               threshold=threshold, options=options)
+                               threshold=threshold, policy=policy, options=options)
         self.watcher.start()
 
     def set_folders(self, folders: Iterable[str]) -> None:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from nsfw_desktop.classify.local import LocalClassifier
-from nsfw_desktop.imaging import DEFAULT_MAX_PIXELS, ImageError, load_image
+from nsfw_desktop.imaging import DEFAULT_MAX_PIXELS, ImageError
+from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
 from nsfw_desktop.server import payload
 from nsfw_desktop.server.batcher import Batcher
 from nsfw_desktop.server.metrics import Metrics
@@ -51,6 +52,7 @@ class ServerConfig:
 class InferenceService:
     def __init__(self, classifier: LocalClassifier, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
+        self._decode_options = DecodeOptions(max_pixels=self.config.max_pixels)
         classifier.load()
         self.classifier = classifier
         self.labels = classifier.labels.labels
@@ -120,13 +122,9 @@ class InferenceService:
         return web.json_response(payload.answer(self.labels, logits, function, parameters.top_k))
 
     def _prepare(self, image: bytes):
-        """Decode like a scan does (bombs refused from the header), then the model's preprocessing."""
-        decoded = load_image(io.BytesIO(image), min_side=2 * self.classifier.input_size,
-                             max_pixels=self.config.max_pixels, max_frames=1)
-        try:
-            return self.classifier.prepare(decoded.frames[0])
-        except Exception as exc:  # a checkpoint's processor may reject odd sizes
-            raise ImageError(f"the model's preprocessing failed: {exc}") from None
+        """Decode and prepare like a scan does (bombs refused from the header); the first frame."""
+        return decode_and_prepare(io.BytesIO(image), self.classifier, self._decode_options,
+                                  max_frames=1).inputs[0]
 
     def _forward(self, prepared: list) -> list[list[float]]:
         return self.classifier.logits(prepared).tolist()

@@ -24,17 +24,10 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from nsfw_desktop.classify import Classifier
-from nsfw_desktop.engine import (
-    BatchDone,
-    ScanControl,
-    ScanFinished,
-    ScanOptions,
-    ScanStarted,
-    ScanSummary,
-    classify_entries,
-    scan,
-)
+from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, ScanSummary, scan
 from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.pipeline import ScanControl, ScanPolicy, classify_and_commit, is_current
+from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.store import Result, Store
 from nsfw_desktop.walker import FileEntry, is_candidate, is_temporary
 from nsfw_desktop.watch.observers import Observers
@@ -113,7 +106,8 @@ class Watcher:
         *,
         on_event: Callable[[WatchEvent], None],
         threshold: float = 0.5,
-        options: ScanOptions | None = None,
+        policy: ScanPolicy | None = None,
+        options: DecodeOptions | None = None,
         settle: float = SETTLE_SECONDS,
         folder_check: float = FOLDER_CHECK_SECONDS,
         poll: bool = False,
@@ -129,7 +123,8 @@ class Watcher:
         self.db_path = db_path
         self.on_event = on_event
         self.threshold = threshold
-        self.options = options or ScanOptions()
+        self.policy = policy or ScanPolicy()
+        self.options = options or DecodeOptions()
         self.folder_check = folder_check
         self.poll = poll  # look at the folders every few seconds instead of kernel events
         self._readiness = Readiness(settle)
@@ -184,7 +179,7 @@ class Watcher:
         error = None
         try:
             self._store = Store(self.db_path)
-            self._observers = Observers(_Handler(self), recursive=self.options.recursive,
+            self._observers = Observers(_Handler(self), recursive=self.policy.recursive,
                                          poll=self.poll)
             online = [folder for folder in self.folders if self._go_online(folder)]
             self._catch_up(online)
@@ -225,23 +220,21 @@ class Watcher:
                 continue
             if not is_candidate(path, os.path.basename(path)):
                 continue
-            row = self._store.get(path)
-            if row is not None and (row.file_size, row.mtime_ns, row.model) == (
-                    *current, self.classifier.model_id):
-                continue  # this version is classified already (or failed for good)
-            entries.append(FileEntry(path, *current))
+            entry = FileEntry(path, *current)
+            if not is_current(self._store.fingerprint(path), entry, self.classifier.model_id, self.policy):
+                entries.append(entry)
         return entries
 
     def _classify(self, entries: list[FileEntry]) -> None:
-        for results in classify_entries(entries, self.classifier, self.options, self._control):
-            self._store.put_many(results)
+        for results in classify_and_commit(entries, self.classifier, self._store, self.policy,
+                                           self.options, self._control):
             for result in results:
                 self._emit(FileClassified(result, result.flagged(self.threshold)))
 
     def _catch_up(self, folders: list[str]) -> None:
         if not folders:
             return
-        for event in scan(folders, self.classifier, self._store, options=self.options,
+        for event in scan(folders, self.classifier, self._store, policy=self.policy, options=self.options,
                           control=self._control, threshold=self.threshold, defer=self._still_written):
             if isinstance(event, ScanStarted):
                 for problem in event.problems:
@@ -368,7 +361,7 @@ class Watcher:
         for folder in self.folders:
             if path.startswith(os.path.join(folder, "")):
                 relative = os.path.relpath(path, folder).split(os.sep)
-                return self.options.include_hidden or not any(p.startswith(".") for p in relative)
+                return self.policy.include_hidden or not any(p.startswith(".") for p in relative)
         return False
 
     def _as_watched(self, path: bytes | str) -> str:

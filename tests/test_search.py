@@ -9,15 +9,9 @@ import numpy as np
 import pytest
 
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
-from nsfw_desktop.embeddings import (
-    EmbeddingsError,
-    EmbeddingStore,
-    SimilarityIndex,
-    find_similar,
-    query_embedding,
-)
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.search import EmbeddingsError, SimilarityIndex, find_similar, query_embedding
 from nsfw_desktop.store import Result
 from tests.conftest import run_scan, write_photos
 
@@ -28,22 +22,19 @@ def result(path, embedding=None, *, size=100, mtime=1, model="m"):
 
 
 def test_embeddings_are_stored_as_float16(store):
-    vectors = EmbeddingStore(store)
     vector = np.array([0.1, -2.5, 3.0], dtype=np.float32)
     store.put_many([result("/a.jpg", vector), result("/b.jpg")])
-    assert vectors.put_many([result("/a.jpg", vector), result("/b.jpg")]) == 1
     blob = store.db.execute("SELECT vector FROM embeddings").fetchone()[0]
     assert len(blob) == 3 * 2  # two bytes a value
-    np.testing.assert_allclose(vectors.get("/a.jpg", "m"), vector, rtol=1e-3)
-    assert vectors.get("/a.jpg", "other model") is None
-    assert vectors.missing() == {os.fsencode("/b.jpg")}
+    np.testing.assert_allclose(store.embedding("/a.jpg", "m"), vector, rtol=1e-3)
+    assert store.embedding("/a.jpg", "other model") is None
+    assert store.fingerprint("/a.jpg").has_embedding
+    assert not store.fingerprint("/b.jpg").has_embedding
 
 
 def test_embeddings_follow_their_results_rows(store):
-    vectors = EmbeddingStore(store)
     rows = [result(f"/{name}.jpg", np.ones(4, np.float32)) for name in "abcd"]
     store.put_many(rows)
-    vectors.put_many(rows)
     store.remove(["/a.jpg"])  # the file is gone
     store.move("/b.jpg", "/moved.jpg")  # the file was renamed
     store.put_many([result("/c.jpg", size=999)])  # the file changed: the old vector is stale
@@ -84,11 +75,10 @@ def test_scan_with_embeddings_stores_one_per_image(photos, make_classifier, stor
     classifier = make_classifier()
     _, summary, results = run_scan([photos], classifier, store, embeddings=True)
     assert summary.scanned == 6 and summary.errors == 1
-    vectors = EmbeddingStore(store)
-    assert vectors.count(classifier.model_id) == 5
+    assert store.embedding_count(classifier.model_id) == 5
     # What was stored is what the model gives for that file, within float16 rounding.
     photo = str(photos / "photo_0002.png")
-    np.testing.assert_allclose(vectors.get(photo, classifier.model_id),
+    np.testing.assert_allclose(store.embedding(photo, classifier.model_id),
                                query_embedding(photo, classifier), rtol=2e-3, atol=2e-3)
     plain = {r.path: r.nsfw_score for r in results}
     stored = {r.path: r.nsfw_score for r in store.results()}
@@ -98,10 +88,10 @@ def test_scan_with_embeddings_stores_one_per_image(photos, make_classifier, stor
 def test_turning_embeddings_on_later_fills_them_in(photos, make_classifier, store):
     classifier = make_classifier()
     run_scan([photos], classifier, store)
-    assert EmbeddingStore(store).count() == 0
+    assert store.embedding_count() == 0
     started, _, _ = run_scan([photos], classifier, store, embeddings=True)
     assert started.to_classify == 5
-    assert EmbeddingStore(store).count() == 5
+    assert store.embedding_count() == 5
     started, _, _ = run_scan([photos], classifier, store, embeddings=True)
     assert started.to_classify == 0  # complete now: nothing to do
 
@@ -110,8 +100,7 @@ def test_scan_without_embeddings_keeps_the_plain_classifier(photos, make_classif
     classifier = make_classifier()
     _, _, results = run_scan([photos], classifier, store)
     assert all(r.embedding is None for r in results)
-    assert store.db.execute(
-        "SELECT COUNT(*) FROM sqlite_master WHERE name='embeddings'").fetchone()[0] == 0
+    assert store.embedding_count() == 0
 
 
 def test_find_similar_ranks_an_exact_copy_first(tmp_path, make_classifier, store):
@@ -142,7 +131,7 @@ def test_find_similar_by_vector_and_after_changes(tmp_path, make_classifier, sto
     photos = write_photos(library, 4)
     classifier = make_classifier()
     run_scan([library], classifier, store, embeddings=True)
-    vector = EmbeddingStore(store).get(str(photos[2]), classifier.model_id)
+    vector = store.embedding(str(photos[2]), classifier.model_id)
     assert find_similar(store.path, vector, classifier, top_k=1)[0].path == str(photos[2])
     # The kept matrix must notice a file moved (same count of rows) and one removed.
     moved = library / "renamed.png"

@@ -1,12 +1,7 @@
-"""Embeddings in the results database, and "find similar" by cosine similarity over them.
+"""Find similar: cosine similarity over the embeddings stored in the results database.
 
-Scans with embeddings turned on keep each file's CLS embedding (final layer, after
-the final layer norm) as float16 in an ``embeddings`` table beside ``results``.
-Triggers on ``results`` keep the two in step whoever writes: a removed row takes
-its embedding along, a moved file keeps it, and a file classified again after a
-change (or by another model) loses the old one.
-
-Searching loads the model's embeddings once into a unit-length float32 matrix
+The store keeps the embeddings (``Store.put_many``, the ``embeddings`` table);
+this module only reads them. Searching loads the model's embeddings once into a unit-length float32 matrix
 (100,000 x 768 is 300 MB) and keeps it; a query is one matrix-vector product. A
 generation counter, bumped on every change of the table, tells when the kept
 matrix is out of date.
@@ -24,43 +19,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nsfw_desktop.store import Result, Store
-
-STORED_DTYPE = np.dtype("<f2")  # float16, little-endian, whatever the machine
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS embeddings (
-    path BLOB PRIMARY KEY,          -- os.fsencode(path), as in results
-    model TEXT NOT NULL,            -- model id the vector came from; only same-model vectors compare
-    vector BLOB NOT NULL            -- float16 little-endian CLS embedding
-);
-CREATE INDEX IF NOT EXISTS embeddings_model ON embeddings (model);
-CREATE TABLE IF NOT EXISTS embeddings_generation (
-    only_row INTEGER PRIMARY KEY CHECK (only_row = 0),
-    generation INTEGER NOT NULL     -- bumped on every change: kept search matrices reload
-);
-INSERT OR IGNORE INTO embeddings_generation VALUES (0, 0);
-CREATE TRIGGER IF NOT EXISTS embeddings_follow_removal AFTER DELETE ON results
-WHEN EXISTS (SELECT 1 FROM embeddings WHERE path = OLD.path)
-BEGIN
-    DELETE FROM embeddings WHERE path = OLD.path;
-    UPDATE embeddings_generation SET generation = generation + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS embeddings_follow_move AFTER UPDATE OF path ON results
-WHEN EXISTS (SELECT 1 FROM embeddings WHERE path = OLD.path)
-BEGIN
-    UPDATE embeddings SET path = NEW.path WHERE path = OLD.path;
-    UPDATE embeddings_generation SET generation = generation + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS embeddings_drop_stale AFTER UPDATE OF file_size, mtime_ns, model ON results
-WHEN (OLD.file_size IS NOT NEW.file_size OR OLD.mtime_ns IS NOT NEW.mtime_ns
-      OR OLD.model IS NOT NEW.model)
-     AND EXISTS (SELECT 1 FROM embeddings WHERE path = NEW.path)
-BEGIN
-    DELETE FROM embeddings WHERE path = NEW.path;
-    UPDATE embeddings_generation SET generation = generation + 1;
-END;
-"""
+from nsfw_desktop.classify.embedding import EmbeddingClassifier
+from nsfw_desktop.imaging import ImageError
+from nsfw_desktop.pipeline import classify_entries, entries_for_paths
+from nsfw_desktop.store import EMBEDDING_DTYPE
 
 
 class EmbeddingsError(Exception):
@@ -70,46 +32,6 @@ class EmbeddingsError(Exception):
 class Match(NamedTuple):
     path: str
     similarity: float  # cosine similarity, -1..1; 1 for an identical embedding
-
-
-class EmbeddingStore:
-    """The ``embeddings`` table of a results database, on that Store's connection (and thread)."""
-
-    def __init__(self, store: Store):
-        self.db = store.db
-        self.db.executescript(_SCHEMA)
-        self.db.commit()
-
-    def put_many(self, results: Iterable[Result]) -> int:
-        """Store the embedding of each result that carries one (float16) and commit; how many."""
-        rows = [
-            (os.fsencode(r.path), r.model, np.asarray(r.embedding, dtype=STORED_DTYPE).tobytes())
-            for r in results if r.embedding is not None
-        ]
-        if rows:
-            self.db.executemany("INSERT OR REPLACE INTO embeddings (path, model, vector) VALUES (?,?,?)",
-                                rows)
-            self.db.execute("UPDATE embeddings_generation SET generation = generation + 1")
-            self.db.commit()
-        return len(rows)
-
-    def get(self, path: str, model: str) -> np.ndarray | None:
-        """The stored float32 vector of ``path`` by ``model``, or None."""
-        row = self.db.execute("SELECT vector FROM embeddings WHERE path=? AND model=?",
-                              (os.fsencode(path), model)).fetchone()
-        return np.frombuffer(row[0], dtype=STORED_DTYPE).astype(np.float32) if row else None
-
-    def count(self, model: str | None = None) -> int:
-        if model is None:
-            return self.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
-        return self.db.execute("SELECT COUNT(*) FROM embeddings WHERE model=?", (model,)).fetchone()[0]
-
-    def missing(self) -> set[bytes]:
-        """Path bytes of classified files (errors aside) that have no embedding of their model."""
-        rows = self.db.execute(
-            """SELECT r.path FROM results r LEFT JOIN embeddings e ON e.path = r.path AND e.model = r.model
-            WHERE r.error IS NULL AND e.path IS NULL""")
-        return {path for (path,) in rows}
 
 
 class SimilarityIndex:
@@ -133,7 +55,7 @@ class SimilarityIndex:
             return cls([], np.zeros((0, 0), np.float32), generation=generation)
         paths = [os.fsdecode(path) for path, _ in rows]
         blob = b"".join(vector for _, vector in rows)  # one buffer: no per-row arrays
-        vectors = np.frombuffer(blob, dtype=STORED_DTYPE).reshape(len(rows), -1)
+        vectors = np.frombuffer(blob, dtype=EMBEDDING_DTYPE).reshape(len(rows), -1)
         return cls(paths, vectors, generation=generation)
 
     def __len__(self) -> int:
@@ -240,15 +162,11 @@ def _stored_vector(db: sqlite3.Connection, path: str, model: str) -> np.ndarray 
         """SELECT e.vector FROM embeddings e JOIN results r ON r.path = e.path
         WHERE e.path=? AND e.model=? AND r.file_size=? AND r.mtime_ns=?""",
         (os.fsencode(path), model, info.st_size, info.st_mtime_ns)).fetchone()
-    return np.frombuffer(row[0], dtype=STORED_DTYPE).astype(np.float32) if row else None
+    return np.frombuffer(row[0], dtype=EMBEDDING_DTYPE).astype(np.float32) if row else None
 
 
 def query_embedding(path: str, classifier) -> np.ndarray:
     """The embedding of one image file as a scan would store it (float32); ImageError if unreadable."""
-    from nsfw_desktop.classify.embedding import EmbeddingClassifier
-    from nsfw_desktop.engine import classify_entries, entries_for_paths
-    from nsfw_desktop.imaging import ImageError
-
     entry = next(entries_for_paths([path]))
     if isinstance(entry, tuple):
         raise ImageError(entry[1])

@@ -1,0 +1,210 @@
+"""The one path from files to stored results, shared by the scan engine and the watcher.
+
+- ``is_current`` decides whether a stored row still answers for a file.
+- ``classify_entries`` decodes and prepares files in a thread pool a couple of
+  batches ahead, so the next images are ready while the model works on this
+  batch, and yields one list of Results per batch.
+- ``classify_and_commit`` does that and commits each batch to the store, with
+  the embeddings when the policy keeps them.
+
+``ScanControl`` steers all of it from any thread; it is looked at between batches.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from nsfw_desktop.classify.base import Classifier
+from nsfw_desktop.imaging import ImageError
+from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
+from nsfw_desktop.store import Fingerprint, Result, Store
+from nsfw_desktop.walker import FileEntry
+
+
+@dataclass(frozen=True)
+class ScanPolicy:
+    """Which files a scan looks at, and what it keeps of them."""
+
+    recursive: bool = True
+    include_hidden: bool = False
+    retry_errors: bool = False  # classify files stored as errors again (after an endpoint outage)
+    embeddings: bool = False  # also store each file's embedding (float16) for "find similar"
+
+
+class ScanControl:
+    """Pause, resume and cancel a running scan from any thread.
+
+    The pipeline looks at it between batches, so a request takes effect once the
+    batch in the model is finished and committed.
+    """
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self._running.set()  # a paused scan must wake up to see the cancel
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def wait_while_paused(self) -> None:
+        self._running.wait()
+
+
+def is_current(stored: Fingerprint | None, entry: FileEntry, model_id: str, policy: ScanPolicy) -> bool:
+    """True when ``stored`` still answers for ``entry``: same size, modification time and
+    model, and nothing the policy asks for is missing (an embedding, a retry of an error)."""
+    if stored is None or not stored.current(entry.size, entry.mtime_ns, model_id):
+        return False
+    if stored.failed:
+        return not policy.retry_errors
+    return stored.has_embedding or not policy.embeddings
+
+
+def classify_and_commit(
+    entries: Iterable[FileEntry],
+    classifier: Classifier,
+    store: Store,
+    policy: ScanPolicy,
+    options: DecodeOptions | None = None,
+    control: ScanControl | None = None,
+) -> Iterator[list[Result]]:
+    """Classify ``entries`` and commit each batch to ``store`` before yielding it.
+
+    With ``policy.embeddings`` each result's embedding (from the same forward
+    pass) is stored with it; that needs a local ViT (ModelError otherwise).
+    """
+    if policy.embeddings:
+        from nsfw_desktop.classify.embedding import EmbeddingClassifier
+
+        classifier = EmbeddingClassifier(classifier)
+    for results in classify_entries(entries, classifier, options, control):
+        store.put_many(results)
+        yield results
+
+
+def classify_entries(
+    entries: Iterable[FileEntry],
+    classifier: Classifier,
+    options: DecodeOptions | None = None,
+    control: ScanControl | None = None,
+) -> Iterator[list[Result]]:
+    """Classify files in batches, yielding one list of Results per batch, in order.
+
+    Errors (unreadable, corrupt, bomb...) come back as Results with ``error``
+    set; they never stop the run. Animated images are scored on several frames
+    and the file takes its highest-scoring frame.
+    """
+    options = options or DecodeOptions()
+    control = control or ScanControl()
+    classifier.load()
+
+    def decode(entry: FileEntry) -> _Decoded:
+        try:
+            prepared = decode_and_prepare(entry.path, classifier, options)
+        except ImageError as exc:
+            return _Decoded(entry, error=str(exc))
+        # The frames are not kept: only the model inputs wait in the queue.
+        return _Decoded(entry, prepared.width, prepared.height, prepared.inputs)
+
+    ahead = 2 * options.batch_size  # enough decoded work to keep the model busy
+    pending: deque[Future[_Decoded]] = deque()
+    remaining = iter(entries)
+    with ThreadPoolExecutor(options.decode_workers, thread_name_prefix="decode") as pool:
+
+        def refill() -> None:
+            while len(pending) < ahead:
+                entry = next(remaining, None)
+                if entry is None:
+                    return
+                pending.append(pool.submit(decode, entry))
+
+        refill()
+        try:
+            while pending:
+                control.wait_while_paused()
+                if control.cancelled:
+                    return
+                batch: list[_Decoded] = []
+                frames = 0
+                while pending and frames < options.batch_size:
+                    item = pending.popleft().result()
+                    refill()
+                    batch.append(item)
+                    frames += len(item.inputs)
+                yield _predict_batch(batch, classifier)
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+@dataclass
+class _Decoded:
+    entry: FileEntry
+    width: int | None = None
+    height: int | None = None
+    inputs: list = field(default_factory=list)
+    error: str | None = None
+
+
+def _predict_batch(batch: list[_Decoded], classifier: Classifier) -> list[Result]:
+    inputs = [p for item in batch for p in item.inputs]
+    predictions = classifier.predict(inputs) if inputs else []
+    if len(predictions) != len(inputs):
+        raise RuntimeError(f"classifier returned {len(predictions)} predictions for {len(inputs)}")
+    scanned_at = time.time()
+    results = []
+    offset = 0
+    for item in batch:
+        entry = item.entry
+        mine = predictions[offset:offset + len(item.inputs)]
+        offset += len(item.inputs)
+        error = item.error or next((p.error for p in mine if p.error), None)
+        best = None if error else max(mine, key=lambda p: p.nsfw_score)
+        results.append(Result(
+            path=entry.path,
+            label=best.label if best else None,
+            nsfw_score=best.nsfw_score if best else None,
+            model=classifier.model_id,
+            width=item.width, height=item.height,
+            file_size=entry.size, mtime_ns=entry.mtime_ns,
+            scanned_at=scanned_at, error=error, embedding=best.embedding if best else None,
+        ))
+    return results
+
+
+def entries_for_paths(paths: Iterable[str]) -> Iterator[FileEntry | tuple[str, str]]:
+    """FileEntry for each existing file, or (path, reason) for one that cannot be read."""
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            yield path, "file not found"
+            continue
+        except OSError as exc:
+            yield path, f"cannot read the file: {exc.strerror}"
+            continue
+        if not os.path.isfile(path):
+            yield path, "not a file"
+            continue
+        yield FileEntry(os.path.abspath(path), info.st_size, info.st_mtime_ns)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from nsfw_desktop.benchmarks.fixtures import TINY_VIT, camera_photo, make_vit
+from nsfw_desktop.sample_data import TINY_VIT, camera_photo, make_vit
 from nsfw_desktop.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

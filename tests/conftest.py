@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nsfw_desktop.benchmarks.fixtures import TINY_VIT, make_vit
+from nsfw_desktop.sample_data import TINY_VIT, make_vit
 
 # huggingface_hub reads these once, at import: set them before anything imports it,
 # so no test touches the user's model cache or the network.

@@ -226,3 +226,5 @@ def test_sigterm_finishes_requests_in_flight(tiny_model):
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stdout.close()
+        process.stderr.close()

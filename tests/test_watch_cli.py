@@ -35,8 +35,10 @@ def test_watch_prints_json_lines_at_once_and_exits_cleanly_on_ctrl_c(tiny_model,
     )
     out: queue.Queue = queue.Queue()
     err: queue.Queue = queue.Queue()
-    for stream, into in ((process.stdout, out), (process.stderr, err)):
-        threading.Thread(target=_lines, args=(stream, into), daemon=True).start()
+    readers = [threading.Thread(target=_lines, args=(stream, into), daemon=True)
+               for stream, into in ((process.stdout, out), (process.stderr, err))]
+    for reader in readers:
+        reader.start()
     try:
         assert _next_line(err).startswith(f"watching {folder}")
         caught_up = json.loads(_next_line(out))
@@ -54,7 +56,11 @@ def test_watch_prints_json_lines_at_once_and_exits_cleanly_on_ctrl_c(tiny_model,
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+        process.wait()
+        for reader in readers:
+            reader.join(10)  # they stop at the end of the output; then the pipes can close
+        process.stdout.close()
+        process.stderr.close()
     assert "Stopped watching." in _next_line(err)
 
 

@@ -17,12 +17,12 @@ import statistics
 import time
 from pathlib import Path
 
-from nsfw_desktop.benchmarks.fixtures import make_camera_jpegs, make_vit_b16
 from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.classify.features import extract
 from nsfw_desktop.heatmap import PREVIEW_SIDE, explain
 from nsfw_desktop.imaging import load_image
+from nsfw_desktop.sample_data import make_camera_jpegs, make_vit_b16
 
 
 def timed(function) -> float:

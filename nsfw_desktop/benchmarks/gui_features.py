@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nsfw_desktop.benchmarks.fixtures import make_camera_jpegs, make_vit_b16
+from nsfw_desktop.sample_data import make_camera_jpegs, make_vit_b16
 
 BENCH_DIR = Path("/tmp/nsfw-bench")
 TICK_MS = 10

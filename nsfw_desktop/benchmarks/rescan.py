@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from nsfw_desktop.benchmarks.fixtures import TINY_VIT, camera_photo, make_vit
 from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.engine import ScanFinished, scan
 from nsfw_desktop.prepare import DecodeOptions
+from nsfw_desktop.sample_data import TINY_VIT, camera_photo, make_vit
 from nsfw_desktop.store import Store
 
 

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nsfw_desktop.benchmarks.fixtures import VIT_B16, make_camera_jpegs, make_vit, make_vit_b16
+from nsfw_desktop.sample_data import VIT_B16, make_camera_jpegs, make_vit, make_vit_b16
 
 BENCH_DIR = Path("/tmp/nsfw-bench")
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nsfw_desktop.benchmarks.fixtures import make_camera_jpegs, make_vit_b16
 from nsfw_desktop.classify import make_classifier
+from nsfw_desktop.sample_data import make_camera_jpegs, make_vit_b16
 from nsfw_desktop.search import SimilarityIndex, find_similar
 from nsfw_desktop.store import EMBEDDING_DTYPE, Result, Store
 

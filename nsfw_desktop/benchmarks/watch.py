@@ -23,10 +23,10 @@ import threading
 import time
 from pathlib import Path
 
-from nsfw_desktop.benchmarks.fixtures import TINY_VIT, make_camera_jpegs, make_vit, make_vit_b16
 from nsfw_desktop.benchmarks.rescan import build_library, timed_scan
 from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.engine import ScanFinished, scan
+from nsfw_desktop.sample_data import TINY_VIT, make_camera_jpegs, make_vit, make_vit_b16
 from nsfw_desktop.store import Store
 from nsfw_desktop.watch import CaughtUp, FileClassified, Watcher
 

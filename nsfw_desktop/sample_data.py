@@ -1,4 +1,5 @@
-"""Benchmark material made on the spot: a full-size ViT-B/16 and camera-like JPEGs.
+"""Sample models and photos made on the spot, for benchmarks, tests and the bundle's smoke test:
+a full-size ViT-B/16 or a tiny ViT, and camera-like JPEGs.
 
 Model weights cannot be downloaded everywhere, so benchmarks build a
 ViT-B/16 with Falconsai's architecture and preprocessing but random weights:
@@ -6,7 +7,7 @@ the same cost per image as the real model. The photos are 12-megapixel JPEGs
 with smooth structure, sensor-like noise and EXIF orientation tags, so decoding
 costs what a camera's files cost.
 
-    python -m nsfw_desktop.benchmarks.fixtures --model DIR --photos DIR --count 60
+    python -m nsfw_desktop.sample_data --model DIR --photos DIR --count 60
 """
 
 from __future__ import annotations

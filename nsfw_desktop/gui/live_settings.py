@@ -25,8 +25,8 @@ class LiveSettings(QObject):
 
     def update(self, new: Settings, *, save: bool = True) -> None:
         """Use ``new`` from now on; ``save=False`` for a change saved later (a slider being dragged)."""
-        if new.token:
-            hide_secret(new.token)  # a session-only token is kept out of the log too
+        if new.token and new.token != self.settings.token:
+            hide_secret(new.token)  # a token typed in this session is kept out of the log too
         self.settings = new
         if save:
             self.save()

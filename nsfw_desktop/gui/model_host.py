@@ -53,7 +53,8 @@ class ModelHost(QObject):
 
     def __init__(self, choice: ModelChoice, parent: QObject | None = None):
         super().__init__(parent)
-        self._lock = threading.Lock()  # one build at a time; later callers wait for it
+        self._state = threading.Lock()  # guards the choice and its classifier; never held long
+        self._building = threading.Lock()  # one build at a time: a second user waits, then shares it
         self._choice = choice
         self._classifier: Classifier | None = None
         self._thread = QThread(self)
@@ -72,7 +73,7 @@ class ModelHost(QObject):
     def follow(self, settings: Settings) -> None:
         """Take the model settings of ``settings``; a new choice drops the classifier."""
         choice = ModelChoice.of(settings, self._choice.unsafe_labels)
-        with self._lock:
+        with self._state:  # not _building: the GUI thread never waits for a build
             if choice == self._choice:
                 return
             self._choice, self._classifier = choice, None
@@ -81,14 +82,19 @@ class ModelHost(QObject):
     def classifier(self) -> tuple[ModelChoice, Classifier]:
         """The current choice and its classifier, built on the first call; raises ModelError.
         Call it from a worker thread, never the GUI's: the first call may take minutes."""
-        with self._lock:
-            if self._classifier is None:
+        with self._building:
+            with self._state:
+                choice, classifier = self._choice, self._classifier
+            if classifier is None:
                 from nsfw_desktop.classifier import make_classifier
 
-                c = self._choice
-                self._classifier = make_classifier(c.model, device=c.device, unsafe_labels=c.unsafe_labels,
-                                                   endpoints=c.endpoints, token=c.token)
-            return self._choice, self._classifier
+                classifier = make_classifier(choice.model, device=choice.device,
+                                             unsafe_labels=choice.unsafe_labels, endpoints=choice.endpoints,
+                                             token=choice.token)
+                with self._state:
+                    if self._choice == choice:  # else another model was chosen meanwhile: not kept
+                        self._classifier = classifier
+            return choice, classifier
 
     def request(self) -> None:
         """Ask for the classifier on the GUI thread: ``ready`` or ``failed`` answers."""

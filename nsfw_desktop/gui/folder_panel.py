@@ -33,9 +33,9 @@ class FolderPanel(QWidget):
         super().__init__(parent)
         self.live = live
         self.offline: dict[str, str] = {}  # watched folder -> why it is offline
-        self.list = QListWidget()
-        self.list.setToolTip("Tick a folder to watch it: new photos are classified as they arrive")
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.folder_list = QListWidget()
+        self.folder_list.setToolTip("Tick a folder to watch it: new photos are classified as they arrive")
+        self.folder_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         for folder in live.settings.folders:
             self._add_item(folder)
         add, remove = QPushButton("Add…"), QPushButton("Remove")
@@ -43,12 +43,12 @@ class FolderPanel(QWidget):
         remove.clicked.connect(self.remove_selected)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Tick a folder to watch it for new photos:", wordWrap=True))
-        layout.addWidget(self.list, 1)
+        layout.addWidget(self.folder_list, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
         layout.addLayout(buttons)
-        self.list.itemChanged.connect(self._item_changed)
+        self.folder_list.itemChanged.connect(self._item_changed)
         actions["add_folder"].triggered.connect(self.choose_folder)
 
     def choose_folder(self) -> None:
@@ -66,16 +66,16 @@ class FolderPanel(QWidget):
         self.live.update(self.live.settings.replace(folders=current))
 
     def remove_selected(self) -> None:
-        gone = {item.data(FolderRole) for item in self.list.selectedItems()}
-        for item in self.list.selectedItems():
-            self.list.takeItem(self.list.row(item))
+        gone = {item.data(FolderRole) for item in self.folder_list.selectedItems()}
+        for item in self.folder_list.selectedItems():
+            self.folder_list.takeItem(self.folder_list.row(item))
         s = self.live.settings
         self.live.update(s.replace(folders=[f for f in s.folders if f not in gone],
                                    watched_folders=[f for f in s.watched_folders if f not in gone]))
 
     def item(self, folder: str) -> QListWidgetItem | None:
-        for row in range(self.list.count()):
-            item = self.list.item(row)
+        for row in range(self.folder_list.count()):
+            item = self.folder_list.item(row)
             if item.data(FolderRole) == folder:
                 return item
         return None
@@ -107,7 +107,7 @@ class FolderPanel(QWidget):
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         watched = folder in self.live.settings.watched_folders
         item.setCheckState(Qt.CheckState.Checked if watched else Qt.CheckState.Unchecked)
-        self.list.addItem(item)
+        self.folder_list.addItem(item)
 
     def _item_changed(self, item: QListWidgetItem) -> None:
         folder = item.data(FolderRole)

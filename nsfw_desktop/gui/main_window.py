@@ -88,12 +88,14 @@ class MainWindow(QMainWindow):
         self.delegate = TileDelegate(self, blur_mode=settings.blur_mode, heatmaps=self.heatmaps)
         self.grid = ThumbnailGrid(self.model, self.delegate)
         self.detail = DetailView(self.loader)
+        self.filters = FilterBar(self.live, self.model, self)
+        # The toolbar before the docks: the first in the focus chain takes the focus, as before.
+        self.filters.add_to(window_actions.add_toolbar(self, self.named_actions))
         self.folders = FolderPanel(self.live, self.named_actions)
         self.folder_dock = self._dock("Folders", self.folders, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.detail_dock = self._dock("Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         self.detail_link = DetailLink(self.live, self.grid, self.delegate, self.detail, self.detail_dock,
                                       self.heatmaps, self)
-        self.filters = FilterBar(self.live, self.model, self)
         self.files = FileActions(self.grid, self.model, self.store, self.messages, self.named_actions, self)
         self.quarantine = QuarantineController(self.live, self.grid, self.model, self.store, self.messages,
                                                self.named_actions, self)
@@ -121,7 +123,6 @@ class MainWindow(QMainWindow):
     def _lay_out(self, methods: QActionGroup) -> None:
         window_actions.add_menus(self, self.named_actions, methods)
         add_help_menu(self, lambda: self.settings)
-        self.filters.add_to(window_actions.add_toolbar(self, self.named_actions))
         window_actions.add_context_menu(self.grid, self.named_actions)
         central = QWidget()
         layout = QVBoxLayout(central)

@@ -154,19 +154,21 @@ def explain_file(
     source: str | Path | BinaryIO,
     *,
     side: int = PREVIEW_SIDE,
+    max_frames: int | None = None,
     method: str = "rollout",
     head_fusion: str = "mean",
     opacity: float = 0.5,
 ) -> Explanation:
     """Decode a picture file as a scan does (same limits, same messages) and explain it.
 
-    The overlay is drawn on a preview whose longer side is at most ``side``.
+    The overlay is drawn on a preview whose longer side is at most ``side``;
+    ``max_frames=1`` explains the first frame of an animation, the one a viewer shows.
     Raises ImageError for a file that cannot be read.
     """
-    prepared = decode_and_prepare(source, classifier, min_side=side)
+    prepared = decode_and_prepare(source, classifier, min_side=side, max_frames=max_frames)
     previews = []
     for frame in prepared.frames:
-        frame.thumbnail((side, side))  # keeps the aspect ratio; never enlarges
+        frame.thumbnail((side, side), Image.Resampling.LANCZOS)  # keeps the aspect ratio; never enlarges
         previews.append(frame)
     return _explain(classifier, previews, prepared.inputs, method=method, head_fusion=head_fusion,
                     opacity=opacity)

@@ -20,6 +20,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from nsfw_desktop import paths
+from nsfw_desktop.pipeline import ScanPolicy
+from nsfw_desktop.prepare import DecodeOptions
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,18 @@ class Settings:
     def replace(self, **changes) -> Settings:
         """A checked copy with ``changes``; raises SettingsError and leaves self as it was."""
         return dataclasses.replace(self, **changes)
+
+    def scan_policy(self) -> ScanPolicy:
+        """What scans of the app and the watcher keep with these settings. Embeddings are
+        kept only with a local model: a remote endpoint sends back scores alone."""
+        return ScanPolicy(embeddings=self.embeddings and not self.endpoints)
+
+    def decode_options(self) -> DecodeOptions:
+        return DecodeOptions(batch_size=self.batch_size)
+
+    def folders_to_watch(self) -> list[str]:
+        """The ticked folders that are still in the folder list."""
+        return [f for f in self.watched_folders if f in self.folders]
 
     def quarantine_path(self) -> Path:
         if self.quarantine_folder:

@@ -1,11 +1,10 @@
-"""Heatmaps, "find similar" and the watcher's classifier, made off the GUI thread.
+"""Heatmaps and "find similar", made off the GUI thread.
 
-A ``FeatureWorker`` lives in its own QThread. It builds one classifier from the
-model settings (importing torch there, never on the GUI thread), loads it on
-the first job that needs it and keeps it until the settings change; the
-watcher is handed the same object (its ``load`` is locked, its forward passes
-are thread-safe). Every answer goes back by signal, each naming its request,
-so the window can drop answers it no longer needs.
+A ``FeatureWorker`` lives in its own QThread. It uses the ``ModelHost``'s
+classifier, the one scans and the watcher use too, and loads its weights on
+the first job that needs them (never on the GUI thread). Every answer goes
+back by signal, each naming its request, so the window can drop answers it no
+longer needs.
 """
 
 from __future__ import annotations
@@ -16,33 +15,15 @@ from dataclasses import dataclass
 from PIL import Image
 from PySide6.QtCore import QObject, Signal, Slot
 
-from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.thumbnail_loader import PREVIEW_SIZE, to_qimage
-from nsfw_desktop.imaging import ImageError, load_image
+from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.thumbnails import ThumbnailCache
 
 log = logging.getLogger(__name__)
 
 REMOTE_REASON = "Heatmaps need a local model: a remote endpoint sends back only scores."
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """What the classifier is built from; a change means a new classifier."""
-
-    model: str | None = None
-    endpoints: tuple[str, ...] = ()
-    token: str | None = None
-    device: str = "auto"
-    unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS
-
-    @property
-    def remote(self) -> bool:
-        return bool(self.endpoints)
-
-    def __repr__(self) -> str:  # the token never reaches a log line
-        return f"ModelChoice(model={self.model!r}, endpoints={self.endpoints!r}, device={self.device!r})"
 
 
 @dataclass(frozen=True)
@@ -61,42 +42,33 @@ class FeatureWorker(QObject):
     heatmaps_unavailable = Signal(str)  # the model cannot make heatmaps at all, and why
     similar_found = Signal(str, object)  # query path, list[Match] best first
     similar_failed = Signal(str)  # a message for the user
-    classifier_ready = Signal(object, object)  # ModelChoice, Classifier
-    classifier_failed = Signal(str)  # a message for the user
 
-    def __init__(self, thumbnails: ThumbnailCache):
+    def __init__(self, thumbnails: ThumbnailCache, host: ModelHost):
         super().__init__()
         self.thumbnails = thumbnails
-        self._choice: ModelChoice | None = None
-        self._classifier: Classifier | None = None
-
-    @Slot(object)
-    def set_model(self, choice: ModelChoice) -> None:
-        if choice != self._choice:
-            self._choice, self._classifier = choice, None
-
-    @Slot()
-    def build_classifier(self) -> None:
-        """Answer with the classifier for the current choice (for the watcher), unloaded if new."""
-        try:
-            self.classifier_ready.emit(self._choice, self._get_classifier())
-        except ModelError as exc:
-            self.classifier_failed.emit(f"The model cannot be used: {exc}")
+        self.host = host
 
     @Slot(object)
     def explain(self, key: HeatmapKey) -> None:
         from nsfw_desktop.classify.features import load_vit
-        from nsfw_desktop.heatmap import explain
+        from nsfw_desktop.heatmap import explain, explain_file
 
-        if self._choice is not None and self._choice.remote:
+        if self.host.choice.remote:
             self.heatmaps_unavailable.emit(REMOTE_REASON)
             return
         try:
-            classifier = self._get_classifier()
+            _choice, classifier = self.host.classifier()
             load_vit(classifier)  # ModelError unless a local ViT; loads it the first time
-            image = self._picture(key)
-            # Opacity 1: the colour map alone; the view lays it over the picture it shows.
-            overlay = explain(classifier, image, method=key.method, opacity=1.0).overlay
+            # Opacity 1: the colour map alone; the view lays it over the picture it shows,
+            # so the overlay has that picture's size: the stored thumbnail, or the preview.
+            if key.kind == "tile":
+                with Image.open(self.thumbnails.thumbnail(key.path)) as stored:
+                    explanation = explain(classifier, stored.convert("RGB"), method=key.method,
+                                          opacity=1.0)
+            else:
+                explanation = explain_file(classifier, key.path, side=PREVIEW_SIZE, max_frames=1,
+                                           method=key.method, opacity=1.0)
+            overlay = explanation.overlay
         except ModelError as exc:
             self.heatmaps_unavailable.emit(f"No heatmaps with this model: {exc}")
             return
@@ -109,31 +81,14 @@ class FeatureWorker(QObject):
     def find_similar(self, db_path: str, path: str, top_k: int) -> None:
         from nsfw_desktop.search import EmbeddingsError, find_similar
 
-        if self._choice is not None and self._choice.remote:
+        if self.host.choice.remote:
             self.similar_failed.emit("Find similar needs a local model: a remote endpoint sends back "
                                      "only scores, not the embeddings that are compared.")
             return
         try:
-            matches = find_similar(db_path, path, self._get_classifier(), top_k=top_k)
+            _choice, classifier = self.host.classifier()
+            matches = find_similar(db_path, path, classifier, top_k=top_k)
         except (EmbeddingsError, ImageError, ModelError) as exc:
             self.similar_failed.emit(f"Find similar: {exc}")
             return
         self.similar_found.emit(path, matches)
-
-    def _get_classifier(self) -> Classifier:
-        if self._classifier is None:
-            from nsfw_desktop.classify import make_classifier
-
-            c = self._choice or ModelChoice()
-            self._classifier = make_classifier(c.model, device=c.device, unsafe_labels=c.unsafe_labels,
-                                               endpoints=c.endpoints, token=c.token)
-        return self._classifier
-
-    def _picture(self, key: HeatmapKey) -> Image.Image:
-        """The picture at the size it is shown, so the overlay matches it pixel for pixel."""
-        if key.kind == "tile":
-            with Image.open(self.thumbnails.thumbnail(key.path)) as stored:
-                return stored.convert("RGB")
-        image = load_image(key.path, min_side=PREVIEW_SIZE, max_frames=1).frames[0]
-        image.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.LANCZOS)
-        return image

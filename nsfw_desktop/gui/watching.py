@@ -2,8 +2,8 @@
 
 The watcher runs on its own thread and calls ``on_event`` there; ``event`` is a
 Qt signal, so connecting it to a method of a window-thread QObject queues each
-event to the GUI thread. The classifier is built elsewhere (the FeatureWorker's
-thread), because building it imports torch.
+event to the GUI thread. The classifier comes from the ``ModelHost``, which
+builds it off the GUI thread, because building it imports torch.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def test_the_heatmap_toggle_overlays_the_preview_and_the_tiles(make_window, scan
     write_photos(folder, 3, size=(300, 200))
     window = make_window([folder])
     scan(window)
-    window.slider.setValue(100)  # nothing flagged, nothing hidden
+    window.filters.slider.setValue(100)  # nothing flagged, nothing hidden
     window.grid.setCurrentIndex(window.model.index(0))
     path = window.model.result(0).path
     qtbot.waitUntil(lambda: window.detail._pixmaps is not None
@@ -62,7 +62,7 @@ def test_the_heatmap_toggle_overlays_the_preview_and_the_tiles(make_window, scan
         == THUMBNAIL_SIZE
 
     # Another method is another heatmap; turning the toggle off takes the overlay away.
-    window.method_actions.actions()[1].trigger()
+    window.heatmap_controls.methods.actions()[1].trigger()
     with qtbot.waitSignal(window.heatmaps.ready, timeout=SCAN_TIMEOUT_MS):
         pass
     assert HeatmapKey(path, mtime, "last", "preview") in window.heatmaps._pixmaps
@@ -106,7 +106,7 @@ def test_the_toggle_is_disabled_with_a_model_that_is_no_vit(make_window, scan, p
     ConvNextImageProcessorPil(size={"shortest_edge": 32}).save_pretrained(folder)
     window = make_window([photos], model=str(folder))
     scan(window)
-    window.slider.setValue(100)
+    window.filters.slider.setValue(100)
     window.grid.setCurrentIndex(window.model.index(0))
     with qtbot.waitSignal(window.heatmaps.availability_changed, timeout=SCAN_TIMEOUT_MS) as answer:
         window.heatmap_action.setChecked(True)
@@ -126,8 +126,8 @@ def test_find_similar_shows_the_matches_best_first(make_window, scan, photos, qt
     window.select_rows([window.model.row_of(query)])
     with qtbot.waitSignal(window.similar_shown, timeout=SCAN_TIMEOUT_MS):
         window.similar_action.trigger()
-    assert window.model.showing_similar and window.similar_bar.isVisible()
-    assert "photo_0002.png" in window.similar_label.text()
+    assert window.model.showing_similar and window.similar.isVisible()
+    assert "photo_0002.png" in window.similar.label.text()
     shown = [window.model.result(row).path for row in range(window.model.rowCount())]
     assert len(shown) == 5 and query not in shown  # the query itself is left out
     assert shown[0] == str(photos / "copy_of_2.png")
@@ -135,8 +135,8 @@ def test_find_similar_shows_the_matches_best_first(make_window, scan, photos, qt
     assert similarities == sorted(similarities, reverse=True)
     assert similarities[0] == pytest.approx(1, abs=1e-3)
 
-    window.all_results_action.trigger()
-    assert window.model.rowCount() == 6 and not window.similar_bar.isVisible()
+    window.named_actions["all_results"].trigger()
+    assert window.model.rowCount() == 6 and not window.similar.isVisible()
     assert window.model.index(0).data(SimilarityRole) is None
     window.close()
 
@@ -183,14 +183,14 @@ def test_the_watch_box_is_remembered(make_window, photos, tmp_path, qtbot):
     other = tmp_path / "other"
     other.mkdir()
     window = make_window([photos, other])
-    window.set_watched(str(photos), True)
+    window.folders.set_watched(str(photos), True)
     assert settings_file.load().watched_folders == [str(photos)]
-    qtbot.waitUntil(lambda: window.watching.running, timeout=SCAN_TIMEOUT_MS)
-    window.set_watched(str(photos), False)
+    qtbot.waitUntil(lambda: window.watch.bridge.running, timeout=SCAN_TIMEOUT_MS)
+    window.folders.set_watched(str(photos), False)
     assert settings_file.load().watched_folders == []
-    assert window.watching.running and window.watching.folders == set()  # idle, not stopped
+    assert window.watch.bridge.running and window.watch.bridge.folders == set()  # idle, not stopped
     window.close()
-    assert not window.watching.running
+    assert not window.watch.bridge.running
 
 
 def _age(folder, seconds=60):
@@ -202,19 +202,19 @@ def _age(folder, seconds=60):
 
 def _wait_caught_up(window, qtbot):
     # The status line, not the CaughtUp signal: it may come while the window is still opening.
-    qtbot.waitUntil(lambda: "up to date" in window.progress_label.text(), timeout=WATCH_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "up to date" in window.status.text(), timeout=WATCH_TIMEOUT_MS)
 
 
 def test_new_files_in_a_watched_folder_appear_and_notify(make_window, photos, qtbot):
     arrived = []
     _age(photos)
     window = make_window([photos], watched_folders=[str(photos)], threshold=0.0)
-    window.flagged_arrived.connect(arrived.append)
+    window.watch.flagged_arrived.connect(arrived.append)
     _wait_caught_up(window, qtbot)
     assert window.model.rowCount() == 5  # the catch-up classified what was there...
     assert arrived == []  # ...without a notification for each
     new = photos / "new_arrival.png"
-    with qtbot.waitSignal(window.flagged_arrived, timeout=WATCH_TIMEOUT_MS):
+    with qtbot.waitSignal(window.watch.flagged_arrived, timeout=WATCH_TIMEOUT_MS):
         random_image(99, (64, 48)).save(new)
     assert [r.path for r in arrived] == [str(new)]
     assert window.model.row_of(str(new)) is not None
@@ -222,7 +222,7 @@ def test_new_files_in_a_watched_folder_appear_and_notify(make_window, photos, qt
     new.unlink()
     qtbot.waitUntil(lambda: window.model.row_of(str(new)) is None, timeout=WATCH_TIMEOUT_MS)
     window.close()
-    assert not window.watching.running
+    assert not window.watch.bridge.running
 
 
 def test_auto_quarantine_moves_newly_flagged_files(make_window, photos, tmp_path, qtbot, db_path):
@@ -237,7 +237,7 @@ def test_auto_quarantine_moves_newly_flagged_files(make_window, photos, tmp_path
     assert not (photos / "incoming.png").exists()
     qtbot.waitUntil(lambda: window.model.row_of(str(quarantine / "incoming.png")) is not None,
                     timeout=10_000)
-    assert window.undo_action.isEnabled()
+    assert window.named_actions["undo"].isEnabled()
     with Store(db_path) as store:  # the database followed the move, whoever saw it first
         assert store.get(str(quarantine / "incoming.png")) is not None
         assert store.get(str(photos / "incoming.png")) is None
@@ -251,8 +251,8 @@ def test_a_deleted_watched_folder_is_marked_offline(make_window, tmp_path, qtbot
     window = make_window([folder], watched_folders=[str(folder)])
     _wait_caught_up(window, qtbot)
     shutil.rmtree(folder)
-    qtbot.waitUntil(lambda: str(folder) in window.offline, timeout=WATCH_TIMEOUT_MS)
-    item = window.folder_item(str(folder))
+    qtbot.waitUntil(lambda: str(folder) in window.folders.offline, timeout=WATCH_TIMEOUT_MS)
+    item = window.folders.item(str(folder))
     assert "offline" in item.text() and item.checkState() == Qt.CheckState.Checked
     assert str(folder) in window.settings.watched_folders  # still watched: it may come back
     window.close()
@@ -281,3 +281,39 @@ def test_the_session_keeps_an_unsaved_token(make_window, qtbot):
     assert "hf_session_only" not in settings_file.settings_path().read_text()
     window.close()
     assert "hf_session_only" not in settings_file.settings_path().read_text()
+
+
+def test_one_model_load_serves_scan_heatmaps_and_watching(make_window, scan, photos, qtbot, monkeypatch):
+    from nsfw_desktop.classify.local import LocalClassifier
+
+    loaded = []
+    real_load = LocalClassifier._load
+
+    def counting_load(self):
+        loaded.append(self)
+        real_load(self)
+
+    monkeypatch.setattr(LocalClassifier, "_load", counting_load)
+    window = make_window([photos])
+    scan(window)
+    window.filters.slider.setValue(100)  # nothing hidden, so the preview gets its heatmap
+    window.grid.setCurrentIndex(window.model.index(0))
+    with qtbot.waitSignal(window.heatmaps.ready, timeout=SCAN_TIMEOUT_MS):
+        window.heatmap_action.setChecked(True)
+    window.folders.set_watched(str(photos), True)
+    qtbot.waitUntil(lambda: window.watch.bridge.running, timeout=SCAN_TIMEOUT_MS)
+    new = photos / "arrived.png"
+    random_image(5, (64, 48)).save(new)
+    qtbot.waitUntil(lambda: window.model.row_of(str(new)) is not None, timeout=WATCH_TIMEOUT_MS)
+    assert len(loaded) == 1 and window.watch.bridge.classifier is loaded[0]
+    window.close()
+
+
+def test_the_token_never_crosses_to_the_scan_thread(make_window, scan, photos):
+    window = make_window([photos], token="hf_secret_token_1234")
+    crossed = []
+    window.scanner.requested.connect(lambda *args: crossed.append(args))
+    summary = scan(window)
+    assert summary.scanned == 5 and crossed
+    shown = repr(crossed) + repr([vars(arg) for args in crossed for arg in args])
+    assert "hf_secret_token_1234" not in shown

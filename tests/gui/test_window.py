@@ -31,8 +31,8 @@ def test_a_scan_fills_the_grid(make_window, scan, photos, db_path):
     shown = [window.model.result(row) for row in range(6)]
     scores = [r.nsfw_score for r in shown[:5]]
     assert scores == sorted(scores, reverse=True) and shown[5].error
-    assert "6 files" in window.counts_label.text()
-    assert window.progress_label.text().startswith("Done: 6 classified")
+    assert "6 files" in window.filters.counts_label.text()
+    assert window.status.text().startswith("Done: 6 classified")
 
 
 def test_stored_results_show_before_any_scan(make_window, scan, photos, qtbot):
@@ -40,7 +40,7 @@ def test_stored_results_show_before_any_scan(make_window, scan, photos, qtbot):
     scan(first)
     first.close()
     again = make_window([photos])
-    assert again.model.rowCount() == 5 and not again.scanning
+    assert again.model.rowCount() == 5 and not again.scanner.scanning
 
 
 def test_pause_resume_and_cancel(make_window, qtbot, tmp_path, db_path):
@@ -52,12 +52,12 @@ def test_pause_resume_and_cancel(make_window, qtbot, tmp_path, db_path):
     def pause_after_first(event):
         batches.append(event.progress.done)
         if len(batches) == 1:
-            window.toggle_pause()
+            window.scanner.toggle_pause()
 
     window.batch_shown.connect(pause_after_first)
     window.start_scan()
     qtbot.waitUntil(lambda: len(batches) > 0, timeout=SCAN_TIMEOUT_MS)
-    assert window.control.paused and window.pause_action.text() == "Resume"
+    assert window.scanner.control.paused and window.named_actions["pause"].text() == "Resume"
     qtbot.wait(800)  # the batch already in the model may still finish
     paused_at = len(batches)
     qtbot.wait(800)
@@ -65,13 +65,13 @@ def test_pause_resume_and_cancel(make_window, qtbot, tmp_path, db_path):
 
     window.batch_shown.disconnect(pause_after_first)
     with qtbot.waitSignal(window.batch_shown, timeout=SCAN_TIMEOUT_MS):
-        window.toggle_pause()
+        window.scanner.toggle_pause()
     with qtbot.waitSignal(window.scan_ended, timeout=SCAN_TIMEOUT_MS) as finished:
-        window.cancel_scan()
+        window.scanner.cancel()
     summary = finished.args[0]
     assert summary.cancelled and paused_at < summary.scanned < 40
     assert len(_stored(db_path)) == summary.scanned  # everything classified was kept
-    assert window.scan_action.isEnabled() and not window.cancel_action.isEnabled()
+    assert window.named_actions["scan"].isEnabled() and not window.named_actions["cancel"].isEnabled()
 
 
 def test_closing_during_a_scan_keeps_what_was_done(make_window, qtbot, tmp_path, db_path):
@@ -81,7 +81,7 @@ def test_closing_during_a_scan_keeps_what_was_done(make_window, qtbot, tmp_path,
     with qtbot.waitSignal(window.batch_shown, timeout=SCAN_TIMEOUT_MS):
         window.start_scan()
     window.close()
-    assert not window.scan_thread.isRunning()
+    assert not window.scanner.thread.isRunning()
     stored = _stored(db_path)
     assert 1 <= len(stored) <= 40
     assert all(r.error is None for r in stored.values())
@@ -91,14 +91,14 @@ def test_the_threshold_slider_filters_from_stored_scores(make_window, scan, phot
     window = make_window([photos])
     scan(window)
     stored = list(_stored(db_path).values())
-    window.show_box.setCurrentIndex(list(Show).index(Show.FLAGGED))
+    window.filters.show_box.setCurrentIndex(list(Show).index(Show.FLAGGED))
     for value in (0, 30, 50, 70, 100):
-        window.slider.setValue(value)
+        window.filters.slider.setValue(value)
         expected = sum(r.nsfw_score >= value / 100 for r in stored)
         assert window.model.rowCount() == expected
         assert all(window.model.result(row).nsfw_score >= value / 100 for row in range(expected))
-    window.show_box.setCurrentIndex(list(Show).index(Show.UNFLAGGED))
-    window.slider.setValue(50)
+    window.filters.show_box.setCurrentIndex(list(Show).index(Show.UNFLAGGED))
+    window.filters.slider.setValue(50)
     assert window.model.rowCount() == sum(r.nsfw_score < 0.5 for r in stored)
     assert window.settings.threshold == 0.5
 
@@ -107,7 +107,7 @@ def test_errors_view_shows_each_reason(make_window, scan, photos):
     (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     window = make_window([photos])
     scan(window)
-    window.show_box.setCurrentIndex(list(Show).index(Show.ERRORS))
+    window.filters.show_box.setCurrentIndex(list(Show).index(Show.ERRORS))
     assert window.model.rowCount() == 1
     index = window.model.index(0)
     assert "broken.png" in index.data(Qt.ItemDataRole.DisplayRole)
@@ -119,24 +119,24 @@ def test_sort_by_name_and_date(make_window, scan, photos):
         os.utime(path, ns=(0, (100 - i) * 1_000_000_000))  # later names are older
     window = make_window([photos])
     scan(window)
-    window.sort_box.setCurrentIndex(list(SortBy).index(SortBy.NAME))
+    window.filters.sort_box.setCurrentIndex(list(SortBy).index(SortBy.NAME))
     names = [os.path.basename(window.model.result(r).path) for r in range(5)]
     assert names == sorted(names)
-    window.sort_box.setCurrentIndex(list(SortBy).index(SortBy.DATE))
+    window.filters.sort_box.setCurrentIndex(list(SortBy).index(SortBy.DATE))
     assert [os.path.basename(window.model.result(r).path) for r in range(5)] == names  # newest first
 
 
 def test_export_writes_flagged_with_reviews(make_window, scan, photos, qtbot, tmp_path, db_path):
     window = make_window([photos])
     scan(window)
-    window.slider.setValue(50)
+    window.filters.slider.setValue(50)
     flagged = sorted(p for p, r in _stored(db_path).items() if r.nsfw_score >= 0.5)
     assert flagged, "the tiny model should flag some of the photos"
     window.select_rows([window.model.row_of(flagged[0])])
-    window.review_selected("safe")
+    window.files.review_selected("safe")
     qtbot.waitUntil(lambda: window.model.result_for(flagged[0]).review == "safe")
     out = tmp_path / "flagged.csv"
-    window.export_flagged(str(out))
+    window.exporter.export_flagged(str(out))
     qtbot.waitUntil(lambda: "Exported" in window.messages.text.text())
     assert f"Exported {len(flagged)} flagged" in window.messages.text.text()
     with open(out, newline="") as handle:
@@ -153,22 +153,22 @@ def test_quarantine_moves_and_undo_restores(make_window, scan, photos, qtbot, tm
     scan(window)
     chosen = [window.model.result(row).path for row in (0, 1)]
     window.select_rows([0, 1])
-    window.quarantine_selected()
-    qtbot.waitUntil(window.undo_action.isEnabled)
+    window.quarantine.quarantine_selected()
+    qtbot.waitUntil(window.named_actions["undo"].isEnabled)
     moved = [str(quarantine / os.path.basename(p)) for p in chosen]
     assert all(not os.path.exists(p) for p in chosen) and all(os.path.exists(p) for p in moved)
     stored = _stored(db_path)
     assert all(p in stored for p in moved) and not any(p in stored for p in chosen)
     assert {window.model.result(row).path for row in (0, 1)} == set(moved)
-    assert window.undo_action.isEnabled()
+    assert window.named_actions["undo"].isEnabled()
 
-    window.undo_quarantine()
+    window.quarantine.undo()
     qtbot.waitUntil(lambda: "Put back" in window.messages.text.text())
     assert all(os.path.exists(p) for p in chosen) and not any(os.path.exists(p) for p in moved)
     stored = _stored(db_path)
     assert all(p in stored for p in chosen)
     assert window.model.row_of(chosen[0]) is not None
-    assert not window.undo_action.isEnabled()
+    assert not window.named_actions["undo"].isEnabled()
 
 
 def test_a_deleted_file_gives_a_message_not_a_crash(make_window, scan, photos, qtbot):
@@ -179,7 +179,7 @@ def test_a_deleted_file_gives_a_message_not_a_crash(make_window, scan, photos, q
     os.remove(path)
     window.loader.forget(path)
     window.select_rows([0])
-    window.open_selected()
+    window.files.open_selected()
     assert "No longer on disk" in window.messages.text.text()
     window.loader.request(path)
     qtbot.waitUntil(lambda: window.loader.failure(path) is not None)
@@ -199,18 +199,18 @@ def test_a_model_that_cannot_load_gives_a_message(make_window, qtbot, photos, tm
     empty = tmp_path / "empty-model"
     empty.mkdir()
     window = make_window([photos])
-    window.settings = window.settings.replace(model=str(empty))
+    window.apply_settings(window.settings.replace(model=str(empty)))
     with qtbot.waitSignal(window.scan_ended, timeout=SCAN_TIMEOUT_MS) as ended:
         window.start_scan()
     assert ended.args == [None]
     assert "The model cannot be used" in window.messages.text.text()
-    assert window.scan_error and window.scan_action.isEnabled() and not window.scanning
+    assert window.scan_error and window.named_actions["scan"].isEnabled() and not window.scanner.scanning
 
 
 def test_flagged_tiles_are_hidden_until_revealed(make_window, scan, photos, qtbot):
     window = make_window([photos])
     scan(window)
-    window.slider.setValue(0)  # everything flagged
+    window.filters.slider.setValue(0)  # everything flagged
     index = window.model.index(0)
     assert index.data(HiddenRole)
     rect = window.grid.visualRect(index)
@@ -220,7 +220,7 @@ def test_flagged_tiles_are_hidden_until_revealed(make_window, scan, photos, qtbo
     assert index.data(HiddenRole)
     qtbot.keyClick(window.grid, Qt.Key.Key_Space)
     assert not index.data(HiddenRole)
-    window.slider.setValue(100)  # nothing reaches 1.0: nothing flagged, nothing hidden
+    window.filters.slider.setValue(100)  # nothing reaches 1.0: nothing flagged, nothing hidden
     assert not any(window.model.index(row).data(HiddenRole) for row in range(5))
 
 
@@ -252,7 +252,7 @@ def test_settings_persist(make_window, qtbot, tmp_path):
     saved = settings_file.load()
     assert saved.folders == [str(tmp_path / "photos")]
     assert (saved.threshold, saved.blur_mode, saved.batch_size) == (0.8, "placeholder", 4)
-    assert window.slider.value() == 80 and window.delegate.blur_mode == "placeholder"
+    assert window.filters.slider.value() == 80 and window.delegate.blur_mode == "placeholder"
 
 
 def test_the_settings_dialog_refuses_what_cannot_work(make_window, tmp_path):
@@ -329,7 +329,7 @@ def test_the_detail_view_takes_an_overlay(make_window, scan, photos, qtbot):
 
     window = make_window([photos])
     scan(window)
-    window.slider.setValue(100)  # nothing hidden
+    window.filters.slider.setValue(100)  # nothing hidden
     window.select_rows([0])
     window.grid.setCurrentIndex(window.model.index(0))
     qtbot.waitUntil(lambda: window.detail.preview.pixmap() is not None

@@ -1,0 +1,63 @@
+"""What the Edit menu does to the selected files, short of quarantine: open, show in the
+file manager, copy the paths, mark as reviewed, reveal or hide."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QGuiApplication
+
+from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
+from nsfw_desktop.gui.results_model import ResultsModel
+from nsfw_desktop.gui.store_worker import StoreClient
+from nsfw_desktop.gui.system import open_file, reveal_in_file_manager
+from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
+
+
+class FileActions(QObject):
+    def __init__(self, grid: ThumbnailGrid, model: ResultsModel, store: StoreClient, messages: MessageBar,
+                 actions: dict[str, QAction], parent: QObject | None = None):
+        super().__init__(parent)
+        self.grid, self.model, self.store, self.messages = grid, model, store, messages
+        actions["open"].triggered.connect(self.open_selected)
+        actions["reveal_file"].triggered.connect(self.reveal_selected_in_file_manager)
+        actions["copy"].triggered.connect(self.copy_selected_paths)
+        actions["review_safe"].triggered.connect(lambda: self.review_selected("safe"))
+        actions["review_nsfw"].triggered.connect(lambda: self.review_selected("nsfw"))
+        actions["clear_review"].triggered.connect(lambda: self.review_selected(None))
+        actions["reveal"].triggered.connect(self.toggle_reveal_selected)
+        grid.reveal_requested.connect(self.toggle_reveal_selected)
+        store.worker.reviewed.connect(model.set_review)  # queued: the model lives on this thread
+
+    def existing_selected(self) -> list[str]:
+        """The selected paths still on disk; the others are named in the message bar."""
+        paths = self.grid.selected_paths()
+        missing = [p for p in paths if not os.path.exists(p)]
+        if missing:
+            self.messages.show_message(f"No longer on disk: {listed(missing)}")
+        return [p for p in paths if p not in missing]
+
+    def open_selected(self) -> None:
+        for path in self.existing_selected()[:MAX_LISTED]:
+            if not open_file(path):
+                self.messages.show_message(f"No viewer could open {path}")
+
+    def reveal_selected_in_file_manager(self) -> None:
+        paths = self.existing_selected()
+        if paths and not reveal_in_file_manager(paths[0]):
+            self.messages.show_message(f"The file manager could not be started for {paths[0]}")
+
+    def copy_selected_paths(self) -> None:
+        paths = self.grid.selected_paths()
+        if paths:
+            QGuiApplication.clipboard().setText("\n".join(paths))
+
+    def review_selected(self, review: str | None) -> None:
+        paths = self.grid.selected_paths()
+        if paths:
+            self.store.set_review(paths, review)
+
+    def toggle_reveal_selected(self) -> None:
+        for row in self.grid.selected_rows():
+            self.model.toggle_revealed(self.model.index(row))

@@ -1,0 +1,53 @@
+"""What the grid shows: which results (Show), in what order (Sort by), from which NSFW
+score a file is flagged (the threshold slider), and the counts in the status bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QToolBar
+
+from nsfw_desktop.gui.live_settings import LiveSettings
+from nsfw_desktop.gui.results_model import ResultsModel, Show, SortBy
+from nsfw_desktop.settings import Settings
+
+
+class FilterBar(QObject):
+    def __init__(self, live: LiveSettings, model: ResultsModel, parent: QObject | None = None):
+        super().__init__(parent)
+        self.live, self.model = live, model
+        self.show_box = QComboBox()
+        self.show_box.addItems([s.value for s in Show])
+        self.sort_box = QComboBox()
+        self.sort_box.addItems([s.value for s in SortBy])
+        self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100)
+        self.slider.setFixedWidth(180)
+        self.slider.setValue(round(live.settings.threshold * 100))
+        self.threshold_label = QLabel(f"{live.settings.threshold:.2f}")
+        self.counts_label = QLabel()
+        self.show_box.currentIndexChanged.connect(lambda i: model.set_show(list(Show)[i]))
+        self.sort_box.currentIndexChanged.connect(lambda i: model.set_sort(list(SortBy)[i]))
+        self.slider.valueChanged.connect(self._threshold_moved)
+        for signal in (model.modelReset, model.rowsInserted):
+            signal.connect(self.update_counts)
+        live.changed.connect(self._settings_changed)
+
+    def add_to(self, toolbar: QToolBar) -> None:
+        for widget in (QLabel(" Show: "), self.show_box, QLabel("  Sort by: "), self.sort_box,
+                       QLabel("  Threshold: "), self.slider, self.threshold_label):
+            toolbar.addWidget(widget)
+
+    def update_counts(self) -> None:
+        files, flagged, errors = self.model.counts()
+        self.counts_label.setText(f"{files} files · {flagged} flagged · {errors} error(s)")
+
+    def _threshold_moved(self, value: int) -> None:
+        threshold = value / 100
+        self.threshold_label.setText(f"{threshold:.2f}")
+        self.model.set_threshold(threshold)
+        self.update_counts()
+        if threshold != self.live.settings.threshold:
+            # Saved on close, not at each step of a drag.
+            self.live.update(self.live.settings.replace(threshold=threshold), save=False)
+
+    def _settings_changed(self, new: Settings) -> None:
+        self.slider.setValue(round(new.threshold * 100))

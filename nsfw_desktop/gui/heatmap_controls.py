@@ -1,0 +1,60 @@
+"""The heatmap switch and method: the View menu's toggle, the detail view's, and whether
+the model can make heatmaps at all (a remote endpoint or a model that is no ViT cannot)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QActionGroup
+
+from nsfw_desktop.gui.detail_view import DetailView
+from nsfw_desktop.gui.feature_worker import REMOTE_REASON, FeatureWorker
+from nsfw_desktop.gui.heatmaps import HeatmapProvider
+from nsfw_desktop.gui.message_bar import MessageBar
+from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
+from nsfw_desktop.gui.results_model import ResultsModel
+from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
+
+TIP = "Colour where the model looked (red: most)"
+
+
+class HeatmapControls(QObject):
+    def __init__(self, heatmaps: HeatmapProvider, worker: FeatureWorker, host: ModelHost, grid: ThumbnailGrid,
+                 model: ResultsModel, detail: DetailView, refresh_detail: Callable[[], None],
+                 messages: MessageBar, action: QAction, methods: QActionGroup, parent: QObject | None = None):
+        super().__init__(parent)
+        self.heatmaps, self.grid, self.detail, self.messages = heatmaps, grid, detail, messages
+        self.action, self.methods, self.refresh_detail = action, methods, refresh_detail
+        heatmaps.connect_worker(worker)
+        heatmaps.ready.connect(model.refresh)
+        heatmaps.availability_changed.connect(self._availability_changed)
+        action.toggled.connect(self.set_enabled)
+        detail.heatmap_toggle.toggled.connect(action.setChecked)
+        methods.triggered.connect(lambda chosen: self.set_method(chosen.data()))
+        host.changed.connect(self._model_changed)
+        if host.choice.remote:
+            heatmaps.reset(available=False, reason=REMOTE_REASON)
+
+    def set_enabled(self, on: bool) -> None:
+        self.heatmaps.set_enabled(on)
+        self.detail.heatmap_toggle.setChecked(on)
+        self.grid.viewport().update()
+        self.refresh_detail()
+
+    def set_method(self, method: str) -> None:
+        self.heatmaps.set_method(method)
+        self.grid.viewport().update()
+        self.refresh_detail()
+
+    def _model_changed(self, choice: ModelChoice) -> None:
+        self.heatmaps.reset(available=not choice.remote, reason=REMOTE_REASON if choice.remote else "")
+
+    def _availability_changed(self, available: bool, reason: str) -> None:
+        for widget in (self.action, self.detail.heatmap_toggle):
+            widget.setEnabled(available)
+            widget.setToolTip(reason if not available else TIP)
+        if not available:
+            if self.heatmaps.enabled:  # the user asked for them: say why there are none
+                self.messages.show_message(reason)
+            self.action.setChecked(False)

@@ -1,0 +1,126 @@
+"""The one classifier of the app, shared by scanning, heatmaps, find similar and the watcher.
+
+``ModelHost`` follows the model settings (model, endpoints, token, device,
+unsafe labels) and keeps one classifier for the current choice. It is built
+on first use, by the worker thread that asks first (scan, features), or on the
+host's own thread for a user on the GUI thread (the watcher), because building
+resolves the model and may import torch or download it. Every user gets the
+same object, so the weights load once: ``LocalClassifier.load`` is locked and
+does nothing the second time, and it runs on worker threads only. The token
+stays here and in the settings; nothing sent to a worker carries it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.settings import Settings
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What the classifier is built from; a change means a new classifier."""
+
+    model: str | None = None
+    endpoints: tuple[str, ...] = ()
+    token: str | None = None
+    device: str = "auto"
+    unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS
+
+    @classmethod
+    def of(cls, settings: Settings, unsafe_labels: tuple[str, ...]) -> ModelChoice:
+        return cls(settings.model, tuple(settings.endpoints), settings.token, settings.device,
+                   tuple(unsafe_labels))
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.endpoints)
+
+    def __repr__(self) -> str:  # the token never reaches a log line
+        return f"ModelChoice(model={self.model!r}, endpoints={self.endpoints!r}, device={self.device!r})"
+
+
+class ModelHost(QObject):
+    ready = Signal(object, object)  # ModelChoice, Classifier: the answer to request()
+    failed = Signal(object, str)  # ModelChoice, a message for the user
+    changed = Signal(object)  # ModelChoice: another model was chosen, the old classifier let go
+    _wanted = Signal()
+
+    def __init__(self, choice: ModelChoice, parent: QObject | None = None):
+        super().__init__(parent)
+        self._state = threading.Lock()  # guards the choice and its classifier; never held long
+        self._building = threading.Lock()  # one build at a time: a second user waits, then shares it
+        self._choice = choice
+        self._classifier: Classifier | None = None
+        self._thread = QThread(self)
+        self._thread.setObjectName("model")
+        self._builder = _Builder(self)
+        self._builder.moveToThread(self._thread)
+        self._wanted.connect(self._builder.build)
+        self._builder.built.connect(self.ready)
+        self._builder.failed.connect(self.failed)
+        self._thread.start()
+
+    @property
+    def choice(self) -> ModelChoice:
+        return self._choice
+
+    def follow(self, settings: Settings) -> None:
+        """Take the model settings of ``settings``; a new choice drops the classifier."""
+        choice = ModelChoice.of(settings, self._choice.unsafe_labels)
+        with self._state:  # not _building: the GUI thread never waits for a build
+            if choice == self._choice:
+                return
+            self._choice, self._classifier = choice, None
+        self.changed.emit(choice)
+
+    def classifier(self) -> tuple[ModelChoice, Classifier]:
+        """The current choice and its classifier, built on the first call; raises ModelError.
+        Call it from a worker thread, never the GUI's: the first call may take minutes."""
+        with self._building:
+            with self._state:
+                choice, classifier = self._choice, self._classifier
+            if classifier is None:
+                from nsfw_desktop.classify import make_classifier
+
+                classifier = make_classifier(choice.model, device=choice.device,
+                                             unsafe_labels=choice.unsafe_labels, endpoints=choice.endpoints,
+                                             token=choice.token)
+                with self._state:
+                    if self._choice == choice:  # else another model was chosen meanwhile: not kept
+                        self._classifier = classifier
+            return choice, classifier
+
+    def request(self) -> None:
+        """Ask for the classifier on the GUI thread: ``ready`` or ``failed`` answers."""
+        self._wanted.emit()
+
+    def stop(self) -> None:
+        self._thread.quit()
+        self._thread.wait()
+
+
+class _Builder(QObject):
+    """Builds the host's classifier on the host's thread, for users on the GUI thread."""
+
+    built = Signal(object, object)
+    failed = Signal(object, str)
+
+    def __init__(self, host: ModelHost):
+        super().__init__()
+        self._host = host
+
+    @Slot()
+    def build(self) -> None:
+        choice = self._host.choice
+        try:
+            choice, classifier = self._host.classifier()
+        except ModelError as exc:
+            self.failed.emit(choice, f"The model cannot be used: {exc}")
+            return
+        self.built.emit(choice, classifier)

@@ -1,0 +1,71 @@
+"""Quarantine from the window: move the selection away, and undo, one move at a time.
+
+The moves run in the ``StoreWorker``'s thread; their outcomes come back by
+signal, whoever asked for them (the Edit menu or the watcher's
+auto-quarantine), and each outcome is one step that Undo puts back.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+
+from nsfw_desktop.gui.live_settings import LiveSettings
+from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
+from nsfw_desktop.gui.results_model import ResultsModel
+from nsfw_desktop.gui.store_worker import StoreClient
+from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
+from nsfw_desktop.quarantine import Move, Outcome
+
+
+class QuarantineController(QObject):
+    def __init__(self, live: LiveSettings, grid: ThumbnailGrid, model: ResultsModel, store: StoreClient,
+                 messages: MessageBar, actions: dict[str, QAction], parent: QObject | None = None):
+        super().__init__(parent)
+        self.live, self.grid, self.model, self.store, self.messages = live, grid, model, store, messages
+        self.undo_action = actions["undo"]
+        self._undo_stack: list[list[Move]] = []
+        self._undoing: dict[str, str] = {}  # quarantined path -> where an undo should put it
+        actions["quarantine"].triggered.connect(self.quarantine_selected)
+        self.undo_action.triggered.connect(self.undo)
+        # Worker signals go to methods of this GUI-thread QObject, so Qt queues them here.
+        store.worker.quarantined.connect(self._quarantined)
+        store.worker.restored.connect(self._restored)
+
+    def quarantine_selected(self) -> None:
+        paths = self.grid.selected_paths()
+        if paths:
+            self.store.quarantine(paths, str(self.live.settings.quarantine_path()))
+
+    def undo(self) -> None:
+        if self._undo_stack:
+            moves = self._undo_stack.pop()
+            self._undoing.update((m.destination, m.source) for m in moves)
+            self.store.undo(moves)
+        self.undo_action.setEnabled(bool(self._undo_stack))
+
+    def _quarantined(self, outcome: Outcome) -> None:
+        self.model.apply_moves(outcome.moves)
+        if outcome.moves:
+            self._undo_stack.append(outcome.moves)
+            self.undo_action.setEnabled(True)
+            folder = os.path.dirname(outcome.moves[0].destination)
+            self.messages.show_message(f"Moved {len(outcome.moves)} file(s) to {folder}. "
+                                       "Edit > Undo quarantine (Ctrl+Z) puts them back.")
+        for path, reason in outcome.failures[:MAX_LISTED]:
+            self.messages.show_message(f"Not moved: {path}: {reason}")
+
+    def _restored(self, outcome: Outcome) -> None:
+        self.model.apply_moves(outcome.moves)
+        # Where each file was before quarantine; an undo puts it elsewhere only if that name was taken.
+        originals = {m.source: self._undoing.pop(m.source, None) for m in outcome.moves}
+        moved_elsewhere = [m.destination for m in outcome.moves if originals[m.source] != m.destination]
+        if outcome.moves:
+            self.messages.show_message(f"Put back {len(outcome.moves)} file(s) where they were.")
+        if moved_elsewhere:
+            self.messages.show_message(f"Their old name was taken, so these got a new one: "
+                                       f"{listed(moved_elsewhere)}")
+        for path, reason in outcome.failures[:MAX_LISTED]:
+            self.messages.show_message(f"Not put back: {path}: {reason}")

@@ -1,0 +1,67 @@
+"""Find similar: ask the ``FeatureWorker`` for the stored photos most like the selected one,
+show them in the grid best first, and the bar above it that leads back to all results."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+
+from nsfw_desktop.gui.feature_worker import FeatureWorker
+from nsfw_desktop.gui.message_bar import MessageBar
+from nsfw_desktop.gui.results_model import ResultsModel
+
+SIMILAR_TOP_K = 50  # matches shown by "Find similar"
+
+
+class SimilarView(QWidget):
+    """The bar saying whose matches the grid shows; hidden while it shows all results."""
+
+    shown = Signal(str)  # the query path, once its matches are in the grid
+    _requested = Signal(str, str, int)  # db path, query path, top k: to the feature worker
+
+    def __init__(self, model: ResultsModel, worker: FeatureWorker, selected: Callable[[], list[str]],
+                 messages: MessageBar, status: QLabel, actions: dict[str, QAction], db_path: str,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model, self.selected, self.status, self.db_path = model, selected, status, db_path
+        self.all_results_action = actions["all_results"]
+        self.label = QLabel()
+        back = QPushButton("Back to all results")
+        back.clicked.connect(self.show_all_results)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 2, 8, 2)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(back)
+        self.setVisible(False)
+        actions["similar"].triggered.connect(self.find_similar_to_selected)
+        self.all_results_action.triggered.connect(self.show_all_results)
+        self._requested.connect(worker.find_similar)
+        worker.similar_found.connect(self._found)
+        worker.similar_failed.connect(messages.show_message)
+
+    def find_similar_to_selected(self) -> None:
+        paths = self.selected()
+        if not paths:
+            return
+        self.status.setText(f"Looking for photos like {os.path.basename(paths[0])}…")
+        self._requested.emit(self.db_path, paths[0], SIMILAR_TOP_K)
+
+    def show_all_results(self) -> None:
+        if self.model.showing_similar:
+            self.model.show_similar(None)
+        self.setVisible(False)
+        self.all_results_action.setEnabled(False)
+
+    def _found(self, query: str, matches: list) -> None:
+        known = {m.path: m.similarity for m in matches if self.model.result_for(m.path) is not None}
+        self.model.show_similar(known)
+        self.label.setText(f"Similar to {os.path.basename(query)}: {len(known)} stored photo(s), "
+                           "most alike first")
+        self.setVisible(True)
+        self.all_results_action.setEnabled(True)
+        self.status.setText("")
+        self.shown.emit(query)

@@ -4,17 +4,20 @@ Paths are stored as the exact bytes the file system gave (``os.fsencode``), so
 names that are not valid UTF-8 survive a round trip. Every batch is committed
 as soon as it is classified, so a killed scan loses nothing it finished.
 A ``Store`` belongs to the thread that opened it; other threads open their own.
+Opening and SQLite's errors (``StoreError``) are the job of ``database``.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from nsfw_desktop.database import StoreError as StoreError  # re-exported: callers catch it here
+from nsfw_desktop.database import open_database, user_errors
 
 SCHEMA_VERSION = 1
 
@@ -78,17 +81,15 @@ class Fingerprint(NamedTuple):
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    """The results database at ``path``, created if needed; ``read_only=True`` opens an
+    existing one without ever taking the write lock (so a running scan is never held up)
+    and works on read-only media. Raises StoreError."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable across a killed process in WAL mode; only a power cut
-        # can lose the last transactions.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self.db.commit()
+        self.read_only = read_only
+        self.db = open_database(self.path, schema=_SCHEMA, version=SCHEMA_VERSION,
+                                read_only=read_only)
 
     def close(self) -> None:
         self.db.close()
@@ -99,12 +100,14 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @user_errors
     def fingerprints(self) -> dict[bytes, Fingerprint]:
         """path bytes -> what decides whether a stored row is still current, and its outcome."""
         rows = self.db.execute(
             "SELECT path, file_size, mtime_ns, model, nsfw_score, error IS NOT NULL FROM results")
         return {row[0]: Fingerprint(*row[1:]) for row in rows}
 
+    @user_errors
     def put_many(self, results: Iterable[Result]) -> None:
         """Insert or replace results and commit. A review survives a change of model,
         not a change of the file itself."""
@@ -126,12 +129,14 @@ class Store:
         )
         self.db.commit()
 
+    @user_errors
     def get(self, path: str) -> Result | None:
         row = self.db.execute(
             f"SELECT {_COLUMNS} FROM results WHERE path=?", (os.fsencode(path),)
         ).fetchone()
         return Result.from_row(row) if row else None
 
+    @user_errors
     def results(self, *, threshold: float | None = None) -> Iterator[Result]:
         """Every row (or those with nsfw_score >= threshold), highest score first."""
         query = f"SELECT {_COLUMNS} FROM results"
@@ -143,13 +148,16 @@ class Store:
         for row in self.db.execute(query, params):
             yield Result.from_row(row)
 
+    @user_errors
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 
+    @user_errors
     def remove(self, paths: Iterable[str]) -> None:
         self.db.executemany("DELETE FROM results WHERE path=?", [(os.fsencode(p),) for p in paths])
         self.db.commit()
 
+    @user_errors
     def move(self, old: str, new: str) -> None:
         """Follow a file that was moved or renamed, keeping its result and review."""
         self.db.execute("DELETE FROM results WHERE path=?", (os.fsencode(new),))
@@ -158,6 +166,7 @@ class Store:
         )
         self.db.commit()
 
+    @user_errors
     def set_review(self, paths: Iterable[str], review: str | None) -> None:
         if review not in (None, "safe", "nsfw"):
             raise ValueError(f"review must be 'safe', 'nsfw' or None, not {review!r}")

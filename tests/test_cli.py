@@ -139,3 +139,79 @@ def test_scan_resumes_after_sigkill(tmp_path, tiny_model):
     summary = json.loads(done.stdout.splitlines()[-1])["summary"]
     assert summary["unchanged"] == survived and summary["scanned"] == 60 - survived
     assert Store(db).count() == 60
+
+
+def test_database_problems_are_one_line_errors_and_delete_nothing(photos, tiny_model, tmp_path,
+                                                                  capsys, monkeypatch):
+    from nsfw_desktop import database
+
+    newer = tmp_path / "newer.db"
+    Store(newer).close()
+    with sqlite3.connect(newer) as raw:
+        raw.execute("PRAGMA user_version=7")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    busy = tmp_path / "busy.db"
+    Store(busy).close()
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)
+    writer = sqlite3.connect(busy, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")  # another nsfw-desktop, mid-way through a batch
+    try:
+        for argv, expected in [
+            (scan_args(tiny_model, newer, photos), "written by a newer nsfw-desktop (schema 7;"),
+            (["export", "--csv", str(tmp_path / "a.csv"), "--db", str(newer)],
+             "written by a newer nsfw-desktop (schema 7;"),
+            (["export", "--csv", str(tmp_path / "b.csv"), "--db", str(text)],
+             f"{text} is not an nsfw-desktop results database (file is not a database)"),
+            (scan_args(tiny_model, text, photos),
+             f"{text} is not an nsfw-desktop results database (file is not a database)"),
+            (scan_args(tiny_model, busy, photos),
+             f"The results database {busy} is busy: another nsfw-desktop is writing to it."),
+        ]:
+            assert main(argv) == 1
+            err = capsys.readouterr().err
+            lines = [line for line in err.splitlines() if line.startswith("nsfw-desktop: error:")]
+            assert len(lines) == 1 and expected in lines[0], err
+            assert "Traceback" not in err
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert text.read_text() == "not a database\n" * 100
+    with sqlite3.connect(newer) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert Store(busy).count() == 0
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+
+
+def test_export_reads_while_a_scan_holds_the_write_lock(photos, tiny_model, tmp_path, monkeypatch):
+    from nsfw_desktop import database
+
+    db = tmp_path / "r.db"
+    assert main(scan_args(tiny_model, db, photos)) == 0
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)
+    scan = sqlite3.connect(db, isolation_level=None)
+    scan.execute("BEGIN IMMEDIATE")
+    scan.execute("DELETE FROM results")  # uncommitted: the export sees the five stored rows
+    try:
+        out = tmp_path / "all.csv"
+        assert main(["export", "--csv", str(out), "--all", "--db", str(db)]) == 0
+    finally:
+        scan.execute("ROLLBACK")
+        scan.close()
+    with open(out, newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == 5
+
+
+def test_export_works_on_read_only_media(photos, tiny_model, tmp_path):
+    from tests.test_store import run_on_read_only_media
+
+    media = tmp_path / "media"
+    assert main(scan_args(tiny_model, media / "r.db", photos)) == 0
+    out = tmp_path / "all.csv"
+    code = (f"import sys; from nsfw_desktop.cli import main; sys.exit(main(['export', '--csv', "
+            f"{str(out)!r}, '--all', '--db', {str(media / 'r.db')!r}]))")
+    done = run_on_read_only_media(media, code)
+    assert done.returncode == 0, done.stderr
+    with open(out, newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == 5
+    assert sorted(p.name for p in media.iterdir()) == ["r.db"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS, Classifier
 from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError
@@ -73,11 +75,18 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True) -> Classifi
     return classifier
 
 
-def open_store(args: argparse.Namespace):
+@contextmanager
+def open_store(args: argparse.Namespace, *, read_only: bool = False) -> Iterator:
+    """The results database of ``--db`` (or the default one), as a context. A StoreError, on
+    opening or inside the ``with`` block, becomes a CliError: one line, exit status 1."""
     from nsfw_desktop.paths import default_db_path
-    from nsfw_desktop.store import Store
+    from nsfw_desktop.store import Store, StoreError
 
-    return Store(args.db or default_db_path())
+    try:
+        with Store(args.db or default_db_path(), read_only=read_only) as store:
+            yield store
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
 
 
 def json_line(path: str, label: str | None, score: float | None, error: str | None) -> str:

@@ -20,7 +20,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from nsfw_desktop.export import select, write_csv
 
-    with open_store(args) as store:
+    # Read-only: works on read-only media and while a scan writes to the same database.
+    with open_store(args, read_only=True) as store:
         rows = write_csv(args.csv, select(store.results(), args.threshold, everything=args.all))
     print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
     return 0

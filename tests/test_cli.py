@@ -215,3 +215,60 @@ def test_export_works_on_read_only_media(photos, tiny_model, tmp_path):
     with open(out, newline="", encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == 5
     assert sorted(p.name for p in media.iterdir()) == ["r.db"]
+
+
+def test_names_that_are_not_utf8_come_out_as_valid_utf8_that_leads_back_to_the_file(
+        photos, tiny_model, tmp_path, capsys):
+    import io
+    from urllib.parse import unquote_to_bytes
+
+    odd = os.fsdecode(os.path.join(os.fsencode(photos), b"caf\xe9.png"))  # Latin-1 "café"
+    os.rename(photos / "photo_0001.png", odd)
+    shown = str(photos / "caf\ufffd.png")
+    db, target = tmp_path / "r.db", tmp_path / "all.csv"
+
+    def back_to_file(path_bytes: str) -> str:
+        return os.fsdecode(unquote_to_bytes(path_bytes))
+
+    assert main(scan_args(tiny_model, db, photos, extra=["--json", "--csv", str(target), "--all"])) == 0
+    lines = capsys.readouterr().out.splitlines()[:-1]
+    records = {}
+    for line in lines:
+        record = json.loads(line)
+        # What a strict parser demands: no lone surrogates (\udce9) in any string.
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+        records[record["path"]] = record
+    assert back_to_file(records.pop(shown)["path_bytes"]) == odd
+    assert len(records) == 4 and not any("path_bytes" in r for r in records.values())
+
+    exported = tmp_path / "exported.csv"
+    assert main(["export", "--csv", str(exported), "--all", "--db", str(db)]) == 0
+    for csv_file in (target, exported):
+        text = csv_file.read_bytes().decode("utf-8")  # strict: pandas and spreadsheets read it
+        rows = {row["path"]: row for row in csv.DictReader(io.StringIO(text, newline=""))}
+        assert back_to_file(rows.pop(shown)["path_bytes"]) == odd
+        assert len(rows) == 4 and all(row["path_bytes"] == "" for row in rows.values())
+
+    assert main(["classify", odd, "--model", str(tiny_model)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{shown}\t") and printed.count("\n") == 1
+    printed.encode("utf-8")
+
+
+def test_similar_and_explain_show_names_that_are_not_utf8_as_valid_utf8(photos, tiny_model,
+                                                                          tmp_path, capsys):
+    from urllib.parse import unquote_to_bytes
+
+    odd = os.fsdecode(os.path.join(os.fsencode(photos), b"caf\xe9.png"))
+    os.rename(photos / "photo_0001.png", odd)
+    shown = str(photos / "caf\ufffd.png")
+    db = tmp_path / "r.db"
+    assert main(scan_args(tiny_model, db, photos, extra=["--embeddings"])) == 0
+    capsys.readouterr()
+    assert main(["similar", str(photos / "photo_0000.png"), "--db", str(db), "--model",
+                 str(tiny_model), "--json"]) == 0
+    records = {r["path"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert os.fsdecode(unquote_to_bytes(records[shown]["path_bytes"])) == odd
+    assert main(["explain", odd, "--out", str(tmp_path / "o"), "--model", str(tiny_model)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{shown}\t") and printed.rstrip().endswith("caf\ufffd.heatmap.png")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from nsfw_desktop.classifier import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.displaypath import display_path, path_fields
 from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError
 
 
@@ -90,4 +91,7 @@ def open_store(args: argparse.Namespace, *, read_only: bool = False) -> Iterator
 
 
 def json_line(path: str, label: str | None, score: float | None, error: str | None) -> str:
-    return json.dumps({"path": path, "label": label, "nsfw_score": score, "error": error})
+    """One result as a JSON object: path (and path_bytes when the name is not valid UTF-8),
+    label, nsfw_score, error."""
+    return json.dumps({**path_fields(path), "label": label, "nsfw_score": score,
+                       "error": None if error is None else display_path(error)})

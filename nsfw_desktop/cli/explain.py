@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier
+from nsfw_desktop.displaypath import display_path
 
 
 def opacity(text: str) -> float:
@@ -56,7 +57,7 @@ def run(args) -> int:
         try:
             image = load_image(path, min_side=PREVIEW_SIDE)
         except ImageError as exc:
-            print(f"{path}\terror: {exc}", flush=True)
+            print(display_path(f"{path}\terror: {exc}"), flush=True)
             continue
         frames = [_preview(frame, PREVIEW_SIDE) for frame in image.frames]
         explanation = explain_frames(classifier, frames, method=args.method,
@@ -67,7 +68,8 @@ def run(args) -> int:
         except OSError as exc:
             raise CliError(f"cannot write {target}: {exc.strerror}") from None
         prediction = explanation.prediction
-        print(f"{path}\t{prediction.label}\t{prediction.nsfw_score:.4f}\t{target}", flush=True)
+        print(display_path(f"{path}\t{prediction.label}\t{prediction.nsfw_score:.4f}\t{target}"),
+              flush=True)
     return 0
 
 

@@ -15,6 +15,7 @@ from nsfw_desktop.cli.common import (
     positive_int,
     threshold,
 )
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.engine import DEFAULT_BATCH_SIZE, BatchDone, ScanFinished, ScanOptions, ScanStarted
 from nsfw_desktop.model_source import ModelError
 
@@ -64,7 +65,7 @@ def run(args) -> int:
                               threshold=args.threshold):
                 if isinstance(event, ScanStarted):
                     for problem in event.problems:
-                        print(f"warning: {problem}", file=sys.stderr)
+                        print(f"warning: {display_path(problem)}", file=sys.stderr)
                     bar = tqdm(total=event.to_classify, unit="img", file=sys.stderr,
                                desc="Screening", dynamic_ncols=True,
                                disable=True if event.to_classify == 0 else None)
@@ -74,7 +75,8 @@ def run(args) -> int:
                             bar.write(json_line(result.path, result.label, result.nsfw_score,
                                                 result.error), file=sys.stdout)
                         elif result.error:
-                            bar.write(f"error: {result.path}: {result.error}", file=sys.stderr)
+                            bar.write(display_path(f"error: {result.path}: {result.error}"),
+                                      file=sys.stderr)
                     bar.update(len(event.results))
                 elif isinstance(event, ScanFinished):
                     summary = event.summary

@@ -272,3 +272,14 @@ def test_similar_and_explain_show_names_that_are_not_utf8_as_valid_utf8(photos, 
     assert main(["explain", odd, "--out", str(tmp_path / "o"), "--model", str(tiny_model)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith(f"{shown}\t") and printed.rstrip().endswith("caf\ufffd.heatmap.png")
+
+
+def test_a_csv_that_cannot_be_written_is_one_line(photos, tiny_model, tmp_path, capsys):
+    db = tmp_path / "r.db"
+    target = tmp_path / "missing" / "flagged.csv"
+    assert main(scan_args(tiny_model, db, photos, extra=["--csv", str(target)])) == 1
+    assert Store(db).count() == 5  # the scan itself is kept
+    assert main(["export", "--csv", str(target), "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    expected = f"nsfw-desktop: error: cannot write {target}: No such file or directory."
+    assert err.count(expected) == 2 and "Traceback" not in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -88,6 +89,19 @@ def open_store(args: argparse.Namespace, *, read_only: bool = False) -> Iterator
             yield store
     except StoreError as exc:
         raise CliError(str(exc)) from None
+
+
+def export_csv(args: argparse.Namespace, store) -> None:
+    """Write ``--csv`` from ``store``: the flagged files (``--threshold``), or all with ``--all``.
+    A CSV that cannot be written is a CliError."""
+    from nsfw_desktop.export import select, write_csv
+
+    try:
+        rows = write_csv(args.csv, select(store.results(), args.threshold, everything=args.all))
+    except OSError as exc:
+        raise CliError(f"cannot write {args.csv}: {exc.strerror or exc}. Choose another file "
+                       "with --csv.") from None
+    print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
 
 
 def json_line(path: str, label: str | None, score: float | None, error: str | None) -> str:

@@ -10,6 +10,7 @@ from nsfw_desktop.cli.common import (
     add_db_option,
     add_model_options,
     build_classifier,
+    export_csv,
     json_line,
     open_store,
     positive_int,
@@ -89,11 +90,7 @@ def run(args) -> int:
                 summary.problems) >= len(args.paths):
             raise CliError("none of the given paths could be read")
         if args.csv:
-            from nsfw_desktop.export import select, write_csv
-
-            rows = write_csv(args.csv, select(store.results(), args.threshold,
-                                              everything=args.all))
-            print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
+            export_csv(args, store)
     _print_summary(summary, args)
     return 0
 

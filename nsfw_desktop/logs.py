@@ -106,7 +106,8 @@ def setup_logging(*, level: int = logging.INFO, secrets: Iterable[str] = (),
     handlers: list[logging.Handler] = []
     try:
         file_handler = _PrivateRotatingFileHandler(
-            path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
+            path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8",
+            errors="backslashreplace")  # a name that is not UTF-8 is logged as \udce9, not lost
     except OSError as exc:
         sys.stderr.write(f"nsfw-desktop: cannot write the log file {path}: {exc.strerror}\n")
     else:

@@ -110,3 +110,12 @@ def test_log_files_are_readable_by_the_owner_only(monkeypatch, isolated_home):
     assert len(files) == 1 + logs.BACKUP_COUNT
     assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: 0o600 for f in files}
     assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_name_that_is_not_utf8_reaches_the_file(capsys):
+    path = logs.setup_logging(console=False)
+    logging.getLogger("nsfw_desktop.test").info("moved %s", "/photos/caf\udce9.png")
+    for handler in app_handlers():
+        handler.flush()
+    assert path.read_text(encoding="utf-8").rstrip().endswith("moved /photos/caf\\udce9.png")
+    assert "Logging error" not in capsys.readouterr().err

@@ -1,9 +1,10 @@
 """CSV export of stored results.
 
-Paths are written with the ``surrogateescape`` error handler, so a file name
-that is not valid UTF-8 comes out as its exact original bytes and can be fed
-back to the file system. The file is written next to its destination and
-renamed into place, so a crash never leaves a half-written CSV behind.
+The CSV is valid UTF-8 whatever the file names: a name that is not valid UTF-8
+is shown in ``path`` with U+FFFD for its undecodable bytes, and its exact bytes
+are in ``path_bytes``, percent-encoded (see ``displaypath``). The file is
+written next to its destination and renamed into place, so a crash never leaves
+a half-written CSV behind.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from nsfw_desktop.displaypath import display_path, path_bytes
 from nsfw_desktop.store import Result
 
+# path_bytes last, so the columns before it keep their places in older readers' scripts.
 COLUMNS = ["path", "label", "nsfw_score", "model", "width", "height", "file_size", "modified",
-           "scanned_at", "error"]
+           "scanned_at", "error", "path_bytes"]
 
 
 def csv_row(result: Result, *, with_review: bool = False) -> list:
@@ -33,10 +36,12 @@ def csv_row(result: Result, *, with_review: bool = False) -> list:
         result.modified.isoformat(timespec="seconds"),
         datetime.fromtimestamp(result.scanned_at).astimezone().isoformat(timespec="seconds"),
         result.error or "",
+        path_bytes(result.path) or "",
     ]
     if with_review:
         row.append(result.review or "")
-    return row
+    # An error message or a local model's folder can name a file too.
+    return [display_path(cell) if isinstance(cell, str) else cell for cell in row]
 
 
 def write_csv(path: str | Path, results: Iterable[Result], *, with_review: bool = False) -> int:
@@ -46,7 +51,7 @@ def write_csv(path: str | Path, results: Iterable[Result], *, with_review: bool 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     count = 0
     try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
             for result in results:

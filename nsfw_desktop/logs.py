@@ -66,6 +66,15 @@ class _CurrentStderr(logging.StreamHandler):
         pass  # StreamHandler.__init__ assigns one; the property always answers sys.stderr
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Log files readable by their owner only (0600): the log names the files screened.
+    Rotation renames the old files, so every new one is opened here."""
+
+    def _open(self):
+        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors,
+                    opener=lambda path, flags: os.open(path, flags, 0o600))
+
+
 def hide_secret(secret: str) -> None:
     """Hide ``secret`` (a token typed during the session) in what the handlers of
     ``setup_logging`` write from now on."""
@@ -96,8 +105,9 @@ def setup_logging(*, level: int = logging.INFO, secrets: Iterable[str] = (),
     path = log_file()
     handlers: list[logging.Handler] = []
     try:
-        file_handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
+        file_handler = _PrivateRotatingFileHandler(
+            path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8",
+            errors="backslashreplace")  # a name that is not UTF-8 is logged as \udce9, not lost
     except OSError as exc:
         sys.stderr.write(f"nsfw-desktop: cannot write the log file {path}: {exc.strerror}\n")
     else:

@@ -5,17 +5,37 @@ user's decisions) in the data folder, thumbnails in the cache folder and logs in
 the log folder. ``NSFW_DESKTOP_HOME`` relocates all four under one folder: the
 portable mode, and what the tests use. Model weights are not ours: they stay in
 the standard Hugging Face cache so other tools share them.
+
+The four folders are readable by their owner only (0700): they hold the list of
+flagged photos, thumbnails of them and logs naming them. A folder an older
+version made open to others is closed when it is next used.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from pathlib import Path
 
 import platformdirs
 
+log = logging.getLogger(__name__)
+
 APP_NAME = "nsfw-desktop"
 HOME_ENV = "NSFW_DESKTOP_HOME"
+
+
+def private_folder(folder: Path) -> Path:
+    """``folder``, created if needed, readable by its owner only (0700). Missing parents are
+    created with the usual mode: they may be the user's, not ours."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(folder.stat().st_mode) & 0o077:
+        try:
+            os.chmod(folder, 0o700)
+        except OSError as exc:  # a file system without permissions (FAT), or not our folder
+            log.info("cannot make %s readable by its owner only: %s", folder, exc.strerror)
+    return folder
 
 
 def _folder(kind: str) -> Path:
@@ -24,8 +44,7 @@ def _folder(kind: str) -> Path:
         folder = Path(home).expanduser() / kind
     else:
         folder = Path(getattr(platformdirs, f"user_{kind}_dir")(APP_NAME, appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return private_folder(folder)
 
 
 def config_dir() -> Path:

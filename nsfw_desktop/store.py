@@ -12,6 +12,8 @@ whoever writes (a removed row takes its embedding along, a moved file keeps
 it, a file classified again after a change, or by another model, loses the old
 one), and a generation counter, bumped on every change of the table, tells a
 kept search matrix (``search.py``) that it is out of date.
+
+Opening and SQLite's errors (``StoreError``) are the job of ``database``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from nsfw_desktop.database import StoreError as StoreError  # re-exported: callers catch it here
+from nsfw_desktop.database import open_database, user_errors
 
 SCHEMA_VERSION = 2  # 2: results.missing_since
 EMBEDDING_DTYPE = np.dtype("<f2")  # float16, little-endian, whatever the machine
@@ -128,18 +133,15 @@ class Fingerprint(NamedTuple):
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    """The results database at ``path``, created if needed; ``read_only=True`` opens an
+    existing one without ever taking the write lock (so a running scan is never held up)
+    and works on read-only media. Raises StoreError."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable across a killed process in WAL mode; only a power cut
-        # can lose the last transactions.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        _migrate(self.db)
-        self.db.executescript(_SCHEMA)
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self.db.commit()
+        self.read_only = read_only
+        self.db = open_database(self.path, schema=_SCHEMA, version=SCHEMA_VERSION,
+                                read_only=read_only, migrate=_migrate)
 
     def close(self) -> None:
         self.db.close()
@@ -150,15 +152,18 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @user_errors
     def fingerprints(self) -> dict[bytes, Fingerprint]:
         """path bytes -> what decides whether a stored row is still current, and its outcome."""
         return {row[0]: Fingerprint(*row[1:]) for row in self.db.execute(_FINGERPRINTS)}
 
+    @user_errors
     def fingerprint(self, path: str) -> Fingerprint | None:
         """The Fingerprint of one file's row, or None."""
         row = self.db.execute(_FINGERPRINTS + " WHERE r.path=?", (os.fsencode(path),)).fetchone()
         return Fingerprint(*row[1:]) if row else None
 
+    @user_errors
     def put_many(self, results: Iterable[Result]) -> None:
         """Insert or replace results, with the embedding of each that carries one, and commit
         them together. A review survives a change of model, not a change of the file itself."""
@@ -189,23 +194,27 @@ class Store:
             self.db.execute("UPDATE embeddings_generation SET generation = generation + 1")
         self.db.commit()
 
+    @user_errors
     def embedding(self, path: str, model: str) -> np.ndarray | None:
         """The stored float32 embedding of ``path`` by ``model``, or None."""
         row = self.db.execute("SELECT vector FROM embeddings WHERE path=? AND model=?",
                               (os.fsencode(path), model)).fetchone()
         return np.frombuffer(row[0], dtype=EMBEDDING_DTYPE).astype(np.float32) if row else None
 
+    @user_errors
     def embedding_count(self, model: str | None = None) -> int:
         if model is None:
             return self.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
         return self.db.execute("SELECT COUNT(*) FROM embeddings WHERE model=?", (model,)).fetchone()[0]
 
+    @user_errors
     def get(self, path: str) -> Result | None:
         row = self.db.execute(
             f"SELECT {_COLUMNS} FROM results WHERE path=?", (os.fsencode(path),)
         ).fetchone()
         return Result.from_row(row) if row else None
 
+    @user_errors
     def results(self, *, threshold: float | None = None) -> Iterator[Result]:
         """Every row (or those with nsfw_score >= threshold), highest score first."""
         query = f"SELECT {_COLUMNS} FROM results"
@@ -217,9 +226,11 @@ class Store:
         for row in self.db.execute(query, params):
             yield Result.from_row(row)
 
+    @user_errors
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 
+    @user_errors
     def forget_gone(self, paths: Iterable[bytes]) -> tuple[int, int]:
         """Delete the rows of files found gone (path bytes), except reviewed ones: those are
         marked missing instead, so no review mark is lost to a scan. (deleted, marked missing)."""
@@ -233,6 +244,7 @@ class Store:
         self.db.commit()
         return deleted, marked
 
+    @user_errors
     def mark_found(self, paths: set[bytes]) -> None:
         """Clear the missing mark of the rows among ``paths`` (path bytes): their files are back."""
         missing = [row[0] for row in self.db.execute(
@@ -242,13 +254,16 @@ class Store:
             self.db.executemany("UPDATE results SET missing_since=NULL WHERE path=?", back)
             self.db.commit()
 
+    @user_errors
     def missing_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM results WHERE missing_since IS NOT NULL").fetchone()[0]
 
+    @user_errors
     def remove(self, paths: Iterable[str]) -> None:
         self.db.executemany("DELETE FROM results WHERE path=?", [(os.fsencode(p),) for p in paths])
         self.db.commit()
 
+    @user_errors
     def move(self, old: str, new: str) -> None:
         """Follow a file that was moved or renamed, keeping its result and review."""
         self.db.execute("DELETE FROM results WHERE path=?", (os.fsencode(new),))
@@ -257,6 +272,7 @@ class Store:
         )
         self.db.commit()
 
+    @user_errors
     def set_review(self, paths: Iterable[str], review: str | None) -> None:
         if review not in (None, "safe", "nsfw"):
             raise ValueError(f"review must be 'safe', 'nsfw' or None, not {review!r}")

@@ -50,10 +50,11 @@ class ThumbnailCache:
             self._write(make_thumbnail(path, self.size), target)
         return target
 
-    @staticmethod
-    def _write(image: Image.Image, target: Path) -> None:
+    def _write(self, image: Image.Image, target: Path) -> None:
+        # Pictures of the user's photos: the folders are 0700 and mkstemp makes the file 0600.
+        paths.private_folder(self.folder)
+        paths.private_folder(target.parent)
         # Written beside the target and renamed, so a reader never sees half a file.
-        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".thumb.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as handle:

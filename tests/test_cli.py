@@ -139,3 +139,147 @@ def test_scan_resumes_after_sigkill(tmp_path, tiny_model):
     summary = json.loads(done.stdout.splitlines()[-1])["summary"]
     assert summary["unchanged"] == survived and summary["scanned"] == 60 - survived
     assert Store(db).count() == 60
+
+
+def test_database_problems_are_one_line_errors_and_delete_nothing(photos, tiny_model, tmp_path,
+                                                                  capsys, monkeypatch):
+    from nsfw_desktop import database
+
+    newer = tmp_path / "newer.db"
+    Store(newer).close()
+    with sqlite3.connect(newer) as raw:
+        raw.execute("PRAGMA user_version=7")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n" * 100)
+    busy = tmp_path / "busy.db"
+    Store(busy).close()
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)
+    writer = sqlite3.connect(busy, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")  # another nsfw-desktop, mid-way through a batch
+    try:
+        for argv, expected in [
+            (scan_args(tiny_model, newer, photos), "written by a newer nsfw-desktop (schema 7;"),
+            (["export", "--csv", str(tmp_path / "a.csv"), "--db", str(newer)],
+             "written by a newer nsfw-desktop (schema 7;"),
+            (["export", "--csv", str(tmp_path / "b.csv"), "--db", str(text)],
+             f"{text} is not an nsfw-desktop results database (file is not a database)"),
+            (scan_args(tiny_model, text, photos),
+             f"{text} is not an nsfw-desktop results database (file is not a database)"),
+            (scan_args(tiny_model, busy, photos),
+             f"The results database {busy} is busy: another nsfw-desktop is writing to it."),
+        ]:
+            assert main(argv) == 1
+            err = capsys.readouterr().err
+            lines = [line for line in err.splitlines() if line.startswith("nsfw-desktop: error:")]
+            assert len(lines) == 1 and expected in lines[0], err
+            assert "Traceback" not in err
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert text.read_text() == "not a database\n" * 100
+    with sqlite3.connect(newer) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert Store(busy).count() == 0
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+
+
+def test_export_reads_while_a_scan_holds_the_write_lock(photos, tiny_model, tmp_path, monkeypatch):
+    from nsfw_desktop import database
+
+    db = tmp_path / "r.db"
+    assert main(scan_args(tiny_model, db, photos)) == 0
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)
+    scan = sqlite3.connect(db, isolation_level=None)
+    scan.execute("BEGIN IMMEDIATE")
+    scan.execute("DELETE FROM results")  # uncommitted: the export sees the five stored rows
+    try:
+        out = tmp_path / "all.csv"
+        assert main(["export", "--csv", str(out), "--all", "--db", str(db)]) == 0
+    finally:
+        scan.execute("ROLLBACK")
+        scan.close()
+    with open(out, newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == 5
+
+
+def test_export_works_on_read_only_media(photos, tiny_model, tmp_path):
+    from tests.test_store import run_on_read_only_media
+
+    media = tmp_path / "media"
+    assert main(scan_args(tiny_model, media / "r.db", photos)) == 0
+    out = tmp_path / "all.csv"
+    code = (f"import sys; from nsfw_desktop.cli import main; sys.exit(main(['export', '--csv', "
+            f"{str(out)!r}, '--all', '--db', {str(media / 'r.db')!r}]))")
+    done = run_on_read_only_media(media, code)
+    assert done.returncode == 0, done.stderr
+    with open(out, newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == 5
+    assert sorted(p.name for p in media.iterdir()) == ["r.db"]
+
+
+def test_names_that_are_not_utf8_come_out_as_valid_utf8_that_leads_back_to_the_file(
+        photos, tiny_model, tmp_path, capsys):
+    import io
+    from urllib.parse import unquote_to_bytes
+
+    odd = os.fsdecode(os.path.join(os.fsencode(photos), b"caf\xe9.png"))  # Latin-1 "café"
+    os.rename(photos / "photo_0001.png", odd)
+    shown = str(photos / "caf\ufffd.png")
+    db, target = tmp_path / "r.db", tmp_path / "all.csv"
+
+    def back_to_file(path_bytes: str) -> str:
+        return os.fsdecode(unquote_to_bytes(path_bytes))
+
+    assert main(scan_args(tiny_model, db, photos, extra=["--json", "--csv", str(target), "--all"])) == 0
+    lines = capsys.readouterr().out.splitlines()[:-1]
+    records = {}
+    for line in lines:
+        record = json.loads(line)
+        # What a strict parser demands: no lone surrogates (\udce9) in any string.
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+        records[record["path"]] = record
+    assert back_to_file(records.pop(shown)["path_bytes"]) == odd
+    assert len(records) == 4 and not any("path_bytes" in r for r in records.values())
+
+    exported = tmp_path / "exported.csv"
+    assert main(["export", "--csv", str(exported), "--all", "--db", str(db)]) == 0
+    for csv_file in (target, exported):
+        text = csv_file.read_bytes().decode("utf-8")  # strict: pandas and spreadsheets read it
+        rows = {row["path"]: row for row in csv.DictReader(io.StringIO(text, newline=""))}
+        assert back_to_file(rows.pop(shown)["path_bytes"]) == odd
+        assert len(rows) == 4 and all(row["path_bytes"] == "" for row in rows.values())
+
+    assert main(["classify", odd, "--model", str(tiny_model)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{shown}\t") and printed.count("\n") == 1
+    printed.encode("utf-8")
+
+
+def test_similar_and_explain_show_names_that_are_not_utf8_as_valid_utf8(photos, tiny_model,
+                                                                          tmp_path, capsys):
+    from urllib.parse import unquote_to_bytes
+
+    odd = os.fsdecode(os.path.join(os.fsencode(photos), b"caf\xe9.png"))
+    os.rename(photos / "photo_0001.png", odd)
+    shown = str(photos / "caf\ufffd.png")
+    db = tmp_path / "r.db"
+    assert main(scan_args(tiny_model, db, photos, extra=["--embeddings"])) == 0
+    capsys.readouterr()
+    assert main(["similar", str(photos / "photo_0000.png"), "--db", str(db), "--model",
+                 str(tiny_model), "--json"]) == 0
+    records = {r["path"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert os.fsdecode(unquote_to_bytes(records[shown]["path_bytes"])) == odd
+    assert main(["explain", odd, "--out", str(tmp_path / "o"), "--model", str(tiny_model)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{shown}\t") and printed.rstrip().endswith("caf\ufffd.heatmap.png")
+
+
+def test_a_csv_that_cannot_be_written_is_one_line(photos, tiny_model, tmp_path, capsys):
+    db = tmp_path / "r.db"
+    target = tmp_path / "missing" / "flagged.csv"
+    assert main(scan_args(tiny_model, db, photos, extra=["--csv", str(target)])) == 1
+    assert Store(db).count() == 5  # the scan itself is kept
+    assert main(["export", "--csv", str(target), "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    expected = f"nsfw-desktop: error: cannot write {target}: No such file or directory."
+    assert err.count(expected) == 2 and "Traceback" not in err

@@ -93,3 +93,29 @@ def test_an_unwritable_log_folder_costs_only_the_file(tmp_path, monkeypatch, cap
     assert "cannot write the log file" in capsys.readouterr().err
     logging.getLogger("nsfw_desktop.test").warning("still shown")
     assert capsys.readouterr().err == "still shown\n"
+
+
+def test_log_files_are_readable_by_the_owner_only(monkeypatch, isolated_home):
+    import os
+
+    monkeypatch.setattr(logs, "MAX_BYTES", 2_000)
+    old = os.umask(0o022)
+    try:
+        path = logs.setup_logging(console=False)
+        for i in range(100):  # rotates: the backups are renamed, a new file is opened
+            logging.getLogger("nsfw_desktop.test").info("line %d %s", i, "x" * 40)
+    finally:
+        os.umask(old)
+    files = sorted(path.parent.glob("nsfw-desktop.log*"))
+    assert len(files) == 1 + logs.BACKUP_COUNT
+    assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: 0o600 for f in files}
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_name_that_is_not_utf8_reaches_the_file(capsys):
+    path = logs.setup_logging(console=False)
+    logging.getLogger("nsfw_desktop.test").info("moved %s", "/photos/caf\udce9.png")
+    for handler in app_handlers():
+        handler.flush()
+    assert path.read_text(encoding="utf-8").rstrip().endswith("moved /photos/caf\\udce9.png")
+    assert "Logging error" not in capsys.readouterr().err

@@ -63,3 +63,15 @@ def test_privacy_blur_removes_detail():
     def roughness(img):
         return np.abs(np.diff(np.asarray(img, dtype=np.int16), axis=1)).mean()
     assert roughness(blurred) < roughness(sharp) / 4
+
+
+def test_thumbnails_are_readable_by_the_owner_only(tmp_path, isolated_home):
+    old = os.umask(0o022)
+    try:
+        (photo,) = write_photos(tmp_path / "photos", 1)
+        thumbnail = ThumbnailCache().thumbnail(str(photo))
+        modes = {p: os.stat(p).st_mode & 0o777
+                 for p in (thumbnail, thumbnail.parent, thumbnail.parent.parent, isolated_home / "cache")}
+    finally:
+        os.umask(old)
+    assert list(modes.values()) == [0o600, 0o700, 0o700, 0o700]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nsfw_desktop.cli.common import add_model_options, build_classifier, json_line, positive_int
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
 
 
@@ -14,7 +15,8 @@ def register(subparsers) -> None:
     add_model_options(parser)
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--json", action="store_true",
-                        help="one JSON object per line: path, label, nsfw_score, error")
+                        help="one JSON object per line: path (and path_bytes for a name that "
+                             "is not UTF-8), label, nsfw_score, error")
     parser.set_defaults(func=run)
 
 
@@ -38,6 +40,6 @@ def _print(args, path: str, label: str | None, score: float | None, error: str |
     if args.json:
         print(json_line(path, label, score, error), flush=True)
     elif error:
-        print(f"{path}\terror: {error}", flush=True)
+        print(f"{display_path(path)}\terror: {display_path(error)}", flush=True)
     else:
-        print(f"{path}\t{label}\t{score:.4f}", flush=True)
+        print(f"{display_path(path)}\t{label}\t{score:.4f}", flush=True)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.displaypath import display_path, path_fields
 from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError
 
 
@@ -73,12 +77,35 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True) -> Classifi
     return classifier
 
 
-def open_store(args: argparse.Namespace):
+@contextmanager
+def open_store(args: argparse.Namespace, *, read_only: bool = False) -> Iterator:
+    """The results database of ``--db`` (or the default one), as a context. A StoreError, on
+    opening or inside the ``with`` block, becomes a CliError: one line, exit status 1."""
     from nsfw_desktop.paths import default_db_path
-    from nsfw_desktop.store import Store
+    from nsfw_desktop.store import Store, StoreError
 
-    return Store(args.db or default_db_path())
+    try:
+        with Store(args.db or default_db_path(), read_only=read_only) as store:
+            yield store
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+def export_csv(args: argparse.Namespace, store) -> None:
+    """Write ``--csv`` from ``store``: the flagged files (``--threshold``), or all with ``--all``.
+    A CSV that cannot be written is a CliError."""
+    from nsfw_desktop.export import select, write_csv
+
+    try:
+        rows = write_csv(args.csv, select(store.results(), args.threshold, everything=args.all))
+    except OSError as exc:
+        raise CliError(f"cannot write {args.csv}: {exc.strerror or exc}. Choose another file "
+                       "with --csv.") from None
+    print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
 
 
 def json_line(path: str, label: str | None, score: float | None, error: str | None) -> str:
-    return json.dumps({"path": path, "label": label, "nsfw_score": score, "error": error})
+    """One result as a JSON object: path (and path_bytes when the name is not valid UTF-8),
+    label, nsfw_score, error."""
+    return json.dumps({**path_fields(path), "label": label, "nsfw_score": score,
+                       "error": None if error is None else display_path(error)})

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier
+from nsfw_desktop.displaypath import display_path
 
 
 def opacity(text: str) -> float:
@@ -57,7 +58,7 @@ def run(args) -> int:
             explanation = explain_file(classifier, path, method=args.method,
                                        head_fusion=args.head_fusion, opacity=args.opacity)
         except ImageError as exc:
-            print(f"{path}\terror: {exc}", flush=True)
+            print(display_path(f"{path}\terror: {exc}"), flush=True)
             continue
         target = _unique_name(out, path, taken)
         try:
@@ -65,7 +66,8 @@ def run(args) -> int:
         except OSError as exc:
             raise CliError(f"cannot write {target}: {exc.strerror}") from None
         prediction = explanation.prediction
-        print(f"{path}\t{prediction.label}\t{prediction.nsfw_score:.4f}\t{target}", flush=True)
+        print(display_path(f"{path}\t{prediction.label}\t{prediction.nsfw_score:.4f}\t{target}"),
+              flush=True)
     return 0
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from nsfw_desktop.cli.common import add_db_option, open_store, threshold
+from nsfw_desktop.cli.common import add_db_option, export_csv, open_store, threshold
 
 
 def register(subparsers) -> None:
@@ -18,9 +16,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop.export import select, write_csv
-
-    with open_store(args) as store:
-        rows = write_csv(args.csv, select(store.results(), args.threshold, everything=args.all))
-    print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
+    # Read-only: works on read-only media and while a scan writes to the same database.
+    with open_store(args, read_only=True) as store:
+        export_csv(args, store)
     return 0

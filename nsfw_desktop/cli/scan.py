@@ -10,11 +10,13 @@ from nsfw_desktop.cli.common import (
     add_db_option,
     add_model_options,
     build_classifier,
+    export_csv,
     json_line,
     open_store,
     positive_int,
     threshold,
 )
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.pipeline import ScanPolicy
@@ -66,7 +68,7 @@ def run(args) -> int:
                               threshold=args.threshold):
                 if isinstance(event, ScanStarted):
                     for problem in event.problems:
-                        print(f"warning: {problem}", file=sys.stderr)
+                        print(f"warning: {display_path(problem)}", file=sys.stderr)
                     bar = tqdm(total=event.to_classify, unit="img", file=sys.stderr,
                                desc="Screening", dynamic_ncols=True,
                                disable=True if event.to_classify == 0 else None)
@@ -76,7 +78,8 @@ def run(args) -> int:
                             bar.write(json_line(result.path, result.label, result.nsfw_score,
                                                 result.error), file=sys.stdout)
                         elif result.error:
-                            bar.write(f"error: {result.path}: {result.error}", file=sys.stderr)
+                            bar.write(display_path(f"error: {result.path}: {result.error}"),
+                                      file=sys.stderr)
                     bar.update(len(event.results))
                 elif isinstance(event, ScanFinished):
                     summary = event.summary
@@ -89,11 +92,7 @@ def run(args) -> int:
                 summary.problems) >= len(args.paths):
             raise CliError("none of the given paths could be read")
         if args.csv:
-            from nsfw_desktop.export import select, write_csv
-
-            rows = write_csv(args.csv, select(store.results(), args.threshold,
-                                              everything=args.all))
-            print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
+            export_csv(args, store)
     _print_summary(summary, args)
     return 0
 

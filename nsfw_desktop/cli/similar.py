@@ -11,6 +11,7 @@ from nsfw_desktop.cli.common import (
     build_classifier,
     positive_int,
 )
+from nsfw_desktop.displaypath import display_path, path_fields
 
 
 def register(subparsers) -> None:
@@ -25,7 +26,8 @@ def register(subparsers) -> None:
     add_db_option(parser)
     add_model_options(parser, remote=False)
     parser.add_argument("--json", action="store_true",
-                        help="one JSON object per line: path, similarity")
+                        help="one JSON object per line: path (and path_bytes for a name that "
+                             "is not UTF-8), similarity")
     parser.set_defaults(func=run)
 
 
@@ -45,7 +47,7 @@ def run(args) -> int:
         raise CliError(f"{args.image}: {exc}") from None
     for match in matches:
         if args.json:
-            print(json.dumps({"path": match.path, "similarity": round(match.similarity, 6)}))
+            print(json.dumps({**path_fields(match.path), "similarity": round(match.similarity, 6)}))
         else:
-            print(f"{match.similarity:.4f}\t{match.path}")
+            print(f"{match.similarity:.4f}\t{display_path(match.path)}")
     return 0

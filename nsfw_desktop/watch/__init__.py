@@ -8,18 +8,18 @@ Usage from a worker thread or a front end::
     watcher.stop()
 """
 
-from nsfw_desktop.watch.watcher import (
+from nsfw_desktop.watch.events import (
     CaughtUp,
     FileClassified,
     FileMoved,
     FileRemoved,
     FolderOffline,
     FolderOnline,
-    Watcher,
     WatchEvent,
     WatchStopped,
     WatchWarning,
 )
+from nsfw_desktop.watch.watcher import Watcher
 
 __all__ = [
     "CaughtUp",

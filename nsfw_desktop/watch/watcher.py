@@ -18,18 +18,28 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from nsfw_desktop.classify import Classifier
-from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, ScanSummary, scan
+from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, scan
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.pipeline import ScanControl, ScanPolicy, classify_and_commit, is_current
 from nsfw_desktop.prepare import DecodeOptions
-from nsfw_desktop.store import Result, Store
+from nsfw_desktop.store import Store
 from nsfw_desktop.walker import FileEntry, is_candidate, is_temporary
+from nsfw_desktop.watch.events import (
+    CaughtUp,
+    FileClassified,
+    FileMoved,
+    FileRemoved,
+    FolderOffline,
+    FolderOnline,
+    WatchEvent,
+    WatchStopped,
+    WatchWarning,
+)
 from nsfw_desktop.watch.observers import Observers
 from nsfw_desktop.watch.readiness import Readiness, fingerprint
 
@@ -37,55 +47,6 @@ logger = logging.getLogger(__name__)
 
 SETTLE_SECONDS = 1.0  # a file is complete once unchanged this long
 FOLDER_CHECK_SECONDS = 5.0  # how often watched folders are looked at (unmounted, back again)
-
-
-@dataclass(frozen=True)
-class FileClassified:
-    result: Result  # as stored; ``result.error`` is set when the file could not be read
-    flagged: bool  # nsfw_score >= the watcher's threshold
-    catch_up: bool = False  # found by a catch-up scan, not as it arrived (a tray may stay quiet)
-
-
-@dataclass(frozen=True)
-class FileMoved:
-    old: str  # the stored result (and review) now belongs to ``new``
-    new: str
-
-
-@dataclass(frozen=True)
-class FileRemoved:
-    path: str  # deleted or moved out of the watched folders; its row is gone
-
-
-@dataclass(frozen=True)
-class FolderOnline:
-    folder: str  # watched from now on (at start, or back after being offline)
-
-
-@dataclass(frozen=True)
-class FolderOffline:
-    folder: str
-    reason: str  # for the user; watching resumes by itself when the folder is back
-
-
-@dataclass(frozen=True)
-class CaughtUp:
-    folders: tuple[str, ...]  # what changed in them while nobody watched is classified now
-    summary: ScanSummary
-
-
-@dataclass(frozen=True)
-class WatchWarning:
-    message: str  # for the user: a folder polled past the inotify limits, an unreadable subfolder
-
-
-@dataclass(frozen=True)
-class WatchStopped:
-    error: str | None  # None after stop(); otherwise why the watcher could not go on
-
-
-WatchEvent = (FileClassified | FileMoved | FileRemoved | FolderOnline | FolderOffline | CaughtUp
-              | WatchWarning | WatchStopped)
 
 
 class Watcher:

@@ -140,8 +140,6 @@ def load_image(
         raise ImageError("the file disappeared before it could be read") from None
     except PermissionError:
         raise ImageError("permission denied: the file cannot be read") from None
-    except IsADirectoryError:
-        raise ImageError("this is a folder, not a file") from None
     except UnidentifiedImageError:
         if isinstance(path, (str, os.PathLike)) and os.path.getsize(path) == 0:
             raise ImageError("the file is empty (0 bytes)") from None
@@ -165,7 +163,7 @@ def _open_and_decode(handle: BinaryIO, min_side: int | None, max_pixels: int, ma
         jpeg = read_jpeg_frame(handle) if img.format == "JPEG" else None
         if jpeg is not None and jpeg.too_short:
             raise ImageError(TRUNCATED)
-        budget = _Budget(max_decode_bytes, jpeg.coefficient_bytes if jpeg else 0)
+        budget = _Budget(max_decode_bytes, jpeg.coefficient_bytes if jpeg else 0, img.size)
         return _decode(img, min_side, max_pixels, max_frames, budget)
 
 
@@ -173,15 +171,17 @@ def _open_and_decode(handle: BinaryIO, min_side: int | None, max_pixels: int, ma
 class _Budget:
     max_bytes: int
     decoder_bytes: int  # what the decoder holds besides the picture (progressive JPEG)
+    claimed: tuple[int, int]  # the full size, before any JPEG reduction
 
     def check(self, img: Image.Image, *, frames: int = 1, rotated: bool = False) -> None:
         """Refuse, before decoding, a picture whose decode would allocate more than the
         budget. Only JPEG can decode reduced (draft); others decode at full size or not at all."""
         needed = decode_bytes(img, frames=frames, rotated=rotated, decoder_bytes=self.decoder_bytes)
         if needed > self.max_bytes:
+            width, height = self.claimed
             raise ImageError(
-                f"the picture claims {img.width}x{img.height} pixels "
-                f"({img.width * img.height / 1e6:.0f} MP, {_megabytes(needed)} to decode), more than "
+                f"the picture claims {width}x{height} pixels "
+                f"({width * height / 1e6:.0f} MP, {_megabytes(needed)} to decode), more than "
                 f"the {_megabytes(self.max_bytes)} this app decodes per picture; "
                 "convert it to a smaller JPEG to screen it"
             )

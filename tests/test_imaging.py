@@ -262,7 +262,7 @@ def test_progressive_jpeg_counts_its_full_size_coefficients(tmp_path):
     gradient((2000, 2000)).save(progressive, quality=90, progressive=True)
     budget = 8 * 1024 * 1024
     assert load_image(baseline, min_side=448, max_decode_bytes=budget).frames[0].size == (500, 500)
-    with pytest.raises(ImageError, match="to decode"):
+    with pytest.raises(ImageError, match=r"claims 2000x2000 pixels \(4 MP, 1[0-9] MB to decode\)"):
         load_image(progressive, min_side=448, max_decode_bytes=budget)
 
 

@@ -13,7 +13,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from nsfw_desktop.imaging import IMAGE_SUFFIXES, looks_like_image
+from nsfw_desktop.imaging import IMAGE_SUFFIXES, ImageError, looks_like_image, open_regular
 
 # Browsers and download managers write to these names and rename when done.
 TEMPORARY_SUFFIXES = (".part", ".crdownload", ".download", ".partial", ".tmp")
@@ -44,9 +44,10 @@ def is_candidate(path: str, name: str) -> bool:
     if os.path.splitext(lowered)[1] in IMAGE_SUFFIXES:
         return True
     try:
-        with open(path, "rb") as handle:
+        # Never a plain open(): on a FIFO it waits for a writer forever.
+        with open_regular(path) as handle:
             return looks_like_image(handle.read(16))
-    except OSError:
+    except (OSError, ImageError):
         return False
 
 
@@ -110,14 +111,15 @@ def _walk_folder(root, report, recursive, include_hidden, visited, seen_files):
                 if recursive:
                     subfolders.append(entry.path)
                 continue
-            if entry.path in seen_files or not is_candidate(entry.path, entry.name):
-                continue
             try:
                 file_info = entry.stat()
             except OSError:
                 # A dangling link or a file gone since the listing: nothing to classify.
                 continue
+            # FIFOs, sockets and devices hold no pictures, and sniffing one could block.
             if not stat.S_ISREG(file_info.st_mode):
+                continue
+            if entry.path in seen_files or not is_candidate(entry.path, entry.name):
                 continue
             seen_files.add(entry.path)
             yield FileEntry(entry.path, file_info.st_size, file_info.st_mtime_ns)

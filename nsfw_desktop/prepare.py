@@ -14,7 +14,13 @@ from typing import Any, BinaryIO
 from PIL import Image
 
 from nsfw_desktop.classify.base import Classifier
-from nsfw_desktop.imaging import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, ImageError, load_image
+from nsfw_desktop.imaging import (
+    DEFAULT_MAX_DECODE_BYTES,
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_MAX_PIXELS,
+    ImageError,
+    load_image,
+)
 
 DEFAULT_BATCH_SIZE = 8
 
@@ -27,6 +33,7 @@ class DecodeOptions:
     decode_workers: int = 2  # threads decoding ahead of the model
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are refused as bombs
     max_frames: int = DEFAULT_MAX_FRAMES  # frames sampled from an animation
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES  # memory one picture may take to decode
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -61,7 +68,7 @@ def decode_and_prepare(
     """
     options = options or DecodeOptions()
     image = load_image(source, min_side=max(min_side, 2 * classifier.input_size),
-                       max_pixels=options.max_pixels,
+                       max_pixels=options.max_pixels, max_decode_bytes=options.max_decode_bytes,
                        max_frames=options.max_frames if max_frames is None else max_frames)
     try:
         inputs = [classifier.prepare(frame) for frame in image.frames]

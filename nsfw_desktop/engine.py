@@ -251,7 +251,11 @@ def classify_entries(
         except ImageError as exc:
             return _Decoded(entry, error=str(exc))
         try:
-            prepared = [classifier.prepare(frame) for frame in image.frames]
+            # A classifier may prepare from the file itself (RemoteClassifier uploads small
+            # files as they are); the others prepare each decoded frame.
+            prepare_file = getattr(classifier, "prepare_file", None)
+            prepared = (prepare_file(entry.path, image) if prepare_file is not None
+                        else [classifier.prepare(frame) for frame in image.frames])
         except Exception as exc:  # a checkpoint's processor may reject odd sizes
             return _Decoded(entry, error=f"the model's preprocessing failed: {exc}")
         return _Decoded(entry, image.width, image.height, prepared)

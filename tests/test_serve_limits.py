@@ -77,42 +77,62 @@ class SlowDecode(LocalClassifier):
         return super().prepare(image)
 
 
-def test_a_burst_is_refused_with_a_retry_after_that_spreads_the_retries(tiny_model):
-    classifier = SlowDecode(resolve(str(tiny_model)), device="cpu")
-    thread = start(classifier, max_queue=3, decode_workers=1)
+async def send(url: str, session, body: bytes, refusals: list[int], attempts: int = 8) -> int:
+    """POST ``body`` until it is answered, waiting Retry-After after each 429 (as
+    huggingface_hub users and RemoteClassifier do); each Retry-After goes to ``refusals``."""
+    for _ in range(attempts):
+        async with session.post(url, data=body) as response:
+            await response.read()
+            if response.status != 429:
+                return response.status
+            retry_after = int(response.headers["Retry-After"])
+            assert 1 <= retry_after <= 10
+            refusals.append(retry_after)
+            await asyncio.sleep(retry_after)
+    return 429
+
+
+async def clients(url: str, count: int, requests: int) -> list[list[list[int]]]:
+    """``count`` clients sending ``requests`` pictures each, one after the other: the
+    Retry-Afters each request got."""
     body = png_bytes(2)
+    refusals = [[[] for _ in range(requests)] for _ in range(count)]
 
-    async def client(session, refusals: list[int]) -> int:
-        for _ in range(8):  # bounded: each client sends one picture, retrying after Retry-After
-            async with session.post(thread.url, data=body) as response:
-                await response.read()
-                if response.status == 200:
-                    return 200
-                assert response.status == 429
-                retry_after = int(response.headers["Retry-After"])
-                assert 1 <= retry_after <= 10
-                refusals.append(retry_after)
-                await asyncio.sleep(retry_after)
-        return 429
+    async def client(session, mine):
+        return [await send(url, session, body, mine[i]) for i in range(requests)]
 
-    async def burst(clients: int) -> list[list[int]]:
-        refusals = [[] for _ in range(clients)]
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
-            statuses = await asyncio.gather(*(client(session, refusals[i]) for i in range(clients)))
-        assert statuses == [200] * clients  # accepted requests completed, retries were served
-        return refusals
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=count)) as session:
+        statuses = await asyncio.gather(*(client(session, refusals[i]) for i in range(count)))
+    assert statuses == [[200] * requests] * count  # accepted requests completed, retries were served
+    return refusals
 
-    try:
-        assert asyncio.run(burst(3)) == [[]] * 3  # the server learns how long an answer takes
-        refusals = asyncio.run(burst(15))
-        # 3 places: 12 refused at first; each was told a second when a place would be free,
-        # so it got in when it came back (before, all came back after 1 s and most were
-        # refused again, some four times).
-        assert sum(map(len, refusals)) >= 12
-        assert max(map(len, refusals)) <= 2, refusals
-        assert sorted(r[0] for r in refusals if r) != [1] * len([r for r in refusals if r])
-    finally:
-        thread.stop()
+
+@pytest.fixture
+def slow_server(tiny_model):
+    """Three places, one decode thread, a quarter of a second per picture."""
+    thread = start(SlowDecode(resolve(str(tiny_model)), device="cpu"), max_queue=3, decode_workers=1)
+    # A first few requests: the server learns how long an answer takes.
+    assert asyncio.run(clients(thread.url, 3, 1)) == [[[]]] * 3
+    yield thread
+    thread.stop()
+
+
+def test_a_burst_is_refused_with_a_retry_after_that_spreads_the_retries(slow_server):
+    refusals = [r for client in asyncio.run(clients(slow_server.url, 15, 1)) for r in client]
+    # 3 places: 12 refused at first; each was told a second when a place would be free,
+    # so it got in when it came back (before, all came back after 1 s and most were
+    # refused again, some four times).
+    assert sum(map(len, refusals)) >= 12
+    assert max(map(len, refusals)) <= 2, refusals
+    assert len({r[0] for r in refusals if r}) > 1  # not all sent back for the same second
+
+
+def test_clients_sent_back_get_their_turn_before_busy_clients_send_more(slow_server):
+    # 6 clients, 3 places, 5 pictures each. Before, the 3 clients that got in sent their
+    # next picture the moment one was answered and kept every place; the 3 sent back were
+    # refused each time they came back until the others had sent all of theirs.
+    refusals = asyncio.run(clients(slow_server.url, 6, 5))
+    assert max(len(request) for client in refusals for request in client) <= 2, refusals
 
 
 def test_deeply_nested_json_is_a_plain_400(local):

@@ -7,6 +7,11 @@ earlier and not yet back) times the measured time per answer, and no more
 refused clients sent back in one second than there are places. So a burst is
 spread over the time the server needs to drain it, instead of every refused
 client coming back in the same second to find the server still full.
+
+The places that free up just before refused clients are due back are kept for
+them, so clients that send their next request the instant one is answered
+cannot take every place for good. The server cannot tell clients apart: any
+request that arrives once a refused client is due counts as that client.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import time
 from collections import deque
 
 RECENT_ANSWERS = 32  # busy intervals between answers that the rate estimate averages
-RETURNS_PER_PLACE = 16  # refused requests remembered per place, so clients that never wait stay bounded
+# Refused requests remembered per place: clients that retry at once, without waiting, add
+# one each time, and must not push everyone else's Retry-After far out.
+RETURNS_PER_PLACE = 4
 LATE = 5.0  # seconds after its Retry-After a refused client is no longer counted as coming back
 MAX_RETRY_AFTER = 60
 
@@ -26,7 +33,7 @@ class Admission:
         self.limit = limit
         self.in_flight = 0
         # When refused requests were told to come back, in order.
-        self._returns: deque[float] = deque(maxlen=RETURNS_PER_PLACE * limit)
+        self._returns: deque[float] = deque()
         self._intervals: deque[float] = deque(maxlen=RECENT_ANSWERS)
         self._busy_since: float | None = None  # last answer, while more work was in flight
 
@@ -37,9 +44,17 @@ class Admission:
     def enter(self) -> int | None:
         """None when the request is accepted (call ``leave`` once it is answered), else the
         Retry-After in seconds."""
-        if self.full:
-            return self.refuse()
         now = self._arrival()
+        if self._returned(now):  # it may take any free place
+            room = self.limit - self.in_flight
+        else:
+            # Places that will be free by the time clients sent back are due are kept for
+            # them: otherwise the clients already in, sending their next request the moment
+            # one is answered, would take every place and the others would never get one.
+            soon = now + self.seconds_per_answer() * self.limit
+            room = self.limit - self.in_flight - sum(1 for due in self._returns if due <= soon)
+        if room <= 0:
+            return self._refuse(now)
         if self.in_flight == 0:
             self._busy_since = now
         self.in_flight += 1
@@ -48,15 +63,8 @@ class Admission:
     def refuse(self) -> int:
         """The Retry-After in seconds for a request that arrives while the server is full."""
         now = self._arrival()
-        per_answer = self.seconds_per_answer()
-        ahead = self.in_flight + len(self._returns) - self.limit + 1  # answers before a free place
-        # Retry-After counts whole seconds, so clients told the same number come back together
-        # and at most ``limit`` of them find a place: the others are told a later second.
-        rounds = 1 + len(self._returns) // self.limit
-        after_the_last = math.ceil(self._returns[-1] - now) if self._returns else 0  # keeps the order
-        retry_after = min(MAX_RETRY_AFTER, max(rounds, after_the_last, math.ceil(ahead * per_answer)))
-        self._returns.append(now + retry_after)
-        return retry_after
+        self._returned(now)
+        return self._refuse(now)
 
     def leave(self) -> None:
         now = time.monotonic()
@@ -71,10 +79,26 @@ class Admission:
         return sum(self._intervals) / len(self._intervals) if self._intervals else 0.0
 
     def _arrival(self) -> float:
-        """Now, after counting an arrival as the return of the refused client first due."""
         now = time.monotonic()
         while self._returns and self._returns[0] + LATE < now:
             self._returns.popleft()  # that client did not come back
-        if self._returns and self._returns[0] <= now:
-            self._returns.popleft()  # most likely that client, back on time
         return now
+
+    def _returned(self, now: float) -> bool:
+        """Whether a client sent back is due: the arrival is most likely that client."""
+        if self._returns and self._returns[0] <= now:
+            self._returns.popleft()
+            return True
+        return False
+
+    def _refuse(self, now: float) -> int:
+        per_answer = self.seconds_per_answer()
+        ahead = self.in_flight + len(self._returns) - self.limit + 1  # answers before a free place
+        # Retry-After counts whole seconds, so clients told the same number come back together
+        # and at most ``limit`` of them find a place: the others are told a later second.
+        rounds = 1 + len(self._returns) // self.limit
+        after_the_last = math.ceil(self._returns[-1] - now) if self._returns else 0  # keeps the order
+        retry_after = min(MAX_RETRY_AFTER, max(rounds, after_the_last, math.ceil(ahead * per_answer)))
+        if len(self._returns) < RETURNS_PER_PLACE * self.limit:
+            self._returns.append(now + retry_after)
+        return retry_after

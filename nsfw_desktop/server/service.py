@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from nsfw_desktop.classifier import LocalClassifier
 from nsfw_desktop.imaging import DEFAULT_MAX_PIXELS, ImageError, load_image
@@ -116,8 +115,8 @@ class InferenceService:
                                                  f"{self.config.max_body / 2**20:.0f} MiB limit")
         except asyncio.TimeoutError:
             response = self._error(408, "timeout", f"the request body took longer than "
-                                                   f"{self.config.body_timeout:g} s to arrive: "
-                                                   "send it faster, or ask for a longer --body-timeout")
+                                                   f"{self.config.body_timeout:g} s to arrive (the server's "
+                                                   "--body-timeout): send it over a faster link")
             # Answer, then close: aiohttp would otherwise keep reading the slow body for a while.
             await response.prepare(request)
             await response.write_eof()
@@ -127,8 +126,6 @@ class InferenceService:
             # The client went away: nobody to answer and nothing to fix here, so one line at most.
             log.debug("client %s disconnected while sending its request", request.remote)
             return self._error(499, "disconnected", "the client disconnected")
-        except HttpProcessingError as exc:
-            return self._error(400, "bad_request", f"the request body is malformed ({exc.message})")
 
     async def _classify(self, body: bytes, content_type: str | None) -> web.Response:
         # x-wait-for-model and x-use-cache are accepted and ignored: the model is always loaded

@@ -3,8 +3,10 @@
 Every entry point (the command line, which also starts the desktop app) calls
 ``setup_logging()`` once; library code only ever uses ``logging.getLogger``.
 Access tokens never reach the file: every line is passed through ``redact``,
-which hides Hugging Face tokens, bearer credentials, ``token=...`` values and
-the tokens this process knows (``HF_TOKEN`` and any given to ``setup_logging``).
+which hides Hugging Face tokens, Authorization credentials (Bearer, Basic...),
+``token=...``/``HF_TOKEN=...`` values and the secrets this process knows
+(``HF_TOKEN``, any given to ``setup_logging`` or ``hide_secret``, such as the
+API key of ``serve``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ HIDDEN = "[hidden]"
 _TOKEN_PATTERNS = [
     re.compile(r"\bhf_[A-Za-z0-9]{8,}"),  # Hugging Face user and org tokens
     re.compile(r"(?i)(\bbearer\s+)[^\s'\",]+"),
-    re.compile(r"(?i)(\b(?:token|api[_-]?key|authorization|password)[\"']?\s*[:=]\s*[\"']?)[^\s'\",&]+"),
+    # An Authorization header's credentials, whatever the scheme (Basic carries user:password).
+    re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:(?:basic|bearer|digest|negotiate|token)\s+)?)"
+               r"[^\s'\",]+"),
+    # token=..., HF_TOKEN=..., access_token: ..., api_key=..., password=..., however short.
+    re.compile(r"(?i)(\b(?:\w*token|api[_-]?key|password)[\"']?\s*[:=]\s*[\"']?)[^\s'\",&]+"),
 ]
 
 

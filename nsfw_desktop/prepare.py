@@ -7,6 +7,7 @@ reduced JPEG decoding never below twice the model input) and the same messages.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -70,8 +71,14 @@ def decode_and_prepare(
     image = load_image(source, min_side=max(min_side, 2 * classifier.input_size),
                        max_pixels=options.max_pixels, max_decode_bytes=options.max_decode_bytes,
                        max_frames=options.max_frames if max_frames is None else max_frames)
+    # A classifier may prepare from the file itself (RemoteClassifier uploads a small file
+    # as it is); the others prepare each decoded frame.
+    prepare_file = getattr(classifier, "prepare_file", None)
     try:
-        inputs = [classifier.prepare(frame) for frame in image.frames]
+        if prepare_file is not None and isinstance(source, (str, os.PathLike)):
+            inputs = prepare_file(os.fspath(source), image)
+        else:
+            inputs = [classifier.prepare(frame) for frame in image.frames]
     except Exception as exc:  # a checkpoint's processor may reject odd sizes: say so for this file
         raise ImageError(f"the model's preprocessing failed: {exc}") from None
     return PreparedImage(image.width, image.height, image.frames, inputs)

@@ -119,3 +119,39 @@ def test_a_name_that_is_not_utf8_reaches_the_file(capsys):
         handler.flush()
     assert path.read_text(encoding="utf-8").rstrip().endswith("moved /photos/caf\\udce9.png")
     assert "Logging error" not in capsys.readouterr().err
+
+
+def test_basic_credentials_and_short_tokens_are_hidden():
+    path = logs.setup_logging(console=False)
+    log = logging.getLogger("nsfw_desktop.test")
+    log.info("headers: {'Authorization': 'Basic dXNlcjpwYXNzd29yZA=='}")
+    log.info("proxy said Proxy-Authorization: basic c2hvcnQ6cHc= and gave up")
+    log.info("environment: HF_TOKEN=abc HOME=/home/me")
+    log.info("settings {\"access_token\": \"xyz\"}")
+    app_handlers()[0].flush()
+    text = path.read_text(encoding="utf-8")
+    for secret in ("dXNlcjpwYXNzd29yZA", "c2hvcnQ6cHc", "abc", "xyz"):
+        assert secret not in text, secret
+    assert "HOME=/home/me" in text and "and gave up" in text
+
+
+def test_serve_api_key_never_reaches_the_log(tiny_model, monkeypatch):
+    from aiohttp import web
+
+    from nsfw_desktop.cli import main
+
+    key = "plain-key-without-a-prefix"
+    logged = []
+
+    def run_app(app, **options):  # what aiohttp could log while serving: a request's line
+        logging.getLogger("aiohttp.server").error("bad request line: GET /metrics?%s HTTP/1.1", key)
+        logged.append(True)
+
+    monkeypatch.setattr(web, "run_app", run_app)
+    monkeypatch.setenv("NSFW_DESKTOP_API_KEY", key)
+    assert main(["serve", "--model", str(tiny_model), "--device", "cpu"]) == 0
+    assert logged
+    for handler in app_handlers():
+        handler.flush()
+    text = logs.log_file().read_text(encoding="utf-8")
+    assert "bad request line: GET /metrics?" in text and key not in text

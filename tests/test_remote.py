@@ -81,7 +81,8 @@ def test_prepare_shrinks_and_encodes_jpeg():
     classifier = RemoteClassifier(["http://127.0.0.1:9"])
     data = classifier.prepare(random_image(1, (2000, 1500)))
     with Image.open(io.BytesIO(data)) as image:
-        assert image.format == "JPEG" and image.size == (512, 384)
+        # Towards 512 px on the longest side, but never under 448 px on the shorter one.
+        assert image.format == "JPEG" and image.size == (597, 448)
     small = classifier.prepare(random_image(1, (100, 80)))
     with Image.open(io.BytesIO(small)) as image:
         assert image.size == (100, 80)
@@ -111,6 +112,7 @@ class FaultServer:
         self.scripts = {hashlib.sha256(data).hexdigest(): list(script) for data, script in scripts.items()}
         self.requests = defaultdict(list)  # image hash -> [(monotonic time, fate)]
         self.headers = []
+        self.uploads = []  # every request body, in order
         self.lock = threading.Lock()
         app = web.Application(client_max_size=2**24)
         app.router.add_post("/", self.handle)
@@ -129,6 +131,7 @@ class FaultServer:
             fate = script.pop(0) if len(script) > 1 else (script[0] if script else "ok")
             self.requests[key].append((time.monotonic(), fate))
             self.headers.append(dict(request.headers))
+            self.uploads.append(data)
         if fate == "503":
             return web.json_response({"error": "Model is loading", "estimated_time": 0.4}, status=503)
         if fate == "503-forever":
@@ -156,7 +159,8 @@ def test_faults_end_with_every_file_classified_or_recorded(tmp_path, caplog):
     plans = [["503", "ok"], ["429", "ok"], ["slow", "ok"], ["drop", "ok"], ["garbage", "ok"],
              ["503-forever"], ["400"], ["drop", "503", "garbage", "ok"]]
     probe = RemoteClassifier(["http://127.0.0.1:9"])
-    uploads = [probe.prepare(load_image(path, min_side=2 * probe.input_size).frames[0]) for path in paths]
+    uploads = [probe.prepare_file(str(path), load_image(path, min_side=2 * probe.input_size))[0]
+               for path in paths]
     fault = FaultServer({data: plans[i] for i, data in enumerate(uploads) if i < len(plans)})
     caplog.set_level(logging.DEBUG)
     with fault.thread:
@@ -184,8 +188,9 @@ def test_faults_end_with_every_file_classified_or_recorded(tmp_path, caplog):
     times = {i: [t for t, _ in fault.requests[hashlib.sha256(uploads[i]).hexdigest()]] for i in (0, 1)}
     assert times[0][1] - times[0][0] >= 0.4  # estimated_time honoured, not the 10 ms backoff
     assert times[1][1] - times[1][0] >= 1.0  # Retry-After honoured
-    # The Content-Type that Hugging Face's endpoints insist on, and the token only in its header.
-    assert all(h.get("Content-Type") == "image/jpeg" for h in fault.headers)
+    # The Content-Type that Hugging Face's endpoints insist on (the small PNGs go as they are),
+    # and the token only in its header.
+    assert all(h.get("Content-Type") == "image/png" for h in fault.headers)
     assert all(h.get("Authorization") == "Bearer hf_SECRET_never_shown" for h in fault.headers)
     assert "SECRET" not in caplog.text and "SECRET" not in repr(classifier)
     assert not any("SECRET" in (row.error or "") for row in rows.values())
@@ -195,7 +200,8 @@ def test_failing_or_slow_endpoint_gets_less_work(tmp_path):
     photos = tmp_path / "photos"
     paths = write_photos(photos, 24)
     probe = RemoteClassifier(["http://127.0.0.1:9"])
-    uploads = [probe.prepare(load_image(path, min_side=2 * probe.input_size).frames[0]) for path in paths]
+    uploads = [probe.prepare_file(str(path), load_image(path, min_side=2 * probe.input_size))[0]
+               for path in paths]
     failing = FaultServer({data: ["503-forever"] for data in uploads})
     healthy = FaultServer({})
     with failing.thread, healthy.thread:
@@ -242,3 +248,51 @@ def test_cli_classify_and_scan_take_endpoint_and_token(tiny_model, tmp_path, cap
     assert "SECRET" not in out.out + out.err
     assert main(["classify", "--model", str(tiny_model), "--endpoint", server.url, str(paths[0])]) == 1
     assert "not both" in capsys.readouterr().err
+
+
+def test_small_files_go_as_they_are_and_panoramas_keep_their_detail(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    files = {"small.jpg": ((64, 48), "JPEG"), "small.webp": ((300, 200), "WEBP"),
+             "panorama.jpg": ((12000, 400), "JPEG"), "tall-panorama.png": ((900, 12000), "PNG"),
+             "photo.jpg": ((2000, 1500), "JPEG")}
+    for seed, (name, (size, fmt)) in enumerate(files.items()):
+        random_image(seed, size).save(photos / name, fmt)
+    endpoint = FaultServer({})
+    with endpoint.thread:
+        classifier = remote([endpoint.thread.url])
+        _, summary = run_scan([photos], classifier, Store(tmp_path / "r.db"))
+        classifier.close()
+    assert summary.errors == 0 and len(endpoint.uploads) == len(files)
+    received = {}
+    for data, headers in zip(endpoint.uploads, endpoint.headers, strict=True):
+        with Image.open(io.BytesIO(data)) as image:
+            received[image.size] = (data, image.format, headers["Content-Type"])
+    # Within size and in a format endpoints read: the file's own bytes, byte for byte.
+    for name in ("small.jpg", "small.webp", "panorama.jpg"):
+        size = files[name][0]
+        assert received[size][0] == (photos / name).read_bytes(), name
+    assert received[(300, 200)][2] == "image/webp"
+    # Shrunk, but the shorter side stays at 448 px (twice the model input): before, 512 px on
+    # the longest side made the panorama 512x17.
+    assert received[(448, 5973)][1:] == ("JPEG", "image/jpeg")
+    assert received[(597, 448)][1] == "JPEG"
+
+
+def test_panorama_scores_as_in_a_local_scan(tiny_model, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    random_image(7, (12000, 400)).save(photos / "panorama.jpg", "JPEG")
+    random_image(8, (900, 12000)).save(photos / "tall-panorama.png", "PNG")
+    local = LocalClassifier(resolve(str(tiny_model)), device="cpu")
+    local_store = Store(tmp_path / "local.db")
+    run_scan([photos], local, local_store)
+    with ServerThread(create_app(InferenceService(local, ServerConfig()))) as server:
+        classifier = remote([server.url])
+        remote_store = Store(tmp_path / "remote.db")
+        run_scan([photos], classifier, remote_store)
+        classifier.close()
+    by_path = {r.path: r.nsfw_score for r in remote_store.results()}
+    for want in local_store.results():
+        same = 1e-5 if want.path.endswith(".jpg") else 0.05  # sent as is, or shrunk to 448 px
+        assert by_path[want.path] == pytest.approx(want.nsfw_score, abs=same), want.path

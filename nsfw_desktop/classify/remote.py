@@ -2,9 +2,12 @@
 
 The endpoints are Hugging Face Inference Endpoints or ``nsfw-desktop serve``:
 each takes the image bytes and answers a JSON list of ``{label, score}``.
-``prepare`` shrinks each frame (longest side 512 px by default) and encodes it
-in the engine's decode workers, so uploads are small; ``predict`` sends a batch
-with several requests in flight and retries what can succeed later:
+``prepare`` shrinks each frame (longest side 512 px by default, but the shorter
+side never below 448 px, twice the usual 224 px model input, so a panorama keeps
+its detail) and encodes it in the engine's decode workers, so uploads are small;
+``prepare_file`` sends a file that needs no shrinking as its original bytes.
+``predict`` sends a batch with several requests in flight and retries what can
+succeed later:
 
 - 503 (an endpoint scaling up from zero or loading its model): waits
   ``estimated_time`` when the answer gives one;
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import random
 import threading
 import time
@@ -34,13 +38,17 @@ from email.utils import parsedate_to_datetime
 from PIL import Image
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels
+from nsfw_desktop.imaging import DecodedImage
 from nsfw_desktop.model_source import ModelError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SIDE = 512
+MIN_SHORT_SIDE = 448  # twice the usual 224 px model input: shrinking stops there
+ORIGINAL_MAX_BYTES = 8 * 2**20  # larger files are re-encoded even when they need no shrinking
 DEFAULT_IN_FLIGHT = 8
-_MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+_MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+_UPLOAD_FORMATS = ("JPEG", "PNG")  # what prepare encodes; originals may also be WebP
 
 
 @dataclass(frozen=True)
@@ -72,9 +80,9 @@ class _Failure:
 
 
 class _Endpoint:
-    def __init__(self, url: str, client) -> None:
+    def __init__(self, url: str, clients: dict) -> None:
         self.url = url
-        self.client = client
+        self.clients = clients  # one InferenceClient per Content-Type, see RemoteClassifier.load
         self.in_flight = 0
         self.failures = 0  # in a row; each one halves the share of new work it gets
         self.resting_until = 0.0  # time.monotonic() before which it gets no work
@@ -136,7 +144,7 @@ class RemoteClassifier:
                 raise ModelError(f"The endpoint {url!r} is not a URL: it must start with "
                                  "http:// or https://.")
         upload_format = upload_format.upper()
-        if upload_format not in _MIME_TYPES:
+        if upload_format not in _UPLOAD_FORMATS:
             raise ValueError(f"upload format must be JPEG or PNG, not {upload_format}")
         if max_side < 32 or in_flight < 1:
             raise ValueError("max_side must be at least 32 and in_flight at least 1")
@@ -170,11 +178,13 @@ class RemoteClassifier:
                                  "any endpoint: unset it to classify through --endpoint.")
 
             # huggingface_hub sends raw bytes without a Content-Type, which Hugging
-            # Face's endpoint toolkit answers with 400; the client's headers add it.
-            headers = {"Content-Type": _MIME_TYPES[self.upload_format]}
+            # Face's endpoint toolkit answers with 400; a client's headers add it, so each
+            # endpoint has a client per format (originals are sent in their own format).
             self._endpoints = _Endpoints([
-                _Endpoint(url, InferenceClient(model=url, token=self._token, headers=headers,
-                                               timeout=self.retry.timeout))
+                _Endpoint(url, {fmt: InferenceClient(model=url, token=self._token,
+                                                     headers={"Content-Type": mime},
+                                                     timeout=self.retry.timeout)
+                                for fmt, mime in _MIME_TYPES.items()})
                 for url in self.urls
             ])
             self._pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="remote")
@@ -187,16 +197,33 @@ class RemoteClassifier:
                 self._pool = None
 
     def prepare(self, image: Image.Image) -> bytes:
-        """The image shrunk to ``max_side`` on its longest side, encoded for upload."""
-        if max(image.size) > self.max_side:
-            image = image.copy()
-            image.thumbnail((self.max_side, self.max_side), Image.LANCZOS)
+        """The image shrunk towards ``max_side`` on its longest side (the shorter side kept
+        at ``MIN_SHORT_SIDE`` at least), encoded for upload."""
+        size = self._upload_size(*image.size)
+        if size != image.size:
+            image = image.resize(size, Image.LANCZOS)
         buffer = io.BytesIO()
         if self.upload_format == "JPEG":
             image.save(buffer, "JPEG", quality=self.jpeg_quality)
         else:
             image.save(buffer, "PNG")
         return buffer.getvalue()
+
+    def prepare_file(self, path: str, decoded: DecodedImage) -> list[bytes]:
+        """What to upload for a decoded file: its original bytes when they need no shrinking
+        and are in a format endpoints read, otherwise ``prepare`` of each frame."""
+        if (len(decoded.frames) == 1 and decoded.format in _MIME_TYPES
+                and self._upload_size(decoded.width, decoded.height) == (decoded.width, decoded.height)
+                and os.path.getsize(path) <= ORIGINAL_MAX_BYTES):
+            with open(path, "rb") as file:
+                return [file.read()]
+        return [self.prepare(frame) for frame in decoded.frames]
+
+    def _upload_size(self, width: int, height: int) -> tuple[int, int]:
+        scale = max(self.max_side / max(width, height), MIN_SHORT_SIDE / min(width, height))
+        if scale >= 1:
+            return width, height
+        return max(1, round(width * scale)), max(1, round(height * scale))
 
     def predict(self, prepared: Sequence[bytes]) -> list[Prediction]:
         self.load()
@@ -208,7 +235,7 @@ class RemoteClassifier:
         for attempt in range(self.retry.attempts):
             endpoint = self._endpoints.acquire()
             try:
-                answer = endpoint.client.image_classification(data)
+                answer = endpoint.clients[_format_of(data)].image_classification(data)
                 prediction = self._prediction(answer)
             except ModelError:
                 self._endpoints.release(endpoint)
@@ -239,6 +266,15 @@ class RemoteClassifier:
         # Labels the endpoint left out (top_k) count as zero.
         labels = UnsafeLabels(list(scores), self.unsafe_names)
         return labels.prediction([scores[label] for label in labels.labels])
+
+
+def _format_of(data: bytes) -> str:
+    """The upload's format from its signature, for its Content-Type."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return "PNG"
 
 
 def _failure(exc: Exception, url: str) -> _Failure:

@@ -6,6 +6,7 @@ import os
 import sys
 
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, positive_int
+from nsfw_desktop.logs import hide_secret
 
 API_KEY_VARIABLE = "NSFW_DESKTOP_API_KEY"
 
@@ -33,6 +34,9 @@ def register(subparsers) -> None:
                         help="requests accepted at once; more are answered 429 (default: %(default)s)")
     parser.add_argument("--max-body-mb", type=positive_int, default=32,
                         help="largest request body in MiB; larger ones get 413 (default: %(default)s)")
+    parser.add_argument("--body-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="time for a whole request body to arrive; slower uploads get 408 "
+                             "(default: %(default)s)")
     parser.add_argument("--decode-workers", type=positive_int, default=2)
     parser.add_argument("--shutdown-timeout", type=float, default=30.0,
                         help="seconds SIGTERM waits for requests in flight (default: %(default)s)")
@@ -47,11 +51,16 @@ def run(args) -> int:
 
     if args.max_wait_ms < 0:
         raise CliError("--max-wait-ms cannot be negative")
+    if args.body_timeout <= 0:
+        raise CliError("--body-timeout must be more than 0 seconds")
     config = ServerConfig(
         max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000, max_queue=args.max_queue,
-        max_body=args.max_body_mb * 2**20, decode_workers=args.decode_workers,
+        max_body=args.max_body_mb * 2**20, body_timeout=args.body_timeout,
+        decode_workers=args.decode_workers,
         api_key=args.api_key or os.environ.get(API_KEY_VARIABLE) or None,
     )
+    if config.api_key:
+        hide_secret(config.api_key)  # whatever logs it (a traceback, a library) writes [hidden]
     classifier = build_classifier(args)
     assert isinstance(classifier, LocalClassifier), "serve builds without --endpoint"
     app = create_app(InferenceService(classifier, config))

@@ -41,7 +41,6 @@ class Batcher:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="model")
         self._task: asyncio.Task | None = None
-        self.batch_seconds = 0.0  # duration of the latest batch, for Retry-After estimates
 
     @property
     def waiting(self) -> int:
@@ -92,8 +91,7 @@ class Batcher:
                     job.future.set_exception(exc)
             return
         finally:
-            self.batch_seconds = time.monotonic() - start
-            self._on_batch(len(batch), self.batch_seconds)
+            self._on_batch(len(batch), time.monotonic() - start)
         for job, output in zip(batch, outputs, strict=True):
             if not job.future.done():
                 job.future.set_result(output)

@@ -48,6 +48,8 @@ def parse(body: bytes, content_type: str | None) -> tuple[bytes, Parameters]:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply: send {\"inputs\": \"<base64>\"}") from None
     if not isinstance(document, dict) or not isinstance(document.get("inputs"), str):
         raise BadRequest("the JSON body needs 'inputs': the image as a base64 string")
     return _image_from_base64(document["inputs"]), _parameters(document.get("parameters"))

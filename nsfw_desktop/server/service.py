@@ -4,7 +4,9 @@ A request goes through three stages: the body is read and decoded (with the
 same safe decoder as scans, so bombs and non-images are refused) in a pool of
 decode threads, then waits in the Batcher for a forward pass, then its logits
 become the answer. The number of requests accepted at once is bounded: one
-more gets 429 with a Retry-After estimate, never a hang.
+more gets 429 with a Retry-After estimate, never a hang. A request counts only
+once its body has arrived, and a body must arrive within ``body_timeout``
+(408 otherwise), so slow uploads cannot lock other clients out.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import asyncio
 import hmac
 import io
 import logging
-import math
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.imaging import DEFAULT_MAX_PIXELS, ImageError
 from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
 from nsfw_desktop.server import payload
+from nsfw_desktop.server.admission import Admission
 from nsfw_desktop.server.batcher import Batcher
 from nsfw_desktop.server.metrics import Metrics
 
@@ -36,6 +38,7 @@ class ServerConfig:
     max_batch: int = 8  # images per forward pass
     max_wait: float = 0.01  # seconds a batch waits for more images once it has one
     max_queue: int = 64  # requests accepted at once (decoding, waiting or in the model)
+    body_timeout: float = 30.0  # seconds for a whole request body to arrive; slower gets 408
     max_body: int = 32 * 1024 * 1024  # bytes; a larger body gets 413
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are refused as bombs
     decode_workers: int = 2
@@ -47,6 +50,8 @@ class ServerConfig:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.max_wait < 0:
             raise ValueError(f"max_wait cannot be negative, not {self.max_wait}")
+        if self.body_timeout <= 0:
+            raise ValueError(f"body_timeout must be positive, not {self.body_timeout}")
 
 
 class InferenceService:
@@ -57,11 +62,12 @@ class InferenceService:
         self.classifier = classifier
         self.labels = classifier.labels.labels
         self.default_function = "sigmoid" if classifier.sigmoid else "softmax"
-        self.in_flight = 0
+        self.model_name = _public_name(classifier)
+        self.admission = Admission(self.config.max_queue)
         self.batcher: Batcher | None = None
         self._decode_pool: ThreadPoolExecutor | None = None
         self.metrics = Metrics(queue_size=lambda: self.batcher.waiting if self.batcher else 0,
-                               in_flight=lambda: self.in_flight)
+                               in_flight=lambda: self.admission.in_flight)
 
     async def running(self, app: web.Application) -> AsyncIterator[None]:
         """aiohttp cleanup context: the batcher outlives the draining of in-flight requests."""
@@ -75,42 +81,64 @@ class InferenceService:
 
     async def predict(self, request: web.Request) -> web.Response:
         start = time.monotonic()
-        if self.in_flight >= self.config.max_queue:
-            response = self._error(429, "queue_full", "the server is busy: try again shortly",
-                                   {"Retry-After": str(self._retry_after())})
-        else:
-            self.in_flight += 1
-            try:
-                response = await self._classify(request)
-            finally:
-                self.in_flight -= 1
+        response = await self._handle(request)
         self.metrics.requests.labels(str(response.status)).inc()
         self.metrics.latency.observe(time.monotonic() - start)
         return response
 
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "model": self.classifier.model_id,
-                                  "labels": self.labels})
+        return web.json_response({"status": "ok", "model": self.model_name, "labels": self.labels})
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.exposition(),
                             headers={"Content-Type": self.metrics.content_type})
 
-    async def _classify(self, request: web.Request) -> web.Response:
-        # x-wait-for-model and x-use-cache are accepted and ignored: the model is always loaded
-        # and nothing is cached.
+    async def _handle(self, request: web.Request) -> web.Response:
+        # A request counts against admission only once its body is read, so slow uploads
+        # cannot hold the places; when the server is full already, the body is not even read.
+        if self.admission.full:
+            return self._busy(self.admission.refuse())
+        body = await self._read_body(request)
+        if isinstance(body, web.Response):
+            return body
+        retry_after = self.admission.enter()
+        if retry_after is not None:
+            return self._busy(retry_after)
         try:
-            body = await request.read()
+            return await self._classify(body, request.headers.get("Content-Type"))
+        finally:
+            self.admission.leave()
+
+    async def _read_body(self, request: web.Request) -> bytes | web.Response:
+        try:
+            return await asyncio.wait_for(request.read(), self.config.body_timeout)
         except web.HTTPRequestEntityTooLarge:
             return self._error(413, "too_large", f"the request body is larger than the "
                                                  f"{self.config.max_body / 2**20:.0f} MiB limit")
-        try:
-            image, parameters = payload.parse(body, request.headers.get("Content-Type"))
-        except payload.BadRequest as exc:
-            return self._error(400, "bad_request", str(exc))
+        except asyncio.TimeoutError:
+            response = self._error(408, "timeout", f"the request body took longer than "
+                                                   f"{self.config.body_timeout:g} s to arrive (the server's "
+                                                   "--body-timeout): send it over a faster link")
+            # Answer, then close: aiohttp would otherwise keep reading the slow body for a while.
+            await response.prepare(request)
+            await response.write_eof()
+            request.protocol.force_close()
+            return response
+        except ConnectionResetError:
+            # The client went away: nobody to answer and nothing to fix here, so one line at most.
+            log.debug("client %s disconnected while sending its request", request.remote)
+            return self._error(499, "disconnected", "the client disconnected")
+
+    async def _classify(self, body: bytes, content_type: str | None) -> web.Response:
+        # x-wait-for-model and x-use-cache are accepted and ignored: the model is always loaded
+        # and nothing is cached.
         loop = asyncio.get_running_loop()
         try:
-            prepared = await loop.run_in_executor(self._decode_pool, self._prepare, image)
+            # Parsing (JSON, base64) and decoding both run off the event loop.
+            prepared, parameters = await loop.run_in_executor(self._decode_pool, self._prepare,
+                                                              body, content_type)
+        except payload.BadRequest as exc:
+            return self._error(400, "bad_request", str(exc))
         except ImageError as exc:
             return self._error(400, "bad_image", f"bad image: {exc}")
         try:
@@ -121,18 +149,20 @@ class InferenceService:
         function = parameters.function_to_apply or self.default_function
         return web.json_response(payload.answer(self.labels, logits, function, parameters.top_k))
 
-    def _prepare(self, image: bytes):
-        """Decode and prepare like a scan does (bombs refused from the header); the first frame."""
-        return decode_and_prepare(io.BytesIO(image), self.classifier, self._decode_options,
-                                  max_frames=1).inputs[0]
+    def _prepare(self, body: bytes, content_type: str | None):
+        """Parse the body, then decode and prepare like a scan does (bombs refused from the
+        header); the first frame."""
+        image, parameters = payload.parse(body, content_type)
+        prepared = decode_and_prepare(io.BytesIO(image), self.classifier, self._decode_options,
+                                      max_frames=1)
+        return prepared.inputs[0], parameters
 
     def _forward(self, prepared: list) -> list[list[float]]:
         return self.classifier.logits(prepared).tolist()
 
-    def _retry_after(self) -> int:
-        """Whole seconds until the requests now accepted are likely answered."""
-        batches = self.in_flight / self.config.max_batch + 1
-        return max(1, math.ceil(batches * self.batcher.batch_seconds))
+    def _busy(self, retry_after: int) -> web.Response:
+        return self._error(429, "queue_full", "the server is busy: try again shortly",
+                           {"Retry-After": str(retry_after)})
 
     def _error(self, status: int, reason: str, message: str, headers=None) -> web.Response:
         self.metrics.errors.labels(reason).inc()
@@ -140,18 +170,27 @@ class InferenceService:
 
 
 def bearer_auth(api_key: str):
-    """Middleware: every route but /health needs ``Authorization: Bearer <api_key>``."""
-    expected = f"Bearer {api_key}".encode()
+    """Middleware: every route but /health needs ``Authorization: Bearer <api_key>``; the
+    scheme's case does not matter (RFC 7235)."""
+    expected = api_key.encode()
 
     @web.middleware
     async def check(request: web.Request, handler):
-        given = request.headers.get("Authorization", "").encode()
-        if request.path != "/health" and not hmac.compare_digest(given, expected):
+        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+        valid = scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+        if request.path != "/health" and not valid:
             return web.json_response({"error": "a valid API key is needed (Authorization: Bearer ...)"},
                                      status=401, headers={"WWW-Authenticate": "Bearer"})
         return await handler(request)
 
     return check
+
+
+def _public_name(classifier: LocalClassifier) -> str:
+    """The model id without the local folder it was loaded from: /health is open to anyone."""
+    folder = str(classifier.source.folder)
+    model_id = classifier.model_id
+    return classifier.source.folder.name + model_id[len(folder):] if model_id.startswith(folder) else model_id
 
 
 def create_app(service: InferenceService) -> web.Application:

@@ -1,0 +1,104 @@
+"""Admission: how many requests the server works on at once, and when a refused one should come back.
+
+A request counts once its body is read, until it is answered. One more than
+``limit`` is refused with a Retry-After that says when its turn is likely to
+come: the number of requests ahead of it (those accepted, and those refused
+earlier and not yet back) times the measured time per answer, and no more
+refused clients sent back in one second than there are places. So a burst is
+spread over the time the server needs to drain it, instead of every refused
+client coming back in the same second to find the server still full.
+
+The places that free up just before refused clients are due back are kept for
+them, so clients that send their next request the instant one is answered
+cannot take every place for good. The server cannot tell clients apart: any
+request that arrives once a refused client is due counts as that client.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+
+RECENT_ANSWERS = 32  # busy intervals between answers that the rate estimate averages
+# Refused requests remembered per place: clients that retry at once, without waiting, add
+# one each time, and must not push everyone else's Retry-After far out.
+RETURNS_PER_PLACE = 4
+LATE = 5.0  # seconds after its Retry-After a refused client is no longer counted as coming back
+MAX_RETRY_AFTER = 60
+
+
+class Admission:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        # When refused requests were told to come back, in order.
+        self._returns: deque[float] = deque()
+        self._intervals: deque[float] = deque(maxlen=RECENT_ANSWERS)
+        self._busy_since: float | None = None  # last answer, while more work was in flight
+
+    @property
+    def full(self) -> bool:
+        return self.in_flight >= self.limit
+
+    def enter(self) -> int | None:
+        """None when the request is accepted (call ``leave`` once it is answered), else the
+        Retry-After in seconds."""
+        now = self._arrival()
+        if self._returned(now):  # it may take any free place
+            room = self.limit - self.in_flight
+        else:
+            # Places that will be free by the time clients sent back are due are kept for
+            # them: otherwise the clients already in, sending their next request the moment
+            # one is answered, would take every place and the others would never get one.
+            soon = now + self.seconds_per_answer() * self.limit
+            room = self.limit - self.in_flight - sum(1 for due in self._returns if due <= soon)
+        if room <= 0:
+            return self._refuse(now)
+        if self.in_flight == 0:
+            self._busy_since = now
+        self.in_flight += 1
+        return None
+
+    def refuse(self) -> int:
+        """The Retry-After in seconds for a request that arrives while the server is full."""
+        now = self._arrival()
+        self._returned(now)
+        return self._refuse(now)
+
+    def leave(self) -> None:
+        now = time.monotonic()
+        self.in_flight -= 1
+        if self._busy_since is not None:
+            self._intervals.append(now - self._busy_since)
+        # Idle time between answers says nothing about how fast the server answers.
+        self._busy_since = now if self.in_flight else None
+
+    def seconds_per_answer(self) -> float:
+        """Mean time between answers while busy (decode and model together); 0 before any."""
+        return sum(self._intervals) / len(self._intervals) if self._intervals else 0.0
+
+    def _arrival(self) -> float:
+        now = time.monotonic()
+        while self._returns and self._returns[0] + LATE < now:
+            self._returns.popleft()  # that client did not come back
+        return now
+
+    def _returned(self, now: float) -> bool:
+        """Whether a client sent back is due: the arrival is most likely that client."""
+        if self._returns and self._returns[0] <= now:
+            self._returns.popleft()
+            return True
+        return False
+
+    def _refuse(self, now: float) -> int:
+        per_answer = self.seconds_per_answer()
+        ahead = self.in_flight + len(self._returns) - self.limit + 1  # answers before a free place
+        # Retry-After counts whole seconds, so clients told the same number come back together
+        # and at most ``limit`` of them find a place: the others are told a later second.
+        rounds = 1 + len(self._returns) // self.limit
+        after_the_last = math.ceil(self._returns[-1] - now) if self._returns else 0  # keeps the order
+        retry_after = min(MAX_RETRY_AFTER, max(rounds, after_the_last, math.ceil(ahead * per_answer)))
+        if len(self._returns) < RETURNS_PER_PLACE * self.limit:
+            self._returns.append(now + retry_after)
+        return retry_after

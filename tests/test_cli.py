@@ -283,3 +283,23 @@ def test_a_csv_that_cannot_be_written_is_one_line(photos, tiny_model, tmp_path, 
     err = capsys.readouterr().err
     expected = f"nsfw-desktop: error: cannot write {target}: No such file or directory."
     assert err.count(expected) == 2 and "Traceback" not in err
+
+
+def test_a_reviewed_file_found_gone_is_reported_missing(tiny_model, tmp_path, capsys):
+    root = tmp_path / "photos"
+    photos = write_photos(root, 3)
+    db = tmp_path / "db.sqlite3"
+    assert main(scan_args(tiny_model, db, root)) == 0
+    with Store(db) as store:
+        store.set_review([str(photos[0])], "safe")
+    os.remove(photos[0])
+    capsys.readouterr()
+    assert main(scan_args(tiny_model, db, root)) == 0
+    assert "missing:   1 (reviewed files not found; kept with their review marks)" in capsys.readouterr().out
+
+
+def test_bench_alternates_rounds_and_prints_the_ratio(photos, tiny_model, capsys):
+    assert main(["bench", str(photos), "--model", str(tiny_model), "--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "files:                 5" in out
+    assert "ratio:" in out and "peak memory (ours):" in out

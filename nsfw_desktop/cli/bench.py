@@ -9,12 +9,14 @@ from nsfw_desktop.model_source import ModelError
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "bench", help="measure scan throughput against a naive pipeline loop",
-        description="Classify the images under PATH twice, with our scan pipeline and with a naive "
-                    "loop over transformers' pipeline('image-classification'), and print "
-                    "images/s of each and the ratio. Nothing is stored.")
+        description="Classify the images under PATH with our scan pipeline and with a naive "
+                    "loop over transformers' pipeline('image-classification'), in alternating "
+                    "rounds, and print images/s of each and the ratio. Nothing is stored.")
     parser.add_argument("path", metavar="PATH")
     parser.add_argument("--model", default=None, metavar="M")
     parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--rounds", type=positive_int, default=3,
+                        help="alternating rounds of each (default: %(default)s)")
     parser.set_defaults(func=run)
 
 
@@ -22,7 +24,7 @@ def run(args) -> int:
     from nsfw_desktop.benchmarks import scan as bench
 
     try:
-        result = bench.run(args.path, args.model, batch_size=args.batch_size)
+        result = bench.run(args.path, args.model, batch_size=args.batch_size, rounds=args.rounds)
     except ModelError as exc:
         raise CliError(str(exc)) from None
     except ValueError as exc:

@@ -104,6 +104,7 @@ def _print_summary(summary, args) -> None:
         "flagged": summary.flagged,
         "errors": summary.errors,
         "pruned": summary.pruned,
+        "missing": summary.missing,
         "images_per_second": round(summary.images_per_second, 2),
         "seconds": round(summary.seconds, 2),
         "threshold": args.threshold,
@@ -117,4 +118,6 @@ def _print_summary(summary, args) -> None:
     print(f"errors:    {summary.errors}")
     if summary.pruned:
         print(f"pruned:    {summary.pruned} (files gone since the last scan)")
+    if summary.missing:
+        print(f"missing:   {summary.missing} (reviewed files not found; kept with their review marks)")
     print(f"images/s:  {summary.images_per_second:.2f}")

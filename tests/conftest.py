@@ -57,6 +57,17 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_vit(tmp_path_factory.mktemp("tiny-vit"))
 
 
+@pytest.fixture(scope="module")
+def local(tiny_model):
+    """The tiny model as a LocalClassifier, loaded on the CPU."""
+    from nsfw_desktop.classify.local import LocalClassifier
+    from nsfw_desktop.model_source import resolve
+
+    classifier = LocalClassifier(resolve(str(tiny_model)), device="cpu")
+    classifier.load()
+    return classifier
+
+
 def random_image(seed: int, size=(64, 48), mode="RGB") -> Image.Image:
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)

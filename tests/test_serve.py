@@ -14,12 +14,9 @@ import httpx2
 import pytest
 from huggingface_hub import InferenceClient
 
-from nsfw_desktop.classify.local import LocalClassifier
-from nsfw_desktop.model_source import resolve
 from nsfw_desktop.pipeline import classify_entries, entries_for_paths
-from nsfw_desktop.server import InferenceService, ServerConfig, create_app
-from nsfw_desktop.server.background import ServerThread
-from tests.conftest import png_bomb, random_image, write_photos
+from tests.conftest import png_bomb, write_photos
+from tests.serving import png_bytes, start
 
 
 @pytest.fixture(autouse=True)
@@ -30,16 +27,6 @@ def loopback_allowed(monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
 
-@pytest.fixture(scope="module")
-def local(tiny_model):
-    """The tiny model, loaded on the CPU."""
-    classifier = LocalClassifier(resolve(str(tiny_model)), device="cpu")
-    classifier.load()
-    return classifier
-
-
-def start(classifier, **config) -> ServerThread:
-    return ServerThread(create_app(InferenceService(classifier, ServerConfig(**config)))).start()
 
 
 @pytest.fixture
@@ -49,11 +36,6 @@ def server(local):
     yield thread
     thread.stop()
 
-
-def png_bytes(seed: int, size=(64, 48)) -> bytes:
-    buffer = io.BytesIO()
-    random_image(seed, size).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_inference_client_gets_the_local_scores(server, local, tmp_path):

@@ -1,7 +1,6 @@
 """``serve`` under abuse, on loopback: slow uploads, bursts, hostile bodies, disconnects, auth, logs."""
 
 import asyncio
-import io
 import logging
 import select
 import socket
@@ -13,27 +12,14 @@ import pytest
 
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.model_source import resolve
-from nsfw_desktop.server import InferenceService, ServerConfig, create_app
 from nsfw_desktop.server.background import ServerThread
-from tests.conftest import random_image
-
-
-@pytest.fixture(scope="module")
-def local(tiny_model):
-    classifier = LocalClassifier(resolve(str(tiny_model)), device="cpu")
-    classifier.load()
-    return classifier
+from tests import serving
+from tests.serving import png_bytes
 
 
 def start(classifier, **config) -> ServerThread:
-    return ServerThread(create_app(InferenceService(classifier, ServerConfig(**config))),
-                        shutdown_timeout=2).start()
+    return serving.start(classifier, shutdown_timeout=2, **config)
 
-
-def png_bytes(seed: int, size=(64, 48)) -> bytes:
-    buffer = io.BytesIO()
-    random_image(seed, size).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_slow_uploads_do_not_lock_others_out_and_time_out(local):

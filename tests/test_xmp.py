@@ -370,3 +370,13 @@ def test_a_scan_with_the_setting_on_tags_what_it_classifies(photos, make_classif
     assert events[-1].summary.scanned == len(digests)
     assert hierarchy(first) == ["NSFW|reviewed safe"]
     assert {p: digest(p) for p in digests} == digests
+
+
+def test_exiv2_warnings_stay_out_of_the_commands_output(photo, tmp_path, capfd):
+    photo.with_name("IMG_0001.jpg.xmp").write_bytes(b"<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>"
+                                                   b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF>")
+    db = _cli_db(tmp_path, result(photo, 0.9))
+    assert main(["tag", str(photo), "--db", str(db)]) == 0
+    out, err = capfd.readouterr()
+    assert out == "" and "[warn]" not in err
+    assert "could not be read as XMP" in err and "0 problem(s)" not in err

@@ -72,12 +72,11 @@ def locate(photo: str | Path, naming: str) -> Path:
 def apply(photo: str, state: str | None, options: TagOptions, *, dry_run: bool = False) -> Change:
     """Make the sidecar of ``photo`` hold the keyword of ``state`` (None: none of ours),
     keeping everything else in it. Raises SidecarError, leaving the sidecar untouched."""
-    import pyexiv2
-
     path = locate(photo, options.naming)
     wanted = options.fields([state] if state else [])
     ours = options.ours()
     with _EXIV2:
+        pyexiv2 = _pyexiv2()
         data = _read(path)
         if data is None and state is None:
             return Change(photo, str(path))
@@ -120,6 +119,16 @@ def apply(photo: str, state: str | None, options: TagOptions, *, dry_run: bool =
         if not dry_run:
             _write(path, None if change.deleted else result, photo)
         return change
+
+
+def _pyexiv2():
+    """pyexiv2, imported when first needed (the app starts without it), with exiv2's
+    warnings silenced: it prints them on stdout, into the command's output. Errors still
+    raise, and become the SidecarError that names the file."""
+    import pyexiv2
+
+    pyexiv2.set_log_level(3)
+    return pyexiv2
 
 
 def _values(xmp: dict, key: str) -> list[str]:

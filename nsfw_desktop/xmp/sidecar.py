@@ -2,9 +2,10 @@
 
 The library is pyexiv2 (exiv2 in its wheels): it parses and serializes XMP, we
 write no XML by hand. exiv2 keeps process-wide state (its XMP toolkit, the
-namespace registry it grows while parsing, pyexiv2's error log), so every use
-of it here holds ``_EXIV2``; that lock also makes each read-change-write of a
-sidecar one step for the threads of this process.
+namespace registry it grows while parsing, pyexiv2's error log) that only the
+GIL guards today, and a change of a sidecar takes several calls, so every use
+of it here holds ``_EXIV2``: each read-change-write of a sidecar is one step
+for the threads of this process (the app's sidecar thread, a scan, the watcher).
 
 What exiv2 changes when it rewrites a sidecar: the packet is serialized anew
 (its indentation, the ``x:xmptk`` attribute, no padding), and a field we

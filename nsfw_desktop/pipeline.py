@@ -5,7 +5,8 @@
   batches ahead, so the next images are ready while the model works on this
   batch, and yields one list of Results per batch.
 - ``classify_and_commit`` does that and commits each batch to the store, with
-  the embeddings when the policy keeps them.
+  the embeddings when the policy keeps them, and brings the XMP sidecars of the
+  batch's files in step when the policy asks for it.
 
 ``ScanControl`` steers all of it from any thread; it is looked at between batches.
 """
@@ -25,6 +26,8 @@ from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
 from nsfw_desktop.store import Fingerprint, Result, Store
 from nsfw_desktop.walker import FileEntry
+from nsfw_desktop.xmp.keywords import TagOptions
+from nsfw_desktop.xmp.tagging import tag_stored
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class ScanPolicy:
     include_hidden: bool = False
     retry_errors: bool = False  # classify files stored as errors again (after an endpoint outage)
     embeddings: bool = False  # also store each file's embedding (float16) for "find similar"
+    sidecars: TagOptions | None = None  # keep the keywords in the files' XMP sidecars in step
 
 
 class ScanControl:
@@ -93,6 +97,9 @@ def classify_and_commit(
 
     With ``policy.embeddings`` each result's embedding (from the same forward
     pass) is stored with it; that needs a local ViT (ModelError otherwise).
+    With ``policy.sidecars`` each committed batch's sidecars follow the stored
+    state (a review kept by the store included); a sidecar that cannot be
+    written is logged and the scan goes on.
     """
     if policy.embeddings:
         from nsfw_desktop.classify.embedding import EmbeddingClassifier
@@ -100,6 +107,8 @@ def classify_and_commit(
         classifier = EmbeddingClassifier(classifier)
     for results in classify_entries(entries, classifier, options, control):
         store.put_many(results)
+        if policy.sidecars is not None:
+            tag_stored(store, [r.path for r in results], policy.sidecars)
         yield results
 
 

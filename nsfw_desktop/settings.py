@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from nsfw_desktop import paths
 from nsfw_desktop.pipeline import ScanPolicy
 from nsfw_desktop.prepare import DecodeOptions
+from nsfw_desktop.xmp.keywords import DEFAULT_ROOT, NAMINGS, TagOptions, check_root
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class Settings:
     embeddings: bool = False  # opt-in: keep image embeddings for "Find similar"
     notify_flagged: bool = True  # tray notification when a watched folder receives a flagged file
     auto_quarantine: bool = False  # move newly arrived flagged files of watched folders to quarantine
+    xmp_sidecars: bool = False  # keep tags in XMP sidecars up to date (scans, reviews, threshold, quarantine)
+    xmp_root: str = DEFAULT_ROOT  # the keywords' root: NSFW|flagged, NSFW/reviewed safe...
+    xmp_naming: str = "darktable"  # a new sidecar's name: photo.jpg.xmp (darktable), photo.xmp (lightroom)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -88,7 +92,13 @@ class Settings:
         if self.quarantine_folder and not os.path.isabs(os.path.expanduser(self.quarantine_folder)):
             raise SettingsError(f"the quarantine folder must be a full path, not "
                                 f"{self.quarantine_folder!r}")
-        for name in ("remember_token", "embeddings", "notify_flagged", "auto_quarantine"):
+        problem = check_root(self.xmp_root)
+        if problem:
+            raise SettingsError(problem)
+        if self.xmp_naming not in NAMINGS:
+            raise SettingsError(f"the sidecar naming must be one of {', '.join(NAMINGS)}, "
+                                f"not {self.xmp_naming!r}")
+        for name in ("remember_token", "embeddings", "notify_flagged", "auto_quarantine", "xmp_sidecars"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name.replace('_', ' ')} must be true or false")
 
@@ -111,8 +121,15 @@ class Settings:
 
     def scan_policy(self) -> ScanPolicy:
         """What scans of the app and the watcher keep with these settings. Embeddings are
-        kept only with a local model: a remote endpoint sends back scores alone."""
-        return ScanPolicy(embeddings=self.embeddings and not self.endpoints)
+        kept only with a local model: a remote endpoint sends back scores alone. Sidecars
+        follow the scan's results when "Keep tags in XMP sidecars up to date" is on."""
+        return ScanPolicy(embeddings=self.embeddings and not self.endpoints,
+                          sidecars=self.tag_options() if self.xmp_sidecars else None)
+
+    def tag_options(self) -> TagOptions:
+        """How keywords go into XMP sidecars with these settings (quarantined files get none)."""
+        return TagOptions(threshold=self.threshold, root=self.xmp_root, naming=self.xmp_naming,
+                          quarantine=str(self.quarantine_path()))
 
     def decode_options(self) -> DecodeOptions:
         return DecodeOptions(batch_size=self.batch_size)

@@ -46,6 +46,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "review_safe": ActionSpec("Mark reviewed safe", "Ctrl+1"),
     "review_nsfw": ActionSpec("Mark reviewed NSFW", "Ctrl+2"),
     "clear_review": ActionSpec("Clear review", "Ctrl+0"),
+    "write_tags": ActionSpec("Write tags for selection",
+                             tip="Write the results as keywords in XMP sidecars, for photo managers"),
     "reveal": ActionSpec("Reveal / hide"),
     "similar": ActionSpec("Find similar", "Ctrl+F"),
     "all_results": ActionSpec("Back to all results", "Escape", enabled=False),
@@ -56,7 +58,7 @@ ACTIONS: dict[str, ActionSpec] = {
 # None is a separator.
 FILE_MENU = ("add_folder", "scan", None, "export", "settings", None, "quit")
 SELECTION = ("open", "reveal_file", "copy", None, "quarantine", None, "review_safe", "review_nsfw",
-             "clear_review", None, "reveal", "similar")
+             "clear_review", "write_tags", None, "reveal", "similar")
 EDIT_MENU = ("undo", None, *SELECTION)
 TOOLBAR = ("scan", "pause", "cancel", None, "heatmap")
 

@@ -5,6 +5,7 @@ shared pieces it is given (the session's settings, the results model, the
 store, the model host, the message bar, the actions) and carries out one job.
 The window owns no heavy work: scans run in the ScanWorker's thread; database
 reads and writes, quarantine moves and exports in the StoreWorker's thread;
+XMP sidecars in the SidecarWorker's thread;
 thumbnails in the ThumbnailLoader's pool; heatmaps and "find similar" in the
 FeatureWorker's thread; watched folders in the Watcher's own thread. The one
 classifier all of them use comes from the ModelHost. Everything comes back by
@@ -40,6 +41,7 @@ from nsfw_desktop.gui.quarantine_controller import QuarantineController
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.scan_controller import ScanController
 from nsfw_desktop.gui.settings_dialog import SettingsDialog
+from nsfw_desktop.gui.sidecar_sync import SidecarSync
 from nsfw_desktop.gui.similar_view import SimilarView
 from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
@@ -99,6 +101,8 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self.grid, self.model, self.store, self.messages, self.named_actions, self)
         self.quarantine = QuarantineController(self.live, self.grid, self.model, self.store, self.messages,
                                                self.named_actions, self)
+        self.sidecars = SidecarSync(self.live, self.grid, self.store, self.messages, self.named_actions,
+                                    db_path, self)
         self.exporter = Exporter(self.live, self.store, self.messages, self.named_actions, self)
         self.similar = SimilarView(self.model, self.feature_worker, self.files.existing_selected,
                                    self.messages, self.status, self.named_actions, db_path)
@@ -221,6 +225,7 @@ class MainWindow(QMainWindow):
         self.feature_thread.wait()
         self.host.stop()
         self.loader.shutdown()
+        self.sidecars.stop()
         self.store.stop()
         self.live.save()
         super().closeEvent(event)

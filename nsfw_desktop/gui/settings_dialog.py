@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nsfw_desktop.gui.sidecar_settings import SidecarSettings
 from nsfw_desktop.settings import BLUR_MODES, DEVICES, MAX_BATCH_SIZE, Settings, SettingsError
 
 MODEL_KINDS = ("Default model", "Local folder", "Hugging Face id", "Remote endpoint")
@@ -50,6 +51,7 @@ class SettingsDialog(QDialog):
         self.embeddings = QCheckBox("Keep image embeddings during scans, for Find similar (local models)")
         self.notify_flagged = QCheckBox("Notify me when a flagged photo lands in a watched folder")
         self.auto_quarantine = QCheckBox("Move flagged photos arriving in watched folders to quarantine")
+        self.sidecars = SidecarSettings()
         self.error = QLabel(wordWrap=True, styleSheet="color: #c62828")
         self.error.setVisible(False)
 
@@ -66,6 +68,7 @@ class SettingsDialog(QDialog):
         form.addRow("Find similar:", self.embeddings)
         form.addRow("Watched folders:", self.notify_flagged)
         form.addRow("", self.auto_quarantine)
+        self.sidecars.add_to(form)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
@@ -97,6 +100,7 @@ class SettingsDialog(QDialog):
         self.batch_size.setValue(s.batch_size)
         self.blur_mode.setCurrentText(s.blur_mode)
         self.quarantine.setText(s.quarantine_folder)
+        self.sidecars.fill(s)
 
     def edited(self) -> Settings:
         """The settings as the dialog shows them, checked; raises SettingsError."""
@@ -117,6 +121,7 @@ class SettingsDialog(QDialog):
             embeddings=self.embeddings.isChecked(),
             notify_flagged=self.notify_flagged.isChecked(),
             auto_quarantine=self.auto_quarantine.isChecked(),
+            **self.sidecars.changes(),
         )
         new.check_model()
         return new

@@ -39,7 +39,7 @@ from nsfw_desktop.watch.events import (
 )
 from nsfw_desktop.watch.folders import WatchedFolders
 from nsfw_desktop.watch.observers import Observers
-from nsfw_desktop.watch.readiness import Readiness, fingerprint
+from nsfw_desktop.watch.readiness import OPEN_LIMIT, Readiness, fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,10 @@ class Watcher:
     at a time; a Qt app re-emits it as a signal. On start, a catch-up scan
     classifies what changed while nobody watched (incremental: nothing already
     classified runs again). The classifier is loaded on the first file to
-    classify, unless the caller loaded it already.
+    classify, unless the caller loaded it already. A file is classified once
+    it has not changed for ``settle`` seconds and is not open for writing, or
+    has been open for writing ``open_limit`` seconds without a change
+    (``readiness.py``).
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class Watcher:
         policy: ScanPolicy | None = None,
         options: DecodeOptions | None = None,
         settle: float = SETTLE_SECONDS,
+        open_limit: float = OPEN_LIMIT,
         folder_check: float = FOLDER_CHECK_SECONDS,
         poll: bool = False,
     ):
@@ -86,7 +90,7 @@ class Watcher:
         self.options = options or DecodeOptions()
         self.folder_check = folder_check
         self.poll = poll  # look at the folders every few seconds instead of kernel events
-        self._readiness = Readiness(settle)
+        self._readiness = Readiness(settle, open_limit=open_limit)
         self._folders = WatchedFolders(names, self._emit, self._readiness.forget_under)
         self._control = ScanControl()
         self._thread: threading.Thread | None = None
@@ -202,9 +206,10 @@ class Watcher:
                 self._emit(CaughtUp(tuple(folders), event.summary))
 
     def _still_written(self, entry: FileEntry) -> bool:
-        """Leave a file changed within the settle interval to the readiness checks:
-        it may be a download in progress when the watcher starts."""
-        if time.time_ns() - entry.mtime_ns >= self._readiness.settle * 1e9:
+        """Leave a file open for writing, or changed within the settle interval, to the
+        readiness checks: it may be a download in progress."""
+        if (not self._readiness.writing(entry.path)
+                and time.time_ns() - entry.mtime_ns >= self._readiness.settle * 1e9):
             return False
         self._readiness.track(entry.path)
         return True
@@ -237,12 +242,20 @@ class Watcher:
 
     # Called on watchdog's observer threads: note and hand over, nothing slow.
 
-    def _file_changed(self, path: str, *, closed: bool = False) -> None:
+    def _file_changed(self, path: str, *, wrote: bool = False) -> None:
         if self._wanted(path):
-            self._readiness.touch(path, closed=closed)
+            self._readiness.touch(path, wrote=wrote)
+
+    def _file_opened(self, path: str) -> None:
+        if self._wanted(path):
+            self._readiness.opened(path)
+
+    def _file_closed(self, path: str, *, wrote: bool) -> None:
+        if self._wanted(path):
+            self._readiness.closed(path, wrote=wrote)
 
     def _file_moved(self, old: str, new: str) -> None:
-        self._readiness.forget(old)
+        self._readiness.forget(old, moved_to=new if self._wanted(new) else None)
         self._readiness.post(lambda: self._follow_move(old, new))
         self._file_changed(new)
 
@@ -275,13 +288,19 @@ class _Handler(FileSystemEventHandler):
         self.watcher._file_changed(self.path(event.src_path))
 
     def on_modified(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.path(event.src_path))
+        self.watcher._file_changed(self.path(event.src_path), wrote=True)
 
     def on_attrib(self, event: FileSystemEvent) -> None:
         self.watcher._file_changed(self.path(event.src_path))
 
+    def on_opened(self, event: FileSystemEvent) -> None:
+        self.watcher._file_opened(self.path(event.src_path))
+
     def on_closed(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.path(event.src_path), closed=True)
+        self.watcher._file_closed(self.path(event.src_path), wrote=True)
+
+    def on_closed_no_write(self, event: FileSystemEvent) -> None:
+        self.watcher._file_closed(self.path(event.src_path), wrote=False)
 
     def on_moved(self, event: FileSystemEvent) -> None:
         self.watcher._file_moved(self.path(event.src_path), self.path(event.dest_path))

@@ -75,9 +75,9 @@ class _Handles:
 class Readiness:
     """Files waiting to settle, and tasks for the one thread that checks them.
 
-    ``touch``, ``forget``, ``post`` and ``close`` may be called from any thread
-    (the file system observers call them); ``wait`` and ``settled`` belong to
-    the worker thread.
+    ``touch``, ``opened``, ``closed``, ``forget``, ``post`` and ``close`` may be
+    called from any thread (the file system observers call them); ``wait`` and
+    ``settled`` belong to the worker thread.
     """
 
     def __init__(self, settle: float, *, close_grace: float = CLOSE_GRACE, open_limit: float = OPEN_LIMIT):

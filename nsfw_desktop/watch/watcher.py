@@ -282,31 +282,31 @@ class _Handler(FileSystemEventHandler):
 
     def __init__(self, watcher: Watcher):
         self.watcher = watcher
-        self.path = watcher._folders.as_watched
+        self.watched = watcher._folders.as_watched
 
     def on_created(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.path(event.src_path))
+        self.watcher._file_changed(self.watched(event.src_path))
 
     def on_modified(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.path(event.src_path), wrote=True)
+        self.watcher._file_changed(self.watched(event.src_path), wrote=True)
 
     def on_attrib(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.path(event.src_path))
+        self.watcher._file_changed(self.watched(event.src_path))
 
     def on_opened(self, event: FileSystemEvent) -> None:
-        self.watcher._file_opened(self.path(event.src_path))
+        self.watcher._file_opened(self.watched(event.src_path))
 
     def on_closed(self, event: FileSystemEvent) -> None:
-        self.watcher._file_closed(self.path(event.src_path), wrote=True)
+        self.watcher._file_closed(self.watched(event.src_path), wrote=True)
 
     def on_closed_no_write(self, event: FileSystemEvent) -> None:
-        self.watcher._file_closed(self.path(event.src_path), wrote=False)
+        self.watcher._file_closed(self.watched(event.src_path), wrote=False)
 
     def on_moved(self, event: FileSystemEvent) -> None:
-        self.watcher._file_moved(self.path(event.src_path), self.path(event.dest_path))
+        self.watcher._file_moved(self.watched(event.src_path), self.watched(event.dest_path))
 
     def on_deleted(self, event: FileSystemEvent) -> None:
-        path = self.path(event.src_path)
+        path = self.watched(event.src_path)
         if event.is_directory:
             self.watcher._folder_deleted(path)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import sys
@@ -29,6 +30,8 @@ from nsfw_desktop.watch import (
 from tests.conftest import build_tiny_vit, random_image, write_photos
 
 QUICK = 0.3  # settle interval for tests that are not about it
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="open and close-after-write are inotify events")
 
 
 class Recorder:
@@ -61,10 +64,17 @@ def watch(tiny_model, tmp_path):
     """Start a Watcher on folders with the tiny model; stopped at the end of the test."""
     watchers = []
 
-    def start(*folders, settle=QUICK, folder_check=5.0, db=tmp_path / "results.sqlite3", policy=None):
+    def start(*folders, settle=QUICK, folder_check=5.0, db=tmp_path / "results.sqlite3", policy=None,
+              before_event=None, **options):
         recorder = Recorder()
-        watcher = Watcher(folders, make_classifier(str(tiny_model)), db, on_event=recorder,
-                          settle=settle, folder_check=folder_check, policy=policy)
+
+        def on_event(event):
+            if before_event is not None:
+                before_event(event)
+            recorder(event)
+
+        watcher = Watcher(folders, make_classifier(str(tiny_model)), db, on_event=on_event,
+                          settle=settle, folder_check=folder_check, policy=policy, **options)
         watchers.append(watcher)
         watcher.start()
         recorder.wait_for(lambda r: len(r.of(FolderOnline)) + len(r.of(FolderOffline)) >= len(folders))
@@ -94,6 +104,9 @@ def test_burst_of_copies_classified_once_each(watch, tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     watcher, recorder = watch(inbox)
+    # copy2 keeps the originals' older modification times: a catch-up still walking the
+    # folder would take the copies as files it missed.
+    recorder.wait_for(lambda r: r.of(CaughtUp))
     for path in originals:
         # copy2 also sets the modification time after closing the copy: a second event.
         shutil.copy2(path, inbox / path.name)
@@ -149,7 +162,7 @@ def test_download_in_progress_at_start_waits_for_its_end(watch, tmp_path):
     assert event.result.file_size == len(data) and event.result.error is None
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="close-after-write is an inotify event")
+@linux_only
 def test_close_after_write_shortcuts_the_wait(watch, tmp_path):
     folder = tmp_path / "inbox"
     folder.mkdir()
@@ -157,6 +170,103 @@ def test_close_after_write_shortcuts_the_wait(watch, tmp_path):
     (folder / "done.jpg").write_bytes(_jpeg_bytes(seed=3))
     recorder.wait_for(lambda r: r.classified(), timeout=15.0)  # well before the 30 s settle interval
     assert recorder.classified() == {str(folder / "done.jpg"): 1}
+
+
+@linux_only
+def test_download_held_open_through_a_pause_is_classified_once_when_complete(watch, tmp_path):
+    """curl and wget write straight to the final name and keep it open between chunks."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    db = tmp_path / "results.sqlite3"
+    watcher, recorder = watch(folder, settle=1.0, db=db)
+    data = _jpeg_bytes(seed=13)
+    target = folder / "photo.jpg"
+    with open(target, "wb") as handle:
+        handle.write(data[:len(data) // 2])
+        handle.flush()
+        time.sleep(1.0)
+        with open(target, "rb") as viewer:  # a file manager peeking at it for a thumbnail
+            viewer.read()
+        time.sleep(1.0)  # two seconds without a write, twice the settle interval
+        assert not recorder.of(FileClassified), "classified while half-written"
+        handle.write(data[len(data) // 2:])
+        closed = time.monotonic()
+    recorder.wait_for(lambda r: r.classified())
+    settle_time(2.0)
+    [(when, event)] = [(t, e) for t, e in recorder.events if isinstance(e, FileClassified)]
+    assert when >= closed
+    assert event.result.file_size == len(data) and event.result.error is None
+    with Store(db) as store:
+        assert store.get(str(target)).error is None
+
+
+@linux_only
+def test_file_open_only_for_reading_does_not_delay(watch, tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    watcher, recorder = watch(folder, settle=30.0)
+    path = folder / "viewed.jpg"
+    path.write_bytes(_jpeg_bytes(seed=14))
+    with open(path, "rb") as viewer:  # an image viewer keeps it open
+        viewer.read(100)
+        recorder.wait_for(lambda r: r.classified(), timeout=15.0)  # well before 30 s
+        with open(path, "rb") as again:  # looked at again: nothing changed, nothing to do
+            again.read()
+        settle_time()
+    assert recorder.classified() == {str(path): 1}
+
+
+@linux_only
+def test_writer_open_past_the_limit_is_classified_anyway_with_a_log_line(watch, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="nsfw_desktop.watch")
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    watcher, recorder = watch(folder, open_limit=1.5)
+    path = folder / "forgotten.jpg"
+    data = _jpeg_bytes(seed=15)
+    with open(path, "wb") as handle:  # a program that never closes what it wrote
+        handle.write(data)
+        handle.flush()
+        written = time.monotonic()
+        recorder.wait_for(lambda r: r.classified(), timeout=15.0)
+        [(when, event)] = [(t, e) for t, e in recorder.events if isinstance(e, FileClassified)]
+        assert when - written >= 1.5  # not at the settle interval: it is still open
+        assert event.result.file_size == len(data) and event.result.error is None
+        assert "still open for writing" in caplog.text and str(path) in caplog.text
+    settle_time()
+    assert recorder.classified() == {str(path): 1}  # closing without a change is nothing new
+
+
+@linux_only
+def test_catch_up_leaves_a_file_open_for_writing_to_the_watcher(watch, tmp_path):
+    """A download that paused for longer than the settle interval while the catch-up
+    scan had not reached it yet is not scanned half-written."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    data = _jpeg_bytes(seed=16)
+    target = folder / "paused.jpg"
+    handles = []
+
+    def start_download(event):
+        # Runs on the watcher's thread after the folder is watched and before its catch-up.
+        if isinstance(event, FolderOnline):
+            handle = open(target, "wb")  # noqa: SIM115 (stays open across the catch-up)
+            handles.append(handle)
+            handle.write(data[:len(data) // 2])
+            handle.flush()
+            time.sleep(1.0)  # older than the settle interval when the scan finds it
+
+    watcher, recorder = watch(folder, before_event=start_download)
+    recorder.wait_for(lambda r: r.of(CaughtUp))
+    assert recorder.of(CaughtUp)[0].summary.scanned == 0
+    [handle] = handles
+    time.sleep(0.6)
+    with handle:
+        handle.write(data[len(data) // 2:])
+    recorder.wait_for(lambda r: r.classified())
+    settle_time()
+    [event] = recorder.of(FileClassified)
+    assert event.result.file_size == len(data) and event.result.error is None
 
 
 def test_browser_download_renamed_from_part_is_classified_once_under_its_final_name(watch, tmp_path):

@@ -8,6 +8,19 @@ last chunk. A close-after-write event (Linux) shortens the wait to
 modification time right after closing, and that is an event which pushes the
 check back again.
 
+A file known to be open for writing is not ready however long it pauses (curl
+and wget write straight to the final name and keep it open between chunks).
+inotify does not say whether an open is for reading or writing, so a file
+counts as being written from the first write after an open we saw until no
+handle we saw opening is left open: a viewer's open and close (no write)
+changes nothing, our own decoding included; a reader open while the file is
+written keeps it waiting until the reader closes too. A writer that stays open
+``open_limit`` seconds without a change is classified anyway, with a log line;
+the limit also bounds the wait when the kernel merged two identical events
+in a row (two closes) into one or dropped some (a full inotify queue).
+A polled folder sees no opens and closes, so the settle rule alone applies
+there, as it does to a file already open when watching began.
+
 Waiting uses one heap of due times and a Condition: the worker sleeps until
 the next check is due, or without any timeout when nothing is pending, so an
 idle watcher costs no CPU. The same Condition wakes the worker for tasks that
@@ -17,6 +30,7 @@ other threads hand it (a deleted file, a folder gone).
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import stat
 import threading
@@ -25,7 +39,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+logger = logging.getLogger(__name__)
+
 CLOSE_GRACE = 0.2  # seconds between a close-after-write and the check
+OPEN_LIMIT = 600.0  # seconds a file open for writing may go without a change before it is classified
 
 Fingerprint = tuple[int, int]  # (size, mtime_ns)
 
@@ -46,38 +63,81 @@ class _Pending:
     seen: Fingerprint | None  # at the latest event or check
     due: float  # monotonic time from which the file may be checked
     scheduled: float | None  # due time of this path's live heap entry, if any
+    changed: float  # monotonic time of the latest event or change seen
+
+
+@dataclass
+class _Handles:
+    open: int = 0  # opens seen minus closes seen
+    written: bool = False  # a write came in while one of them was open
 
 
 class Readiness:
     """Files waiting to settle, and tasks for the one thread that checks them.
 
-    ``touch``, ``forget``, ``post`` and ``close`` may be called from any thread
-    (the file system observers call them); ``wait`` and ``settled`` belong to
-    the worker thread.
+    ``touch``, ``opened``, ``closed``, ``forget``, ``post`` and ``close`` may be
+    called from any thread (the file system observers call them); ``wait`` and
+    ``settled`` belong to the worker thread.
     """
 
-    def __init__(self, settle: float, *, close_grace: float = CLOSE_GRACE):
+    def __init__(self, settle: float, *, close_grace: float = CLOSE_GRACE, open_limit: float = OPEN_LIMIT):
         if settle < 0:
             raise ValueError(f"settle interval must not be negative, not {settle}")
+        if open_limit < settle:
+            raise ValueError(f"the limit for files open for writing ({open_limit} s) must not be "
+                             f"shorter than the settle interval ({settle} s)")
         self.settle = settle
         self.close_grace = min(close_grace, settle)
+        self.open_limit = open_limit
         self._cond = threading.Condition()
         self._pending: dict[str, _Pending] = {}
+        self._handles: dict[str, _Handles] = {}  # files with a handle open, as far as we saw
         self._heap: list[tuple[float, str]] = []
         self._tasks: deque[Callable[[], None]] = deque()
         self._closed = False
 
-    def touch(self, path: str, *, closed: bool = False) -> None:
-        """Something happened to ``path``: check it once it has been quiet long enough."""
+    def touch(self, path: str, *, wrote: bool = False, closed: bool = False) -> None:
+        """Something happened to ``path`` (``wrote``: its content changed): check it once
+        it has been quiet long enough."""
         seen = fingerprint(path)
         with self._cond:
-            due = time.monotonic() + (self.close_grace if closed else self.settle)
+            handles = self._handles.get(path)
+            if wrote and handles is not None:
+                handles.written = True
+            now = time.monotonic()
+            wait = (self.open_limit if self._writing(path) else self.close_grace if closed
+                    else self.settle)
             item = self._pending.get(path)
             if item is None:
-                item = self._pending[path] = _Pending(seen, due, None)
+                item = self._pending[path] = _Pending(seen, now + wait, None, now)
             else:
-                item.seen, item.due = seen, due
+                item.seen, item.due, item.changed = seen, now + wait, now
             self._schedule(path, item)
+
+    def opened(self, path: str) -> None:
+        """``path`` was opened, for reading or writing: inotify does not say which."""
+        with self._cond:
+            self._handles.setdefault(path, _Handles()).open += 1
+
+    def closed(self, path: str, *, wrote: bool) -> None:
+        """A handle on ``path`` was closed; ``wrote``: it had been opened for writing."""
+        with self._cond:
+            handles = self._handles.get(path)
+            finished = False
+            if handles is not None:
+                handles.open -= 1
+                if handles.open <= 0:
+                    finished = handles.written
+                    del self._handles[path]
+        # A close without writing is a read (ours included): nothing to check,
+        # unless it was the last handle on a file being written.
+        if wrote or finished:
+            self.touch(path, closed=True)
+
+    def writing(self, path: str) -> bool:
+        """True while ``path`` is known to be open for writing."""
+        with self._cond:
+            return self._writing(path)
 
     def track(self, path: str) -> None:
         """Check ``path`` once it has been quiet long enough, unless it is waiting already
@@ -85,18 +145,26 @@ class Readiness:
         seen = fingerprint(path)
         with self._cond:
             if path not in self._pending:
-                item = self._pending[path] = _Pending(seen, time.monotonic() + self.settle, None)
+                now = time.monotonic()
+                item = self._pending[path] = _Pending(seen, now + self.settle, None, now)
                 self._schedule(path, item)
 
-    def forget(self, path: str) -> None:
+    def forget(self, path: str, *, moved_to: str | None = None) -> None:
+        """Stop waiting for ``path``; when it was renamed to ``moved_to``, its open
+        handles go with it (their closes will name the new path)."""
         with self._cond:
             self._pending.pop(path, None)  # its heap entry is skipped when it comes up
+            handles = self._handles.pop(path, None)
+            if moved_to is not None and handles is not None:
+                self._handles[moved_to] = handles
 
     def forget_under(self, folder: str) -> None:
+        """Forget the files under a folder no longer watched: no close will come for them."""
         prefix = os.path.join(folder, "")
         with self._cond:
-            for path in [p for p in self._pending if p.startswith(prefix)]:
-                del self._pending[path]
+            for known in (self._pending, self._handles):
+                for path in [p for p in known if p.startswith(prefix)]:
+                    del known[path]
 
     def post(self, task: Callable[[], None]) -> None:
         """Run ``task`` on the worker thread, as soon as it is free."""
@@ -147,12 +215,23 @@ class Readiness:
             if current is None or (current == item.seen and current[0] == 0):
                 del self._pending[path]
                 return False
+            if self._writing(path):
+                if now < item.changed + self.open_limit:
+                    item.due = item.changed + self.open_limit  # or sooner, at its close
+                    self._schedule(path, item)
+                    return False
+                logger.warning("%s is still open for writing but has not changed for %g s: "
+                               "classifying it as it is now", path, now - item.changed)
             if current == item.seen:
                 del self._pending[path]
                 return True
-            item.seen, item.due = current, now + self.settle
+            item.seen, item.due, item.changed = current, now + self.settle, now
             self._schedule(path, item)
             return False
+
+    def _writing(self, path: str) -> bool:
+        handles = self._handles.get(path)
+        return handles is not None and handles.written
 
     def _schedule(self, path: str, item: _Pending) -> None:
         # One live heap entry per path: a later due time is picked up when the

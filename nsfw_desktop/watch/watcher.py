@@ -6,15 +6,14 @@ runs the catch-up scan, checks the files whose wait is over, classifies them
 with the engine, writes the results to its own ``Store`` and calls
 ``on_event``. The worker sleeps on a Condition between due times, so an idle
 watcher costs no CPU; the only periodic work is a look at each watched folder
-every ``folder_check`` seconds, which notices an unmounted drive (the kernel
-sends no event a watcher can rely on) and a folder coming back.
+every ``folder_check`` seconds (``WatchedFolders.check``), which notices an
+unmounted drive and a folder coming back.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -34,14 +33,13 @@ from nsfw_desktop.watch.events import (
     FileClassified,
     FileMoved,
     FileRemoved,
-    FolderOffline,
-    FolderOnline,
     WatchEvent,
     WatchStopped,
     WatchWarning,
 )
+from nsfw_desktop.watch.folders import WatchedFolders
 from nsfw_desktop.watch.observers import Observers
-from nsfw_desktop.watch.readiness import Readiness, fingerprint
+from nsfw_desktop.watch.readiness import OPEN_LIMIT, Readiness, fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +54,10 @@ class Watcher:
     at a time; a Qt app re-emits it as a signal. On start, a catch-up scan
     classifies what changed while nobody watched (incremental: nothing already
     classified runs again). The classifier is loaded on the first file to
-    classify, unless the caller loaded it already.
+    classify, unless the caller loaded it already. A file is classified once
+    it has not changed for ``settle`` seconds and is not open for writing, or
+    has been open for writing ``open_limit`` seconds without a change
+    (``readiness.py``).
     """
 
     def __init__(
@@ -70,11 +71,12 @@ class Watcher:
         policy: ScanPolicy | None = None,
         options: DecodeOptions | None = None,
         settle: float = SETTLE_SECONDS,
+        open_limit: float = OPEN_LIMIT,
         folder_check: float = FOLDER_CHECK_SECONDS,
         poll: bool = False,
     ):
-        self.folders = tuple(dict.fromkeys(os.path.abspath(folder) for folder in folders))
-        if not self.folders:
+        names = tuple(dict.fromkeys(os.path.abspath(folder) for folder in folders))
+        if not names:
             raise ValueError("no folder to watch")
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
@@ -88,17 +90,15 @@ class Watcher:
         self.options = options or DecodeOptions()
         self.folder_check = folder_check
         self.poll = poll  # look at the folders every few seconds instead of kernel events
-        self._readiness = Readiness(settle)
+        self._readiness = Readiness(settle, open_limit=open_limit)
+        self._folders = WatchedFolders(names, self._emit, self._readiness.forget_under)
         self._control = ScanControl()
         self._thread: threading.Thread | None = None
-        # Owned by the worker thread:
-        self._store: Store | None = None
-        self._observers: Observers | None = None
-        self._online: dict[str, tuple[int, int]] = {}  # folder -> (st_dev, st_ino) being watched
-        # (real path, folder) of watched folders reached through a symbolic link; replaced
-        # whole, never changed in place, because observer threads read it.
-        self._linked: tuple[tuple[str, str], ...] = ()
-        self._reported_offline: set[str] = set()
+        self._store: Store | None = None  # owned by the worker thread
+
+    @property
+    def folders(self) -> tuple[str, ...]:
+        return self._folders.names
 
     def start(self) -> None:
         if self._thread is not None:
@@ -121,7 +121,7 @@ class Watcher:
     def remove_folder(self, folder: str | Path) -> None:
         """Stop watching a folder; its stored results stay. From any thread."""
         folder = os.path.abspath(folder)
-        self._readiness.post(lambda: self._remove_folder(folder))
+        self._readiness.post(lambda: self._folders.remove(folder))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the watcher has stopped (or ``timeout``); True when it has."""
@@ -140,10 +140,9 @@ class Watcher:
         error = None
         try:
             self._store = Store(self.db_path)
-            self._observers = Observers(_Handler(self), recursive=self.policy.recursive,
-                                         poll=self.poll)
-            online = [folder for folder in self.folders if self._go_online(folder)]
-            self._catch_up(online)
+            self._folders.observers = Observers(_Handler(self), recursive=self.policy.recursive,
+                                                poll=self.poll)
+            self._catch_up([folder for folder in self.folders if self._folders.go_online(folder)])
             self._loop()
         except ModelError as exc:
             error = str(exc)
@@ -151,8 +150,8 @@ class Watcher:
             logger.exception("the watcher stopped")
             error = f"Watching stopped after an unexpected error: {exc}"
         finally:
-            if self._observers is not None:
-                self._observers.stop()
+            if self._folders.observers is not None:
+                self._folders.observers.stop()
             if self._store is not None:
                 self._store.close()
             self._emit(WatchStopped(error))
@@ -167,7 +166,7 @@ class Watcher:
             for task in tasks:
                 task()
             if time.monotonic() >= next_check:
-                self._check_folders()
+                self._catch_up(self._folders.check())
                 next_check = time.monotonic() + self.folder_check
             ready = self._ready_entries(due)
             if ready:
@@ -207,71 +206,17 @@ class Watcher:
                 self._emit(CaughtUp(tuple(folders), event.summary))
 
     def _still_written(self, entry: FileEntry) -> bool:
-        """Leave a file changed within the settle interval to the readiness checks:
-        it may be a download in progress when the watcher starts."""
-        if time.time_ns() - entry.mtime_ns >= self._readiness.settle * 1e9:
+        """Leave a file open for writing, or changed within the settle interval, to the
+        readiness checks: it may be a download in progress."""
+        if (not self._readiness.writing(entry.path)
+                and time.time_ns() - entry.mtime_ns >= self._readiness.settle * 1e9):
             return False
         self._readiness.track(entry.path)
         return True
 
-    def _go_online(self, folder: str) -> bool:
-        identity = _folder_identity(folder)
-        if identity is None:
-            self._report_offline(folder, "the folder is not there (deleted, moved or not mounted)")
-            return False
-        try:
-            warning = self._observers.watch(folder)
-        except OSError as exc:
-            self._report_offline(folder, f"the folder cannot be watched: {exc.strerror or exc}")
-            return False
-        self._online[folder] = identity
-        real = os.path.realpath(folder)
-        self._linked = (*((r, f) for r, f in self._linked if f != folder),
-                        *([(real, folder)] if real != folder else []))
-        self._reported_offline.discard(folder)
-        self._emit(FolderOnline(folder))
-        if warning:
-            self._emit(WatchWarning(warning))
-        return True
-
-    def _go_offline(self, folder: str, reason: str) -> None:
-        if self._online.pop(folder, None) is not None:
-            self._observers.unwatch(folder)
-        self._readiness.forget_under(folder)
-        self._report_offline(folder, reason)
-
-    def _report_offline(self, folder: str, reason: str) -> None:
-        if folder not in self._reported_offline:
-            self._reported_offline.add(folder)
-            logger.info("not watching %s: %s", folder, reason)
-            self._emit(FolderOffline(folder, reason))
-
-    def _check_folders(self) -> None:
-        for folder in self.folders:
-            identity = _folder_identity(folder)
-            watched = self._online.get(folder)
-            if watched is not None and identity != watched:
-                # Gone, or another folder now under the same name (a drive remounted).
-                self._go_offline(folder, "the folder is no longer there (deleted, moved or unmounted)")
-                watched = None
-            if watched is None and identity is not None and self._go_online(folder):
-                self._catch_up([folder])
-
     def _add_folder(self, folder: str) -> None:
-        if folder not in self.folders:
-            self.folders = (*self.folders, folder)  # a new tuple: observer threads read it
-            if self._go_online(folder):
-                self._catch_up([folder])
-
-    def _remove_folder(self, folder: str) -> None:
-        if folder not in self.folders:
-            return
-        self.folders = tuple(f for f in self.folders if f != folder)
-        if self._online.pop(folder, None) is not None:
-            self._observers.unwatch(folder)
-        self._linked = tuple((real, f) for real, f in self._linked if f != folder)
-        self._readiness.forget_under(folder)
-        self._reported_offline.discard(folder)
+        if self._folders.add(folder):
+            self._catch_up([folder])
 
     def _follow_move(self, old: str, new: str) -> None:
         if self._store.get(old) is None:
@@ -297,12 +242,20 @@ class Watcher:
 
     # Called on watchdog's observer threads: note and hand over, nothing slow.
 
-    def _file_changed(self, path: str, *, closed: bool = False) -> None:
+    def _file_changed(self, path: str, *, wrote: bool = False) -> None:
         if self._wanted(path):
-            self._readiness.touch(path, closed=closed)
+            self._readiness.touch(path, wrote=wrote)
+
+    def _file_opened(self, path: str) -> None:
+        if self._wanted(path):
+            self._readiness.opened(path)
+
+    def _file_closed(self, path: str, *, wrote: bool) -> None:
+        if self._wanted(path):
+            self._readiness.closed(path, wrote=wrote)
 
     def _file_moved(self, old: str, new: str) -> None:
-        self._readiness.forget(old)
+        self._readiness.forget(old, moved_to=new if self._wanted(new) else None)
         self._readiness.post(lambda: self._follow_move(old, new))
         self._file_changed(new)
 
@@ -312,60 +265,49 @@ class Watcher:
 
     def _folder_deleted(self, path: str) -> None:
         if path in self.folders:
-            self._readiness.post(lambda: self._go_offline(
+            self._readiness.post(lambda: self._folders.go_offline(
                 path, "the folder was deleted or moved; watching resumes when it is back"))
 
     def _wanted(self, path: str) -> bool:
         """Under a watched folder, not a temporary name, not hidden (unless asked for)."""
-        if is_temporary(os.path.basename(path)):
+        folder = self._folders.under(path)
+        if folder is None or is_temporary(os.path.basename(path)):
             return False
-        for folder in self.folders:
-            if path.startswith(os.path.join(folder, "")):
-                relative = os.path.relpath(path, folder).split(os.sep)
-                return self.policy.include_hidden or not any(p.startswith(".") for p in relative)
-        return False
-
-    def _as_watched(self, path: bytes | str) -> str:
-        """An event's path under the folder as the user named it, symbolic link included."""
-        path = os.fsdecode(path)
-        for real, folder in self._linked:
-            if path == real or path.startswith(os.path.join(real, "")):
-                return folder + path[len(real):]
-        return path
+        relative = os.path.relpath(path, folder).split(os.sep)
+        return self.policy.include_hidden or not any(p.startswith(".") for p in relative)
 
 
 class _Handler(FileSystemEventHandler):
+    """Hands each event to the watcher, under the path of the folder as the user named it."""
+
     def __init__(self, watcher: Watcher):
         self.watcher = watcher
+        self.watched = watcher._folders.as_watched
 
     def on_created(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.watcher._as_watched(event.src_path))
+        self.watcher._file_changed(self.watched(event.src_path))
 
     def on_modified(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.watcher._as_watched(event.src_path))
+        self.watcher._file_changed(self.watched(event.src_path), wrote=True)
 
     def on_attrib(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.watcher._as_watched(event.src_path))
+        self.watcher._file_changed(self.watched(event.src_path))
+
+    def on_opened(self, event: FileSystemEvent) -> None:
+        self.watcher._file_opened(self.watched(event.src_path))
 
     def on_closed(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.watcher._as_watched(event.src_path), closed=True)
+        self.watcher._file_closed(self.watched(event.src_path), wrote=True)
+
+    def on_closed_no_write(self, event: FileSystemEvent) -> None:
+        self.watcher._file_closed(self.watched(event.src_path), wrote=False)
 
     def on_moved(self, event: FileSystemEvent) -> None:
-        self.watcher._file_moved(self.watcher._as_watched(event.src_path),
-                                 self.watcher._as_watched(event.dest_path))
+        self.watcher._file_moved(self.watched(event.src_path), self.watched(event.dest_path))
 
     def on_deleted(self, event: FileSystemEvent) -> None:
-        path = self.watcher._as_watched(event.src_path)
+        path = self.watched(event.src_path)
         if event.is_directory:
             self.watcher._folder_deleted(path)
         else:
             self.watcher._file_deleted(path)
-
-
-def _folder_identity(folder: str) -> tuple[int, int] | None:
-    """(st_dev, st_ino) of a folder that is there, or None."""
-    try:
-        info = os.stat(folder)
-    except OSError:
-        return None
-    return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.gui.tile_delegate import REVIEW_TEXT
 from nsfw_desktop.store import Result
@@ -106,8 +107,8 @@ class DetailView(QWidget):
         f["File size"].setText(_file_size(result.file_size))
         f["Modified"].setText(result.modified.strftime("%Y-%m-%d %H:%M:%S"))
         f["Scanned"].setText(datetime.fromtimestamp(result.scanned_at).strftime("%Y-%m-%d %H:%M:%S"))
-        f["Path"].setText(result.path)
-        f["Error"].setText(result.error or "")
+        f["Path"].setText(display_path(result.path))
+        f["Error"].setText(display_path(result.error or ""))
 
     def _render(self) -> None:
         if self.result is None:
@@ -137,7 +138,7 @@ class DetailView(QWidget):
     def _preview_failed(self, path: str, reason: str) -> None:
         if self.result is not None and path == self.result.path:
             self._pixmaps = None
-            self.preview.setText(f"Cannot show this file: {reason}")
+            self.preview.setText(display_path(f"Cannot show this file: {reason}"))
 
 
 def _file_size(size: int) -> str:

@@ -38,10 +38,10 @@ class HeatmapKey:
 
 class FeatureWorker(QObject):
     heatmap_ready = Signal(object, object)  # HeatmapKey, QImage: the colour map alone, the image's size
-    heatmap_failed = Signal(object, str)  # HeatmapKey, why this file has none
-    heatmaps_unavailable = Signal(str)  # the model cannot make heatmaps at all, and why
-    similar_found = Signal(str, object)  # query path, list[Match] best first
-    similar_failed = Signal(str)  # a message for the user
+    heatmap_failed = Signal(object, object)  # HeatmapKey, why this file has none
+    heatmaps_unavailable = Signal(object)  # the model cannot make heatmaps at all, and why
+    similar_found = Signal(object, object)  # query path, list[Match] best first
+    similar_failed = Signal(object)  # a message for the user
 
     def __init__(self, thumbnails: ThumbnailCache, host: ModelHost):
         super().__init__()
@@ -77,7 +77,7 @@ class FeatureWorker(QObject):
             return
         self.heatmap_ready.emit(key, to_qimage(overlay))
 
-    @Slot(str, str, int)
+    @Slot(object, object, int)
     def find_similar(self, db_path: str, path: str, top_k: int) -> None:
         from nsfw_desktop.search import EmbeddingsError, find_similar
 

@@ -8,6 +8,7 @@ import os
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QGuiApplication
 
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.store_worker import StoreClient
@@ -51,7 +52,7 @@ class FileActions(QObject):
     def copy_selected_paths(self) -> None:
         paths = self.grid.selected_paths()
         if paths:
-            QGuiApplication.clipboard().setText("\n".join(paths))
+            QGuiApplication.clipboard().setText(display_path("\n".join(paths)))
 
     def review_selected(self, review: str | None) -> None:
         paths = self.grid.selected_paths()

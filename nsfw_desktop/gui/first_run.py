@@ -87,7 +87,7 @@ class ModelDownload(QObject):
 
     progress = Signal(int, int)  # bytes on disk so far, bytes in all (0 while not known yet)
     finished = Signal(object)  # the ModelSource, checked
-    failed = Signal(str)  # why, in words for the user
+    failed = Signal(object)  # why, in words for the user
 
     def __init__(self, spec: str | None = None, *,
                  pull: Callable[..., ModelSource] = model_source.pull):

@@ -24,8 +24,8 @@ METHODS = {"rollout": "Attention rollout", "last": "Last layer"}
 
 
 class HeatmapProvider(QObject):
-    ready = Signal(str)  # a heatmap for this path can be drawn now
-    availability_changed = Signal(bool, str)  # available, and when not, why
+    ready = Signal(object)  # a heatmap for this path can be drawn now
+    availability_changed = Signal(bool, object)  # available, and when not, why
     _request = Signal(object)  # HeatmapKey, to the worker
 
     def __init__(self, parent: QObject | None = None):

@@ -54,7 +54,7 @@ class MainWindow(QMainWindow):
     settled = Signal()  # results shown, no scan running, visible thumbnails drawn
     batch_shown = Signal(object)  # BatchDone, once its results are in the grid
     scan_ended = Signal(object)  # ScanSummary, or None when the scan failed
-    similar_shown = Signal(str)  # the query path, once its matches are in the grid
+    similar_shown = Signal(object)  # the query path, once its matches are in the grid
 
     def __init__(self, settings: Settings, *, db_path: str | os.PathLike,
                  unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS, scan_on_load: bool = False):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
+from nsfw_desktop.displaypath import display_path
+
 MAX_MESSAGES = 4  # lines kept in the message bar
 MAX_LISTED = 5  # files named in one message before "and N more"
 
@@ -29,7 +31,7 @@ class MessageBar(QFrame):
 
     def show_message(self, message: str) -> None:
         self.messages = (self.messages + [message])[-MAX_MESSAGES:]
-        self.text.setText("\n".join(self.messages))
+        self.text.setText(display_path("\n".join(self.messages)))
         self.setVisible(True)
 
     def clear(self) -> None:

@@ -47,7 +47,7 @@ class ModelChoice:
 
 class ModelHost(QObject):
     ready = Signal(object, object)  # ModelChoice, Classifier: the answer to request()
-    failed = Signal(object, str)  # ModelChoice, a message for the user
+    failed = Signal(object, object)  # ModelChoice, a message for the user
     changed = Signal(object)  # ModelChoice: another model was chosen, the old classifier let go
     _wanted = Signal()
 
@@ -109,7 +109,7 @@ class _Builder(QObject):
     """Builds the host's classifier on the host's thread, for users on the GUI thread."""
 
     built = Signal(object, object)
-    failed = Signal(object, str)
+    failed = Signal(object, object)
 
     def __init__(self, host: ModelHost):
         super().__init__()

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer
 
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.quarantine import Move
 from nsfw_desktop.store import Result
@@ -80,11 +81,11 @@ class ResultsModel(QAbstractListModel):
         path = self._rows[index.row()]
         result = self._results[path]
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(path)
+            return display_path(os.path.basename(path))
         if role == Qt.ItemDataRole.ToolTipRole:
             if result.error:
-                return f"{path}\nError: {result.error}"
-            return f"{path}\n{result.label}: NSFW score {result.nsfw_score:.2f}"
+                return display_path(f"{path}\nError: {result.error}")
+            return display_path(f"{path}\n{result.label}: NSFW score {result.nsfw_score:.2f}")
         if role == ResultRole:
             return result
         if role == FlaggedRole:

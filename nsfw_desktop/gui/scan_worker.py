@@ -37,11 +37,11 @@ class ScanJob:
 
 
 class ScanWorker(QObject):
-    status = Signal(str)  # what the worker is doing, for the status line
+    status = Signal(object)  # what the worker is doing, for the status line
     scan_started = Signal(object)  # ScanStarted
     batch_done = Signal(object)  # BatchDone
     scan_finished = Signal(object)  # ScanSummary
-    scan_failed = Signal(str)  # a message for the user; the scan is over
+    scan_failed = Signal(object)  # a message for the user; the scan is over
 
     def __init__(self, host: ModelHost):
         super().__init__()

@@ -23,12 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class StoreWorker(QObject):
-    loaded = Signal(list)  # list[Result], highest score first
-    reviewed = Signal(list, object)  # paths, review ('safe', 'nsfw' or None)
+    loaded = Signal(object)  # list[Result], highest score first
+    reviewed = Signal(object, object)  # paths, review ('safe', 'nsfw' or None)
     quarantined = Signal(object)  # quarantine.Outcome
     restored = Signal(object)  # quarantine.Outcome of an undo
-    exported = Signal(str, int)  # CSV path, rows written
-    failed = Signal(str)  # a message for the user
+    exported = Signal(object, int)  # CSV path, rows written
+    failed = Signal(object)  # a message for the user
 
     def __init__(self, db_path: str):
         super().__init__()
@@ -48,7 +48,7 @@ class StoreWorker(QObject):
         except sqlite3.Error as exc:
             self.failed.emit(f"Cannot read the results database {self.db_path}: {exc}")
 
-    @Slot(list, object)
+    @Slot(object, object)
     def set_review(self, paths: list[str], review: str | None) -> None:
         try:
             self.store.set_review(paths, review)
@@ -57,15 +57,15 @@ class StoreWorker(QObject):
             return
         self.reviewed.emit(paths, review)
 
-    @Slot(list, str)
+    @Slot(object, object)
     def quarantine(self, paths: list[str], folder: str) -> None:
         self.quarantined.emit(quarantine.quarantine(paths, folder, self.store))
 
-    @Slot(list)
+    @Slot(object)
     def undo(self, moves: list[quarantine.Move]) -> None:
         self.restored.emit(quarantine.undo(moves, self.store))
 
-    @Slot(str, float)
+    @Slot(object, float)
     def export_flagged(self, path: str, threshold: float) -> None:
         try:
             rows = export.write_csv(path, export.select(self.store.results(), threshold, everything=False),
@@ -87,10 +87,10 @@ class StoreClient(QObject):
     """The GUI thread's handle on a StoreWorker running in its own thread."""
 
     _load = Signal()
-    _set_review = Signal(list, object)
-    _quarantine = Signal(list, str)
-    _undo = Signal(list)
-    _export = Signal(str, float)
+    _set_review = Signal(object, object)
+    _quarantine = Signal(object, object)
+    _undo = Signal(object)
+    _export = Signal(object, float)
     _close = Signal()
 
     def __init__(self, db_path: str | os.PathLike, parent: QObject | None = None):

@@ -15,6 +15,7 @@ from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
 from nsfw_desktop.gui.results_model import (
     FailureRole,
@@ -138,6 +139,6 @@ class TileDelegate(QStyledItemDelegate):
             painter.drawText(line, Qt.AlignmentFlag.AlignRight, alike)
             painter.setFont(option.font)
             width -= option.fontMetrics.horizontalAdvance(alike) * 1.2
-        name = option.fontMetrics.elidedText(os.path.basename(result.path), Qt.TextElideMode.ElideMiddle,
-                                             int(width))
+        name = option.fontMetrics.elidedText(display_path(os.path.basename(result.path)),
+                                             Qt.TextElideMode.ElideMiddle, int(width))
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft, name)

@@ -34,4 +34,4 @@ class Exporter(QObject):
         self.store.export_flagged(path, self.live.settings.threshold)
 
     def _exported(self, path: str, rows: int) -> None:
-        self.messages.show_message(f"Exported {rows} flagged file(s) with their reviews to {path}")
+        self.messages.show_info(f"Exported {rows} flagged file(s) with their reviews to {path}")

@@ -27,7 +27,7 @@ class FilterBar(QObject):
         self.show_box.currentIndexChanged.connect(lambda i: model.set_show(list(Show)[i]))
         self.sort_box.currentIndexChanged.connect(lambda i: model.set_sort(list(SortBy)[i]))
         self.slider.valueChanged.connect(self._threshold_moved)
-        for signal in (model.modelReset, model.rowsInserted):
+        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved):
             signal.connect(self.update_counts)
         live.changed.connect(self._settings_changed)
 

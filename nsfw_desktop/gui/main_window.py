@@ -28,6 +28,7 @@ from nsfw_desktop.gui.export import Exporter
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.file_actions import FileActions
 from nsfw_desktop.gui.filter_bar import FilterBar
+from nsfw_desktop.gui.folder_link import FolderLink
 from nsfw_desktop.gui.folder_panel import FolderPanel
 from nsfw_desktop.gui.heatmap_controls import HeatmapControls
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.filters.add_to(window_actions.add_toolbar(self, self.named_actions))
         self.folders = FolderPanel(self.live, self.named_actions)
         self.folder_dock = self._dock("Folders", self.folders, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.folder_link = FolderLink(self.live, self.folders, self.model, self.store, self.messages, self)
         self.detail_dock = self._dock("Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         self.detail_link = DetailLink(self.live, self.grid, self.delegate, self.detail, self.detail_dock,
                                       self.heatmaps, self)

@@ -27,6 +27,7 @@ class StoreWorker(QObject):
     reviewed = Signal(object, object)  # paths, review ('safe', 'nsfw' or None)
     quarantined = Signal(object)  # quarantine.Outcome
     restored = Signal(object)  # quarantine.Outcome of an undo
+    forgotten = Signal(object)  # paths whose results were deleted
     exported = Signal(object, int)  # CSV path, rows written
     failed = Signal(object)  # a message for the user
 
@@ -62,6 +63,15 @@ class StoreWorker(QObject):
         self.quarantined.emit(quarantine.quarantine(paths, folder, self.store))
 
     @Slot(object)
+    def forget(self, paths: list[str]) -> None:
+        try:
+            self.store.remove(paths)
+        except sqlite3.Error as exc:
+            self.failed.emit(f"Could not forget the results of the removed folders: {exc}")
+            return
+        self.forgotten.emit(paths)
+
+    @Slot(object)
     def undo(self, moves: list[quarantine.Move]) -> None:
         self.restored.emit(quarantine.undo(moves, self.store))
 
@@ -90,6 +100,7 @@ class StoreClient(QObject):
     _set_review = Signal(object, object)
     _quarantine = Signal(object, object)
     _undo = Signal(object)
+    _forget = Signal(object)
     _export = Signal(object, float)
     _close = Signal()
 
@@ -103,6 +114,7 @@ class StoreClient(QObject):
         self._set_review.connect(self.worker.set_review)
         self._quarantine.connect(self.worker.quarantine)
         self._undo.connect(self.worker.undo)
+        self._forget.connect(self.worker.forget)
         self._export.connect(self.worker.export_flagged)
         self._close.connect(self.worker.close)
         self.thread.start()
@@ -118,6 +130,10 @@ class StoreClient(QObject):
 
     def undo(self, moves: list[quarantine.Move]) -> None:
         self._undo.emit(moves)
+
+    def forget(self, paths: list[str]) -> None:
+        """Delete the stored results of ``paths``; ``worker.forgotten`` answers."""
+        self._forget.emit(paths)
 
     def export_flagged(self, path: str, threshold: float) -> None:
         self._export.emit(path, threshold)

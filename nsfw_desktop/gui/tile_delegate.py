@@ -9,13 +9,10 @@ heatmap would show more than the blur.
 
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
 from nsfw_desktop.gui.results_model import (
     FailureRole,
@@ -62,7 +59,7 @@ class TileDelegate(QStyledItemDelegate):
         caption = QRect(rect.left() + PADDING - 2, picture.bottom() + 4,
                         THUMBNAIL_SIZE, rect.bottom() - picture.bottom() - 4)
         self._paint_caption(painter, caption, option, result, index.data(FlaggedRole),
-                            index.data(SimilarityRole))
+                            index.data(SimilarityRole), index.data(Qt.ItemDataRole.DisplayRole))
         painter.restore()
 
     def _paint_picture(self, painter: QPainter, area: QRect, index: QModelIndex, result: Result) -> None:
@@ -112,7 +109,7 @@ class TileDelegate(QStyledItemDelegate):
 
     @staticmethod
     def _paint_caption(painter: QPainter, area: QRect, option: QStyleOptionViewItem,
-                       result: Result, flagged: bool, similarity: float | None) -> None:
+                       result: Result, flagged: bool, similarity: float | None, name: str) -> None:
         line = QRect(area.left(), area.top(), area.width(), option.fontMetrics.height())
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         text_color = option.palette.highlightedText() if selected else option.palette.text()
@@ -139,6 +136,5 @@ class TileDelegate(QStyledItemDelegate):
             painter.drawText(line, Qt.AlignmentFlag.AlignRight, alike)
             painter.setFont(option.font)
             width -= option.fontMetrics.horizontalAdvance(alike) * 1.2
-        name = option.fontMetrics.elidedText(display_path(os.path.basename(result.path)),
-                                             Qt.TextElideMode.ElideMiddle, int(width))
+        name = option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle, int(width))
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft, name)

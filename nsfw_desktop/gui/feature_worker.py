@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image
 from PySide6.QtCore import QObject, Signal, Slot
 
+from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.thumbnail_loader import PREVIEW_SIZE, to_qimage
 from nsfw_desktop.imaging import ImageError
@@ -70,7 +71,7 @@ class FeatureWorker(QObject):
                                            method=key.method, opacity=1.0)
             overlay = explanation.overlay
         except ModelError as exc:
-            self.heatmaps_unavailable.emit(f"No heatmaps with this model: {exc}")
+            self.heatmaps_unavailable.emit(f"No heatmaps with this model: {for_window(exc)}")
             return
         except (ImageError, OSError) as exc:
             self.heatmap_failed.emit(key, str(exc))
@@ -89,6 +90,6 @@ class FeatureWorker(QObject):
             _choice, classifier = self.host.classifier()
             matches = find_similar(db_path, path, classifier, top_k=top_k)
         except (EmbeddingsError, ImageError, ModelError) as exc:
-            self.similar_failed.emit(f"Find similar: {exc}")
+            self.similar_failed.emit(f"Find similar: {for_window(exc)}")
             return
         self.similar_found.emit(path, matches)

@@ -63,7 +63,7 @@ class MessageBar(QFrame):
     def show_info(self, message: str) -> None:
         """An outcome: shown for ``INFO_SECONDS``, or until closed."""
         line = self._add(message)
-        QTimer.singleShot(INFO_SECONDS * 1000, line, lambda: self.dismiss(line))
+        QTimer.singleShot(round(INFO_SECONDS * 1000), line, lambda: self.dismiss(line))
 
     def dismiss(self, line: _Line) -> None:
         if line in self._lines:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.settings import Settings
 
@@ -121,6 +122,6 @@ class _Builder(QObject):
         try:
             choice, classifier = self._host.classifier()
         except ModelError as exc:
-            self.failed.emit(choice, f"The model cannot be used: {exc}")
+            self.failed.emit(choice, f"The model cannot be used: {for_window(exc)}")
             return
         self.built.emit(choice, classifier)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal, Slot
 
 from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted
+from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.pipeline import ScanControl, ScanPolicy
@@ -64,7 +65,7 @@ class ScanWorker(QObject):
                     elif isinstance(event, ScanFinished):
                         self.scan_finished.emit(event.summary)
         except ModelError as exc:
-            self.scan_failed.emit(f"The model cannot be used: {exc}")
+            self.scan_failed.emit(f"The model cannot be used: {for_window(exc)}")
         except Exception as exc:
             # This thread is the last place that can catch it: log the traceback for a
             # bug report and tell the user, rather than take the whole app down.

@@ -42,7 +42,8 @@ class SimilarView(QWidget):
         self.all_results_action.triggered.connect(self.show_all_results)
         self._requested.connect(worker.find_similar)
         worker.similar_found.connect(self._found)
-        worker.similar_failed.connect(messages.show_message)
+        self.messages = messages
+        worker.similar_failed.connect(self._failed)
 
     def find_similar_to_selected(self) -> None:
         paths = self.selected()
@@ -56,6 +57,10 @@ class SimilarView(QWidget):
             self.model.show_similar(None)
         self.setVisible(False)
         self.all_results_action.setEnabled(False)
+
+    def _failed(self, message: str) -> None:
+        self.status.setText("Find similar found nothing to show")
+        self.messages.show_message(message)
 
     def _found(self, query: str, matches: list) -> None:
         known = {m.path: m.similarity for m in matches if self.model.result_for(m.path) is not None}

@@ -51,7 +51,14 @@ def run(args) -> int:
 
 
 def _check_display() -> None:
-    """Qt aborts the whole process when it finds no display; say so in words instead."""
+    """Qt aborts the whole process when it finds no display, or the libraries of its X11
+    plugin; say so in words instead."""
+    from nsfw_desktop.gui import x11_libraries
+
+    if x11_libraries.uses_xcb():
+        missing = x11_libraries.missing_packages()
+        if missing:
+            raise CliError(x11_libraries.problem(missing))
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
         return
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):

@@ -24,10 +24,12 @@ from nsfw_desktop.engine import ScanSummary
 from nsfw_desktop.gui import actions as window_actions
 from nsfw_desktop.gui.detail_link import DetailLink
 from nsfw_desktop.gui.detail_view import DetailView
+from nsfw_desktop.gui.empty_state import EmptyState, GridArea
 from nsfw_desktop.gui.export import Exporter
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.file_actions import FileActions
 from nsfw_desktop.gui.filter_bar import FilterBar
+from nsfw_desktop.gui.folder_drop import FolderDrop
 from nsfw_desktop.gui.folder_link import FolderLink
 from nsfw_desktop.gui.folder_panel import FolderPanel
 from nsfw_desktop.gui.heatmap_controls import HeatmapControls
@@ -88,12 +90,14 @@ class MainWindow(QMainWindow):
         self.heatmaps = HeatmapProvider(self)
         self.delegate = TileDelegate(self, blur_mode=settings.blur_mode, heatmaps=self.heatmaps)
         self.grid = ThumbnailGrid(self.model, self.delegate)
+        self.grid_area = GridArea(self.grid, EmptyState(self.named_actions))
         self.detail = DetailView(self.loader)
         self.filters = FilterBar(self.live, self.model, self)
         # The toolbar before the docks: the first in the focus chain takes the focus, as before.
         self.filters.add_to(window_actions.add_toolbar(self, self.named_actions))
         self.folders = FolderPanel(self.live, self.named_actions)
         self.folder_dock = self._dock("Folders", self.folders, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.folder_drop = FolderDrop(self, self.folders.add_folders)
         self.folder_link = FolderLink(self.live, self.folders, self.model, self.store, self.messages, self)
         self.detail_dock = self._dock("Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         self.detail_link = DetailLink(self.live, self.grid, self.delegate, self.detail, self.detail_dock,
@@ -131,7 +135,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.messages)
         layout.addWidget(self.similar)
-        layout.addWidget(self.grid, 1)
+        layout.addWidget(self.grid_area, 1)
         self.setCentralWidget(central)
         self.resizeDocks([self.folder_dock, self.detail_dock], [220, 340], Qt.Orientation.Horizontal)
         self.statusBar().addWidget(self.status, 1)
@@ -157,6 +161,9 @@ class MainWindow(QMainWindow):
         self.watch.folder_marked.connect(self.folders.mark)
         self.watch.stopped.connect(self.folders.clear_marks)
         self.loader.idle.connect(self._check_settled)
+        for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved,
+                       self.scanner.started, self.scanner.ended, self.live.changed):
+            signal.connect(self._refresh_grid_area)
         self.store.worker.loaded.connect(self._loaded_results)  # queued: a method of this thread's QObject
 
     # What the app, the benchmarks and the tests drive
@@ -204,6 +211,18 @@ class MainWindow(QMainWindow):
             self._scan_on_load = False
             self.start_scan()
         self._check_settled()
+
+    def _refresh_grid_area(self) -> None:
+        self.grid_area.refresh(folders=self.settings.folders, scanning=self.scanner.scanning)
+
+    def first_model_chosen(self, model: str) -> None:
+        """The first-run screen got a model: use it, and scan the folders if none was scanned yet."""
+        self.apply_settings(self.settings.replace(model=model))
+        if self.settings.folders and not self.model.all_results():
+            if self.loaded:
+                self.start_scan()
+            else:
+                self._scan_on_load = True
 
     def _scan_ended(self, summary: ScanSummary | None) -> None:
         self.scan_ended.emit(summary)

@@ -92,3 +92,18 @@ def test_same_named_files_are_told_apart(make_window, scan, tmp_path):
     names = {window.model.data(window.model.index(row), Qt.ItemDataRole.DisplayRole)
              for row in range(window.model.rowCount())}
     assert {os.path.join("a", "photo_0000.png"), os.path.join("trip", "photo_0000.png")} <= names
+
+
+def test_a_folder_dropped_on_the_window_is_added(make_window, tmp_path, qtbot):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    a, _b = _two_folders(tmp_path)
+    window = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(a)), QUrl.fromLocalFile(str(a / "photo_0000.png"))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    # Qt delivers a drop only during a real drag, so the window's drop handler gets it directly.
+    assert window.folder_drop.eventFilter(window, drop)
+    assert window.settings.folders == [str(a)] and window.folders.item(str(a)) is not None

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from nsfw_desktop.gui import x11_libraries
+from tests.gui.conftest import SCAN_TIMEOUT_MS
 
 # Run in a child process: without the fix, Qt aborts the process it starts in.
 WITHOUT_ICCCM = """
@@ -35,3 +36,21 @@ def test_xcb_is_expected_only_where_qt_would_use_it():
     assert not x11_libraries.uses_xcb({"DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"}, "linux")
     assert not x11_libraries.uses_xcb({"DISPLAY": ":0"}, "darwin")
     assert x11_libraries.missing_packages(lambda name: None) == []
+
+
+def test_after_the_first_model_is_chosen_the_folders_are_scanned(make_window, photos, qtbot, tiny_model):
+    window = make_window([photos], model=None)
+    assert window.grid_area.currentWidget() is window.grid_area.empty
+    assert window.grid_area.empty.scan_button.isVisible()
+    with qtbot.waitSignal(window.scan_ended, timeout=SCAN_TIMEOUT_MS) as ended:
+        window.first_model_chosen(str(tiny_model))
+    assert ended.args[0].scanned == 5 and window.settings.model == str(tiny_model)
+    assert window.grid_area.currentWidget() is window.grid
+
+
+def test_an_empty_window_says_how_to_start(make_window):
+    window = make_window()
+    empty = window.grid_area.empty
+    assert window.grid_area.currentWidget() is empty
+    assert "Add a folder" in empty.text.text() and empty.add_button.isVisible()
+    assert not empty.scan_button.isVisible()

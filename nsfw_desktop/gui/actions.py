@@ -46,7 +46,10 @@ ACTIONS: dict[str, ActionSpec] = {
     "review_safe": ActionSpec("Mark reviewed safe", "Ctrl+1"),
     "review_nsfw": ActionSpec("Mark reviewed NSFW", "Ctrl+2"),
     "clear_review": ActionSpec("Clear review", "Ctrl+0"),
-    "reveal": ActionSpec("Reveal / hide"),
+    "reveal": ActionSpec("Reveal / hide", tip="Also: Space, double-click, or the eye on a flagged tile"),
+    "select_flagged": ActionSpec("Select all flagged", "Ctrl+Shift+A"),
+    "zoom_in": ActionSpec("Larger thumbnails", Key.ZoomIn),
+    "zoom_out": ActionSpec("Smaller thumbnails", Key.ZoomOut),
     "similar": ActionSpec("Find similar", "Ctrl+F"),
     "all_results": ActionSpec("Back to all results", "Escape", enabled=False),
     "heatmap": ActionSpec("Show heatmap", "Ctrl+H", checkable=True,
@@ -57,7 +60,7 @@ ACTIONS: dict[str, ActionSpec] = {
 FILE_MENU = ("add_folder", "scan", None, "export", "settings", None, "quit")
 SELECTION = ("open", "reveal_file", "copy", None, "quarantine", None, "review_safe", "review_nsfw",
              "clear_review", None, "reveal", "similar")
-EDIT_MENU = ("undo", None, *SELECTION)
+EDIT_MENU = ("undo", None, "select_flagged", None, *SELECTION)
 TOOLBAR = ("scan", "pause", "cancel", None, "heatmap")
 
 
@@ -92,6 +95,8 @@ def add_menus(window: QMainWindow, actions: dict[str, QAction], methods: QAction
     view = menus.addMenu("&View")
     view.addAction(actions["heatmap"])
     view.addMenu("Heatmap method").addActions(methods.actions())
+    view.addSeparator()
+    view.addActions([actions["zoom_in"], actions["zoom_out"]])
     view.addSeparator()
     view.addAction(actions["all_results"])
 

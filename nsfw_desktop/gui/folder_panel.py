@@ -35,7 +35,8 @@ from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.folder_counts import Counts
 from nsfw_desktop.gui.live_settings import LiveSettings
 
-COLUMNS = ("Folder", "Photos", "Flagged", "Errors", "Reviewed")
+COLUMNS = ("Folder", "Photos", "⚑", "⚠", "✓")  # short headers: the panel is narrow
+COLUMN_MIN_PANEL = (0, 0, 230, 290, 290)  # panel widths from which each column shows
 COLUMN_TIPS = ("Click a folder to show only its photos; tick it to watch it for new photos",
                "Photos stored, sub-folders included", "At or over the threshold",
                "Files that could not be classified", "Marked reviewed safe or NSFW")
@@ -88,6 +89,12 @@ class FolderPanel(QWidget):
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.currentItemChanged.connect(self._current_changed)
         actions["add_folder"].triggered.connect(self.choose_folder)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # A narrow panel keeps the folder names readable; each item's tooltip has every count.
+        for column, width in enumerate(COLUMN_MIN_PANEL):
+            self.tree.setColumnHidden(column, event.size().width() < width)
 
     # The list of folders
 
@@ -149,7 +156,10 @@ class FolderPanel(QWidget):
             for row in range(self.tree.topLevelItemCount()):
                 item = self.tree.topLevelItem(row)
                 if isinstance(item, FolderItem) and item.root:
+                    had_children = item.childCount() > 0
                     self._fill_children(item)
+                    if not had_children:
+                        item.setExpanded(True)  # a screened folder shows its sub-folders at first
             total = Counts()
             for row in range(self.tree.topLevelItemCount()):
                 item = self.tree.topLevelItem(row)
@@ -203,7 +213,8 @@ class FolderPanel(QWidget):
         item = self.item(folder)
         if item is not None:
             self.tree.blockSignals(True)
-            item.setText(0, display_path(folder if offline_reason is None else f"{folder} (offline)"))
+            name = os.path.basename(folder.rstrip(os.sep)) or folder
+            item.setText(0, display_path(name if offline_reason is None else f"{name} (offline)"))
             item.setToolTip(0, display_path(offline_reason or folder))
             self.tree.blockSignals(False)
 
@@ -212,7 +223,7 @@ class FolderPanel(QWidget):
             self.mark(folder, None)
 
     def _add_root(self, folder: str) -> None:
-        item = FolderItem(folder, display_path(folder))
+        item = FolderItem(folder, display_path(os.path.basename(folder.rstrip(os.sep)) or folder))
         item.root = True
         item.setToolTip(0, display_path(folder))
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -243,5 +254,9 @@ def _show_counts(item: QTreeWidgetItem, counts: Counts) -> None:
     for column, value in enumerate(values, start=1):
         item.setText(column, str(value))
         item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    tip = (f"{counts.photos} photo(s), {counts.flagged} flagged, {counts.errors} error(s), "
+           f"{counts.reviewed} reviewed")
     if counts.missing:
-        item.setToolTip(1, f"{counts.missing} reviewed file(s) missing from disk")
+        tip += f", {counts.missing} of them missing from disk"
+    for column in range(1, len(COLUMNS)):
+        item.setToolTip(column, tip)

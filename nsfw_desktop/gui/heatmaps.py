@@ -66,6 +66,11 @@ class HeatmapProvider(QObject):
             self._pump()
         return None
 
+    def pending(self, result: Result, kind: str) -> bool:
+        """True while the heatmap of ``result`` is being made or waits its turn."""
+        key = HeatmapKey(result.path, result.mtime_ns, self.method, kind)
+        return self.active and (key == self._in_flight or key in self._wanted)
+
     def set_enabled(self, enabled: bool) -> None:
         self.enabled = enabled
         if not enabled:

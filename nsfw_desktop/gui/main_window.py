@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWi
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.engine import ScanSummary
 from nsfw_desktop.gui import actions as window_actions
+from nsfw_desktop.gui import view_state
 from nsfw_desktop.gui.detail_link import DetailLink
 from nsfw_desktop.gui.detail_view import DetailView
 from nsfw_desktop.gui.empty_state import EmptyState, GridArea
@@ -48,7 +49,9 @@ from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.gui.tile_delegate import TileDelegate
+from nsfw_desktop.gui.view_controls import ViewControls
 from nsfw_desktop.gui.watch_controller import WatchController
+from nsfw_desktop.gui.window_fit import WindowFit
 from nsfw_desktop.settings import Settings
 from nsfw_desktop.store import Result
 
@@ -93,13 +96,20 @@ class MainWindow(QMainWindow):
         self.grid_area = GridArea(self.grid, EmptyState(self.named_actions))
         self.detail = DetailView(self.loader)
         self.filters = FilterBar(self.live, self.model, self)
-        # The toolbar before the docks: the first in the focus chain takes the focus, as before.
-        self.filters.add_to(window_actions.add_toolbar(self, self.named_actions))
+        self.view_controls = ViewControls(self.grid, self.delegate, self.named_actions, self)
+        # The toolbars before the docks: the first in the focus chain takes the focus, as before.
+        scan_bar = window_actions.add_toolbar(self, self.named_actions)
+        view_bar = self.addToolBar("View")
+        view_bar.setObjectName("view-toolbar")
+        view_bar.setMovable(False)
+        self.filters.add_to(view_bar)
+        self.view_controls.add_to(view_bar)
         self.folders = FolderPanel(self.live, self.named_actions)
         self.folder_dock = self._dock("Folders", self.folders, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.folder_drop = FolderDrop(self, self.folders.add_folders)
         self.folder_link = FolderLink(self.live, self.folders, self.model, self.store, self.messages, self)
         self.detail_dock = self._dock("Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.fit = WindowFit(self, self.folder_dock, self.detail_dock, scan_bar, view_bar, self._tile_width)
         self.detail_link = DetailLink(self.live, self.grid, self.delegate, self.detail, self.detail_dock,
                                       self.heatmaps, self)
         self.files = FileActions(self.grid, self.model, self.store, self.messages, self.named_actions, self)
@@ -119,6 +129,7 @@ class MainWindow(QMainWindow):
 
         self._lay_out(methods)
         self._connect()
+        self._restore_view()
         self.feature_thread.start()
         self.store.load()
 
@@ -140,7 +151,26 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.folder_dock, self.detail_dock], [220, 340], Qt.Orientation.Horizontal)
         self.statusBar().addWidget(self.status, 1)
         self.statusBar().addPermanentWidget(self.scanner.progress)
+        self.statusBar().addPermanentWidget(self.view_controls.selected_label)
         self.statusBar().addPermanentWidget(self.filters.counts_label)
+
+    def _tile_width(self) -> int:
+        return self.delegate.tile_size(self.fontMetrics().height()).width() + 2 * self.grid.spacing()
+
+    def _restore_view(self) -> None:
+        view = view_state.restore(self)
+        if "show" in view:
+            self.filters.show_box.setCurrentIndex(view["show"])
+        if "sort" in view:
+            self.filters.sort_box.setCurrentIndex(view["sort"])
+        self.filters.reverse_button.setChecked(view.get("reverse", False))
+        if "tile_side" in view:
+            self.view_controls.set_tile_side(view["tile_side"])
+
+    def _save_view(self) -> None:
+        view_state.save(self, show=self.filters.show_box.currentIndex(),
+                        sort=self.filters.sort_box.currentIndex(),
+                        reverse=self.filters.reverse_button.isChecked(), tile_side=self.delegate.side)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -236,6 +266,7 @@ class MainWindow(QMainWindow):
             self.settled.emit()
 
     def closeEvent(self, event) -> None:
+        self._save_view()
         self.scanner.stop()
         self.watch.stop()
         self.feature_thread.quit()

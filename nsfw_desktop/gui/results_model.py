@@ -63,6 +63,7 @@ class ResultsModel(QAbstractListModel):
         self.show = Show.ALL
         self.folder: str | None = None  # only the photos in this folder and below; None: all
         self.sort = SortBy.SCORE
+        self.reverse = False  # against each sort's natural order (highest score, A to Z, newest first)
         self._results: dict[str, Result] = {}
         self._rows: list[str] = []  # paths of the rows shown, in order
         self._row_of: dict[str, int] = {}
@@ -213,6 +214,11 @@ class ResultsModel(QAbstractListModel):
             self.sort = sort
             self.resort()
 
+    def set_reverse(self, reverse: bool) -> None:
+        if reverse != self.reverse:
+            self.reverse = reverse
+            self.resort()
+
     def show_similar(self, matches: dict[str, float] | None) -> None:
         """Show only ``matches`` (path -> similarity), most alike first; None goes back to the filter."""
         self._similar = matches
@@ -289,7 +295,7 @@ class ResultsModel(QAbstractListModel):
         if self._similar is not None:
             shown.sort(key=lambda r: -self._similar[r.path])
         else:
-            shown.sort(key=_sort_key(self.sort))
+            shown.sort(key=_sort_key(self.sort), reverse=self.reverse)
         return [r.path for r in shown]
 
     def _index_rows(self) -> None:

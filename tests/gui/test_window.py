@@ -215,7 +215,16 @@ def test_flagged_tiles_are_hidden_until_revealed(make_window, scan, photos, qtbo
     assert index.data(HiddenRole)
     rect = window.grid.visualRect(index)
     qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert not index.data(HiddenRole)
+    assert index.data(HiddenRole)  # a click selects, and reveals nothing
+    assert window.grid.selected_rows() == [0] and window.view_controls.selected_label.text() == "1 selected"
+    qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton,
+                     pos=window.delegate.eye_rect(rect).center())
+    assert not index.data(HiddenRole)  # the eye reveals
+    qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton,
+                     pos=window.delegate.eye_rect(rect).center())
+    assert index.data(HiddenRole)  # and hides again
+    qtbot.mouseDClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert not index.data(HiddenRole)  # so does a double-click
     qtbot.keyClick(window.grid, Qt.Key.Key_Space)
     assert index.data(HiddenRole)
     qtbot.keyClick(window.grid, Qt.Key.Key_Space)

@@ -48,6 +48,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "clear_review": ActionSpec("Clear review", "Ctrl+0"),
     "reveal": ActionSpec("Reveal / hide", tip="Also: Space, double-click, or the eye on a flagged tile"),
     "select_flagged": ActionSpec("Select all flagged", "Ctrl+Shift+A"),
+    "forget_missing": ActionSpec("Forget missing files",
+                                 tip="Remove the selected files that are gone from disk from the results"),
     "zoom_in": ActionSpec("Larger thumbnails", Key.ZoomIn),
     "zoom_out": ActionSpec("Smaller thumbnails", Key.ZoomOut),
     "similar": ActionSpec("Find similar", "Ctrl+F"),
@@ -59,7 +61,7 @@ ACTIONS: dict[str, ActionSpec] = {
 # None is a separator.
 FILE_MENU = ("add_folder", "scan", None, "export", "settings", None, "quit")
 SELECTION = ("open", "reveal_file", "copy", None, "quarantine", None, "review_safe", "review_nsfw",
-             "clear_review", None, "reveal", "similar")
+             "clear_review", None, "reveal", "similar", "forget_missing")
 EDIT_MENU = ("undo", None, "select_flagged", None, *SELECTION)
 TOOLBAR = ("scan", "pause", "cancel", None, "heatmap")
 

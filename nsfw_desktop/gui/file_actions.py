@@ -28,6 +28,7 @@ class FileActions(QObject):
         actions["review_nsfw"].triggered.connect(lambda: self.review_selected("nsfw"))
         actions["clear_review"].triggered.connect(lambda: self.review_selected(None))
         actions["reveal"].triggered.connect(self.toggle_reveal_selected)
+        actions["forget_missing"].triggered.connect(self.forget_missing_selected)
         grid.reveal_requested.connect(self.toggle_reveal_selected)
         store.worker.reviewed.connect(model.set_review)  # queued: the model lives on this thread
 
@@ -58,6 +59,14 @@ class FileActions(QObject):
         paths = self.grid.selected_paths()
         if paths:
             self.store.set_review(paths, review)
+
+    def forget_missing_selected(self) -> None:
+        """Delete the stored results of the selected files marked missing (reviewed, then gone)."""
+        paths = [p for p in self.grid.selected_paths() if self.model.result_for(p).missing_since is not None]
+        if paths:
+            self.store.forget(paths)
+        else:
+            self.messages.show_info("None of the selected files is marked missing.")
 
     def toggle_reveal_selected(self) -> None:
         for row in self.grid.selected_rows():

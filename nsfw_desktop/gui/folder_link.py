@@ -55,5 +55,5 @@ class FolderLink(QObject):
 
     def _forgotten(self, paths: list[str]) -> None:
         self.model.remove_paths(paths)
-        self.messages.show_info(f"Forgot the results of {len(paths)} file(s); "
-                                "adding the folder again and scanning brings them back.")
+        self.messages.show_info(f"Forgot the stored results of {len(paths)} file(s); a scan of their "
+                                "folder finds any that are still there.")

@@ -87,6 +87,9 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return display_path(self.name(path))
         if role == Qt.ItemDataRole.ToolTipRole:
+            if result.missing_since is not None:
+                return display_path(f"{path}\nMissing from disk; kept because it was reviewed. "
+                                    "Edit > Forget missing files removes it.")
             if result.error:
                 return display_path(f"{path}\nError: {result.error}")
             return display_path(f"{path}\n{result.label}: NSFW score {result.nsfw_score:.2f}")

@@ -44,7 +44,9 @@ class ViewControls(QObject):
         self.size_slider.setValue(side)
         if self.model.rowCount():
             # The grid caches the one size of its uniform tiles: this makes it ask again.
-            self.delegate.sizeHintChanged.emit(self.model.index(0))
+            self.grid.setUniformItemSizes(False)
+            self.grid.setUniformItemSizes(True)
+            self.grid.doItemsLayout()
         self.grid.request_visible()
 
     def select_flagged(self) -> None:

@@ -35,7 +35,8 @@ class FolderLink(QObject):
     def update_counts(self) -> None:
         self._count_timer.stop()
         s = self.live.settings
-        self.panel.set_counts(count_by_folder(self.model.all_results(), s.folders, self.model.threshold))
+        roots = [*s.folders, str(s.quarantine_path())]
+        self.panel.set_counts(count_by_folder(self.model.all_results(), roots, self.model.threshold))
 
     def remove(self, folders: list[str]) -> None:
         """Remove ``folders`` from the list; when they hold results, ask whether to forget them."""

@@ -71,6 +71,7 @@ class FolderPanel(QWidget):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.all_item = FolderItem(None, "All photos")
         self.tree.addTopLevelItem(self.all_item)
+        self.quarantine_item: FolderItem | None = None
         for folder in live.settings.folders:
             self._add_root(folder)
         self.tree.setCurrentItem(self.all_item)
@@ -129,6 +130,15 @@ class FolderPanel(QWidget):
         self.live.update(s.replace(folders=[f for f in s.folders if f not in gone],
                                    watched_folders=[f for f in s.watched_folders if f not in gone]))
 
+    def set_quarantine(self, folder: str) -> None:
+        """Show the quarantine ``folder`` as the last item, below the screened folders."""
+        if self.quarantine_item is None:
+            self.quarantine_item = FolderItem(folder, "Quarantine")
+            self.tree.addTopLevelItem(self.quarantine_item)
+        self.quarantine_item.folder = folder
+        self.quarantine_item.setToolTip(0, f"Photos moved to quarantine, in {display_path(folder)}")
+        _show_counts(self.quarantine_item, self._counts.get(folder, Counts()))
+
     def item(self, folder: str) -> FolderItem | None:
         """The list's item of ``folder`` (a screened folder, not a sub-folder)."""
         for row in range(self.tree.topLevelItemCount()):
@@ -167,6 +177,8 @@ class FolderPanel(QWidget):
                     for name, value in vars(counts.get(item.folder, Counts())).items():
                         setattr(total, name, getattr(total, name) + value)
             _show_counts(self.all_item, total)
+            if self.quarantine_item is not None:
+                _show_counts(self.quarantine_item, counts.get(self.quarantine_item.folder, Counts()))
         finally:
             self.tree.blockSignals(False)
 
@@ -229,7 +241,10 @@ class FolderPanel(QWidget):
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         watched = folder in self.live.settings.watched_folders
         item.setCheckState(0, Qt.CheckState.Checked if watched else Qt.CheckState.Unchecked)
-        self.tree.addTopLevelItem(item)
+        if self.quarantine_item is None:
+            self.tree.addTopLevelItem(item)
+        else:  # the quarantine stays last
+            self.tree.insertTopLevelItem(self.tree.indexOfTopLevelItem(self.quarantine_item), item)
         item.setExpanded(True)
 
     def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:

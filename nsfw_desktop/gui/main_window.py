@@ -41,6 +41,7 @@ from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
 from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
 from nsfw_desktop.gui.quarantine_controller import QuarantineController
+from nsfw_desktop.gui.quarantine_view import QuarantineView
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.scan_controller import ScanController
 from nsfw_desktop.gui.settings_dialog import SettingsDialog
@@ -115,6 +116,8 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self.grid, self.model, self.store, self.messages, self.named_actions, self)
         self.quarantine = QuarantineController(self.live, self.grid, self.model, self.store, self.messages,
                                                self.named_actions, self)
+        self.quarantine_view = QuarantineView(self.live, self.folders, self.grid, self.model, self.store,
+                                              self.messages, self.quarantine.put_back)
         self.exporter = Exporter(self.live, self.store, self.messages, self.named_actions, self)
         self.similar = SimilarView(self.model, self.feature_worker, self.files.existing_selected,
                                    self.messages, self.status, self.named_actions, db_path)
@@ -146,6 +149,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.messages)
         layout.addWidget(self.similar)
+        layout.addWidget(self.quarantine_view)
         layout.addWidget(self.grid_area, 1)
         self.setCentralWidget(central)
         self.resizeDocks([self.folder_dock, self.detail_dock], [220, 340], Qt.Orientation.Horizontal)

@@ -41,10 +41,13 @@ class QuarantineController(QObject):
 
     def undo(self) -> None:
         if self._undo_stack:
-            moves = self._undo_stack.pop()
-            self._undoing.update((m.destination, m.source) for m in moves)
-            self.store.undo(moves)
+            self.put_back(self._undo_stack.pop())
         self.undo_action.setEnabled(bool(self._undo_stack))
+
+    def put_back(self, moves: list[Move]) -> None:
+        """Move quarantined files back (each move's destination to its source)."""
+        self._undoing.update((m.destination, m.source) for m in moves)
+        self.store.undo(moves)
 
     def _quarantined(self, outcome: Outcome) -> None:
         self.model.apply_moves(outcome.moves)

@@ -178,7 +178,10 @@ class ResultsModel(QAbstractListModel):
             if row is not None:
                 self._rows[row] = move.destination
                 self._row_of[move.destination] = row
-                self._changed(row)
+                if self._accepts(result):
+                    self._changed(row)
+                else:  # moved out of the folder shown
+                    self._remove_row(row)
             elif self._accepts(result):
                 self.add_results([result])
 

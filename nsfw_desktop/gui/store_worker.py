@@ -28,6 +28,7 @@ class StoreWorker(QObject):
     quarantined = Signal(object)  # quarantine.Outcome
     restored = Signal(object)  # quarantine.Outcome of an undo
     forgotten = Signal(object)  # paths whose results were deleted
+    trashed = Signal(object, object)  # paths sent to the trash, [(path, why not)]
     exported = Signal(object, int)  # CSV path, rows written
     failed = Signal(object)  # a message for the user
 
@@ -72,6 +73,26 @@ class StoreWorker(QObject):
         self.forgotten.emit(paths)
 
     @Slot(object)
+    def trash(self, paths: list[str]) -> None:
+        """Send ``paths`` to the system trash and forget their results."""
+        from send2trash import send2trash
+
+        done, failures = [], []
+        for path in paths:
+            try:
+                if os.path.lexists(path):
+                    send2trash(path)
+            except OSError as exc:  # TrashPermissionError too: a trash folder that cannot be used
+                failures.append((path, str(exc)))
+                continue
+            done.append(path)
+        try:
+            self.store.remove(done)
+        except sqlite3.Error as exc:
+            self.failed.emit(f"The files went to the trash, but their results could not be forgotten: {exc}")
+        self.trashed.emit(done, failures)
+
+    @Slot(object)
     def undo(self, moves: list[quarantine.Move]) -> None:
         self.restored.emit(quarantine.undo(moves, self.store))
 
@@ -101,6 +122,7 @@ class StoreClient(QObject):
     _quarantine = Signal(object, object)
     _undo = Signal(object)
     _forget = Signal(object)
+    _trash = Signal(object)
     _export = Signal(object, float)
     _close = Signal()
 
@@ -115,6 +137,7 @@ class StoreClient(QObject):
         self._quarantine.connect(self.worker.quarantine)
         self._undo.connect(self.worker.undo)
         self._forget.connect(self.worker.forget)
+        self._trash.connect(self.worker.trash)
         self._export.connect(self.worker.export_flagged)
         self._close.connect(self.worker.close)
         self.thread.start()
@@ -134,6 +157,10 @@ class StoreClient(QObject):
     def forget(self, paths: list[str]) -> None:
         """Delete the stored results of ``paths``; ``worker.forgotten`` answers."""
         self._forget.emit(paths)
+
+    def trash(self, paths: list[str]) -> None:
+        """Send ``paths`` to the system trash; ``worker.trashed`` answers."""
+        self._trash.emit(paths)
 
     def export_flagged(self, path: str, threshold: float) -> None:
         self._export.emit(path, threshold)

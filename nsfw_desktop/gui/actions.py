@@ -46,6 +46,7 @@ ACTIONS: dict[str, ActionSpec] = {
     "review_safe": ActionSpec("Mark reviewed safe", "Ctrl+1"),
     "review_nsfw": ActionSpec("Mark reviewed NSFW", "Ctrl+2"),
     "clear_review": ActionSpec("Clear review", "Ctrl+0"),
+    "preview": ActionSpec("Large preview", "F3", tip="Left and Right move through the grid; Esc closes"),
     "reveal": ActionSpec("Reveal / hide", tip="Also: Space, double-click, or the eye on a flagged tile"),
     "select_flagged": ActionSpec("Select all flagged", "Ctrl+Shift+A"),
     "forget_missing": ActionSpec("Forget missing files",
@@ -61,7 +62,7 @@ ACTIONS: dict[str, ActionSpec] = {
 # None is a separator.
 FILE_MENU = ("add_folder", "scan", None, "export", "settings", None, "quit")
 SELECTION = ("open", "reveal_file", "copy", None, "quarantine", None, "review_safe", "review_nsfw",
-             "clear_review", None, "reveal", "similar", "forget_missing")
+             "clear_review", None, "preview", "reveal", "similar", "forget_missing")
 EDIT_MENU = ("undo", None, "select_flagged", None, *SELECTION)
 TOOLBAR = ("scan", "pause", "cancel", None, "heatmap")
 
@@ -98,7 +99,7 @@ def add_menus(window: QMainWindow, actions: dict[str, QAction], methods: QAction
     view.addAction(actions["heatmap"])
     view.addMenu("Heatmap method").addActions(methods.actions())
     view.addSeparator()
-    view.addActions([actions["zoom_in"], actions["zoom_out"]])
+    view.addActions([actions["preview"], actions["zoom_in"], actions["zoom_out"]])
     view.addSeparator()
     view.addAction(actions["all_results"])
 

@@ -66,7 +66,7 @@ class DetailView(QWidget):
 
         layout = QVBoxLayout(self)
         # The fields scroll, so the preview keeps its room in a short window.
-        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        self.fields_area = scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(fields)
         scroll.setMinimumHeight(80)

@@ -39,6 +39,7 @@ from nsfw_desktop.gui.help_menu import add_help_menu
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
+from nsfw_desktop.gui.preview_window import PreviewWindow
 from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
 from nsfw_desktop.gui.quarantine_controller import QuarantineController
 from nsfw_desktop.gui.quarantine_view import QuarantineView
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         self.heatmap_controls = HeatmapControls(
             self.heatmaps, self.feature_worker, self.host, self.grid, self.model, self.detail,
             self.detail_link.refresh, self.messages, self.named_actions["heatmap"], methods, self)
+        self.preview = PreviewWindow(self.grid, self.loader, self.heatmaps, self.named_actions, self)
         self.scanner = ScanController(self.live, self.host, self.model, self.store, self.messages,
                                       self.status, self.named_actions, db_path, self)
         self.watch = WatchController(self.live, self.host, self.model, self.store, self.messages,

@@ -24,18 +24,25 @@ class _Line(QWidget):
     def __init__(self, text: str, bar: MessageBar):
         super().__init__()
         self.text = text
-        shown = display_path(text)
-        self.label = QLabel(shown, wordWrap=True,
+        self.shown = display_path(text)
+        self.label = QLabel(self.shown, wordWrap=True,
                             textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.label.setToolTip(shown)
+        self.label.setToolTip(self.shown)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.label.setMaximumHeight(MAX_LINES * self.label.fontMetrics().lineSpacing() + 2)
+        self.label.setMaximumHeight(MAX_LINES * self.label.fontMetrics().lineSpacing())
         close = QToolButton(text="✕", autoRaise=True, toolTip="Dismiss this message")
         close.clicked.connect(lambda: bar.dismiss(self))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # Cut with "…" what would not fit in MAX_LINES lines (wrapping wastes some of each
+        # line, hence the margin); the tooltip keeps the whole message.
+        room = int(self.label.width() * MAX_LINES * 0.85)
+        self.label.setText(self.label.fontMetrics().elidedText(self.shown, Qt.TextElideMode.ElideRight, room))
 
 
 class MessageBar(QFrame):

@@ -55,6 +55,7 @@ def test_the_window_is_usable_at(size, make_window, scan, library, qtbot, tmp_pa
                                      "folder that went away while the scan was running: no such file")
     window.resize(*size)
     window.select_rows([0])
+    window.model.toggle_revealed(window.model.index(1))  # one revealed, the rest of the flagged hidden
     with qtbot.waitSignal(window.settled, timeout=SCAN_TIMEOUT_MS):
         window.start_scan()  # nothing changed: settles once the visible thumbnails are drawn
     qtbot.waitUntil(lambda: window.folders.all_item.text(1) == str(len(SKIMAGE_PHOTOS)), timeout=5000)

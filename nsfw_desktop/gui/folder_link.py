@@ -25,7 +25,8 @@ class FolderLink(QObject):
         self.window = window
         self._count_timer = QTimer(self, singleShot=True, interval=COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.update_counts)
-        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.dataChanged):
+        # Not the model's dataChanged: every thumbnail drawn sends one, reviews come from the store.
+        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved, store.worker.reviewed):
             signal.connect(self._count_timer.start)
         live.changed.connect(self._count_timer.start)  # threshold, folders
         panel.chosen.connect(model.set_folder)

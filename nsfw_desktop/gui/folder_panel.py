@@ -174,8 +174,7 @@ class FolderPanel(QWidget):
             for row in range(self.tree.topLevelItemCount()):
                 item = self.tree.topLevelItem(row)
                 if isinstance(item, FolderItem) and item.root:
-                    for name, value in vars(counts.get(item.folder, Counts())).items():
-                        setattr(total, name, getattr(total, name) + value)
+                    total.merge(counts.get(item.folder, Counts()))
             _show_counts(self.all_item, total)
             if self.quarantine_item is not None:
                 _show_counts(self.quarantine_item, counts.get(self.quarantine_item.folder, Counts()))

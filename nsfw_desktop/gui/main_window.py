@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         db_path = os.fspath(db_path)
         self.loaded = False  # the stored results are in the grid
         self._scan_on_load = scan_on_load
+        self._scan_if_empty = False  # the first-run screen got a model before the results were in
 
         # Shared by the parts.
         self.live = LiveSettings(settings, self)
@@ -243,6 +244,8 @@ class MainWindow(QMainWindow):
         self.model.set_results(results)
         self.loaded = True
         self.watch.start()  # now, not before the window shows: its classifier imports torch
+        if self._scan_if_empty and not results and self.settings.folders:
+            self._scan_on_load = True
         if self._scan_on_load:
             self._scan_on_load = False
             self.start_scan()
@@ -254,11 +257,10 @@ class MainWindow(QMainWindow):
     def first_model_chosen(self, model: str) -> None:
         """The first-run screen got a model: use it, and scan the folders if none was scanned yet."""
         self.apply_settings(self.settings.replace(model=model))
-        if self.settings.folders and not self.model.all_results():
-            if self.loaded:
-                self.start_scan()
-            else:
-                self._scan_on_load = True
+        if not self.loaded:
+            self._scan_if_empty = True  # decided once the stored results are in
+        elif self.settings.folders and not self.model.all_results():
+            self.start_scan()
 
     def _scan_ended(self, summary: ScanSummary | None) -> None:
         self.scan_ended.emit(summary)

@@ -49,6 +49,7 @@ ACTIONS: dict[str, ActionSpec] = {
     "preview": ActionSpec("Large preview", "F3", tip="Left and Right move through the grid; Esc closes"),
     "reveal": ActionSpec("Reveal / hide", tip="Also: Space, double-click, or the eye on a flagged tile"),
     "select_flagged": ActionSpec("Select all flagged", "Ctrl+Shift+A"),
+    "export_selection": ActionSpec("Export selection to CSV…"),
     "forget_missing": ActionSpec("Forget missing files",
                                  tip="Remove the selected files that are gone from disk from the results"),
     "zoom_in": ActionSpec("Larger thumbnails", Key.ZoomIn),
@@ -62,7 +63,7 @@ ACTIONS: dict[str, ActionSpec] = {
 # None is a separator.
 FILE_MENU = ("add_folder", "scan", None, "export", "settings", None, "quit")
 SELECTION = ("open", "reveal_file", "copy", None, "quarantine", None, "review_safe", "review_nsfw",
-             "clear_review", None, "preview", "reveal", "similar", "forget_missing")
+             "clear_review", None, "preview", "reveal", "similar", None, "export_selection", "forget_missing")
 EDIT_MENU = ("undo", None, "select_flagged", None, *SELECTION)
 TOOLBAR = ("scan", "pause", "cancel", None, "heatmap")
 

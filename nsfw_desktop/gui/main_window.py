@@ -120,7 +120,8 @@ class MainWindow(QMainWindow):
                                                self.named_actions, self)
         self.quarantine_view = QuarantineView(self.live, self.folders, self.grid, self.model, self.store,
                                               self.messages, self.quarantine.put_back)
-        self.exporter = Exporter(self.live, self.store, self.messages, self.named_actions, self)
+        self.exporter = Exporter(self.live, self.store, self.messages, self.named_actions, self,
+                                 self.grid.selected_paths)
         self.similar = SimilarView(self.model, self.feature_worker, self.files.existing_selected,
                                    self.messages, self.status, self.named_actions, db_path)
         methods = window_actions.create_method_actions(self, self.heatmaps.method)

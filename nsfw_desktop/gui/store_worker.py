@@ -107,6 +107,17 @@ class StoreWorker(QObject):
             return
         self.exported.emit(path, rows)
 
+    @Slot(object, object)
+    def export_paths(self, path: str, paths: list[str]) -> None:
+        try:
+            rows = export.write_csv(path, (r for r in map(self.store.get, paths) if r is not None),
+                                    with_review=True)
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.failed.emit(f"Could not export to {path}: {reason}")
+            return
+        self.exported.emit(path, rows)
+
     @Slot()
     def close(self) -> None:
         if self._store is not None:
@@ -124,6 +135,7 @@ class StoreClient(QObject):
     _forget = Signal(object)
     _trash = Signal(object)
     _export = Signal(object, float)
+    _export_paths = Signal(object, object)
     _close = Signal()
 
     def __init__(self, db_path: str | os.PathLike, parent: QObject | None = None):
@@ -139,6 +151,7 @@ class StoreClient(QObject):
         self._forget.connect(self.worker.forget)
         self._trash.connect(self.worker.trash)
         self._export.connect(self.worker.export_flagged)
+        self._export_paths.connect(self.worker.export_paths)
         self._close.connect(self.worker.close)
         self.thread.start()
 
@@ -164,6 +177,9 @@ class StoreClient(QObject):
 
     def export_flagged(self, path: str, threshold: float) -> None:
         self._export.emit(path, threshold)
+
+    def export_paths(self, path: str, paths: list[str]) -> None:
+        self._export_paths.emit(path, paths)
 
     def stop(self) -> None:
         """Finish the queued requests, close the database and end the thread."""

@@ -65,3 +65,19 @@ def test_a_reviewed_file_gone_from_disk_shows_as_missing_and_can_go(make_window,
     qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=10_000)
     with Store(db_path) as store:
         assert store.count() == 0
+
+
+def test_the_selection_is_exported_with_reviews(make_window, scan, photos, qtbot, tmp_path):
+    import csv
+
+    window = make_window([photos])
+    scan(window)
+    window.select_rows([1, 3])
+    chosen = window.grid.selected_paths()
+    window.named_actions["review_safe"].trigger()
+    out = tmp_path / "chosen.csv"
+    window.exporter.export_selection(str(out))
+    qtbot.waitUntil(lambda: "Exported 2 selected" in "\n".join(window.messages.messages), timeout=10_000)
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["path"] for r in rows) == sorted(chosen) and {r["review"] for r in rows} == {"safe"}

@@ -81,3 +81,15 @@ def test_the_selection_is_exported_with_reviews(make_window, scan, photos, qtbot
     with open(out, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(r["path"] for r in rows) == sorted(chosen) and {r["review"] for r in rows} == {"safe"}
+
+
+def test_a_tile_whose_heatmap_is_being_made_is_marked(make_window, scan, photos, qtbot):
+    window = make_window([photos])
+    scan(window)
+    result = window.model.result(0)
+    assert not window.heatmaps.pending(result, "tile")
+    window.heatmap_action.setChecked(True)
+    assert window.heatmaps.overlay(result, "tile") is None  # asked for now
+    assert window.heatmaps.pending(result, "tile")
+    qtbot.waitUntil(lambda: not window.heatmaps.pending(result, "tile"), timeout=60_000)
+    assert window.heatmaps.overlay(result, "tile") is not None

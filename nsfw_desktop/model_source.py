@@ -24,7 +24,16 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
 class ModelError(Exception):
-    """The model cannot be used; the message says why and what to do."""
+    """The model cannot be used; the message says why and what to do on the command line.
+
+    ``problem`` is the why alone, and ``setting`` names what a window offers for the
+    same fix ("model", "device", "token", "endpoints"), so the app gives its own
+    advice instead of a command-line flag."""
+
+    def __init__(self, problem: str, cli_advice: str = "", *, setting: str | None = None):
+        super().__init__(f"{problem} {cli_advice}" if cli_advice else problem)
+        self.problem = problem
+        self.setting = setting
 
 
 @dataclass(frozen=True)
@@ -85,10 +94,9 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=
         ) from None
     if not download or constants.HF_HUB_OFFLINE:
         raise ModelError(
-            f"Model {repo_id} is not downloaded yet and downloads are off. Fetch it with "
-            f"`nsfw-desktop models pull {repo_id}` while online, or point --model at a "
-            "local model folder."
-        )
+            f"Model {repo_id} is not downloaded yet and downloads are off.",
+            f"Fetch it with `nsfw-desktop models pull {repo_id}` while online, or point --model at a "
+            "local model folder.", setting="model")
     try:
         return Path(snapshot_download(repo_id, revision=revision, allow_patterns=ALLOWED_PATTERNS,
                                       tqdm_class=tqdm_class))
@@ -107,9 +115,8 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=
         if "ConnectError" in reason or "Name or service not known" in reason:
             reason = "huggingface.co cannot be reached (no internet connection?)"
         raise ModelError(
-            f"Could not download model {repo_id}: {reason}. Check the connection, "
-            f"or point --model at a local model folder."
-        ) from None
+            f"Could not download model {repo_id}: {reason}.",
+            "Check the connection, or point --model at a local model folder.", setting="model") from None
 
 
 def check_folder(folder: Path) -> None:

@@ -26,7 +26,14 @@ from nsfw_desktop.store import EMBEDDING_DTYPE
 
 
 class EmbeddingsError(Exception):
-    """Find similar cannot run; the message is for the user."""
+    """Find similar cannot run; the message is for the user of the command line.
+
+    ``problem`` is the why alone: a window gives its own advice (turn on the
+    embeddings setting and scan again) instead of the command."""
+
+    def __init__(self, problem: str, cli_advice: str = ""):
+        super().__init__(f"{problem}: {cli_advice}" if cli_advice else f"{problem}.")
+        self.problem = problem
 
 
 class Match(NamedTuple):
@@ -102,8 +109,8 @@ def _read_only(db_path: str | Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection: a query never takes the write lock a running scan needs."""
     db_path = Path(db_path).resolve()
     if not db_path.is_file():
-        raise EmbeddingsError(f"There is no results database at {db_path}: scan with embeddings "
-                              "turned on first (nsfw-desktop scan --embeddings).")
+        raise EmbeddingsError(f"There is no results database at {db_path}",
+                              "scan with embeddings turned on first (nsfw-desktop scan --embeddings).")
     db = sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True, timeout=30)
     try:
         yield db
@@ -125,8 +132,8 @@ def _kept_index(db: sqlite3.Connection, key: str, model: str) -> SimilarityIndex
                 index = SimilarityIndex.load(db, model)
                 _indexes[(key, model)] = index
     if index is None or not len(index):
-        raise EmbeddingsError(f"No embeddings of the model {model} are stored in {key}: scan with "
-                              "embeddings turned on first (nsfw-desktop scan --embeddings).")
+        raise EmbeddingsError(f"No embeddings of the model {model} are stored in {key}",
+                              "scan with embeddings turned on first (nsfw-desktop scan --embeddings).")
     return index
 
 

@@ -57,9 +57,8 @@ class UnsafeLabels:
         if not self.unsafe_indices:
             raise ModelError(
                 f"None of the model's labels ({', '.join(self.labels)}) is an unsafe label "
-                f"({', '.join(sorted(wanted))}). Name the model's unsafe labels with "
-                "--unsafe-labels."
-            )
+                f"({', '.join(sorted(wanted))}).", "Name the model's unsafe labels with --unsafe-labels.",
+                setting="model")
 
     def prediction(self, probabilities: Sequence[float], *, summed: bool = True) -> Prediction:
         """Prediction from one row of probabilities (softmax rows sum, sigmoid rows take the max)."""

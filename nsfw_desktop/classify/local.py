@@ -26,9 +26,11 @@ def resolve_device(name: str = "auto") -> str:
             return "mps"
         return "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ModelError("--device cuda was asked for, but PyTorch sees no CUDA GPU.")
+        raise ModelError("The device cuda was asked for, but PyTorch sees no CUDA GPU.",
+                         "Use --device auto or cpu.", setting="device")
     if name == "mps" and not torch.backends.mps.is_available():
-        raise ModelError("--device mps was asked for, but this PyTorch has no Apple GPU support.")
+        raise ModelError("The device mps was asked for, but this PyTorch has no Apple GPU support.",
+                         "Use --device auto or cpu.", setting="device")
     if name not in ("cpu", "cuda", "mps"):
         raise ModelError(f"Unknown device {name!r}: use auto, cpu, cuda or mps.")
     return name

@@ -175,7 +175,8 @@ class RemoteClassifier:
 
             if is_offline_mode():
                 raise ModelError("HF_HUB_OFFLINE is set, and it stops huggingface_hub from reaching "
-                                 "any endpoint: unset it to classify through --endpoint.")
+                                 "any endpoint.", "Unset it to classify through --endpoint.",
+                                 setting="endpoints")
 
             # huggingface_hub sends raw bytes without a Content-Type, which Hugging
             # Face's endpoint toolkit answers with 400; a client's headers add it, so each
@@ -294,7 +295,7 @@ def _failure(exc: Exception, url: str) -> _Failure:
         if status in (500, 502, 504):
             return _Failure(f"{url} failed (HTTP {status}{said})", True)
         if status in (401, 403):
-            return _Failure(f"{url} refused the token (HTTP {status}): check --token or HF_TOKEN",
+            return _Failure(f"{url} refused the token (HTTP {status}): check the token you gave, or HF_TOKEN",
                             False)
         if status == 404:
             return _Failure(f"there is no endpoint at {url} (HTTP 404)", False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -45,13 +46,33 @@ def run(args) -> int:
         unsafe_labels=tuple(label for label in args.unsafe_labels.split(",") if label),
         db_path=args.db, scan=args.scan, screenshot=args.screenshot, quit_after_scan=args.quit_after_scan)
     try:
-        return run_app(options)
+        status = run_app(options)
     except SettingsError as exc:
         raise CliError(str(exc)) from None
+    _exit_now(status)
+
+
+def _exit_now(status: int) -> None:
+    """End the process at once. The window has saved and closed everything by now
+    (results, settings, the view, every worker thread); what is left is the
+    interpreter's teardown of torch and transformers, a second or more spent on
+    nothing after the window has gone."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    os._exit(status)
 
 
 def _check_display() -> None:
-    """Qt aborts the whole process when it finds no display; say so in words instead."""
+    """Qt aborts the whole process when it finds no display, or the libraries of its X11
+    plugin; say so in words instead."""
+    from nsfw_desktop.gui import x11_libraries
+
+    if x11_libraries.uses_xcb():
+        missing = x11_libraries.missing_packages()
+        if missing:
+            raise CliError(x11_libraries.problem(missing))
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
         return
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):

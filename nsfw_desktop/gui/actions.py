@@ -48,7 +48,14 @@ ACTIONS: dict[str, ActionSpec] = {
     "clear_review": ActionSpec("Clear review", "Ctrl+0"),
     "write_tags": ActionSpec("Write tags for selection",
                              tip="Write the results as keywords in XMP sidecars, for photo managers"),
-    "reveal": ActionSpec("Reveal / hide"),
+    "preview": ActionSpec("Large preview", "F3", tip="Left and Right move through the grid; Esc closes"),
+    "reveal": ActionSpec("Reveal / hide", tip="Also: Space, double-click, or the eye on a flagged tile"),
+    "select_flagged": ActionSpec("Select all flagged", "Ctrl+Shift+A"),
+    "export_selection": ActionSpec("Export selection to CSV…"),
+    "forget_missing": ActionSpec("Forget missing files",
+                                 tip="Remove the selected files that are gone from disk from the results"),
+    "zoom_in": ActionSpec("Larger thumbnails", Key.ZoomIn),
+    "zoom_out": ActionSpec("Smaller thumbnails", Key.ZoomOut),
     "similar": ActionSpec("Find similar", "Ctrl+F"),
     "all_results": ActionSpec("Back to all results", "Escape", enabled=False),
     "heatmap": ActionSpec("Show heatmap", "Ctrl+H", checkable=True,
@@ -58,8 +65,9 @@ ACTIONS: dict[str, ActionSpec] = {
 # None is a separator.
 FILE_MENU = ("add_folder", "scan", None, "export", "settings", None, "quit")
 SELECTION = ("open", "reveal_file", "copy", None, "quarantine", None, "review_safe", "review_nsfw",
-             "clear_review", "write_tags", None, "reveal", "similar")
-EDIT_MENU = ("undo", None, *SELECTION)
+             "clear_review", "write_tags", None, "preview", "reveal", "similar", None, "export_selection",
+             "forget_missing")
+EDIT_MENU = ("undo", None, "select_flagged", None, *SELECTION)
 TOOLBAR = ("scan", "pause", "cancel", None, "heatmap")
 
 
@@ -94,6 +102,8 @@ def add_menus(window: QMainWindow, actions: dict[str, QAction], methods: QAction
     view = menus.addMenu("&View")
     view.addAction(actions["heatmap"])
     view.addMenu("Heatmap method").addActions(methods.actions())
+    view.addSeparator()
+    view.addActions([actions["preview"], actions["zoom_in"], actions["zoom_out"]])
     view.addSeparator()
     view.addAction(actions["all_results"])
 

@@ -91,6 +91,6 @@ def run(options: LaunchOptions) -> int:
     if not options.quit_after_scan and FirstRunDialog.needed(settings):
         first_run = FirstRunDialog(window)
         if first_run.exec() == QDialog.DialogCode.Accepted and first_run.model:
-            window.apply_settings(window.settings.replace(model=first_run.model))
+            window.first_model_chosen(first_run.model)
     app.exec()
     return outcome["status"]

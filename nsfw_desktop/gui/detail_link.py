@@ -23,7 +23,8 @@ class DetailLink(QObject):
         self.dock, self.heatmaps = dock, heatmaps
         detail.hidden_mode = live.settings.blur_mode
         grid.selectionModel().currentChanged.connect(self._show)
-        grid.clicked.connect(self._reveal_clicked)
+        # A click selects; revealing has its own gestures: double-click, Space, the tile's eye.
+        grid.doubleClicked.connect(self._double_clicked)
         grid.activated.connect(self._open_details)
         detail.reveal_requested.connect(grid.reveal_requested)
         self.model.dataChanged.connect(self._data_changed)
@@ -53,9 +54,10 @@ class DetailLink(QObject):
         if current.isValid() and self.model.result(current.row()).path == path:
             self._show(current)
 
-    def _reveal_clicked(self, index: QModelIndex) -> None:
+    def _double_clicked(self, index: QModelIndex) -> None:
         if index.data(HiddenRole):
             self.model.toggle_revealed(index)
+        self._open_details(index)
 
     def _open_details(self, _index: QModelIndex) -> None:
         self.dock.show()

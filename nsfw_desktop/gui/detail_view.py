@@ -16,13 +16,16 @@ from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
+    QFrame,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.gui.tile_delegate import REVIEW_TEXT
 from nsfw_desktop.store import Result
@@ -43,25 +46,34 @@ class DetailView(QWidget):
         self._overlay: QPixmap | None = None
 
         self.preview = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumSize(QSize(240, 240))
+        self.preview.setMinimumSize(QSize(120, 120))
         self.preview.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.reveal_button = QPushButton("Reveal (Space)")
         self.reveal_button.clicked.connect(self.reveal_requested)
-        self.heatmap_toggle = QCheckBox("Show heatmap (where the model looked)")
+        self.heatmap_toggle = QCheckBox("Show heatmap")
+        self.heatmap_toggle.setToolTip("Colour where the model looked (red: most)")
 
         self.fields: dict[str, QLabel] = {}
-        form = QFormLayout()
+        fields = QWidget()
+        form = QFormLayout(fields)
+        form.setContentsMargins(0, 0, 0, 0)
         for name in ("Score", "Label", "Review", "Model", "Dimensions", "File size", "Modified",
                      "Scanned", "Path", "Error"):
             label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.fields[name] = label
             form.addRow(f"{name}:", label)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(self.preview, 1)
+        # The fields scroll, so the preview keeps its room in a short window.
+        self.fields_area = scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(fields)
+        scroll.setMinimumHeight(80)
+        layout.addWidget(self.preview, 3)
         layout.addWidget(self.reveal_button)
         layout.addWidget(self.heatmap_toggle)
-        layout.addLayout(form)
+        layout.addWidget(scroll, 2)
         loader.preview_ready.connect(self._preview_ready)
         loader.preview_failed.connect(self._preview_failed)
         self.show_result(None)
@@ -106,8 +118,8 @@ class DetailView(QWidget):
         f["File size"].setText(_file_size(result.file_size))
         f["Modified"].setText(result.modified.strftime("%Y-%m-%d %H:%M:%S"))
         f["Scanned"].setText(datetime.fromtimestamp(result.scanned_at).strftime("%Y-%m-%d %H:%M:%S"))
-        f["Path"].setText(result.path)
-        f["Error"].setText(result.error or "")
+        f["Path"].setText(display_path(result.path))
+        f["Error"].setText(display_path(result.error or ""))
 
     def _render(self) -> None:
         if self.result is None:
@@ -137,7 +149,7 @@ class DetailView(QWidget):
     def _preview_failed(self, path: str, reason: str) -> None:
         if self.result is not None and path == self.result.path:
             self._pixmaps = None
-            self.preview.setText(f"Cannot show this file: {reason}")
+            self.preview.setText(display_path(f"Cannot show this file: {reason}"))
 
 
 def _file_size(size: int) -> str:

@@ -1,8 +1,9 @@
-"""File > Export flagged to CSV: where to, and what the user is told once it is written.
-The CSV is written in the ``StoreWorker``'s thread."""
+"""File > Export flagged to CSV and Edit > Export selection to CSV: where to, and what the
+user is told once it is written. The CSV is written in the ``StoreWorker``'s thread."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -16,10 +17,13 @@ from nsfw_desktop.gui.store_worker import StoreClient
 
 class Exporter(QObject):
     def __init__(self, live: LiveSettings, store: StoreClient, messages: MessageBar,
-                 actions: dict[str, QAction], window: QWidget):
+                 actions: dict[str, QAction], window: QWidget, selected: Callable[[], list[str]]):
         super().__init__(window)
         self.live, self.store, self.messages, self.window = live, store, messages, window
+        self.selected = selected
+        self._what = "flagged file(s)"  # what the export under way holds, for its message
         actions["export"].triggered.connect(self.choose)
+        actions["export_selection"].triggered.connect(self.choose_for_selection)
         store.worker.exported.connect(self._exported)
 
     def choose(self) -> None:
@@ -29,9 +33,25 @@ class Exporter(QObject):
         if path:
             self.export_flagged(path)
 
+    def choose_for_selection(self) -> None:
+        if not self.selected():
+            self.messages.show_info("Select the photos to export first.")
+            return
+        default = str(Path.home() / "nsfw-selection.csv")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export the selected files", default,
+                                              "CSV files (*.csv)")
+        if path:
+            self.export_selection(path)
+
     def export_flagged(self, path: str) -> None:
         """Write the files flagged at the current threshold, with their reviews, to ``path``."""
+        self._what = "flagged file(s)"
         self.store.export_flagged(path, self.live.settings.threshold)
 
+    def export_selection(self, path: str) -> None:
+        """Write the selected files' results, with their reviews, to ``path``."""
+        self._what = "selected file(s)"
+        self.store.export_paths(path, self.selected())
+
     def _exported(self, path: str, rows: int) -> None:
-        self.messages.show_message(f"Exported {rows} flagged file(s) with their reviews to {path}")
+        self.messages.show_info(f"Exported {rows} {self._what} with their reviews to {path}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image
 from PySide6.QtCore import QObject, Signal, Slot
 
+from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.thumbnail_loader import PREVIEW_SIZE, to_qimage
 from nsfw_desktop.imaging import ImageError
@@ -38,10 +39,10 @@ class HeatmapKey:
 
 class FeatureWorker(QObject):
     heatmap_ready = Signal(object, object)  # HeatmapKey, QImage: the colour map alone, the image's size
-    heatmap_failed = Signal(object, str)  # HeatmapKey, why this file has none
-    heatmaps_unavailable = Signal(str)  # the model cannot make heatmaps at all, and why
-    similar_found = Signal(str, object)  # query path, list[Match] best first
-    similar_failed = Signal(str)  # a message for the user
+    heatmap_failed = Signal(object, object)  # HeatmapKey, why this file has none
+    heatmaps_unavailable = Signal(object)  # the model cannot make heatmaps at all, and why
+    similar_found = Signal(object, object)  # query path, list[Match] best first
+    similar_failed = Signal(object)  # a message for the user
 
     def __init__(self, thumbnails: ThumbnailCache, host: ModelHost):
         super().__init__()
@@ -70,14 +71,14 @@ class FeatureWorker(QObject):
                                            method=key.method, opacity=1.0)
             overlay = explanation.overlay
         except ModelError as exc:
-            self.heatmaps_unavailable.emit(f"No heatmaps with this model: {exc}")
+            self.heatmaps_unavailable.emit(f"No heatmaps with this model: {for_window(exc)}")
             return
         except (ImageError, OSError) as exc:
             self.heatmap_failed.emit(key, str(exc))
             return
         self.heatmap_ready.emit(key, to_qimage(overlay))
 
-    @Slot(str, str, int)
+    @Slot(object, object, int)
     def find_similar(self, db_path: str, path: str, top_k: int) -> None:
         from nsfw_desktop.search import EmbeddingsError, find_similar
 
@@ -89,6 +90,6 @@ class FeatureWorker(QObject):
             _choice, classifier = self.host.classifier()
             matches = find_similar(db_path, path, classifier, top_k=top_k)
         except (EmbeddingsError, ImageError, ModelError) as exc:
-            self.similar_failed.emit(f"Find similar: {exc}")
+            self.similar_failed.emit(f"Find similar: {for_window(exc)}")
             return
         self.similar_found.emit(path, matches)

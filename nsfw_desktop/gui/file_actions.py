@@ -8,6 +8,7 @@ import os
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QGuiApplication
 
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.store_worker import StoreClient
@@ -27,6 +28,7 @@ class FileActions(QObject):
         actions["review_nsfw"].triggered.connect(lambda: self.review_selected("nsfw"))
         actions["clear_review"].triggered.connect(lambda: self.review_selected(None))
         actions["reveal"].triggered.connect(self.toggle_reveal_selected)
+        actions["forget_missing"].triggered.connect(self.forget_missing_selected)
         grid.reveal_requested.connect(self.toggle_reveal_selected)
         store.worker.reviewed.connect(model.set_review)  # queued: the model lives on this thread
 
@@ -51,12 +53,20 @@ class FileActions(QObject):
     def copy_selected_paths(self) -> None:
         paths = self.grid.selected_paths()
         if paths:
-            QGuiApplication.clipboard().setText("\n".join(paths))
+            QGuiApplication.clipboard().setText(display_path("\n".join(paths)))
 
     def review_selected(self, review: str | None) -> None:
         paths = self.grid.selected_paths()
         if paths:
             self.store.set_review(paths, review)
+
+    def forget_missing_selected(self) -> None:
+        """Delete the stored results of the selected files marked missing (reviewed, then gone)."""
+        paths = [p for p in self.grid.selected_paths() if self.model.result_for(p).missing_since is not None]
+        if paths:
+            self.store.forget(paths)
+        else:
+            self.messages.show_info("None of the selected files is marked missing.")
 
     def toggle_reveal_selected(self) -> None:
         for row in self.grid.selected_rows():

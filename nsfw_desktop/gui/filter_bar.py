@@ -4,7 +4,7 @@ score a file is flagged (the threshold slider), and the counts in the status bar
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QToolBar
+from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QToolBar, QToolButton
 
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.results_model import ResultsModel, Show, SortBy
@@ -19,26 +19,34 @@ class FilterBar(QObject):
         self.show_box.addItems([s.value for s in Show])
         self.sort_box = QComboBox()
         self.sort_box.addItems([s.value for s in SortBy])
+        self.reverse_button = QToolButton(checkable=True, text="↓", autoRaise=True)
+        self.reverse_button.setToolTip("Reverse the order")
+        self.reverse_button.toggled.connect(self._reverse_toggled)
         self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100)
-        self.slider.setFixedWidth(180)
+        self.slider.setFixedWidth(140)
+        self.slider.setToolTip("From this NSFW score on, a photo is flagged")
         self.slider.setValue(round(live.settings.threshold * 100))
         self.threshold_label = QLabel(f"{live.settings.threshold:.2f}")
         self.counts_label = QLabel()
         self.show_box.currentIndexChanged.connect(lambda i: model.set_show(list(Show)[i]))
         self.sort_box.currentIndexChanged.connect(lambda i: model.set_sort(list(SortBy)[i]))
         self.slider.valueChanged.connect(self._threshold_moved)
-        for signal in (model.modelReset, model.rowsInserted):
+        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved):
             signal.connect(self.update_counts)
         live.changed.connect(self._settings_changed)
 
     def add_to(self, toolbar: QToolBar) -> None:
         for widget in (QLabel(" Show: "), self.show_box, QLabel("  Sort by: "), self.sort_box,
-                       QLabel("  Threshold: "), self.slider, self.threshold_label):
+                       self.reverse_button, QLabel("  Threshold: "), self.slider, self.threshold_label):
             toolbar.addWidget(widget)
 
     def update_counts(self) -> None:
         files, flagged, errors = self.model.counts()
         self.counts_label.setText(f"{files} files · {flagged} flagged · {errors} error(s)")
+
+    def _reverse_toggled(self, reverse: bool) -> None:
+        self.reverse_button.setText("↑" if reverse else "↓")
+        self.model.set_reverse(reverse)
 
     def _threshold_moved(self, value: int) -> None:
         threshold = value / 100

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from tqdm.std import tqdm
 
 from nsfw_desktop import model_source
+from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.icon import app_icon
 from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError, ModelSource
 from nsfw_desktop.settings import Settings
@@ -87,7 +88,7 @@ class ModelDownload(QObject):
 
     progress = Signal(int, int)  # bytes on disk so far, bytes in all (0 while not known yet)
     finished = Signal(object)  # the ModelSource, checked
-    failed = Signal(str)  # why, in words for the user
+    failed = Signal(object)  # why, in words for the user
 
     def __init__(self, spec: str | None = None, *,
                  pull: Callable[..., ModelSource] = model_source.pull):
@@ -108,7 +109,7 @@ class ModelDownload(QObject):
             self.failed.emit(str(exc))
         except Exception as exc:  # the thread's last stop: the dialog must hear of any failure
             log.exception("model download failed")
-            self.failed.emit(f"The download failed: {exc}")
+            self.failed.emit(f"The download failed: {for_window(exc)}")
         else:
             self.finished.emit(source)
 
@@ -200,7 +201,7 @@ class FirstRunDialog(QDialog):
         try:
             source = model_source.resolve(folder, download=False)
         except ModelError as exc:
-            self._say(str(exc), problem=True)
+            self._say(for_window(exc), problem=True)
             return
         self.model = str(source.folder)
         self.source = source

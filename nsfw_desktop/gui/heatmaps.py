@@ -24,8 +24,8 @@ METHODS = {"rollout": "Attention rollout", "last": "Last layer"}
 
 
 class HeatmapProvider(QObject):
-    ready = Signal(str)  # a heatmap for this path can be drawn now
-    availability_changed = Signal(bool, str)  # available, and when not, why
+    ready = Signal(object)  # a heatmap for this path can be drawn now
+    availability_changed = Signal(bool, object)  # available, and when not, why
     _request = Signal(object)  # HeatmapKey, to the worker
 
     def __init__(self, parent: QObject | None = None):
@@ -65,6 +65,11 @@ class HeatmapProvider(QObject):
                 self._wanted.popitem(last=False)
             self._pump()
         return None
+
+    def pending(self, result: Result, kind: str) -> bool:
+        """True while the heatmap of ``result`` is being made or waits its turn."""
+        key = HeatmapKey(result.path, result.mtime_ns, self.method, kind)
+        return self.active and (key == self._in_flight or key in self._wanted)
 
     def set_enabled(self, enabled: bool) -> None:
         self.enabled = enabled

@@ -17,7 +17,7 @@ from nsfw_desktop.settings import Settings
 
 class LiveSettings(QObject):
     changed = Signal(object)  # the new Settings
-    problem = Signal(str)  # a message for the user: the settings file could not be written
+    problem = Signal(object)  # a message for the user: the settings file could not be written
 
     def __init__(self, settings: Settings, parent: QObject | None = None):
         super().__init__(parent)

@@ -23,12 +23,16 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWi
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.engine import ScanSummary
 from nsfw_desktop.gui import actions as window_actions
+from nsfw_desktop.gui import view_state
 from nsfw_desktop.gui.detail_link import DetailLink
 from nsfw_desktop.gui.detail_view import DetailView
+from nsfw_desktop.gui.empty_state import EmptyState, GridArea
 from nsfw_desktop.gui.export import Exporter
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.file_actions import FileActions
 from nsfw_desktop.gui.filter_bar import FilterBar
+from nsfw_desktop.gui.folder_drop import FolderDrop
+from nsfw_desktop.gui.folder_link import FolderLink
 from nsfw_desktop.gui.folder_panel import FolderPanel
 from nsfw_desktop.gui.heatmap_controls import HeatmapControls
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
@@ -36,8 +40,10 @@ from nsfw_desktop.gui.help_menu import add_help_menu
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
+from nsfw_desktop.gui.preview_window import PreviewWindow
 from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
 from nsfw_desktop.gui.quarantine_controller import QuarantineController
+from nsfw_desktop.gui.quarantine_view import QuarantineView
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.scan_controller import ScanController
 from nsfw_desktop.gui.settings_dialog import SettingsDialog
@@ -47,7 +53,9 @@ from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.gui.tile_delegate import TileDelegate
+from nsfw_desktop.gui.view_controls import ViewControls
 from nsfw_desktop.gui.watch_controller import WatchController
+from nsfw_desktop.gui.window_fit import WindowFit
 from nsfw_desktop.settings import Settings
 from nsfw_desktop.store import Result
 
@@ -56,7 +64,7 @@ class MainWindow(QMainWindow):
     settled = Signal()  # results shown, no scan running, visible thumbnails drawn
     batch_shown = Signal(object)  # BatchDone, once its results are in the grid
     scan_ended = Signal(object)  # ScanSummary, or None when the scan failed
-    similar_shown = Signal(str)  # the query path, once its matches are in the grid
+    similar_shown = Signal(object)  # the query path, once its matches are in the grid
 
     def __init__(self, settings: Settings, *, db_path: str | os.PathLike,
                  unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS, scan_on_load: bool = False):
@@ -67,6 +75,7 @@ class MainWindow(QMainWindow):
         db_path = os.fspath(db_path)
         self.loaded = False  # the stored results are in the grid
         self._scan_on_load = scan_on_load
+        self._scan_if_empty = False  # the first-run screen got a model before the results were in
 
         # Shared by the parts.
         self.live = LiveSettings(settings, self)
@@ -89,13 +98,23 @@ class MainWindow(QMainWindow):
         self.heatmaps = HeatmapProvider(self)
         self.delegate = TileDelegate(self, blur_mode=settings.blur_mode, heatmaps=self.heatmaps)
         self.grid = ThumbnailGrid(self.model, self.delegate)
+        self.grid_area = GridArea(self.grid, EmptyState(self.named_actions))
         self.detail = DetailView(self.loader)
         self.filters = FilterBar(self.live, self.model, self)
-        # The toolbar before the docks: the first in the focus chain takes the focus, as before.
-        self.filters.add_to(window_actions.add_toolbar(self, self.named_actions))
+        self.view_controls = ViewControls(self.grid, self.delegate, self.named_actions, self)
+        # The toolbars before the docks: the first in the focus chain takes the focus, as before.
+        scan_bar = window_actions.add_toolbar(self, self.named_actions)
+        view_bar = self.addToolBar("View")
+        view_bar.setObjectName("view-toolbar")
+        view_bar.setMovable(False)
+        self.filters.add_to(view_bar)
+        self.view_controls.add_to(view_bar)
         self.folders = FolderPanel(self.live, self.named_actions)
         self.folder_dock = self._dock("Folders", self.folders, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.folder_drop = FolderDrop(self, self.folders.add_folders)
+        self.folder_link = FolderLink(self.live, self.folders, self.model, self.store, self.messages, self)
         self.detail_dock = self._dock("Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.fit = WindowFit(self, self.folder_dock, self.detail_dock, scan_bar, view_bar, self._tile_width)
         self.detail_link = DetailLink(self.live, self.grid, self.delegate, self.detail, self.detail_dock,
                                       self.heatmaps, self)
         self.files = FileActions(self.grid, self.model, self.store, self.messages, self.named_actions, self)
@@ -103,13 +122,17 @@ class MainWindow(QMainWindow):
                                                self.named_actions, self)
         self.sidecars = SidecarSync(self.live, self.grid, self.store, self.messages, self.named_actions,
                                     db_path, self)
-        self.exporter = Exporter(self.live, self.store, self.messages, self.named_actions, self)
+        self.quarantine_view = QuarantineView(self.live, self.folders, self.grid, self.model, self.store,
+                                              self.messages, self.quarantine.put_back)
+        self.exporter = Exporter(self.live, self.store, self.messages, self.named_actions, self,
+                                 self.grid.selected_paths)
         self.similar = SimilarView(self.model, self.feature_worker, self.files.existing_selected,
                                    self.messages, self.status, self.named_actions, db_path)
         methods = window_actions.create_method_actions(self, self.heatmaps.method)
         self.heatmap_controls = HeatmapControls(
             self.heatmaps, self.feature_worker, self.host, self.grid, self.model, self.detail,
             self.detail_link.refresh, self.messages, self.named_actions["heatmap"], methods, self)
+        self.preview = PreviewWindow(self.grid, self.loader, self.heatmaps, self.named_actions, self)
         self.scanner = ScanController(self.live, self.host, self.model, self.store, self.messages,
                                       self.status, self.named_actions, db_path, self)
         self.watch = WatchController(self.live, self.host, self.model, self.store, self.messages,
@@ -117,6 +140,7 @@ class MainWindow(QMainWindow):
 
         self._lay_out(methods)
         self._connect()
+        self._restore_view()
         self.feature_thread.start()
         self.store.load()
 
@@ -133,12 +157,32 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.messages)
         layout.addWidget(self.similar)
-        layout.addWidget(self.grid, 1)
+        layout.addWidget(self.quarantine_view)
+        layout.addWidget(self.grid_area, 1)
         self.setCentralWidget(central)
         self.resizeDocks([self.folder_dock, self.detail_dock], [220, 340], Qt.Orientation.Horizontal)
         self.statusBar().addWidget(self.status, 1)
         self.statusBar().addPermanentWidget(self.scanner.progress)
+        self.statusBar().addPermanentWidget(self.view_controls.selected_label)
         self.statusBar().addPermanentWidget(self.filters.counts_label)
+
+    def _tile_width(self) -> int:
+        return self.delegate.tile_size(self.fontMetrics().height()).width() + 2 * self.grid.spacing()
+
+    def _restore_view(self) -> None:
+        view = view_state.restore(self)
+        if "show" in view:
+            self.filters.show_box.setCurrentIndex(view["show"])
+        if "sort" in view:
+            self.filters.sort_box.setCurrentIndex(view["sort"])
+        self.filters.reverse_button.setChecked(view.get("reverse", False))
+        if "tile_side" in view:
+            self.view_controls.set_tile_side(view["tile_side"])
+
+    def _save_view(self) -> None:
+        view_state.save(self, show=self.filters.show_box.currentIndex(),
+                        sort=self.filters.sort_box.currentIndex(),
+                        reverse=self.filters.reverse_button.isChecked(), tile_side=self.delegate.side)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -159,6 +203,9 @@ class MainWindow(QMainWindow):
         self.watch.folder_marked.connect(self.folders.mark)
         self.watch.stopped.connect(self.folders.clear_marks)
         self.loader.idle.connect(self._check_settled)
+        for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved,
+                       self.scanner.started, self.scanner.ended, self.live.changed):
+            signal.connect(self._refresh_grid_area)
         self.store.worker.loaded.connect(self._loaded_results)  # queued: a method of this thread's QObject
 
     # What the app, the benchmarks and the tests drive
@@ -202,10 +249,23 @@ class MainWindow(QMainWindow):
         self.model.set_results(results)
         self.loaded = True
         self.watch.start()  # now, not before the window shows: its classifier imports torch
+        if self._scan_if_empty and not results and self.settings.folders:
+            self._scan_on_load = True
         if self._scan_on_load:
             self._scan_on_load = False
             self.start_scan()
         self._check_settled()
+
+    def _refresh_grid_area(self) -> None:
+        self.grid_area.refresh(folders=self.settings.folders, scanning=self.scanner.scanning)
+
+    def first_model_chosen(self, model: str) -> None:
+        """The first-run screen got a model: use it, and scan the folders if none was scanned yet."""
+        self.apply_settings(self.settings.replace(model=model))
+        if not self.loaded:
+            self._scan_if_empty = True  # decided once the stored results are in
+        elif self.settings.folders and not self.model.all_results():
+            self.start_scan()
 
     def _scan_ended(self, summary: ScanSummary | None) -> None:
         self.scan_ended.emit(summary)
@@ -219,6 +279,7 @@ class MainWindow(QMainWindow):
             self.settled.emit()
 
     def closeEvent(self, event) -> None:
+        self._save_view()
         self.scanner.stop()
         self.watch.stop()
         self.feature_thread.quit()

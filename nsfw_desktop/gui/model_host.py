@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.settings import Settings
 
@@ -47,7 +48,7 @@ class ModelChoice:
 
 class ModelHost(QObject):
     ready = Signal(object, object)  # ModelChoice, Classifier: the answer to request()
-    failed = Signal(object, str)  # ModelChoice, a message for the user
+    failed = Signal(object, object)  # ModelChoice, a message for the user
     changed = Signal(object)  # ModelChoice: another model was chosen, the old classifier let go
     _wanted = Signal()
 
@@ -109,7 +110,7 @@ class _Builder(QObject):
     """Builds the host's classifier on the host's thread, for users on the GUI thread."""
 
     built = Signal(object, object)
-    failed = Signal(object, str)
+    failed = Signal(object, object)
 
     def __init__(self, host: ModelHost):
         super().__init__()
@@ -121,6 +122,6 @@ class _Builder(QObject):
         try:
             choice, classifier = self._host.classifier()
         except ModelError as exc:
-            self.failed.emit(choice, f"The model cannot be used: {exc}")
+            self.failed.emit(choice, f"The model cannot be used: {for_window(exc)}")
             return
         self.built.emit(choice, classifier)

@@ -41,10 +41,13 @@ class QuarantineController(QObject):
 
     def undo(self) -> None:
         if self._undo_stack:
-            moves = self._undo_stack.pop()
-            self._undoing.update((m.destination, m.source) for m in moves)
-            self.store.undo(moves)
+            self.put_back(self._undo_stack.pop())
         self.undo_action.setEnabled(bool(self._undo_stack))
+
+    def put_back(self, moves: list[Move]) -> None:
+        """Move quarantined files back (each move's destination to its source)."""
+        self._undoing.update((m.destination, m.source) for m in moves)
+        self.store.undo(moves)
 
     def _quarantined(self, outcome: Outcome) -> None:
         self.model.apply_moves(outcome.moves)
@@ -52,7 +55,7 @@ class QuarantineController(QObject):
             self._undo_stack.append(outcome.moves)
             self.undo_action.setEnabled(True)
             folder = os.path.dirname(outcome.moves[0].destination)
-            self.messages.show_message(f"Moved {len(outcome.moves)} file(s) to {folder}. "
+            self.messages.show_info(f"Moved {len(outcome.moves)} file(s) to {folder}. "
                                        "Edit > Undo quarantine (Ctrl+Z) puts them back.")
         for path, reason in outcome.failures[:MAX_LISTED]:
             self.messages.show_message(f"Not moved: {path}: {reason}")
@@ -63,7 +66,7 @@ class QuarantineController(QObject):
         originals = {m.source: self._undoing.pop(m.source, None) for m in outcome.moves}
         moved_elsewhere = [m.destination for m in outcome.moves if originals[m.source] != m.destination]
         if outcome.moves:
-            self.messages.show_message(f"Put back {len(outcome.moves)} file(s) where they were.")
+            self.messages.show_info(f"Put back {len(outcome.moves)} file(s) where they were.")
         if moved_elsewhere:
             self.messages.show_message(f"Their old name was taken, so these got a new one: "
                                        f"{listed(moved_elsewhere)}")

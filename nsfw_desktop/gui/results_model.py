@@ -16,6 +16,8 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer
 
+from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.gui.folder_counts import under
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.quarantine import Move
 from nsfw_desktop.store import Result
@@ -59,11 +61,14 @@ class ResultsModel(QAbstractListModel):
         self.thumbnails = thumbnails
         self.threshold = threshold
         self.show = Show.ALL
+        self.folder: str | None = None  # only the photos in this folder and below; None: all
         self.sort = SortBy.SCORE
+        self.reverse = False  # against each sort's natural order (highest score, A to Z, newest first)
         self._results: dict[str, Result] = {}
         self._rows: list[str] = []  # paths of the rows shown, in order
         self._row_of: dict[str, int] = {}
         self._revealed: set[str] = set()
+        self._shared_names: set[str] | None = None  # file names held by more than one result; None: to count
         self._similar: dict[str, float] | None = None  # "Find similar" matches shown instead of the filter
         self._resort_timer = QTimer(self, singleShot=True, interval=RESORT_DELAY_MS)
         self._resort_timer.timeout.connect(self.resort)
@@ -80,11 +85,14 @@ class ResultsModel(QAbstractListModel):
         path = self._rows[index.row()]
         result = self._results[path]
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(path)
+            return display_path(self.name(path))
         if role == Qt.ItemDataRole.ToolTipRole:
+            if result.missing_since is not None:
+                return display_path(f"{path}\nMissing from disk; kept because it was reviewed. "
+                                    "Edit > Forget missing files removes it.")
             if result.error:
-                return f"{path}\nError: {result.error}"
-            return f"{path}\n{result.label}: NSFW score {result.nsfw_score:.2f}"
+                return display_path(f"{path}\nError: {result.error}")
+            return display_path(f"{path}\n{result.label}: NSFW score {result.nsfw_score:.2f}")
         if role == ResultRole:
             return result
         if role == FlaggedRole:
@@ -109,6 +117,7 @@ class ResultsModel(QAbstractListModel):
     def set_results(self, results: Iterable[Result]) -> None:
         self.beginResetModel()
         self._results = {r.path: r for r in results}
+        self._shared_names = None
         self._rows = self._visible_sorted()
         self._index_rows()
         self.endResetModel()
@@ -119,6 +128,8 @@ class ResultsModel(QAbstractListModel):
         new = []
         for result in results:
             old = self._results.get(result.path)
+            if old is None:
+                self._shared_names = None
             self._results[result.path] = result
             if old is not None and (old.file_size, old.mtime_ns) != (result.file_size, result.mtime_ns):
                 self.thumbnails.forget(result.path)
@@ -139,6 +150,7 @@ class ResultsModel(QAbstractListModel):
             self._resort_timer.start()
 
     def remove_paths(self, paths: Iterable[str]) -> None:
+        self._shared_names = None
         for path in paths:
             self._results.pop(path, None)
             self._revealed.discard(path)
@@ -149,6 +161,7 @@ class ResultsModel(QAbstractListModel):
 
     def apply_moves(self, moves: Iterable[Move]) -> None:
         """Files were moved (quarantine, undo): rename their rows, keeping their place."""
+        self._shared_names = None
         for move in moves:
             result = self._results.pop(move.source, None)
             if result is None:
@@ -165,7 +178,10 @@ class ResultsModel(QAbstractListModel):
             if row is not None:
                 self._rows[row] = move.destination
                 self._row_of[move.destination] = row
-                self._changed(row)
+                if self._accepts(result):
+                    self._changed(row)
+                else:  # moved out of the folder shown
+                    self._remove_row(row)
             elif self._accepts(result):
                 self.add_results([result])
 
@@ -194,9 +210,19 @@ class ResultsModel(QAbstractListModel):
             self.show = show
             self._refilter()
 
+    def set_folder(self, folder: str | None) -> None:
+        if folder != self.folder:
+            self.folder = folder
+            self._refilter()
+
     def set_sort(self, sort: SortBy) -> None:
         if sort is not self.sort:
             self.sort = sort
+            self.resort()
+
+    def set_reverse(self, reverse: bool) -> None:
+        if reverse != self.reverse:
+            self.reverse = reverse
             self.resort()
 
     def show_similar(self, matches: dict[str, float] | None) -> None:
@@ -227,6 +253,25 @@ class ResultsModel(QAbstractListModel):
     def row_of(self, path: str) -> int | None:
         return self._row_of.get(path)
 
+    def name(self, path: str) -> str:
+        """The file's name, after its folder's when another result has the same name."""
+        if self._shared_names is None:
+            seen: set[str] = set()
+            self._shared_names = set()
+            for other in self._results:
+                base = os.path.basename(other)
+                (self._shared_names if base in seen else seen).add(base)
+        base = os.path.basename(path)
+        if base in self._shared_names:
+            return os.path.join(os.path.basename(os.path.dirname(path)), base)
+        return base
+
+    def all_results(self) -> list[Result]:
+        return list(self._results.values())
+
+    def results_under(self, folder: str) -> list[Result]:
+        return [r for r in self._results.values() if under(r.path, folder)]
+
     def counts(self) -> tuple[int, int, int]:
         """(files, flagged, errors) over every result, whatever is shown."""
         flagged = errors = 0
@@ -240,6 +285,8 @@ class ResultsModel(QAbstractListModel):
     def _accepts(self, result: Result) -> bool:
         if self._similar is not None:
             return result.path in self._similar
+        if self.folder is not None and not under(result.path, self.folder):
+            return False
         if self.show is Show.ALL:
             return True
         if self.show is Show.ERRORS:
@@ -254,7 +301,7 @@ class ResultsModel(QAbstractListModel):
         if self._similar is not None:
             shown.sort(key=lambda r: -self._similar[r.path])
         else:
-            shown.sort(key=_sort_key(self.sort))
+            shown.sort(key=_sort_key(self.sort), reverse=self.reverse)
         return [r.path for r in shown]
 
     def _index_rows(self) -> None:

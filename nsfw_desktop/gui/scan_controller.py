@@ -23,6 +23,7 @@ from nsfw_desktop.pipeline import ScanControl
 
 
 class ScanController(QObject):
+    started = Signal()
     batch_shown = Signal(object)  # BatchDone, once its results are in the grid
     ended = Signal(object)  # ScanSummary, or None when the scan failed
     requested = Signal(object, object)  # ScanJob, ScanControl: to the worker's thread
@@ -71,6 +72,7 @@ class ScanController(QObject):
         self._set_scanning(True)
         self.progress.setRange(0, 0)
         self.status.setText("Looking for photos…")
+        self.started.emit()
         self.requested.emit(ScanJob(roots=tuple(s.folders), db_path=self.db_path, threshold=s.threshold,
                                     policy=s.scan_policy(), options=s.decode_options()), self.control)
 

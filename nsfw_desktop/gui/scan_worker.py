@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal, Slot
 
 from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted
+from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.pipeline import ScanControl, ScanPolicy
@@ -37,11 +38,11 @@ class ScanJob:
 
 
 class ScanWorker(QObject):
-    status = Signal(str)  # what the worker is doing, for the status line
+    status = Signal(object)  # what the worker is doing, for the status line
     scan_started = Signal(object)  # ScanStarted
     batch_done = Signal(object)  # BatchDone
     scan_finished = Signal(object)  # ScanSummary
-    scan_failed = Signal(str)  # a message for the user; the scan is over
+    scan_failed = Signal(object)  # a message for the user; the scan is over
 
     def __init__(self, host: ModelHost):
         super().__init__()
@@ -64,7 +65,7 @@ class ScanWorker(QObject):
                     elif isinstance(event, ScanFinished):
                         self.scan_finished.emit(event.summary)
         except ModelError as exc:
-            self.scan_failed.emit(f"The model cannot be used: {exc}")
+            self.scan_failed.emit(f"The model cannot be used: {for_window(exc)}")
         except Exception as exc:
             # This thread is the last place that can catch it: log the traceback for a
             # bug report and tell the user, rather than take the whole app down.

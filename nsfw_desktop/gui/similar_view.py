@@ -10,6 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.results_model import ResultsModel
@@ -20,8 +21,8 @@ SIMILAR_TOP_K = 50  # matches shown by "Find similar"
 class SimilarView(QWidget):
     """The bar saying whose matches the grid shows; hidden while it shows all results."""
 
-    shown = Signal(str)  # the query path, once its matches are in the grid
-    _requested = Signal(str, str, int)  # db path, query path, top k: to the feature worker
+    shown = Signal(object)  # the query path, once its matches are in the grid
+    _requested = Signal(object, object, int)  # db path, query path, top k: to the feature worker
 
     def __init__(self, model: ResultsModel, worker: FeatureWorker, selected: Callable[[], list[str]],
                  messages: MessageBar, status: QLabel, actions: dict[str, QAction], db_path: str,
@@ -41,13 +42,14 @@ class SimilarView(QWidget):
         self.all_results_action.triggered.connect(self.show_all_results)
         self._requested.connect(worker.find_similar)
         worker.similar_found.connect(self._found)
-        worker.similar_failed.connect(messages.show_message)
+        self.messages = messages
+        worker.similar_failed.connect(self._failed)
 
     def find_similar_to_selected(self) -> None:
         paths = self.selected()
         if not paths:
             return
-        self.status.setText(f"Looking for photos like {os.path.basename(paths[0])}…")
+        self.status.setText(f"Looking for photos like {display_path(os.path.basename(paths[0]))}…")
         self._requested.emit(self.db_path, paths[0], SIMILAR_TOP_K)
 
     def show_all_results(self) -> None:
@@ -56,10 +58,15 @@ class SimilarView(QWidget):
         self.setVisible(False)
         self.all_results_action.setEnabled(False)
 
+    def _failed(self, message: str) -> None:
+        self.status.setText("Find similar found nothing to show")
+        self.messages.show_message(message)
+
     def _found(self, query: str, matches: list) -> None:
         known = {m.path: m.similarity for m in matches if self.model.result_for(m.path) is not None}
         self.model.show_similar(known)
-        self.label.setText(f"Similar to {os.path.basename(query)}: {len(known)} stored photo(s), "
+        name = display_path(os.path.basename(query))
+        self.label.setText(f"Similar to {name}: {len(known)} stored photo(s), "
                            "most alike first")
         self.setVisible(True)
         self.all_results_action.setEnabled(True)

@@ -23,12 +23,14 @@ log = logging.getLogger(__name__)
 
 
 class StoreWorker(QObject):
-    loaded = Signal(list)  # list[Result], highest score first
-    reviewed = Signal(list, object)  # paths, review ('safe', 'nsfw' or None)
+    loaded = Signal(object)  # list[Result], highest score first
+    reviewed = Signal(object, object)  # paths, review ('safe', 'nsfw' or None)
     quarantined = Signal(object)  # quarantine.Outcome
     restored = Signal(object)  # quarantine.Outcome of an undo
-    exported = Signal(str, int)  # CSV path, rows written
-    failed = Signal(str)  # a message for the user
+    forgotten = Signal(object)  # paths whose results were deleted
+    trashed = Signal(object, object)  # paths sent to the trash, [(path, why not)]
+    exported = Signal(object, int)  # CSV path, rows written
+    failed = Signal(object)  # a message for the user
 
     def __init__(self, db_path: str):
         super().__init__()
@@ -48,7 +50,7 @@ class StoreWorker(QObject):
         except sqlite3.Error as exc:
             self.failed.emit(f"Cannot read the results database {self.db_path}: {exc}")
 
-    @Slot(list, object)
+    @Slot(object, object)
     def set_review(self, paths: list[str], review: str | None) -> None:
         try:
             self.store.set_review(paths, review)
@@ -57,18 +59,58 @@ class StoreWorker(QObject):
             return
         self.reviewed.emit(paths, review)
 
-    @Slot(list, str)
+    @Slot(object, object)
     def quarantine(self, paths: list[str], folder: str) -> None:
         self.quarantined.emit(quarantine.quarantine(paths, folder, self.store))
 
-    @Slot(list)
+    @Slot(object)
+    def forget(self, paths: list[str]) -> None:
+        try:
+            self.store.remove(paths)
+        except sqlite3.Error as exc:
+            self.failed.emit(f"Could not forget the results of the removed folders: {exc}")
+            return
+        self.forgotten.emit(paths)
+
+    @Slot(object)
+    def trash(self, paths: list[str]) -> None:
+        """Send ``paths`` to the system trash and forget their results."""
+        from send2trash import send2trash
+
+        done, failures = [], []
+        for path in paths:
+            try:
+                if os.path.lexists(path):
+                    send2trash(path)
+            except OSError as exc:  # TrashPermissionError too: a trash folder that cannot be used
+                failures.append((path, str(exc)))
+                continue
+            done.append(path)
+        try:
+            self.store.remove(done)
+        except sqlite3.Error as exc:
+            self.failed.emit(f"The files went to the trash, but their results could not be forgotten: {exc}")
+        self.trashed.emit(done, failures)
+
+    @Slot(object)
     def undo(self, moves: list[quarantine.Move]) -> None:
         self.restored.emit(quarantine.undo(moves, self.store))
 
-    @Slot(str, float)
+    @Slot(object, float)
     def export_flagged(self, path: str, threshold: float) -> None:
         try:
             rows = export.write_csv(path, export.select(self.store.results(), threshold, everything=False),
+                                    with_review=True)
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.failed.emit(f"Could not export to {path}: {reason}")
+            return
+        self.exported.emit(path, rows)
+
+    @Slot(object, object)
+    def export_paths(self, path: str, paths: list[str]) -> None:
+        try:
+            rows = export.write_csv(path, (r for r in map(self.store.get, paths) if r is not None),
                                     with_review=True)
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -87,10 +129,13 @@ class StoreClient(QObject):
     """The GUI thread's handle on a StoreWorker running in its own thread."""
 
     _load = Signal()
-    _set_review = Signal(list, object)
-    _quarantine = Signal(list, str)
-    _undo = Signal(list)
-    _export = Signal(str, float)
+    _set_review = Signal(object, object)
+    _quarantine = Signal(object, object)
+    _undo = Signal(object)
+    _forget = Signal(object)
+    _trash = Signal(object)
+    _export = Signal(object, float)
+    _export_paths = Signal(object, object)
     _close = Signal()
 
     def __init__(self, db_path: str | os.PathLike, parent: QObject | None = None):
@@ -103,7 +148,10 @@ class StoreClient(QObject):
         self._set_review.connect(self.worker.set_review)
         self._quarantine.connect(self.worker.quarantine)
         self._undo.connect(self.worker.undo)
+        self._forget.connect(self.worker.forget)
+        self._trash.connect(self.worker.trash)
         self._export.connect(self.worker.export_flagged)
+        self._export_paths.connect(self.worker.export_paths)
         self._close.connect(self.worker.close)
         self.thread.start()
 
@@ -119,8 +167,19 @@ class StoreClient(QObject):
     def undo(self, moves: list[quarantine.Move]) -> None:
         self._undo.emit(moves)
 
+    def forget(self, paths: list[str]) -> None:
+        """Delete the stored results of ``paths``; ``worker.forgotten`` answers."""
+        self._forget.emit(paths)
+
+    def trash(self, paths: list[str]) -> None:
+        """Send ``paths`` to the system trash; ``worker.trashed`` answers."""
+        self._trash.emit(paths)
+
     def export_flagged(self, path: str, threshold: float) -> None:
         self._export.emit(path, threshold)
+
+    def export_paths(self, path: str, paths: list[str]) -> None:
+        self._export_paths.emit(path, paths)
 
     def stop(self) -> None:
         """Finish the queued requests, close the database and end the thread."""

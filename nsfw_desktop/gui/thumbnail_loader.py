@@ -33,10 +33,10 @@ def to_qimage(image: Image.Image) -> QImage:
 
 
 class _JobSignals(QObject):
-    done = Signal(str, QImage, QImage)  # path, sharp, blurred
-    failed = Signal(str, str)  # path, reason
-    preview_done = Signal(str, QImage, QImage)
-    preview_failed = Signal(str, str)
+    done = Signal(object, QImage, QImage)  # path, sharp, blurred
+    failed = Signal(object, object)  # path, reason
+    preview_done = Signal(object, QImage, QImage)
+    preview_failed = Signal(object, object)
 
 
 class _ThumbnailJob(QRunnable):
@@ -73,9 +73,9 @@ class _PreviewJob(QRunnable):
 
 
 class ThumbnailLoader(QObject):
-    ready = Signal(str)  # a thumbnail (or its failure) for this path can be drawn now
-    preview_ready = Signal(str, QPixmap, QPixmap)  # path, sharp, blurred
-    preview_failed = Signal(str, str)
+    ready = Signal(object)  # a thumbnail (or its failure) for this path can be drawn now
+    preview_ready = Signal(object, QPixmap, QPixmap)  # path, sharp, blurred
+    preview_failed = Signal(object, object)
     idle = Signal()  # nothing running and nothing waiting
 
     def __init__(self, cache: ThumbnailCache | None = None, *, capacity: int = DEFAULT_CAPACITY,

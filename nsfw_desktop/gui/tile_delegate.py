@@ -1,18 +1,20 @@
-"""How one tile of the grid is drawn: the picture, then the score, label and name.
+"""How one tile of the grid is drawn: the picture, then the verdict, the review and the name.
 
 Flagged tiles are hidden until revealed, by the user's chosen privacy mode:
-blurred, a plain placeholder, or shown as they are. The picture and the caption
-are painted by separate methods. With heatmaps on, a revealed tile gets its
-attention heatmap laid over the picture; a hidden one never does, since the
-heatmap would show more than the blur.
+blurred, a plain placeholder, or shown as they are, and framed in red, so
+"flagged" never looks like "scored but under the threshold" (those show their
+score in plain text). The picture side is the user's (the thumbnail size
+slider); thumbnails are made once at ``THUMBNAIL_SIZE`` and scaled when drawn.
+With heatmaps on, a revealed tile gets its attention heatmap laid over the
+picture (a hidden one never does, since the heatmap would show more than the
+blur), and a mark in the corner while it is being made. A reviewed file that
+a scan found gone is drawn as missing.
 """
 
 from __future__ import annotations
 
-import os
-
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
@@ -25,16 +27,19 @@ from nsfw_desktop.gui.results_model import (
     ThumbnailRole,
 )
 from nsfw_desktop.store import Result
-from nsfw_desktop.thumbnails import THUMBNAIL_SIZE
 
 PADDING = 6
 CAPTION_LINES = 2
+MIN_SIDE, DEFAULT_SIDE, MAX_SIDE = 96, 160, 320  # the picture's side, in pixels
 FLAGGED_COLOR = QColor(200, 40, 40)
 ERROR_COLOR = QColor(200, 120, 0)
+MISSING_COLOR = QColor(110, 110, 140)
 PLACEHOLDER_COLOR = QColor(120, 120, 120)
 LOADING_COLOR = QColor(225, 225, 225)
 REVIEW_TEXT = {"safe": "reviewed safe", "nsfw": "reviewed NSFW"}
 HEATMAP_OPACITY = 0.5
+HIDDEN_TEXT = "Flagged\n(Space to reveal)"
+EYE_SIZE = 26  # the reveal button on a flagged tile
 
 
 class TileDelegate(QStyledItemDelegate):
@@ -42,36 +47,59 @@ class TileDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.blur_mode = blur_mode
         self.heatmaps = heatmaps
+        self.side = DEFAULT_SIDE
 
     def tile_size(self, font_height: int) -> QSize:
-        side = THUMBNAIL_SIZE + 2 * PADDING
+        side = self.side + 2 * PADDING
         return QSize(side, side + CAPTION_LINES * font_height + PADDING)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         return self.tile_size(option.fontMetrics.height())
+
+    def eye_rect(self, tile: QRect) -> QRect:
+        """Where a flagged tile's eye button is: the picture's top-left corner."""
+        return QRect(tile.left() + PADDING, tile.top() + PADDING, EYE_SIZE, EYE_SIZE)
+
+    def editorEvent(self, event, model, option: QStyleOptionViewItem, index: QModelIndex) -> bool:
+        """A click on the eye reveals or hides the tile; any other click only selects."""
+        on_eye = (event.type() == QEvent.Type.MouseButtonRelease
+                  and self.eye_rect(option.rect).contains(event.position().toPoint()))
+        if on_eye and index.data(FlaggedRole) and self.blur_mode != "show":
+            model.toggle_revealed(index)
+            return True
+        return super().editorEvent(event, model, option, index)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
         rect = option.rect.adjusted(2, 2, -2, -2)
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(rect, option.palette.highlight())
-        picture = QRect(rect.left() + PADDING - 2, rect.top() + PADDING - 2, THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+        picture = QRect(rect.left() + PADDING - 2, rect.top() + PADDING - 2, self.side, self.side)
         result: Result = index.data(ResultRole)
+        flagged = bool(index.data(FlaggedRole))
         self._paint_picture(painter, picture, index, result)
+        if flagged and result.missing_since is None:
+            painter.setPen(QPen(FLAGGED_COLOR, 3))
+            painter.drawRect(picture.adjusted(1, 1, -2, -2))
+            if self.blur_mode != "show" and not result.error:
+                self._paint_eye(painter, self.eye_rect(option.rect), hidden=bool(index.data(HiddenRole)))
         caption = QRect(rect.left() + PADDING - 2, picture.bottom() + 4,
-                        THUMBNAIL_SIZE, rect.bottom() - picture.bottom() - 4)
-        self._paint_caption(painter, caption, option, result, index.data(FlaggedRole),
-                            index.data(SimilarityRole))
+                        self.side, rect.bottom() - picture.bottom() - 4)
+        self._paint_caption(painter, caption, option, result, flagged,
+                            index.data(SimilarityRole), index.data(Qt.ItemDataRole.DisplayRole))
         painter.restore()
 
     def _paint_picture(self, painter: QPainter, area: QRect, index: QModelIndex, result: Result) -> None:
+        if result.missing_since is not None:
+            self._paint_text_box(painter, area, MISSING_COLOR, "Missing\nno longer on disk (kept: reviewed)")
+            return
         if result.error:
             # The scan's reason, which is what the user needs to act on.
             self._paint_text_box(painter, area, ERROR_COLOR, f"Not classified:\n{result.error}")
             return
         hidden = index.data(HiddenRole) and self.blur_mode != "show"
         if hidden and self.blur_mode == "placeholder":
-            self._paint_text_box(painter, area, PLACEHOLDER_COLOR, "Flagged\nclick or Space to reveal")
+            self._paint_text_box(painter, area, PLACEHOLDER_COLOR, HIDDEN_TEXT)
             return
         pair = index.data(ThumbnailRole)
         if pair is None:
@@ -88,9 +116,12 @@ class TileDelegate(QStyledItemDelegate):
             painter.setOpacity(HEATMAP_OPACITY)
             painter.drawPixmap(target, heat)
             painter.setOpacity(1.0)
+        elif not hidden and self.heatmaps is not None and self.heatmaps.pending(result, "tile"):
+            self._paint_badge(painter, area, "heatmap…")
         if hidden:
             painter.setPen(Qt.GlobalColor.white)
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "Flagged\nclick or Space to reveal")
+            painter.drawText(area.adjusted(4, 4, -4, -4),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, HIDDEN_TEXT)
 
     @staticmethod
     def _draw_centered(painter: QPainter, area: QRect, pixmap: QPixmap) -> QRect:
@@ -99,8 +130,33 @@ class TileDelegate(QStyledItemDelegate):
         # Bottom-aligned, so a landscape photo sits right above its caption.
         target.moveCenter(area.center())
         target.moveBottom(area.bottom())
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.drawPixmap(target, pixmap)
         return target
+
+    @staticmethod
+    def _paint_eye(painter: QPainter, area: QRect, *, hidden: bool) -> None:
+        """The reveal button: an open eye to reveal a hidden tile, a struck one to hide it again."""
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawEllipse(area)
+        painter.setPen(QPen(Qt.GlobalColor.white, 1.6))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        eye = area.adjusted(4, 8, -4, -8)
+        painter.drawEllipse(eye)
+        painter.setBrush(Qt.GlobalColor.white)
+        painter.drawEllipse(eye.center(), 2, 2)
+        if not hidden:
+            painter.drawLine(area.topLeft() + QPoint(5, 5), area.bottomRight() - QPoint(5, 5))
+
+    @staticmethod
+    def _paint_badge(painter: QPainter, area: QRect, text: str) -> None:
+        width = painter.fontMetrics().horizontalAdvance(text) + 8
+        badge = QRect(area.right() - width, area.top(), width, painter.fontMetrics().height() + 2)
+        painter.fillRect(badge, QColor(0, 0, 0, 160))
+        painter.setPen(Qt.GlobalColor.white)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     @staticmethod
     def _paint_text_box(painter: QPainter, area: QRect, color: QColor, text: str) -> None:
@@ -111,25 +167,35 @@ class TileDelegate(QStyledItemDelegate):
 
     @staticmethod
     def _paint_caption(painter: QPainter, area: QRect, option: QStyleOptionViewItem,
-                       result: Result, flagged: bool, similarity: float | None) -> None:
+                       result: Result, flagged: bool, similarity: float | None, name: str) -> None:
         line = QRect(area.left(), area.top(), area.width(), option.fontMetrics.height())
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        text_color = option.palette.highlightedText() if selected else option.palette.text()
+        text_color = (option.palette.highlightedText() if selected else option.palette.text()).color()
         bold = QFont(option.font)
         bold.setBold(True)
-        painter.setFont(bold)
-        if result.error:
-            painter.setPen(ERROR_COLOR)
+        if result.missing_since is not None:
+            painter.setFont(bold)
+            painter.setPen(text_color)
+            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, "missing")
+        elif result.error:
+            painter.setFont(bold)
+            painter.setPen(ERROR_COLOR if not selected else text_color)
             painter.drawText(line, Qt.AlignmentFlag.AlignLeft, "error")
+        elif flagged:
+            painter.setFont(bold)
+            painter.setPen(FLAGGED_COLOR if not selected else text_color)
+            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"Flagged {result.nsfw_score:.2f}")
         else:
-            painter.setPen(FLAGGED_COLOR if flagged else text_color.color())
-            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"{result.nsfw_score:.2f} {result.label}")
+            # Under the threshold: the score alone, in plain text, whatever the model's top label.
+            painter.setFont(option.font)
+            painter.setPen(text_color)
+            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"score {result.nsfw_score:.2f}")
         if result.review:
             painter.setFont(option.font)
-            painter.setPen(text_color.color())
+            painter.setPen(text_color)
             painter.drawText(line, Qt.AlignmentFlag.AlignRight, REVIEW_TEXT[result.review])
         painter.setFont(option.font)
-        painter.setPen(text_color.color())
+        painter.setPen(text_color)
         line.translate(0, line.height())
         width = line.width()
         if similarity is not None:
@@ -138,6 +204,5 @@ class TileDelegate(QStyledItemDelegate):
             painter.drawText(line, Qt.AlignmentFlag.AlignRight, alike)
             painter.setFont(option.font)
             width -= option.fontMetrics.horizontalAdvance(alike) * 1.2
-        name = option.fontMetrics.elidedText(os.path.basename(result.path), Qt.TextElideMode.ElideMiddle,
-                                             int(width))
+        name = option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle, int(width))
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft, name)

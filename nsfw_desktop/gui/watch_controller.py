@@ -14,6 +14,7 @@ import os
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon
 
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
@@ -29,7 +30,7 @@ class WatchController(QObject):
     flagged_arrived = Signal(object)  # Result: a flagged file just landed in a watched folder
     event = Signal(object)  # every WatchEvent, after the app has acted on it
     results_changed = Signal()  # a file was classified or removed: the counts may differ
-    folder_marked = Signal(str, object)  # folder, why it is offline (None: back online)
+    folder_marked = Signal(object, object)  # folder, why it is offline (None: back online)
     stopped = Signal()  # the watcher was stopped: no folder is offline any more
 
     def __init__(self, live: LiveSettings, host: ModelHost, model: ResultsModel, store: StoreClient,
@@ -119,7 +120,7 @@ class WatchController(QObject):
 
     def _flagged_arrived(self, result: Result) -> None:
         s = self.live.settings
-        name = os.path.basename(result.path)
+        name = display_path(os.path.basename(result.path))
         if s.notify_flagged and QSystemTrayIcon.isSystemTrayAvailable():
             if self.tray is None:
                 self.tray = QSystemTrayIcon(QApplication.windowIcon(), self)

@@ -147,7 +147,7 @@ def test_find_similar_without_embeddings_says_how_to_get_them(make_window, scan,
     window.select_rows([0])
     window.similar_action.trigger()
     qtbot.waitUntil(lambda: window.messages.isVisible(), timeout=SCAN_TIMEOUT_MS)
-    assert "embeddings" in window.messages.text.text() and not window.model.showing_similar
+    assert "embeddings" in "\n".join(window.messages.messages) and not window.model.showing_similar
     window.close()
 
 
@@ -253,7 +253,7 @@ def test_a_deleted_watched_folder_is_marked_offline(make_window, tmp_path, qtbot
     shutil.rmtree(folder)
     qtbot.waitUntil(lambda: str(folder) in window.folders.offline, timeout=WATCH_TIMEOUT_MS)
     item = window.folders.item(str(folder))
-    assert "offline" in item.text() and item.checkState() == Qt.CheckState.Checked
+    assert "offline" in item.text(0) and item.checkState(0) == Qt.CheckState.Checked
     assert str(folder) in window.settings.watched_folders  # still watched: it may come back
     window.close()
 

@@ -137,8 +137,8 @@ def test_export_writes_flagged_with_reviews(make_window, scan, photos, qtbot, tm
     qtbot.waitUntil(lambda: window.model.result_for(flagged[0]).review == "safe")
     out = tmp_path / "flagged.csv"
     window.exporter.export_flagged(str(out))
-    qtbot.waitUntil(lambda: "Exported" in window.messages.text.text())
-    assert f"Exported {len(flagged)} flagged" in window.messages.text.text()
+    qtbot.waitUntil(lambda: "Exported" in "\n".join(window.messages.messages))
+    assert f"Exported {len(flagged)} flagged" in "\n".join(window.messages.messages)
     with open(out, newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == COLUMNS + ["review"]
@@ -163,7 +163,7 @@ def test_quarantine_moves_and_undo_restores(make_window, scan, photos, qtbot, tm
     assert window.named_actions["undo"].isEnabled()
 
     window.quarantine.undo()
-    qtbot.waitUntil(lambda: "Put back" in window.messages.text.text())
+    qtbot.waitUntil(lambda: "Put back" in "\n".join(window.messages.messages))
     assert all(os.path.exists(p) for p in chosen) and not any(os.path.exists(p) for p in moved)
     stored = _stored(db_path)
     assert all(p in stored for p in chosen)
@@ -180,7 +180,7 @@ def test_a_deleted_file_gives_a_message_not_a_crash(make_window, scan, photos, q
     window.loader.forget(path)
     window.select_rows([0])
     window.files.open_selected()
-    assert "No longer on disk" in window.messages.text.text()
+    assert "No longer on disk" in "\n".join(window.messages.messages)
     window.loader.request(path)
     qtbot.waitUntil(lambda: window.loader.failure(path) is not None)
     assert window.loader.failure(path) == "the file no longer exists"
@@ -191,8 +191,8 @@ def test_a_vanished_folder_is_reported(make_window, scan, photos, tmp_path):
     window = make_window([photos, tmp_path / "gone"])
     summary = scan(window)
     assert summary.scanned == 5
-    assert "Folder not scanned" in window.messages.text.text()
-    assert "gone" in window.messages.text.text()
+    assert "Folder not scanned" in "\n".join(window.messages.messages)
+    assert "gone" in "\n".join(window.messages.messages)
 
 
 def test_a_model_that_cannot_load_gives_a_message(make_window, qtbot, photos, tmp_path):
@@ -203,7 +203,7 @@ def test_a_model_that_cannot_load_gives_a_message(make_window, qtbot, photos, tm
     with qtbot.waitSignal(window.scan_ended, timeout=SCAN_TIMEOUT_MS) as ended:
         window.start_scan()
     assert ended.args == [None]
-    assert "The model cannot be used" in window.messages.text.text()
+    assert "The model cannot be used" in "\n".join(window.messages.messages)
     assert window.scan_error and window.named_actions["scan"].isEnabled() and not window.scanner.scanning
 
 
@@ -215,7 +215,16 @@ def test_flagged_tiles_are_hidden_until_revealed(make_window, scan, photos, qtbo
     assert index.data(HiddenRole)
     rect = window.grid.visualRect(index)
     qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert not index.data(HiddenRole)
+    assert index.data(HiddenRole)  # a click selects, and reveals nothing
+    assert window.grid.selected_rows() == [0] and window.view_controls.selected_label.text() == "1 selected"
+    qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton,
+                     pos=window.delegate.eye_rect(rect).center())
+    assert not index.data(HiddenRole)  # the eye reveals
+    qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton,
+                     pos=window.delegate.eye_rect(rect).center())
+    assert index.data(HiddenRole)  # and hides again
+    qtbot.mouseDClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert not index.data(HiddenRole)  # so does a double-click
     qtbot.keyClick(window.grid, Qt.Key.Key_Space)
     assert index.data(HiddenRole)
     qtbot.keyClick(window.grid, Qt.Key.Key_Space)

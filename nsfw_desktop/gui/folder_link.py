@@ -1,0 +1,61 @@
+"""The folder panel and the grid together: a chosen folder filters the grid, the panel's
+counts follow the results, and removing a folder asks what becomes of its results."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QDialog, QWidget
+
+from nsfw_desktop.gui.folder_counts import count_by_folder, under
+from nsfw_desktop.gui.folder_panel import FolderPanel
+from nsfw_desktop.gui.folder_removal import RemoveFoldersDialog
+from nsfw_desktop.gui.live_settings import LiveSettings
+from nsfw_desktop.gui.message_bar import MessageBar
+from nsfw_desktop.gui.results_model import ResultsModel
+from nsfw_desktop.gui.store_worker import StoreClient
+
+COUNT_DELAY_MS = 300  # batches and review marks arriving within this time share one count
+
+
+class FolderLink(QObject):
+    def __init__(self, live: LiveSettings, panel: FolderPanel, model: ResultsModel, store: StoreClient,
+                 messages: MessageBar, window: QWidget):
+        super().__init__(window)
+        self.live, self.panel, self.model, self.store, self.messages = live, panel, model, store, messages
+        self.window = window
+        self._count_timer = QTimer(self, singleShot=True, interval=COUNT_DELAY_MS)
+        self._count_timer.timeout.connect(self.update_counts)
+        # Not the model's dataChanged: every thumbnail drawn sends one, reviews come from the store.
+        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved, store.worker.reviewed):
+            signal.connect(self._count_timer.start)
+        live.changed.connect(self._count_timer.start)  # threshold, folders
+        panel.chosen.connect(model.set_folder)
+        panel.removal_requested.connect(self.remove)
+        store.worker.forgotten.connect(self._forgotten)  # queued: a method of this thread's QObject
+
+    def update_counts(self) -> None:
+        self._count_timer.stop()
+        s = self.live.settings
+        roots = [*s.folders, str(s.quarantine_path())]
+        self.panel.set_counts(count_by_folder(self.model.all_results(), roots, self.model.threshold))
+
+    def remove(self, folders: list[str]) -> None:
+        """Remove ``folders`` from the list; when they hold results, ask whether to forget them."""
+        results = [r for folder in folders for r in self.model.results_under(folder)]
+        forget: list[str] = []
+        if results:
+            dialog = RemoveFoldersDialog(folders, results, self.window)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
+            forget = dialog.removal().forget
+        current = self.panel.current_folder
+        if current is not None and any(current == f or under(current, f) for f in folders):
+            self.panel.choose(None)  # its item goes away with the folder
+        self.panel.remove_folders(folders)
+        if forget:
+            self.store.forget(forget)
+
+    def _forgotten(self, paths: list[str]) -> None:
+        self.model.remove_paths(paths)
+        self.messages.show_info(f"Forgot the stored results of {len(paths)} file(s); a scan of their "
+                                "folder finds any that are still there.")

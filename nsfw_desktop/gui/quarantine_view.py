@@ -1,0 +1,134 @@
+"""The quarantine in the window: browse what is quarantined, put chosen files back, and
+empty it to the system trash after a confirmation.
+
+The folder panel's "Quarantine" item shows the quarantine folder's photos in the
+grid, and this bar above it. Where each file came from is read from the
+quarantine's journal (``quarantine.LOG_NAME``), which every move appends to, so
+a file can be put back after a restart too. Emptying sends the files to the
+system trash (``send2trash``), never a plain delete, and forgets their results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
+
+from nsfw_desktop.gui.folder_counts import under
+from nsfw_desktop.gui.folder_panel import FolderPanel
+from nsfw_desktop.gui.live_settings import LiveSettings
+from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
+from nsfw_desktop.gui.results_model import ResultsModel
+from nsfw_desktop.gui.store_worker import StoreClient
+from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
+from nsfw_desktop.quarantine import LOG_NAME, Move
+
+log = logging.getLogger(__name__)
+
+
+def origins(folder: str | Path) -> dict[str, str]:
+    """Quarantined path -> where it was before, from the quarantine's journal; the last
+    move into each name counts."""
+    found: dict[str, str] = {}
+    try:
+        with open(Path(folder) / LOG_NAME, encoding="utf-8") as journal:
+            for line in journal:
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a crash; the others still count
+                found[entry["to"]] = entry["from"]
+                found.pop(entry["from"], None)  # moved out again (an undo)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("cannot read the quarantine journal in %s: %s", folder, exc)
+    return found
+
+
+class QuarantineView(QWidget):
+    """The bar above the grid while it shows the quarantine."""
+
+    def __init__(self, live: LiveSettings, panel: FolderPanel, grid: ThumbnailGrid, model: ResultsModel,
+                 store: StoreClient, messages: MessageBar, put_back: Callable[[list[Move]], None],
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.live, self.panel, self.grid, self.model = live, panel, grid, model
+        self.store, self.messages, self.put_back = store, messages, put_back
+        self.label = QLabel()
+        self.restore_button = QPushButton("Put back selected")
+        self.restore_button.clicked.connect(self.restore_selected)
+        self.empty_button = QPushButton("Empty quarantine…")
+        self.empty_button.clicked.connect(self.empty)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 2, 8, 2)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.restore_button)
+        layout.addWidget(self.empty_button)
+        self.setVisible(False)
+        panel.set_quarantine(self.folder)
+        panel.chosen.connect(self._chosen)
+        live.changed.connect(lambda _settings: panel.set_quarantine(self.folder))
+        store.worker.trashed.connect(self._trashed)  # queued: a method of this thread's QObject
+        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved):
+            signal.connect(self._update_label)
+
+    @property
+    def folder(self) -> str:
+        return str(self.live.settings.quarantine_path())
+
+    def quarantined(self) -> list[str]:
+        return [r.path for r in self.model.results_under(self.folder)]
+
+    def restore_selected(self) -> None:
+        paths = [p for p in self.grid.selected_paths() if under(p, self.folder)]
+        if not paths:
+            self.messages.show_info("Select the quarantined photos to put back first.")
+            return
+        known = origins(self.folder)
+        unknown = [p for p in paths if p not in known]
+        if unknown:
+            self.messages.show_message(f"Where these came from is not in the quarantine's journal, so they "
+                                       f"stay: {listed(unknown)}. Move them by hand in the file manager.")
+        moves = [Move(source=known[p], destination=p) for p in paths if p in known]
+        if moves:
+            self.put_back(moves)
+
+    def empty(self) -> None:
+        paths = self.quarantined()
+        if not paths:
+            self.messages.show_info("The quarantine is empty.")
+            return
+        reviewed = sum(self.model.result_for(p).review is not None for p in paths)
+        text = (f"Send the {len(paths)} file(s) in the quarantine ({self.folder}) to the system trash? "
+                "Their results are forgotten"
+                + (f", {reviewed} of them reviewed" if reviewed else "") + ". The trash can still give "
+                "them back until it is emptied.")
+        answer = QMessageBox.question(self, "Empty quarantine", text,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                      QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.store.trash(paths)
+
+    def _chosen(self, folder: str | None) -> None:
+        self.setVisible(folder == self.folder)
+        self._update_label()
+
+    def _update_label(self) -> None:
+        if self.isVisible():
+            count = len(self.quarantined())
+            self.label.setText(f"Quarantine: {count} file(s) in {self.folder}")
+            self.empty_button.setEnabled(count > 0)
+
+    def _trashed(self, paths: list[str], failures: list[tuple[str, str]]) -> None:
+        self.model.remove_paths(paths)
+        if paths:
+            self.messages.show_info(f"Sent {len(paths)} file(s) to the trash.")
+        for path, reason in failures[:MAX_LISTED]:
+            self.messages.show_message(f"Not sent to the trash: {path}: {reason}")
+        if len(failures) > MAX_LISTED:
+            self.messages.show_message(f"…and {len(failures) - MAX_LISTED} more not sent to the trash.")
+        self._update_label()

@@ -1,0 +1,62 @@
+"""Messages in the window: what to do in the window's words, and a bar that does not grow."""
+
+from nsfw_desktop.gui import message_bar
+from nsfw_desktop.gui.message_bar import MAX_MESSAGES, MessageBar
+from tests.conftest import build_tiny_vit
+from tests.gui.conftest import SCAN_TIMEOUT_MS
+
+
+def _no_command_line(text):
+    assert "--" not in text and "nsfw-desktop " not in text, text
+
+
+def test_find_similar_without_embeddings_names_the_setting(make_window, scan, photos, qtbot):
+    window = make_window([photos])
+    scan(window)
+    window.select_rows([0])
+    window.similar_action.trigger()
+    qtbot.waitUntil(lambda: window.messages.isVisible(), timeout=SCAN_TIMEOUT_MS)
+    text = "\n".join(window.messages.messages)
+    assert "File > Settings" in text and "Keep image embeddings" in text
+    _no_command_line(text)
+    assert "Looking for photos like" not in window.status.text()
+
+
+def test_a_device_that_is_missing_names_the_setting(make_window, scan, photos):
+    window = make_window([photos], device="mps")
+    assert scan(window) is None
+    assert "Device in File > Settings" in window.scan_error
+    _no_command_line(window.scan_error)
+
+
+def test_a_model_without_unsafe_labels_names_the_setting(make_window, scan, photos, tmp_path):
+    model = build_tiny_vit(tmp_path / "pets", labels=("cat", "dog"))
+    window = make_window([photos], model=str(model))
+    assert scan(window) is None
+    assert "Model in File > Settings" in window.scan_error
+    _no_command_line(window.scan_error)
+
+
+def test_the_message_bar_keeps_a_few_lines_each_dismissable(qtbot):
+    bar = MessageBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    for i in range(10):
+        bar.show_message(f"problem {i}")
+    bar.show_message("problem 9")  # the same again is not doubled
+    assert bar.messages == [f"problem {i}" for i in range(10 - MAX_MESSAGES, 10)]
+    bar.dismiss(bar._lines[0])
+    assert len(bar.messages) == MAX_MESSAGES - 1 and bar.isVisible()
+    bar.clear()
+    assert not bar.isVisible()
+
+
+def test_outcomes_go_away_by_themselves(qtbot, monkeypatch):
+    monkeypatch.setattr(message_bar, "INFO_SECONDS", 0.2)
+    bar = MessageBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    bar.show_message("a problem")
+    bar.show_info("Moved 3 files")
+    assert bar.messages == ["a problem", "Moved 3 files"]
+    qtbot.waitUntil(lambda: bar.messages == ["a problem"], timeout=3000)

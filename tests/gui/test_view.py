@@ -1,0 +1,95 @@
+"""The grid's view: selection, thumbnail size, sort direction, and what is remembered."""
+
+from PySide6.QtCore import Qt
+
+from nsfw_desktop.gui.results_model import Show, SortBy
+from nsfw_desktop.gui.tile_delegate import DEFAULT_SIDE
+from nsfw_desktop.store import Result, Store
+
+
+def test_select_all_flagged_and_the_count(make_window, scan, photos):
+    window = make_window([photos])
+    scan(window)
+    window.filters.slider.setValue(50)
+    flagged = [row for row in range(5) if window.model.result(row).flagged(0.5)]
+    window.named_actions["select_flagged"].trigger()
+    assert window.grid.selected_rows() == flagged
+    assert window.view_controls.selected_label.text() == (f"{len(flagged)} selected" if flagged else "")
+
+
+def test_thumbnail_size_follows_ctrl_plus_and_minus(make_window, scan, photos):
+    window = make_window([photos])
+    scan(window)
+    before = window.grid.visualRect(window.model.index(0)).width()
+    window.named_actions["zoom_in"].trigger()
+    assert window.delegate.side > DEFAULT_SIDE
+    window.grid.executeDelayedItemsLayout()
+    assert window.grid.visualRect(window.model.index(0)).width() > before
+    window.named_actions["zoom_out"].trigger()
+    window.named_actions["zoom_out"].trigger()
+    assert window.delegate.side < DEFAULT_SIDE == window.view_controls.size_slider.value() + 32
+
+
+def test_the_sort_direction_reverses_the_order(make_window, scan, photos):
+    window = make_window([photos])
+    scan(window)
+    first = [window.model.result(row).path for row in range(5)]
+    window.filters.reverse_button.setChecked(True)
+    assert [window.model.result(row).path for row in range(5)] == first[::-1]
+
+
+def test_the_view_is_remembered(make_window, scan, photos, qtbot):
+    window = make_window([photos])
+    window.filters.show_box.setCurrentIndex(list(Show).index(Show.FLAGGED))
+    window.filters.sort_box.setCurrentIndex(list(SortBy).index(SortBy.NAME))
+    window.filters.reverse_button.setChecked(True)
+    window.view_controls.set_tile_side(224)
+    window.resize(760, 560)  # within the offscreen screen (800x600), which a restore keeps to
+    window.close()
+    again = make_window([photos])
+    assert again.model.show is Show.FLAGGED and again.model.sort is SortBy.NAME and again.model.reverse
+    assert again.delegate.side == 224 and again.width() == 760
+
+
+def test_a_reviewed_file_gone_from_disk_shows_as_missing_and_can_go(make_window, db_path, tmp_path, qtbot):
+    with Store(db_path) as store:
+        store.put_many([Result(path=str(tmp_path / "gone.jpg"), label="nsfw", nsfw_score=0.9, model="m",
+                               width=1, height=1, file_size=1, mtime_ns=1, scanned_at=0.0)])
+        store.set_review([str(tmp_path / "gone.jpg")], "nsfw")
+        store.forget_gone([bytes(str(tmp_path / "gone.jpg"), "utf-8")])
+    window = make_window()
+    index = window.model.index(0)
+    assert "missing" in index.data(Qt.ItemDataRole.ToolTipRole)
+    window.select_rows([0])
+    window.named_actions["forget_missing"].trigger()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=10_000)
+    with Store(db_path) as store:
+        assert store.count() == 0
+
+
+def test_the_selection_is_exported_with_reviews(make_window, scan, photos, qtbot, tmp_path):
+    import csv
+
+    window = make_window([photos])
+    scan(window)
+    window.select_rows([1, 3])
+    chosen = window.grid.selected_paths()
+    window.named_actions["review_safe"].trigger()
+    out = tmp_path / "chosen.csv"
+    window.exporter.export_selection(str(out))
+    qtbot.waitUntil(lambda: "Exported 2 selected" in "\n".join(window.messages.messages), timeout=10_000)
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["path"] for r in rows) == sorted(chosen) and {r["review"] for r in rows} == {"safe"}
+
+
+def test_a_tile_whose_heatmap_is_being_made_is_marked(make_window, scan, photos, qtbot):
+    window = make_window([photos])
+    scan(window)
+    result = window.model.result(0)
+    assert not window.heatmaps.pending(result, "tile")
+    window.heatmap_action.setChecked(True)
+    assert window.heatmaps.overlay(result, "tile") is None  # asked for now
+    assert window.heatmaps.pending(result, "tile")
+    qtbot.waitUntil(lambda: not window.heatmaps.pending(result, "tile"), timeout=60_000)
+    assert window.heatmaps.overlay(result, "tile") is not None

@@ -93,8 +93,10 @@ def classify_and_commit(
 
     With ``policy.embeddings`` each result's embedding (from the same forward
     pass) is stored with it; that needs a local ViT (ModelError otherwise).
+    When the model has an adopted personal policy, embeddings are kept anyway:
+    ``Store.put_many`` gives each new file its policy score from its embedding.
     """
-    if policy.embeddings:
+    if policy.embeddings or store.policy(classifier.model_id) is not None:
         from nsfw_desktop.classify.embedding import EmbeddingClassifier
 
         classifier = EmbeddingClassifier(classifier)

@@ -13,6 +13,16 @@ it, a file classified again after a change, or by another model, loses the old
 one), and a generation counter, bumped on every change of the table, tells a
 kept search matrix (``search.py``) that it is out of date.
 
+Once a personal policy is adopted for a model (``policy.py``), each of that
+model's rows also carries a ``policy_score``, computed from its stored
+embedding (``linear_policy``); ``put_many`` gives new rows theirs as they are
+stored, in the same transaction, so a scan, the watcher and a fill-in all get
+it. A review mark wins over both scores (``Result.flagged``).
+
+``evaluation_scores`` keeps the scores ``nsfw-desktop evaluate`` computed for
+labelled files, per model, apart from ``results``: evaluating another model
+never replaces the library's results, and a second evaluation runs no model.
+
 Opening and SQLite's errors (``StoreError``) are the job of ``database``.
 """
 
@@ -31,8 +41,10 @@ import numpy as np
 
 from nsfw_desktop.database import StoreError as StoreError  # re-exported: callers catch it here
 from nsfw_desktop.database import open_database, user_errors
+from nsfw_desktop.linear_policy import POLICY_SCHEMA, LinearPolicy, batch_scores, delete_policy, load_policy
+from nsfw_desktop.linear_policy import save_policy as _save_policy
 
-SCHEMA_VERSION = 2  # 2: results.missing_since
+SCHEMA_VERSION = 3  # 2: results.missing_since; 3: results.policy_score, policies, evaluation_scores
 EMBEDDING_DTYPE = np.dtype("<f2")  # float16, little-endian, whatever the machine
 
 _SCHEMA = """
@@ -48,7 +60,8 @@ CREATE TABLE IF NOT EXISTS results (
     scanned_at REAL NOT NULL,       -- seconds since the epoch
     error TEXT,                     -- why the file could not be classified
     review TEXT,                    -- a person's verdict: 'safe', 'nsfw' or NULL
-    missing_since REAL              -- a reviewed file a scan found gone; NULL while it is there
+    missing_since REAL,             -- a reviewed file a scan found gone; NULL while it is there
+    policy_score REAL               -- 0..1 from the policy of the row's model; NULL without one
 );
 CREATE INDEX IF NOT EXISTS results_score ON results (nsfw_score);
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -57,6 +70,15 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL            -- float16 little-endian CLS embedding
 );
 CREATE INDEX IF NOT EXISTS embeddings_model ON embeddings (model);
+CREATE TABLE IF NOT EXISTS evaluation_scores (
+    path BLOB NOT NULL,             -- os.fsencode(path) of a labelled file
+    model TEXT NOT NULL,
+    file_size INTEGER NOT NULL,     -- the file as it was scored: a changed file is scored again
+    mtime_ns INTEGER NOT NULL,
+    nsfw_score REAL,                -- NULL when the file could not be classified
+    error TEXT,
+    PRIMARY KEY (path, model)
+);
 CREATE TABLE IF NOT EXISTS embeddings_generation (
     only_row INTEGER PRIMARY KEY CHECK (only_row = 0),
     generation INTEGER NOT NULL     -- bumped on every change: kept search matrices reload
@@ -82,13 +104,21 @@ BEGIN
     DELETE FROM embeddings WHERE path = NEW.path;
     UPDATE embeddings_generation SET generation = generation + 1;
 END;
-"""
+""" + POLICY_SCHEMA
 
 _FINGERPRINTS = """SELECT r.path, r.file_size, r.mtime_ns, r.model, r.nsfw_score, r.error IS NOT NULL,
-    e.path IS NOT NULL FROM results r LEFT JOIN embeddings e ON e.path = r.path AND e.model = r.model"""
+    e.path IS NOT NULL, r.policy_score, r.review
+    FROM results r LEFT JOIN embeddings e ON e.path = r.path AND e.model = r.model"""
 
 _COLUMNS = ("path, label, nsfw_score, model, width, height, file_size, mtime_ns, scanned_at, error, "
-            "review, missing_since")
+            "review, missing_since, policy_score")
+
+
+def decides_flagged(review: str | None, failed: bool, score: float | None, threshold: float) -> bool:
+    """A review mark wins; otherwise the score (the policy's when there is one) against the threshold."""
+    if review is not None:
+        return review == "nsfw"
+    return not failed and score is not None and score >= threshold
 
 
 @dataclass
@@ -105,11 +135,18 @@ class Result:
     error: str | None = None
     review: str | None = None
     missing_since: float | None = None  # seconds since the epoch; set on reviewed files found gone
+    policy_score: float | None = None  # from the adopted policy of ``model``; put_many sets it
     # float32 vector from a scan with embeddings; put_many keeps it in the embeddings table
     embedding: Any = field(default=None, repr=False, compare=False)
 
+    @property
+    def score(self) -> float | None:
+        """The score that decides: the policy's when the model has an adopted policy, else the model's."""
+        return self.nsfw_score if self.policy_score is None else self.policy_score
+
     def flagged(self, threshold: float) -> bool:
-        return self.error is None and self.nsfw_score is not None and self.nsfw_score >= threshold
+        """A review mark wins over both scores; otherwise ``score`` >= threshold."""
+        return decides_flagged(self.review, self.error is not None, self.score, threshold)
 
     @property
     def modified(self) -> datetime:
@@ -127,6 +164,12 @@ class Fingerprint(NamedTuple):
     nsfw_score: float | None
     failed: bool
     has_embedding: bool  # an embedding of the row's own model is stored
+    policy_score: float | None
+    review: str | None
+
+    def flagged(self, threshold: float) -> bool:
+        score = self.nsfw_score if self.policy_score is None else self.policy_score
+        return decides_flagged(self.review, self.failed, score, threshold)
 
     def current(self, size: int, mtime_ns: int, model: str) -> bool:
         return (self.file_size, self.mtime_ns, self.model) == (size, mtime_ns, model)
@@ -166,12 +209,22 @@ class Store:
     @user_errors
     def put_many(self, results: Iterable[Result]) -> None:
         """Insert or replace results, with the embedding of each that carries one, and commit
-        them together. A review survives a change of model, not a change of the file itself."""
+        them together. A review survives a change of model, not a change of the file itself.
+        Each result that carries an embedding gets the policy score of its model's adopted
+        policy (set on the Result too); the policy is read in the same write transaction, so a
+        policy adopted meanwhile by another process is never missed."""
         results = list(results)
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+        policy_scores = batch_scores(self.db, [r.model for r in results],
+                                     [r.embedding for r in results], [r.nsfw_score for r in results])
+        for result, policy_score in zip(results, policy_scores, strict=True):
+            result.policy_score = policy_score
         self.db.executemany(
-            f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL)
+            f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,?)
             ON CONFLICT(path) DO UPDATE SET
                 label=excluded.label, nsfw_score=excluded.nsfw_score, model=excluded.model,
+                policy_score=excluded.policy_score,
                 width=excluded.width, height=excluded.height, scanned_at=excluded.scanned_at,
                 error=excluded.error, missing_since=NULL,
                 review=CASE WHEN results.file_size=excluded.file_size
@@ -180,7 +233,7 @@ class Store:
                 file_size=excluded.file_size, mtime_ns=excluded.mtime_ns""",
             [
                 (os.fsencode(r.path), r.label, r.nsfw_score, r.model, r.width, r.height,
-                 r.file_size, r.mtime_ns, r.scanned_at, r.error)
+                 r.file_size, r.mtime_ns, r.scanned_at, r.error, r.policy_score)
                 for r in results
             ],
         )
@@ -216,13 +269,15 @@ class Store:
 
     @user_errors
     def results(self, *, threshold: float | None = None) -> Iterator[Result]:
-        """Every row (or those with nsfw_score >= threshold), highest score first."""
+        """Every row (or those with a deciding score >= threshold, see ``Result.score``),
+        highest deciding score first."""
         query = f"SELECT {_COLUMNS} FROM results"
         params: tuple = ()
         if threshold is not None:
-            query += " WHERE error IS NULL AND nsfw_score >= ?"
+            query += " WHERE error IS NULL AND COALESCE(policy_score, nsfw_score) >= ?"
             params = (threshold,)
-        query += " ORDER BY nsfw_score IS NULL, nsfw_score DESC, path"
+        query += (" ORDER BY COALESCE(policy_score, nsfw_score) IS NULL, "
+                  "COALESCE(policy_score, nsfw_score) DESC, path")
         for row in self.db.execute(query, params):
             yield Result.from_row(row)
 
@@ -282,8 +337,61 @@ class Store:
         self.db.commit()
 
 
+    @user_errors
+    def policy(self, model: str) -> LinearPolicy | None:
+        """The adopted policy for ``model``, or None."""
+        return load_policy(self.db, model)
+
+    @user_errors
+    def save_policy(self, policy: LinearPolicy) -> int:
+        """Adopt ``policy`` for its model and rescore that model's stored files from their
+        embeddings, in one commit; returns how many files got a policy score."""
+        scored = _save_policy(self.db, policy)
+        self.db.commit()
+        return scored
+
+    @user_errors
+    def reset_policy(self, model: str) -> bool:
+        """Return ``model``'s files to the model's own scores; False if it had no policy."""
+        deleted = delete_policy(self.db, model)
+        self.db.commit()
+        return deleted
+
+    @user_errors
+    def reviewed(self, model: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """The reviewed files of ``model`` that have a stored embedding and score: paths,
+        embeddings (N, D) float32, the model's scores (N,), and the marks (N,) with 1 = nsfw."""
+        rows = self.db.execute(
+            """SELECT r.path, e.vector, r.nsfw_score, r.review = 'nsfw' FROM results r
+            JOIN embeddings e ON e.path = r.path AND e.model = r.model
+            WHERE r.model=? AND r.review IS NOT NULL AND r.nsfw_score IS NOT NULL AND r.error IS NULL
+            ORDER BY r.path""", (model,)).fetchall()
+        if not rows:
+            return [], np.zeros((0, 0), np.float32), np.zeros(0), np.zeros(0, int)
+        paths, vectors, scores, marks = zip(*rows, strict=True)
+        embeddings = np.frombuffer(b"".join(vectors), dtype=EMBEDDING_DTYPE).reshape(len(rows), -1)
+        return ([os.fsdecode(p) for p in paths], embeddings.astype(np.float32),
+                np.array(scores, np.float64), np.array(marks, int))
+
+    @user_errors
+    def evaluation_scores(self, model: str) -> dict[bytes, tuple[int, int, float | None, str | None]]:
+        """path bytes -> (file_size, mtime_ns, nsfw_score, error) of files ``evaluate`` scored."""
+        rows = self.db.execute("SELECT path, file_size, mtime_ns, nsfw_score, error "
+                               "FROM evaluation_scores WHERE model=?", (model,))
+        return {row[0]: row[1:] for row in rows}
+
+    @user_errors
+    def put_evaluation_scores(self, results: Iterable[Result]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO evaluation_scores VALUES (?,?,?,?,?,?)",
+                            [(os.fsencode(r.path), r.model, r.file_size, r.mtime_ns, r.nsfw_score,
+                              r.error) for r in results])
+        self.db.commit()
+
+
 def _migrate(db: sqlite3.Connection) -> None:
     """Bring a database of an earlier schema up to this one (before the schema script runs)."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
     if columns and "missing_since" not in columns:  # schema 1
         db.execute("ALTER TABLE results ADD COLUMN missing_since REAL")
+    if columns and "policy_score" not in columns:  # schema 1 and 2
+        db.execute("ALTER TABLE results ADD COLUMN policy_score REAL")

@@ -39,7 +39,7 @@ FOLDS = 5
 MIN_GAIN = 0.02  # balanced accuracy on held-out marks: less is within the noise of a few marks
 # Regularisation strengths tried, chosen by an inner cross-validation on the marks being fitted:
 # the right one depends on the embedding's size (32 to 1024) and on the number of marks.
-STRENGTHS = np.logspace(-3, 1, 9)
+STRENGTHS = np.logspace(-3, 0, 4)
 INNER_FOLDS = 3
 KINDS = ("nsfw", "safe")
 

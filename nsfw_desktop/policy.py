@@ -10,6 +10,12 @@ only when it decides the held-out marks clearly better (``MIN_GAIN`` of
 balanced accuracy) without ranking them worse (ROC AUC); otherwise the reasons
 are given, and the model's scores (or the policy adopted before) stay.
 
+Policy scores are put on the threshold's scale: a file the class-balanced
+regression finds as likely one kind as the other scores exactly the threshold
+it was fitted at (its log-odds are shifted by the threshold's). A library
+screened at 0.9 gets a policy whose line is at 0.9 too, and moving the
+threshold later moves that line the same way.
+
 An adopted policy is kept in the results database for its model
 (``linear_policy``), and every stored file of that model is rescored from its
 stored embedding at once; files classified later get their score as they are
@@ -74,11 +80,11 @@ class Comparison:
 @dataclass
 class FitOutcome:
     model: str
-    adopted: bool
-    reasons: list[str] = field(default_factory=list)  # why it was not adopted
+    adopted: bool  # stored as the model's policy, every file rescored
+    reasons: list[str] = field(default_factory=list)  # why it does not deserve adopting
     more_marks_needed: dict[str, int] = field(default_factory=dict)  # kind -> how many more
     comparison: Comparison | None = None
-    policy: LinearPolicy | None = None  # the adopted policy
+    policy: LinearPolicy | None = None  # the fitted policy, when it does better than the model
     rescored: int = 0  # stored files that got a policy score
 
 
@@ -88,9 +94,12 @@ def marks_needed(nsfw_marks: int, safe_marks: int) -> dict[str, int]:
     return {kind: MIN_MARKS_PER_KIND - count for kind, count in have.items() if count < MIN_MARKS_PER_KIND}
 
 
-def fit_policy(store: Store, model: str, *, threshold: float = 0.5, seed: int = 0) -> FitOutcome:
+def fit_policy(store: Store, model: str, *, threshold: float = 0.5, seed: int = 0,
+               adopt: bool = True) -> FitOutcome:
     """Fit a policy on the reviewed files of ``model`` that have stored embeddings, compare it
-    with the model on held-out marks, and adopt it (store it, rescore every file) if better."""
+    with the model on held-out marks, and adopt it (store it, rescore every file) if better.
+    ``adopt=False`` leaves adopting to the caller (``Store.save_policy(outcome.policy)``): the
+    app shows the figures first."""
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     started = time.monotonic()
@@ -103,8 +112,9 @@ def fit_policy(store: Store, model: str, *, threshold: float = 0.5, seed: int = 
         return FitOutcome(model, False, reasons, needed)
     features = _features(embeddings, model_scores)
     folds = min(FOLDS, nsfw_marks, len(marks) - nsfw_marks)
-    held_out = cross_val_predict(_estimator(seed), features, marks, method="predict_proba",
+    balanced = cross_val_predict(_estimator(seed), features, marks, method="predict_proba",
                                  cv=StratifiedKFold(folds, shuffle=True, random_state=seed))[:, 1]
+    held_out = _on_threshold_scale(balanced, threshold)
     comparison = Comparison(nsfw_marks, len(marks) - nsfw_marks, folds, threshold,
                             policy=_judged(marks, held_out, threshold),
                             model=_judged(marks, model_scores, threshold))
@@ -113,10 +123,17 @@ def fit_policy(store: Store, model: str, *, threshold: float = 0.5, seed: int = 
         return FitOutcome(model, False, reasons, comparison=comparison)
     estimator = _estimator(seed).fit(features, marks)
     weights, intercept = _folded(estimator)
+    intercept += float(score_log_odds([threshold])[0])
     policy = LinearPolicy(model, weights, intercept, comparison.as_dict(), fitted_at=time.time(),
                           fit_seconds=time.monotonic() - started)
-    rescored = store.save_policy(policy)
-    return FitOutcome(model, True, comparison=comparison, policy=policy, rescored=rescored)
+    if not adopt:
+        return FitOutcome(model, False, comparison=comparison, policy=policy)
+    return FitOutcome(model, True, comparison=comparison, policy=policy, rescored=store.save_policy(policy))
+
+
+def _on_threshold_scale(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    logits = score_log_odds(probabilities) + score_log_odds([threshold])[0]
+    return 0.5 * (1.0 + np.tanh(0.5 * logits.astype(np.float64)))
 
 
 def _features(embeddings: np.ndarray, model_scores: np.ndarray) -> np.ndarray:

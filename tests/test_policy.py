@@ -24,11 +24,14 @@ TILES = 10  # per source picture and half
 @pytest.fixture(scope="module")
 def tiles(tmp_path_factory) -> Path:
     """Photos cut from six real pictures (skimage.data): marked/ and held_out/, 60 each."""
+    return cut_tiles(tmp_path_factory.mktemp("tiles"))
+
+
+def cut_tiles(root: Path) -> Path:
     data = pytest.importorskip("skimage.data")
-    root = tmp_path_factory.mktemp("tiles")
     rng = np.random.default_rng(0)
     for half in ("marked", "held_out"):
-        (root / half).mkdir()
+        (root / half).mkdir(parents=True)
         for name in SOURCES:
             picture = getattr(data, name)()
             height, width = picture.shape[:2]

@@ -51,8 +51,8 @@ class DetailView(QWidget):
 
         self.fields: dict[str, QLabel] = {}
         form = QFormLayout()
-        for name in ("Score", "Label", "Review", "Model", "Dimensions", "File size", "Modified",
-                     "Scanned", "Path", "Error"):
+        for name in ("Score", "Policy score", "Label", "Review", "Model", "Dimensions", "File size",
+                     "Modified", "Scanned", "Path", "Error"):
             label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
             self.fields[name] = label
             form.addRow(f"{name}:", label)
@@ -99,6 +99,8 @@ class DetailView(QWidget):
     def _fill_fields(self, result: Result) -> None:
         f = self.fields
         f["Score"].setText("" if result.nsfw_score is None else f"{result.nsfw_score:.3f}")
+        f["Policy score"].setText("none: the model's score decides" if result.policy_score is None
+                                  else f"{result.policy_score:.3f} (learnt from your reviews; decides)")
         f["Label"].setText(result.label or "")
         f["Review"].setText(REVIEW_TEXT.get(result.review, "not reviewed"))
         f["Model"].setText(result.model)

@@ -123,7 +123,7 @@ class TileDelegate(QStyledItemDelegate):
             painter.drawText(line, Qt.AlignmentFlag.AlignLeft, "error")
         else:
             painter.setPen(FLAGGED_COLOR if flagged else text_color.color())
-            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"{result.nsfw_score:.2f} {result.label}")
+            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"{result.score:.2f} {result.label}")
         if result.review:
             painter.setFont(option.font)
             painter.setPen(text_color.color())

@@ -17,11 +17,8 @@ Once a personal policy is adopted for a model (``policy.py``), each of that
 model's rows also carries a ``policy_score``, computed from its stored
 embedding (``linear_policy``); ``put_many`` gives new rows theirs as they are
 stored, in the same transaction, so a scan, the watcher and a fill-in all get
-it. A review mark wins over both scores (``Result.flagged``).
-
-``evaluation_scores`` keeps the scores ``nsfw-desktop evaluate`` computed for
-labelled files, per model, apart from ``results``: evaluating another model
-never replaces the library's results, and a second evaluation runs no model.
+it. A review mark wins over both scores (``Result.flagged``). The policies and
+evaluate's kept scores are in ``store_learning``.
 
 Opening and SQLite's errors (``StoreError``) are the job of ``database``.
 """
@@ -41,8 +38,8 @@ import numpy as np
 
 from nsfw_desktop.database import StoreError as StoreError  # re-exported: callers catch it here
 from nsfw_desktop.database import open_database, user_errors
-from nsfw_desktop.linear_policy import POLICY_SCHEMA, LinearPolicy, batch_scores, delete_policy, load_policy
-from nsfw_desktop.linear_policy import save_policy as _save_policy
+from nsfw_desktop.linear_policy import batch_scores
+from nsfw_desktop.store_learning import LEARNING_SCHEMA, LearningTables
 
 SCHEMA_VERSION = 3  # 2: results.missing_since; 3: results.policy_score, policies, evaluation_scores
 EMBEDDING_DTYPE = np.dtype("<f2")  # float16, little-endian, whatever the machine
@@ -70,15 +67,6 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL            -- float16 little-endian CLS embedding
 );
 CREATE INDEX IF NOT EXISTS embeddings_model ON embeddings (model);
-CREATE TABLE IF NOT EXISTS evaluation_scores (
-    path BLOB NOT NULL,             -- os.fsencode(path) of a labelled file
-    model TEXT NOT NULL,
-    file_size INTEGER NOT NULL,     -- the file as it was scored: a changed file is scored again
-    mtime_ns INTEGER NOT NULL,
-    nsfw_score REAL,                -- NULL when the file could not be classified
-    error TEXT,
-    PRIMARY KEY (path, model)
-);
 CREATE TABLE IF NOT EXISTS embeddings_generation (
     only_row INTEGER PRIMARY KEY CHECK (only_row = 0),
     generation INTEGER NOT NULL     -- bumped on every change: kept search matrices reload
@@ -104,7 +92,7 @@ BEGIN
     DELETE FROM embeddings WHERE path = NEW.path;
     UPDATE embeddings_generation SET generation = generation + 1;
 END;
-""" + POLICY_SCHEMA
+""" + LEARNING_SCHEMA
 
 _FINGERPRINTS = """SELECT r.path, r.file_size, r.mtime_ns, r.model, r.nsfw_score, r.error IS NOT NULL,
     e.path IS NOT NULL, r.policy_score, r.review
@@ -175,7 +163,7 @@ class Fingerprint(NamedTuple):
         return (self.file_size, self.mtime_ns, self.model) == (size, mtime_ns, model)
 
 
-class Store:
+class Store(LearningTables):
     """The results database at ``path``, created if needed; ``read_only=True`` opens an
     existing one without ever taking the write lock (so a running scan is never held up)
     and works on read-only media. Raises StoreError."""
@@ -334,57 +322,6 @@ class Store:
         self.db.executemany(
             "UPDATE results SET review=? WHERE path=?", [(review, os.fsencode(p)) for p in paths]
         )
-        self.db.commit()
-
-
-    @user_errors
-    def policy(self, model: str) -> LinearPolicy | None:
-        """The adopted policy for ``model``, or None."""
-        return load_policy(self.db, model)
-
-    @user_errors
-    def save_policy(self, policy: LinearPolicy) -> int:
-        """Adopt ``policy`` for its model and rescore that model's stored files from their
-        embeddings, in one commit; returns how many files got a policy score."""
-        scored = _save_policy(self.db, policy)
-        self.db.commit()
-        return scored
-
-    @user_errors
-    def reset_policy(self, model: str) -> bool:
-        """Return ``model``'s files to the model's own scores; False if it had no policy."""
-        deleted = delete_policy(self.db, model)
-        self.db.commit()
-        return deleted
-
-    @user_errors
-    def reviewed(self, model: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-        """The reviewed files of ``model`` that have a stored embedding and score: paths,
-        embeddings (N, D) float32, the model's scores (N,), and the marks (N,) with 1 = nsfw."""
-        rows = self.db.execute(
-            """SELECT r.path, e.vector, r.nsfw_score, r.review = 'nsfw' FROM results r
-            JOIN embeddings e ON e.path = r.path AND e.model = r.model
-            WHERE r.model=? AND r.review IS NOT NULL AND r.nsfw_score IS NOT NULL AND r.error IS NULL
-            ORDER BY r.path""", (model,)).fetchall()
-        if not rows:
-            return [], np.zeros((0, 0), np.float32), np.zeros(0), np.zeros(0, int)
-        paths, vectors, scores, marks = zip(*rows, strict=True)
-        embeddings = np.frombuffer(b"".join(vectors), dtype=EMBEDDING_DTYPE).reshape(len(rows), -1)
-        return ([os.fsdecode(p) for p in paths], embeddings.astype(np.float32),
-                np.array(scores, np.float64), np.array(marks, int))
-
-    @user_errors
-    def evaluation_scores(self, model: str) -> dict[bytes, tuple[int, int, float | None, str | None]]:
-        """path bytes -> (file_size, mtime_ns, nsfw_score, error) of files ``evaluate`` scored."""
-        rows = self.db.execute("SELECT path, file_size, mtime_ns, nsfw_score, error "
-                               "FROM evaluation_scores WHERE model=?", (model,))
-        return {row[0]: row[1:] for row in rows}
-
-    @user_errors
-    def put_evaluation_scores(self, results: Iterable[Result]) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO evaluation_scores VALUES (?,?,?,?,?,?)",
-                            [(os.fsencode(r.path), r.model, r.file_size, r.mtime_ns, r.nsfw_score,
-                              r.error) for r in results])
         self.db.commit()
 
 

@@ -232,3 +232,21 @@ def test_a_schema_2_database_gets_the_policy_column(tmp_path):
         assert (row.review, row.policy_score, row.flagged(0.5)) == ("safe", None, False)
         assert store.policy("m") is None
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+
+
+def test_classify_gives_the_adopted_policys_score_and_stores_nothing(tiles, tiny_model, tmp_path, capsys):
+    db = tmp_path / "r.db"
+    assert cli("scan", tiles / "marked", "--model", tiny_model, "--db", db, "--embeddings") == 0
+    mark_as_the_user_would(db, tiles / "marked")
+    assert cli("policy", "fit", "--model", tiny_model, "--db", db) == 0
+    held_out = sorted((tiles / "held_out").iterdir())[:8]
+    capsys.readouterr()
+    assert cli("classify", *held_out, "--model", tiny_model, "--db", db, "--json") == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 8 and all(line["policy_score"] is not None for line in lines)
+    store = Store(db)
+    assert store.count() == 60 and store.get(str(held_out[0])) is None
+    # The same scores a scan then stores for those files.
+    assert cli("scan", *held_out, "--model", tiny_model, "--db", db) == 0
+    for line in lines:
+        assert store.get(line["path"]).policy_score == pytest.approx(line["policy_score"], abs=1e-6)

@@ -114,7 +114,7 @@ def scan(
         stored = known.get(key)
         if is_current(stored, entry, classifier.model_id, policy):
             earlier_errors += stored.failed
-            earlier_flagged += not stored.failed and stored.nsfw_score >= threshold
+            earlier_flagged += stored.flagged(threshold)
         else:
             todo.append(entry)
     store.mark_found(seen)

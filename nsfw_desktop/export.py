@@ -19,9 +19,9 @@ from pathlib import Path
 from nsfw_desktop.displaypath import display_path, path_bytes
 from nsfw_desktop.store import Result
 
-# path_bytes last, so the columns before it keep their places in older readers' scripts.
+# New columns go last, so the columns before them keep their places in older readers' scripts.
 COLUMNS = ["path", "label", "nsfw_score", "model", "width", "height", "file_size", "modified",
-           "scanned_at", "error", "path_bytes"]
+           "scanned_at", "error", "path_bytes", "policy_score"]
 
 
 def csv_row(result: Result, *, with_review: bool = False) -> list:
@@ -37,6 +37,7 @@ def csv_row(result: Result, *, with_review: bool = False) -> list:
         datetime.fromtimestamp(result.scanned_at).astimezone().isoformat(timespec="seconds"),
         result.error or "",
         path_bytes(result.path) or "",
+        "" if result.policy_score is None else f"{result.policy_score:.6f}",
     ]
     if with_review:
         row.append(result.review or "")
@@ -65,5 +66,6 @@ def write_csv(path: str | Path, results: Iterable[Result], *, with_review: bool 
 
 
 def select(results: Iterable[Result], threshold: float, *, everything: bool) -> Iterable[Result]:
-    """All rows with ``everything``, else only the flagged ones (nsfw_score >= threshold)."""
+    """All rows with ``everything``, else only the flagged ones (``Result.flagged``: the review
+    mark, else the policy's score where there is one, else the model's)."""
     return results if everything else (r for r in results if r.flagged(threshold))

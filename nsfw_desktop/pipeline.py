@@ -100,8 +100,10 @@ def classify_and_commit(
     With ``policy.sidecars`` each committed batch's sidecars follow the stored
     state (a review kept by the store included); a sidecar that cannot be
     written is logged and the scan goes on.
+    When the model has an adopted personal policy, embeddings are kept anyway:
+    ``Store.put_many`` gives each new file its policy score from its embedding.
     """
-    if policy.embeddings:
+    if policy.embeddings or store.policy(classifier.model_id) is not None:
         from nsfw_desktop.classify.embedding import EmbeddingClassifier
 
         classifier = EmbeddingClassifier(classifier)

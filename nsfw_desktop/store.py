@@ -13,6 +13,13 @@ it, a file classified again after a change, or by another model, loses the old
 one), and a generation counter, bumped on every change of the table, tells a
 kept search matrix (``search.py``) that it is out of date.
 
+Once a personal policy is adopted for a model (``policy.py``), each of that
+model's rows also carries a ``policy_score``, computed from its stored
+embedding (``linear_policy``); ``put_many`` gives new rows theirs as they are
+stored, in the same transaction, so a scan, the watcher and a fill-in all get
+it. A review mark wins over both scores (``Result.flagged``). The policies and
+evaluate's kept scores are in ``store_learning``.
+
 Opening and SQLite's errors (``StoreError``) are the job of ``database``.
 """
 
@@ -31,8 +38,10 @@ import numpy as np
 
 from nsfw_desktop.database import StoreError as StoreError  # re-exported: callers catch it here
 from nsfw_desktop.database import open_database, user_errors
+from nsfw_desktop.linear_policy import batch_scores
+from nsfw_desktop.store_learning import LEARNING_SCHEMA, LearningTables
 
-SCHEMA_VERSION = 2  # 2: results.missing_since
+SCHEMA_VERSION = 3  # 2: results.missing_since; 3: results.policy_score, policies, evaluation_scores
 EMBEDDING_DTYPE = np.dtype("<f2")  # float16, little-endian, whatever the machine
 
 _SCHEMA = """
@@ -48,7 +57,8 @@ CREATE TABLE IF NOT EXISTS results (
     scanned_at REAL NOT NULL,       -- seconds since the epoch
     error TEXT,                     -- why the file could not be classified
     review TEXT,                    -- a person's verdict: 'safe', 'nsfw' or NULL
-    missing_since REAL              -- a reviewed file a scan found gone; NULL while it is there
+    missing_since REAL,             -- a reviewed file a scan found gone; NULL while it is there
+    policy_score REAL               -- 0..1 from the policy of the row's model; NULL without one
 );
 CREATE INDEX IF NOT EXISTS results_score ON results (nsfw_score);
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -82,13 +92,21 @@ BEGIN
     DELETE FROM embeddings WHERE path = NEW.path;
     UPDATE embeddings_generation SET generation = generation + 1;
 END;
-"""
+""" + LEARNING_SCHEMA
 
 _FINGERPRINTS = """SELECT r.path, r.file_size, r.mtime_ns, r.model, r.nsfw_score, r.error IS NOT NULL,
-    e.path IS NOT NULL FROM results r LEFT JOIN embeddings e ON e.path = r.path AND e.model = r.model"""
+    e.path IS NOT NULL, r.policy_score, r.review
+    FROM results r LEFT JOIN embeddings e ON e.path = r.path AND e.model = r.model"""
 
 _COLUMNS = ("path, label, nsfw_score, model, width, height, file_size, mtime_ns, scanned_at, error, "
-            "review, missing_since")
+            "review, missing_since, policy_score")
+
+
+def decides_flagged(review: str | None, failed: bool, score: float | None, threshold: float) -> bool:
+    """A review mark wins; otherwise the score (the policy's when there is one) against the threshold."""
+    if review is not None:
+        return review == "nsfw"
+    return not failed and score is not None and score >= threshold
 
 
 @dataclass
@@ -105,11 +123,18 @@ class Result:
     error: str | None = None
     review: str | None = None
     missing_since: float | None = None  # seconds since the epoch; set on reviewed files found gone
+    policy_score: float | None = None  # from the adopted policy of ``model``; put_many sets it
     # float32 vector from a scan with embeddings; put_many keeps it in the embeddings table
     embedding: Any = field(default=None, repr=False, compare=False)
 
+    @property
+    def score(self) -> float | None:
+        """The score that decides: the policy's when the model has an adopted policy, else the model's."""
+        return self.nsfw_score if self.policy_score is None else self.policy_score
+
     def flagged(self, threshold: float) -> bool:
-        return self.error is None and self.nsfw_score is not None and self.nsfw_score >= threshold
+        """A review mark wins over both scores; otherwise ``score`` >= threshold."""
+        return decides_flagged(self.review, self.error is not None, self.score, threshold)
 
     @property
     def modified(self) -> datetime:
@@ -127,12 +152,18 @@ class Fingerprint(NamedTuple):
     nsfw_score: float | None
     failed: bool
     has_embedding: bool  # an embedding of the row's own model is stored
+    policy_score: float | None
+    review: str | None
+
+    def flagged(self, threshold: float) -> bool:
+        score = self.nsfw_score if self.policy_score is None else self.policy_score
+        return decides_flagged(self.review, self.failed, score, threshold)
 
     def current(self, size: int, mtime_ns: int, model: str) -> bool:
         return (self.file_size, self.mtime_ns, self.model) == (size, mtime_ns, model)
 
 
-class Store:
+class Store(LearningTables):
     """The results database at ``path``, created if needed; ``read_only=True`` opens an
     existing one without ever taking the write lock (so a running scan is never held up)
     and works on read-only media. Raises StoreError."""
@@ -166,12 +197,22 @@ class Store:
     @user_errors
     def put_many(self, results: Iterable[Result]) -> None:
         """Insert or replace results, with the embedding of each that carries one, and commit
-        them together. A review survives a change of model, not a change of the file itself."""
+        them together. A review survives a change of model, not a change of the file itself.
+        Each result that carries an embedding gets the policy score of its model's adopted
+        policy (set on the Result too); the policy is read in the same write transaction, so a
+        policy adopted meanwhile by another process is never missed."""
         results = list(results)
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+        policy_scores = batch_scores(self.db, [r.model for r in results],
+                                     [r.embedding for r in results], [r.nsfw_score for r in results])
+        for result, policy_score in zip(results, policy_scores, strict=True):
+            result.policy_score = policy_score
         self.db.executemany(
-            f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL)
+            f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,?)
             ON CONFLICT(path) DO UPDATE SET
                 label=excluded.label, nsfw_score=excluded.nsfw_score, model=excluded.model,
+                policy_score=excluded.policy_score,
                 width=excluded.width, height=excluded.height, scanned_at=excluded.scanned_at,
                 error=excluded.error, missing_since=NULL,
                 review=CASE WHEN results.file_size=excluded.file_size
@@ -180,7 +221,7 @@ class Store:
                 file_size=excluded.file_size, mtime_ns=excluded.mtime_ns""",
             [
                 (os.fsencode(r.path), r.label, r.nsfw_score, r.model, r.width, r.height,
-                 r.file_size, r.mtime_ns, r.scanned_at, r.error)
+                 r.file_size, r.mtime_ns, r.scanned_at, r.error, r.policy_score)
                 for r in results
             ],
         )
@@ -216,13 +257,15 @@ class Store:
 
     @user_errors
     def results(self, *, threshold: float | None = None) -> Iterator[Result]:
-        """Every row (or those with nsfw_score >= threshold), highest score first."""
+        """Every row (or those with a deciding score >= threshold, see ``Result.score``),
+        highest deciding score first."""
         query = f"SELECT {_COLUMNS} FROM results"
         params: tuple = ()
         if threshold is not None:
-            query += " WHERE error IS NULL AND nsfw_score >= ?"
+            query += " WHERE error IS NULL AND COALESCE(policy_score, nsfw_score) >= ?"
             params = (threshold,)
-        query += " ORDER BY nsfw_score IS NULL, nsfw_score DESC, path"
+        query += (" ORDER BY COALESCE(policy_score, nsfw_score) IS NULL, "
+                  "COALESCE(policy_score, nsfw_score) DESC, path")
         for row in self.db.execute(query, params):
             yield Result.from_row(row)
 
@@ -287,3 +330,5 @@ def _migrate(db: sqlite3.Connection) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
     if columns and "missing_since" not in columns:  # schema 1
         db.execute("ALTER TABLE results ADD COLUMN missing_since REAL")
+    if columns and "policy_score" not in columns:  # schema 1 and 2
+        db.execute("ALTER TABLE results ADD COLUMN policy_score REAL")

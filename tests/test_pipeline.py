@@ -14,7 +14,8 @@ ENTRY = FileEntry("/photos/a.jpg", size=100, mtime_ns=5)
 
 
 def stored(*, size=100, mtime=5, model="m", failed=False, has_embedding=False) -> Fingerprint:
-    return Fingerprint(size, mtime, model, None if failed else 0.2, failed, has_embedding)
+    return Fingerprint(size, mtime, model, None if failed else 0.2, failed, has_embedding,
+                       policy_score=None, review=None)
 
 
 @pytest.mark.parametrize(("row", "policy", "current"), [

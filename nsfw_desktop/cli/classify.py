@@ -1,8 +1,17 @@
-"""``nsfw-desktop classify``: label and score images, no database."""
+"""``nsfw-desktop classify``: label and score images; nothing is stored."""
 
 from __future__ import annotations
 
-from nsfw_desktop.cli.common import add_model_options, build_classifier, json_line, positive_int
+import sys
+from pathlib import Path
+
+from nsfw_desktop.cli.common import (
+    add_db_option,
+    add_model_options,
+    build_classifier,
+    json_line,
+    positive_int,
+)
 from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
 
@@ -10,20 +19,30 @@ from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
 def register(subparsers) -> None:
     parser = subparsers.add_parser("classify", help="print label and NSFW score of images",
                                    description="Classify images and print the results; "
-                                               "nothing is stored.")
+                                               "nothing is stored. A personal policy adopted "
+                                               "for the model in the results database (--db) "
+                                               "gives its policy score too.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_model_options(parser)
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: path (and path_bytes for a name that "
-                             "is not UTF-8), label, nsfw_score, error")
+                             "is not UTF-8), label, nsfw_score, policy_score, error")
+    add_db_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
+    import numpy as np
+
     from nsfw_desktop.pipeline import classify_entries, entries_for_paths
 
     classifier = build_classifier(args)
+    policy = _adopted_policy(args, classifier.model_id)
+    if policy is not None:
+        from nsfw_desktop.classify.embedding import EmbeddingClassifier
+
+        classifier = EmbeddingClassifier(classifier)  # the policy reads the embedding
     readable = []
     for item in entries_for_paths(args.images):
         if isinstance(item, tuple):
@@ -31,15 +50,39 @@ def run(args) -> int:
         else:
             readable.append(item)
     for results in classify_entries(readable, classifier, DecodeOptions(batch_size=args.batch_size)):
+        scored = [r for r in results if r.embedding is not None and r.nsfw_score is not None]
+        if policy is not None and scored:
+            values = policy.scores(np.stack([r.embedding for r in scored]), [r.nsfw_score for r in scored])
+            for r, value in zip(scored, values.tolist(), strict=True):
+                r.policy_score = value
         for r in results:
-            _print(args, r.path, r.label, r.nsfw_score, r.error)
+            _print(args, r.path, r.label, r.nsfw_score, r.error, r.policy_score)
     return 0
 
 
-def _print(args, path: str, label: str | None, score: float | None, error: str | None) -> None:
+def _adopted_policy(args, model: str):
+    """The personal policy adopted for ``model`` in the results database, if there is one;
+    nothing is created or written."""
+    from nsfw_desktop.paths import default_db_path
+    from nsfw_desktop.store import Store, StoreError
+
+    path = Path(args.db) if args.db else default_db_path()
+    if not path.is_file():
+        return None
+    try:
+        with Store(path, read_only=True) as store:
+            return store.policy(model)
+    except StoreError as exc:
+        print(f"warning: no personal policy applied: {exc}", file=sys.stderr)
+        return None
+
+
+def _print(args, path: str, label: str | None, score: float | None, error: str | None,
+           policy_score: float | None = None) -> None:
     if args.json:
-        print(json_line(path, label, score, error), flush=True)
+        print(json_line(path, label, score, error, policy_score), flush=True)
     elif error:
         print(f"{display_path(path)}\terror: {display_path(error)}", flush=True)
     else:
-        print(f"{display_path(path)}\t{label}\t{score:.4f}", flush=True)
+        policy = "" if policy_score is None else f"\tpolicy {policy_score:.4f}"
+        print(f"{display_path(path)}\t{label}\t{score:.4f}{policy}", flush=True)

@@ -104,8 +104,10 @@ def export_csv(args: argparse.Namespace, store) -> None:
     print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
 
 
-def json_line(path: str, label: str | None, score: float | None, error: str | None) -> str:
+def json_line(path: str, label: str | None, score: float | None, error: str | None,
+              policy_score: float | None = None) -> str:
     """One result as a JSON object: path (and path_bytes when the name is not valid UTF-8),
-    label, nsfw_score, error."""
+    label, nsfw_score (the model's), policy_score (the personal policy's, or null), error."""
     return json.dumps({**path_fields(path), "label": label, "nsfw_score": score,
+                       "policy_score": policy_score,
                        "error": None if error is None else display_path(error)})

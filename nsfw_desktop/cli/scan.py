@@ -76,7 +76,7 @@ def run(args) -> int:
                     for result in event.results:
                         if args.json:
                             bar.write(json_line(result.path, result.label, result.nsfw_score,
-                                                result.error), file=sys.stdout)
+                                                result.error, result.policy_score), file=sys.stdout)
                         elif result.error:
                             bar.write(display_path(f"error: {result.path}: {result.error}"),
                                       file=sys.stderr)
@@ -114,7 +114,7 @@ def _print_summary(summary, args) -> None:
         return
     print(f"scanned:   {summary.scanned}")
     print(f"unchanged: {summary.unchanged}")
-    print(f"flagged:   {summary.flagged} (nsfw_score >= {args.threshold})")
+    print(f"flagged:   {summary.flagged} (score >= {args.threshold}, or reviewed nsfw)")
     print(f"errors:    {summary.errors}")
     if summary.pruned:
         print(f"pruned:    {summary.pruned} (files gone since the last scan)")

@@ -71,7 +71,7 @@ class _Printer:
         if isinstance(event, FileClassified):
             r = event.result
             if self.json:
-                line = json_line(r.path, r.label, r.nsfw_score, r.error)
+                line = json_line(r.path, r.label, r.nsfw_score, r.error, r.policy_score)
             elif r.error:
                 line = f"{r.path}\terror: {r.error}"
             else:

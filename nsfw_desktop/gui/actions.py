@@ -60,6 +60,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "all_results": ActionSpec("Back to all results", "Escape", enabled=False),
     "heatmap": ActionSpec("Show heatmap", "Ctrl+H", checkable=True,
                           tip="Colour where the model looked (red: most)"),
+    "model_quality": ActionSpec("Model quality…", tip="How often the model agrees with your reviews; "
+                                                      "learn from them"),
 }
 
 # None is a separator.
@@ -67,7 +69,7 @@ FILE_MENU = ("add_folder", "scan", None, "export", "settings", None, "quit")
 SELECTION = ("open", "reveal_file", "copy", None, "quarantine", None, "review_safe", "review_nsfw",
              "clear_review", "write_tags", None, "preview", "reveal", "similar", None, "export_selection",
              "forget_missing")
-EDIT_MENU = ("undo", None, "select_flagged", None, *SELECTION)
+EDIT_MENU = ("undo", None, "select_flagged", None, *SELECTION, None, "model_quality")
 TOOLBAR = ("scan", "pause", "cancel", None, "heatmap")
 
 

@@ -57,8 +57,8 @@ class DetailView(QWidget):
         fields = QWidget()
         form = QFormLayout(fields)
         form.setContentsMargins(0, 0, 0, 0)
-        for name in ("Score", "Label", "Review", "Model", "Dimensions", "File size", "Modified",
-                     "Scanned", "Path", "Error"):
+        for name in ("Score", "Policy score", "Label", "Review", "Model", "Dimensions", "File size",
+                     "Modified", "Scanned", "Path", "Error"):
             label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.fields[name] = label
@@ -111,6 +111,8 @@ class DetailView(QWidget):
     def _fill_fields(self, result: Result) -> None:
         f = self.fields
         f["Score"].setText("" if result.nsfw_score is None else f"{result.nsfw_score:.3f}")
+        f["Policy score"].setText("none: the model's score decides" if result.policy_score is None
+                                  else f"{result.policy_score:.3f} (learnt from your reviews; decides)")
         f["Label"].setText(result.label or "")
         f["Review"].setText(REVIEW_TEXT.get(result.review, "not reviewed"))
         f["Model"].setText(result.model)

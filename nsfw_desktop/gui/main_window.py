@@ -40,6 +40,7 @@ from nsfw_desktop.gui.help_menu import add_help_menu
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
+from nsfw_desktop.gui.model_quality import ModelQuality
 from nsfw_desktop.gui.preview_window import PreviewWindow
 from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
 from nsfw_desktop.gui.quarantine_controller import QuarantineController
@@ -137,6 +138,8 @@ class MainWindow(QMainWindow):
                                       self.status, self.named_actions, db_path, self)
         self.watch = WatchController(self.live, self.host, self.model, self.store, self.messages,
                                      self.status, db_path, self)
+        self.quality = ModelQuality(self.live, self.host, self.store, self.messages, self.named_actions,
+                                    db_path, self)
 
         self._lay_out(methods)
         self._connect()
@@ -282,6 +285,7 @@ class MainWindow(QMainWindow):
         self._save_view()
         self.scanner.stop()
         self.watch.stop()
+        self.quality.stop()
         self.feature_thread.quit()
         self.feature_thread.wait()
         self.host.stop()

@@ -47,8 +47,8 @@ class SortBy(enum.Enum):
 
 def _sort_key(sort: SortBy):
     if sort is SortBy.SCORE:
-        # Highest first; errors (no score) last.
-        return lambda r: (r.nsfw_score is None, -(r.nsfw_score or 0.0), r.path)
+        # Highest deciding score (the learnt policy's where there is one) first; errors last.
+        return lambda r: (r.score is None, -(r.score or 0.0), r.path)
     if sort is SortBy.NAME:
         return lambda r: (os.path.basename(r.path).casefold(), r.path)
     return lambda r: (-r.mtime_ns, r.path)  # newest first
@@ -92,7 +92,8 @@ class ResultsModel(QAbstractListModel):
                                     "Edit > Forget missing files removes it.")
             if result.error:
                 return display_path(f"{path}\nError: {result.error}")
-            return display_path(f"{path}\n{result.label}: NSFW score {result.nsfw_score:.2f}")
+            policy = "" if result.policy_score is None else f", learnt policy {result.policy_score:.2f}"
+            return display_path(f"{path}\n{result.label}: NSFW score {result.nsfw_score:.2f}{policy}")
         if role == ResultRole:
             return result
         if role == FlaggedRole:

@@ -184,12 +184,12 @@ class TileDelegate(QStyledItemDelegate):
         elif flagged:
             painter.setFont(bold)
             painter.setPen(FLAGGED_COLOR if not selected else text_color)
-            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"Flagged {result.nsfw_score:.2f}")
+            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"Flagged {result.score:.2f}")
         else:
             # Under the threshold: the score alone, in plain text, whatever the model's top label.
             painter.setFont(option.font)
             painter.setPen(text_color)
-            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"score {result.nsfw_score:.2f}")
+            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"score {result.score:.2f}")
         if result.review:
             painter.setFont(option.font)
             painter.setPen(text_color)

@@ -11,7 +11,7 @@ from nsfw_desktop.store import Result
 @dataclass(frozen=True)
 class FileClassified:
     result: Result  # as stored; ``result.error`` is set when the file could not be read
-    flagged: bool  # nsfw_score >= the watcher's threshold
+    flagged: bool  # Result.flagged at the watcher's threshold: review mark, else policy or model score
     catch_up: bool = False  # found by a catch-up scan, not as it arrived (a tray may stay quiet)
 
 

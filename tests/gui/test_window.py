@@ -138,13 +138,14 @@ def test_export_writes_flagged_with_reviews(make_window, scan, photos, qtbot, tm
     out = tmp_path / "flagged.csv"
     window.exporter.export_flagged(str(out))
     qtbot.waitUntil(lambda: "Exported" in "\n".join(window.messages.messages))
-    assert f"Exported {len(flagged)} flagged" in "\n".join(window.messages.messages)
+    # The review mark wins over the score: the photo reviewed safe is no longer flagged.
+    assert f"Exported {len(flagged) - 1} flagged" in "\n".join(window.messages.messages)
     with open(out, newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == COLUMNS + ["review"]
     reviews = {row[0]: row[-1] for row in rows[1:]}
-    assert sorted(reviews) == flagged
-    assert reviews[flagged[0]] == "safe" and set(list(reviews.values())[1:]) <= {"", "safe"}
+    assert sorted(reviews) == flagged[1:]
+    assert set(reviews.values()) == {""}
 
 
 def test_quarantine_moves_and_undo_restores(make_window, scan, photos, qtbot, tmp_path, db_path):

@@ -192,19 +192,21 @@ def main() -> None:
         return statistics.median(r[key] for r in rounds)
 
     gb = 1e9
+    first, first_ref = median(ours, "first_s"), median(reference, "first_s")
+    query, query_ref = median(ours, "query_ms"), median(reference, "query_ms")
     print(f"stored embeddings:           {args.count:,} x {DIMENSIONS} (float16 in SQLite)")
     print(f"first query ever (builds the matrix file): {build_s:.1f} s")
-    print(f"first query after start:     ours {median(ours, 'first_s'):.2f} s | reference "
-          f"{median(reference, 'first_s'):.2f} s | {median(reference, 'first_s') / median(ours, 'first_s'):.1f}x")
-    print(f"further query, by vector:    ours {median(ours, 'query_ms'):.1f} ms | reference "
-          f"{median(reference, 'query_ms'):.1f} ms | {median(reference, 'query_ms') / median(ours, 'query_ms'):.2f}x")
+    print(f"first query after start:     ours {first:.2f} s | reference {first_ref:.2f} s | "
+          f"{first_ref / first:.1f}x")
+    print(f"further query, by vector:    ours {query:.1f} ms | reference {query_ref:.1f} ms | "
+          f"{query_ref / query:.2f}x")
     print(f"further query, stored file:  ours {median(ours, 'by_file_ms'):.1f} ms")
     print(f"query after a batch of {BATCH:,} new: {median(ours, 'after_batch_ms'):.0f} ms | after their "
           f"removal: {median(ours, 'after_removal_ms'):.0f} ms")
     for name, rounds in (("ours", ours), ("reference", reference)):
-        print(f"resident memory, {name:9}   {max(r['rss'] for r in rounds) / gb:.2f} GB (anonymous "
-              f"{max(r['anon'] for r in rounds) / gb:.2f}, mapped files {max(r['file'] for r in rounds) / gb:.2f}),"
-              f" peak {max(r['peak'] for r in rounds) / gb:.2f} GB")
+        rss, anon, file, peak = (max(r[key] for r in rounds) / gb for key in ("rss", "anon", "file", "peak"))
+        print(f"resident memory, {name:9}   {rss:.2f} GB (anonymous {anon:.2f}, mapped files {file:.2f}), "
+              f"peak {peak:.2f} GB")
     print(f"top {TOP_K} equal to the exact float32 search: {sum(equal)}/{len(equal)} queries")
     print(f"rounds: {args.rounds} of each, alternating; {args.queries} queries a measurement; "
           f"load average before the end: {os.getloadavg()[0]:.1f}")

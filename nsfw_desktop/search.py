@@ -81,6 +81,7 @@ def _matrix(db: sqlite3.Connection, db_path: Path, model: str) -> Iterator[Searc
             if matrix is None or not matrix.sync(db, state, model) or (
                     (fresh or changed) and not matrix.trusted(db, model)):
                 _kept.clear()
+                matrix = None  # its mapping is closed before its file is replaced (Windows)
                 matrix = SearchMatrix.build(db, path, owner, state, model)
             _kept[owner] = matrix
             if not matrix.live:
@@ -96,7 +97,7 @@ def _matrix(db: sqlite3.Connection, db_path: Path, model: str) -> Iterator[Searc
                               f"{exc.strerror or exc}. Free some disk space there.") from None
 
 
-class _Outdated(Exception):
+class _Outdated(EmbeddingsError):
     """A candidate's row no longer holds its database vector: the matrix is rebuilt."""
 
 
@@ -118,7 +119,8 @@ def _ranked(db: sqlite3.Connection, matrix: SearchMatrix, model: str, vector: np
     found = [stored.get(row) for row in rowids]
     if not all(matrix.holds(position, row and row[1])
                for position, row in zip(positions.tolist(), found, strict=True)):
-        raise _Outdated
+        raise _Outdated(f"The find-similar matrix {matrix.path} disagrees with the database "
+                        "even after it was rebuilt: delete it, then try again.")
     vectors = np.frombuffer(b"".join(vector for _, vector in found), EMBEDDING_DTYPE)
     vectors = _unit_float32(vectors.reshape(len(found), -1))
     similarities = vectors @ _unit_float32(query[None, :])[0]
@@ -133,15 +135,27 @@ def _unit_float32(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
 
 
-def _search(db_path: Path, model: str, vector: np.ndarray, top_k: int,
-            exclude: Sequence[str]) -> list[Match]:
+def _search(db_path: Path, model: str, top_k: int, vector: np.ndarray | None,
+            path: str | None = None) -> list[Match] | None:
+    """The matches of ``vector``, or of the stored vector of ``path`` (None if it has none)."""
+    try:
+        return _search_once(db_path, model, top_k, vector, path)
+    except _Outdated:
+        return _search_once(db_path, model, top_k, vector, path)  # on a rebuilt matrix
+
+
+def _search_once(db_path: Path, model: str, top_k: int, vector: np.ndarray | None,
+                 path: str | None) -> list[Match] | None:
     with _read_only(db_path) as db, _matrix(db, db_path, model) as matrix:
+        if vector is None:
+            vector = _stored_vector(db, path, model)
+            if vector is None:
+                return None
         try:
-            return _ranked(db, matrix, model, vector, top_k, exclude)
+            return _ranked(db, matrix, model, vector, top_k, () if path is None else (path,))
         except _Outdated:
-            matrix.distrust()  # rebuilt next time round
-    with _read_only(db_path) as db, _matrix(db, db_path, model) as matrix:
-        return _ranked(db, matrix, model, vector, top_k, exclude)
+            matrix.distrust()  # whoever opens it next, the retry above, rebuilds it
+            raise
 
 
 def find_similar(db_path: str | Path, query: str | Path | np.ndarray, classifier, *,
@@ -159,13 +173,12 @@ def find_similar(db_path: str | Path, query: str | Path | np.ndarray, classifier
     model = classifier.model_id
     db_path = Path(db_path).resolve()
     if isinstance(query, np.ndarray):
-        return _search(db_path, model, query, top_k, ())
+        return _search(db_path, model, top_k, query)
     path = os.path.abspath(query)
-    with _read_only(db_path) as db, _matrix(db, db_path, model):  # no embeddings: no model load
-        vector = _stored_vector(db, path, model)
-    if vector is None:
-        vector = query_embedding(path, classifier)
-    return _search(db_path, model, vector, top_k, (path,))
+    matches = _search(db_path, model, top_k, None, path)  # no embeddings stored: no model load
+    if matches is None:
+        matches = _search(db_path, model, top_k, query_embedding(path, classifier), path)
+    return matches
 
 
 def _stored_vector(db: sqlite3.Connection, path: str, model: str) -> np.ndarray | None:

@@ -262,7 +262,7 @@ class SearchMatrix:
     def holds(self, position: int, vector: bytes | None) -> bool:
         """Whether the row at ``position`` holds ``vector``, its rowid's in the database."""
         if vector is not None and np.allclose(self._unit(vector), self.rows[position],
-                                              atol=TOLERANCE, rtol=0):
+                                              atol=TOLERANCE, rtol=0, equal_nan=True):
             return True
         log.info("rebuilding the find-similar matrix %s: row %d differs from the database",
                  self.path, position)

@@ -174,3 +174,26 @@ def test_the_matrix_file_is_private(library):
     path = matrix_file(store.path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_schema_2_database_with_embeddings_is_upgraded_and_followed(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with Store(path) as store:  # then taken back to schema 2, as the previous version left it
+        store.db.executescript("""
+            DROP TRIGGER embeddings_log_insert; DROP TRIGGER embeddings_log_change;
+            DROP TRIGGER embeddings_log_delete; DROP TRIGGER embeddings_log_trim;
+            DROP TABLE embeddings_log; DROP TABLE database_identity; PRAGMA user_version = 2;""")
+    rng = np.random.default_rng(3)
+    vectors, centres = clustered(rng, 50)
+    with sqlite3.connect(path) as db:
+        for i, vector in enumerate(vectors):
+            name = os.fsencode(f"/old/{i}.jpg")
+            db.execute("INSERT INTO results (path, model, file_size, mtime_ns, scanned_at) "
+                       "VALUES (?, 'm', 1, 1, 0)", (name,))
+            db.execute("INSERT OR REPLACE INTO embeddings VALUES (?, 'm', ?)",
+                       (name, vector.astype("<f2").tobytes()))
+    with Store(path) as store:  # upgraded on opening
+        query = clustered(rng, 1, centres)[0][0]
+        assert paths_of(path, query) == exact_top(path, "m", query)
+        store.put_many([result("/new.jpg", query)])
+        assert paths_of(path, query, top_k=1) == ["/new.jpg"]

@@ -117,8 +117,7 @@ def _ranked(db: sqlite3.Connection, matrix: SearchMatrix, model: str, vector: np
             f"SELECT rowid, path, vector FROM embeddings WHERE model=? AND rowid IN "
             f"({','.join('?' * len(part))})", (model, *part)))
     found = [stored.get(row) for row in rowids]
-    if not all(matrix.holds(position, row and row[1])
-               for position, row in zip(positions.tolist(), found, strict=True)):
+    if not matrix.holds(positions, [row and row[1] for row in found]):
         raise _Outdated(f"The find-similar matrix {matrix.path} disagrees with the database "
                         "even after it was rebuilt: delete it, then try again.")
     vectors = np.frombuffer(b"".join(vector for _, vector in found), EMBEDDING_DTYPE)

@@ -68,8 +68,9 @@ class DatabaseState(NamedTuple):
         """sqlite3.OperationalError when the database has no such tables (an older schema)."""
         (identity,) = db.execute("SELECT id FROM database_identity").fetchone()
         (generation,) = db.execute("SELECT generation FROM embeddings_generation").fetchone()
-        first, last = db.execute("SELECT min(seq), max(seq) FROM embeddings_log").fetchone()
-        last = last or 0
+        # Two queries: min and max together would scan the log, each alone is one lookup.
+        (first,) = db.execute("SELECT min(seq) FROM embeddings_log").fetchone()
+        last = db.execute("SELECT max(seq) FROM embeddings_log").fetchone()[0] or 0
         return cls(identity, generation, first if first is not None else last + 1, last)
 
 
@@ -229,7 +230,7 @@ class SearchMatrix:
             return False
         for row, position in zip(touched[known].tolist(), positions[known].tolist(), strict=True):
             if row in now:
-                self.rows[position] = self._unit(now[row])
+                self.rows[position] = unit_rows(np.frombuffer(now[row], EMBEDDING_DTYPE)[None, :])[0]
             else:  # deleted, or now another model's: the row is freed for good
                 self.rowids[position] = 0
                 self.rows[position] = 0
@@ -257,16 +258,21 @@ class SearchMatrix:
         sample = np.random.default_rng().choice(held, min(SPOT_CHECKS, len(held)), replace=False)
 
         now = dict(_vectors(db, model, self.rowids[sample]))
-        return all(self.holds(position, now.get(int(self.rowids[position]))) for position in sample)
+        return self.holds(sample, [now.get(int(row)) for row in self.rowids[sample]])
 
-    def holds(self, position: int, vector: bytes | None) -> bool:
-        """Whether the row at ``position`` holds ``vector``, its rowid's in the database."""
-        if vector is not None and np.allclose(self._unit(vector), self.rows[position],
-                                              atol=TOLERANCE, rtol=0, equal_nan=True):
-            return True
-        log.info("rebuilding the find-similar matrix %s: row %d differs from the database",
-                 self.path, position)
-        return False
+    def holds(self, positions: np.ndarray, vectors: list[bytes | None]) -> bool:
+        """Whether the rows at ``positions`` hold ``vectors``, their rowids' in the database."""
+        size = self.header.dim * EMBEDDING_DTYPE.itemsize
+        differ = np.array([vector is None or len(vector) != size for vector in vectors])
+        if not differ.any():
+            stored = np.frombuffer(b"".join(vectors), EMBEDDING_DTYPE).reshape(len(vectors), -1)
+            differ = ~np.isclose(unit_rows(stored), self.rows[positions], atol=TOLERANCE, rtol=0,
+                                 equal_nan=True).all(axis=1)
+        if differ.any():
+            log.info("rebuilding the find-similar matrix %s: row %d differs from the database",
+                     self.path, positions[differ][0])
+            return False
+        return True
 
     def distrust(self) -> None:
         """Mark the file damaged: whoever opens it next builds it again."""
@@ -287,9 +293,6 @@ class SearchMatrix:
             scores[torch.from_numpy(free)] = -torch.inf
         count = min(count, used - free.size)
         return torch.topk(scores, count).indices.numpy() if count > 0 else np.zeros(0, np.int64)
-
-    def _unit(self, blob: bytes) -> np.ndarray:
-        return unit_rows(np.frombuffer(blob, EMBEDDING_DTYPE)[None, :])[0]
 
     def _append(self, chunk: list[tuple[int, bytes]]) -> None:
         size = self.header.dim * EMBEDDING_DTYPE.itemsize

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nsfw_desktop.paths import HOME_ENV
 from nsfw_desktop.sample_data import make_camera_jpegs, make_vit_b16
 from nsfw_desktop.store import EMBEDDING_DTYPE, Result, Store
 
@@ -74,9 +76,12 @@ def memory() -> dict[str, int]:
 
 
 class ReferenceIndex:
-    """The previous find similar: all vectors read from SQLite into a unit float32 matrix."""
+    """The previous find similar: all vectors read from SQLite into a unit float32 matrix kept
+    in memory; each query opened the database to read its generation counter (is the kept
+    matrix current?) and multiplied the whole matrix."""
 
     def __init__(self, db_path: Path, model: str):
+        self.db_path = db_path
         with Store(db_path, read_only=True) as store:
             rows = store.db.execute("SELECT path, vector FROM embeddings WHERE model=?",
                                     (model,)).fetchall()
@@ -88,6 +93,11 @@ class ReferenceIndex:
         self.matrix = matrix
 
     def search(self, query: np.ndarray) -> list[str]:
+        db = sqlite3.connect(f"{self.db_path.as_uri()}?mode=ro", uri=True)
+        try:
+            db.execute("SELECT generation FROM embeddings_generation").fetchone()
+        finally:
+            db.close()
         query = query.astype(np.float32) / np.linalg.norm(query)
         similarities = self.matrix @ query
         best = np.argpartition(-similarities, TOP_K - 1)[:TOP_K]
@@ -159,6 +169,8 @@ def main() -> None:
     for internal in ("--child", "--db", "--model", "--model-path", "--query-file"):
         parser.add_argument(internal, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # The matrix files go to a cache folder of the benchmark's own, not the user's.
+    os.environ[HOME_ENV] = str(args.dir / "home")
     if args.child:
         args.db, args.query_file = Path(args.db), Path(args.query_file)
         print(json.dumps(child(args)))

@@ -241,7 +241,7 @@ class SearchMatrix:
     def positions(self, rowids: np.ndarray) -> np.ndarray:
         """The row of each rowid in the matrix, -1 for those it does not hold."""
         held = self.rowids[:self.header.count]
-        if not len(held):
+        if not len(held) or rowids.min() > held.max():  # only additions: no sort of a million rows
             return np.full(len(rowids), -1)
         order = np.argsort(held, kind="stable")
         positions = order[np.minimum(np.searchsorted(held, rowids, sorter=order), len(held) - 1)]

@@ -10,6 +10,7 @@ those of an exact float32 search. The mapped matrix is kept between queries.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -24,7 +25,7 @@ from filelock import FileLock, Timeout
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.pipeline import classify_entries, entries_for_paths
-from nsfw_desktop.search_matrix import DatabaseState, SearchMatrix, matrix_path, owner_key
+from nsfw_desktop.search_matrix import IN_CHUNK, DatabaseState, SearchMatrix, matrix_path, owner_key
 from nsfw_desktop.store import EMBEDDING_DTYPE, Store, StoreError
 
 RERANK_EXTRA = 32  # candidates ranked again beyond top_k: float16 rounding moves scores ~1e-4
@@ -93,8 +94,10 @@ def _matrix(db: sqlite3.Connection, db_path: Path, model: str) -> Iterator[Searc
         raise EmbeddingsError(f"Find similar waited {LOCK_TIMEOUT_S} s for another nsfw-desktop "
                               f"preparing its search of {db_path}: try again when it is done.") from None
     except OSError as exc:
+        advice = ("Free some disk space there." if exc.errno == errno.ENOSPC else
+                  "Make sure that folder can be written.")
         raise EmbeddingsError(f"Cannot keep the find-similar matrix in {path.parent}: "
-                              f"{exc.strerror or exc}. Free some disk space there.") from None
+                              f"{exc.strerror or exc}. {advice}") from None
 
 
 class _Outdated(EmbeddingsError):
@@ -111,8 +114,8 @@ def _ranked(db: sqlite3.Connection, matrix: SearchMatrix, model: str, vector: np
     positions = matrix.candidates(query, top_k + len(exclude) + RERANK_EXTRA)
     rowids = matrix.rowids[positions].tolist()
     stored = {}
-    for start in range(0, len(rowids), 500):
-        part = rowids[start:start + 500]
+    for start in range(0, len(rowids), IN_CHUNK):
+        part = rowids[start:start + IN_CHUNK]
         stored.update((row, (path, vector)) for row, path, vector in db.execute(
             f"SELECT rowid, path, vector FROM embeddings WHERE model=? AND rowid IN "
             f"({','.join('?' * len(part))})", (model, *part)))

@@ -1,28 +1,35 @@
 """Find similar: cosine similarity over the embeddings stored in the results database.
 
 The store keeps the embeddings (``Store.put_many``, the ``embeddings`` table);
-this module only reads them. Searching loads the model's embeddings once into a unit-length float32 matrix
-(100,000 x 768 is 300 MB) and keeps it; a query is one matrix-vector product. A
-generation counter, bumped on every change of the table, tells when the kept
-matrix is out of date.
+this module only reads them. A query ranks the model's search matrix
+(``search_matrix``: unit-length float16 rows in a mapped file that follows the
+database) in half precision, then ranks its best candidates again exactly, in
+float32, from their vectors in the database: the matches, and their order, are
+those of an exact float32 search. The mapped matrix is kept between queries.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.pipeline import classify_entries, entries_for_paths
-from nsfw_desktop.store import EMBEDDING_DTYPE
+from nsfw_desktop.search_matrix import IN_CHUNK, DatabaseState, SearchMatrix, matrix_path, owner_key
+from nsfw_desktop.store import EMBEDDING_DTYPE, Store, StoreError
+
+RERANK_EXTRA = 32  # candidates ranked again beyond top_k: float16 rounding moves scores ~1e-4
+LOCK_TIMEOUT_S = 300  # another process may be building a matrix of a million rows
 
 
 class EmbeddingsError(Exception):
@@ -32,7 +39,8 @@ class EmbeddingsError(Exception):
     embeddings setting and scan again) instead of the command."""
 
     def __init__(self, problem: str, cli_advice: str = ""):
-        super().__init__(f"{problem}: {cli_advice}" if cli_advice else f"{problem}.")
+        message = f"{problem}: {cli_advice}" if cli_advice else problem
+        super().__init__(message if message.endswith((".", "!", "?")) else f"{message}.")
         self.problem = problem
 
 
@@ -41,100 +49,123 @@ class Match(NamedTuple):
     similarity: float  # cosine similarity, -1..1; 1 for an identical embedding
 
 
-class SimilarityIndex:
-    """One model's stored embeddings as unit-length float32 rows, searched by cosine similarity."""
-
-    def __init__(self, paths: Sequence[str], vectors: np.ndarray, *, generation: int = 0):
-        vectors = np.asarray(vectors)
-        if vectors.ndim != 2 or len(paths) != len(vectors):
-            raise ValueError(f"need one vector per path: {len(paths)} paths, vectors of shape "
-                             f"{vectors.shape}")
-        self.paths = list(paths)
-        self.matrix = _unit_rows(vectors)  # (N, D)
-        self.generation = generation
-
-    @classmethod
-    def load(cls, db: sqlite3.Connection, model: str) -> SimilarityIndex:
-        """Read every embedding of ``model`` from an open results database."""
-        generation = _generation(db)
-        rows = db.execute("SELECT path, vector FROM embeddings WHERE model=?", (model,)).fetchall()
-        if not rows:
-            return cls([], np.zeros((0, 0), np.float32), generation=generation)
-        paths = [os.fsdecode(path) for path, _ in rows]
-        blob = b"".join(vector for _, vector in rows)  # one buffer: no per-row arrays
-        vectors = np.frombuffer(blob, dtype=EMBEDDING_DTYPE).reshape(len(rows), -1)
-        return cls(paths, vectors, generation=generation)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def search(self, vector: np.ndarray, top_k: int = 10, *, exclude: Iterable[str] = ()) -> list[Match]:
-        """The ``top_k`` most similar stored images, best first, leaving out the ``exclude`` paths."""
-        if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, not {top_k}")
-        if not len(self):
-            return []
-        query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if query.shape[0] != self.matrix.shape[1]:
-            raise ValueError(f"the query has {query.shape[0]} dimensions, the stored embeddings "
-                             f"{self.matrix.shape[1]}")
-        similarities = self.matrix @ _unit_rows(query[None, :])[0]  # (N,)
-        excluded = set(exclude)
-        wanted = min(len(self), top_k + len(excluded))
-        best = np.argpartition(-similarities, wanted - 1)[:wanted]
-        best = best[np.argsort(-similarities[best], kind="stable")]
-        matches = [Match(self.paths[i], float(similarities[i])) for i in best
-                   if self.paths[i] not in excluded]
-        return matches[:top_k]
-
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.array(vectors, dtype=np.float32)  # a copy: normalised in place
-    # einsum sums the squares row by row without a temporary matrix (10x faster than linalg.norm).
-    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
-    vectors /= np.maximum(norms, np.finfo(np.float32).tiny)  # an all-zero vector stays zero
-    return vectors
-
-
-def _generation(db: sqlite3.Connection) -> int:
-    return db.execute("SELECT generation FROM embeddings_generation").fetchone()[0]
-
-
-_indexes: dict[tuple[str, str], SimilarityIndex] = {}  # (database, model) -> the kept index
-_indexes_lock = threading.Lock()
+_kept: dict[str, SearchMatrix] = {}  # owner (database + model) -> its mapped matrix
+_kept_lock = threading.Lock()
 
 
 @contextmanager
-def _read_only(db_path: str | Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection: a query never takes the write lock a running scan needs."""
-    db_path = Path(db_path).resolve()
+def _read_only(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection in one read transaction: a query never takes the write lock a
+    running scan needs, and sees one state of the database throughout."""
     if not db_path.is_file():
         raise EmbeddingsError(f"There is no results database at {db_path}",
                               "scan with embeddings turned on first (nsfw-desktop scan --embeddings).")
-    db = sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True, timeout=30)
     try:
-        yield db
+        store = Store(db_path, read_only=True)
+    except StoreError as exc:
+        raise EmbeddingsError(str(exc)) from None
+    try:
+        store.db.execute("BEGIN")
+        yield store.db
     finally:
-        db.close()
+        store.close()
 
 
-def _kept_index(db: sqlite3.Connection, key: str, model: str) -> SimilarityIndex:
+@contextmanager
+def _matrix(db: sqlite3.Connection, db_path: Path, model: str) -> Iterator[SearchMatrix]:
+    """The model's search matrix, in step with ``db``; held locked against other threads and
+    processes while the caller uses it."""
+    owner = owner_key(db_path, model)
+    path = matrix_path(owner)
+    state = DatabaseState.read(db)
     try:
-        generation = _generation(db)
-    except sqlite3.OperationalError:  # no embeddings table: never scanned with embeddings
-        generation = None
-    index = None
-    if generation is not None:
-        with _indexes_lock:
-            index = _indexes.get((key, model))
-            if index is None or index.generation != generation:
-                _indexes.clear()  # one kept matrix at a time, each can take hundreds of MB
-                index = SimilarityIndex.load(db, model)
-                _indexes[(key, model)] = index
-    if index is None or not len(index):
-        raise EmbeddingsError(f"No embeddings of the model {model} are stored in {key}",
-                              "scan with embeddings turned on first (nsfw-desktop scan --embeddings).")
-    return index
+        with _kept_lock, FileLock(SearchMatrix.lock_path(path), timeout=LOCK_TIMEOUT_S, mode=0o600):
+            matrix = _kept.get(owner)
+            fresh = matrix is None or not matrix.current()
+            if fresh:
+                _kept.clear()  # one mapped matrix at a time, and none left on a file being replaced
+                matrix = SearchMatrix.open(path, owner, state)
+            changed = matrix is not None and (matrix.header.generation, matrix.header.seq) != (
+                state.generation, state.log_last)
+            if matrix is None or not matrix.sync(db, state, model) or (
+                    (fresh or changed) and not matrix.trusted(db, model)):
+                _kept.clear()
+                matrix = None  # its mapping is closed before its file is replaced (Windows)
+                matrix = SearchMatrix.build(db, path, owner, state, model)
+            _kept[owner] = matrix
+            if not matrix.live:
+                raise EmbeddingsError(f"No embeddings of the model {model} are stored in {db_path}",
+                                      "scan with embeddings turned on first "
+                                      "(nsfw-desktop scan --embeddings).")
+            yield matrix
+    except Timeout:
+        raise EmbeddingsError(f"Find similar waited {LOCK_TIMEOUT_S} s for another nsfw-desktop "
+                              f"preparing its search of {db_path}: try again when it is done.") from None
+    except OSError as exc:
+        advice = ("Free some disk space there." if exc.errno == errno.ENOSPC else
+                  "Make sure that folder can be written.")
+        raise EmbeddingsError(f"Cannot keep the find-similar matrix in {path.parent}: "
+                              f"{exc.strerror or exc}. {advice}") from None
+
+
+class _Outdated(EmbeddingsError):
+    """A candidate's row no longer holds its database vector: the matrix is rebuilt."""
+
+
+def _ranked(db: sqlite3.Connection, matrix: SearchMatrix, model: str, vector: np.ndarray,
+            top_k: int, exclude: Sequence[str]) -> list[Match]:
+    """The float16 matrix picks candidates; their stored vectors rank them exactly."""
+    query = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if query.shape[0] != matrix.header.dim:
+        raise ValueError(f"the query has {query.shape[0]} dimensions, the stored embeddings "
+                         f"{matrix.header.dim}")
+    positions = matrix.candidates(query, top_k + len(exclude) + RERANK_EXTRA)
+    rowids = matrix.rowids[positions].tolist()
+    stored = {}
+    for start in range(0, len(rowids), IN_CHUNK):
+        part = rowids[start:start + IN_CHUNK]
+        stored.update((row, (path, vector)) for row, path, vector in db.execute(
+            f"SELECT rowid, path, vector FROM embeddings WHERE model=? AND rowid IN "
+            f"({','.join('?' * len(part))})", (model, *part)))
+    found = [stored.get(row) for row in rowids]
+    if not matrix.holds(positions, [row and row[1] for row in found]):
+        raise _Outdated(f"The find-similar matrix {matrix.path} disagrees with the database "
+                        "even after it was rebuilt: delete it, then try again.")
+    vectors = np.frombuffer(b"".join(vector for _, vector in found), EMBEDDING_DTYPE)
+    vectors = _unit_float32(vectors.reshape(len(found), -1))
+    similarities = vectors @ _unit_float32(query[None, :])[0]
+    order = np.argsort(-similarities, kind="stable")
+    matches = [Match(os.fsdecode(found[i][0]), float(similarities[i])) for i in order]
+    return [m for m in matches if m.path not in exclude][:top_k]
+
+
+def _unit_float32(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.array(vectors, dtype=np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
+    return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
+
+
+def _search(db_path: Path, model: str, top_k: int, vector: np.ndarray | None,
+            path: str | None = None) -> list[Match] | None:
+    """The matches of ``vector``, or of the stored vector of ``path`` (None if it has none)."""
+    try:
+        return _search_once(db_path, model, top_k, vector, path)
+    except _Outdated:
+        return _search_once(db_path, model, top_k, vector, path)  # on a rebuilt matrix
+
+
+def _search_once(db_path: Path, model: str, top_k: int, vector: np.ndarray | None,
+                 path: str | None) -> list[Match] | None:
+    with _read_only(db_path) as db, _matrix(db, db_path, model) as matrix:
+        if vector is None:
+            vector = _stored_vector(db, path, model)
+            if vector is None:
+                return None
+        try:
+            return _ranked(db, matrix, model, vector, top_k, () if path is None else (path,))
+        except _Outdated:
+            matrix.distrust()  # whoever opens it next, the retry above, rebuilds it
+            raise
 
 
 def find_similar(db_path: str | Path, query: str | Path | np.ndarray, classifier, *,
@@ -147,16 +178,17 @@ def find_similar(db_path: str | Path, query: str | Path | np.ndarray, classifier
     Raises EmbeddingsError, or ImageError for an unreadable query image.
     Safe to call from a worker thread.
     """
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, not {top_k}")
     model = classifier.model_id
-    with _read_only(db_path) as db:
-        index = _kept_index(db, str(Path(db_path).resolve()), model)
-        if isinstance(query, np.ndarray):
-            return index.search(query, top_k)
-        path = os.path.abspath(query)
-        vector = _stored_vector(db, path, model)
-    if vector is None:
-        vector = query_embedding(path, classifier)
-    return index.search(vector, top_k, exclude=[path])
+    db_path = Path(db_path).resolve()
+    if isinstance(query, np.ndarray):
+        return _search(db_path, model, top_k, query)
+    path = os.path.abspath(query)
+    matches = _search(db_path, model, top_k, None, path)  # no embeddings stored: no model load
+    if matches is None:
+        matches = _search(db_path, model, top_k, query_embedding(path, classifier), path)
+    return matches
 
 
 def _stored_vector(db: sqlite3.Connection, path: str, model: str) -> np.ndarray | None:

@@ -11,7 +11,11 @@ store owns that table too: triggers on ``results`` keep the two in step
 whoever writes (a removed row takes its embedding along, a moved file keeps
 it, a file classified again after a change, or by another model, loses the old
 one), and a generation counter, bumped on every change of the table, tells a
-kept search matrix (``search.py``) that it is out of date.
+kept search matrix (``search_matrix.py``) that it is out of date. The
+``embeddings_log`` says which rows changed (by rowid, the most recent 100,000
+changes), so that matrix follows a scan batch or a removal without a reload; a
+move keeps its row and needs nothing. ``database_identity`` tells two databases
+at the same path apart.
 
 Once a personal policy is adopted for a model (``policy.py``), each of that
 model's rows also carries a ``policy_score``, computed from its stored
@@ -41,7 +45,8 @@ from nsfw_desktop.database import open_database, user_errors
 from nsfw_desktop.linear_policy import batch_scores
 from nsfw_desktop.store_learning import LEARNING_SCHEMA, LearningTables
 
-SCHEMA_VERSION = 3  # 2: results.missing_since; 3: results.policy_score, policies, evaluation_scores
+SCHEMA_VERSION = 4  # 2: results.missing_since; 3: results.policy_score, policies,
+# evaluation_scores; 4: embeddings_log, database_identity
 EMBEDDING_DTYPE = np.dtype("<f2")  # float16, little-endian, whatever the machine
 
 _SCHEMA = """
@@ -92,6 +97,24 @@ BEGIN
     DELETE FROM embeddings WHERE path = NEW.path;
     UPDATE embeddings_generation SET generation = generation + 1;
 END;
+CREATE TABLE IF NOT EXISTS embeddings_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a matrix knows where it stopped
+    row INTEGER NOT NULL            -- rowid of an embeddings row added, replaced or deleted
+);
+CREATE TRIGGER IF NOT EXISTS embeddings_log_insert AFTER INSERT ON embeddings
+BEGIN INSERT INTO embeddings_log (row) VALUES (NEW.rowid); END;
+CREATE TRIGGER IF NOT EXISTS embeddings_log_change AFTER UPDATE OF model, vector ON embeddings
+BEGIN INSERT INTO embeddings_log (row) VALUES (NEW.rowid); END;
+CREATE TRIGGER IF NOT EXISTS embeddings_log_delete AFTER DELETE ON embeddings
+BEGIN INSERT INTO embeddings_log (row) VALUES (OLD.rowid); END;
+-- A matrix further behind than this rebuilds: by then that is about as quick.
+CREATE TRIGGER IF NOT EXISTS embeddings_log_trim AFTER INSERT ON embeddings_log
+BEGIN DELETE FROM embeddings_log WHERE seq <= NEW.seq - 100000; END;
+CREATE TABLE IF NOT EXISTS database_identity (
+    only_row INTEGER PRIMARY KEY CHECK (only_row = 0),
+    id TEXT NOT NULL                -- random, made with the database: files kept for it say whose
+);
+INSERT OR IGNORE INTO database_identity VALUES (0, lower(hex(randomblob(16))));
 """ + LEARNING_SCHEMA
 
 _FINGERPRINTS = """SELECT r.path, r.file_size, r.mtime_ns, r.model, r.nsfw_score, r.error IS NOT NULL,
@@ -230,8 +253,11 @@ class Store(LearningTables):
             for r in results if r.embedding is not None
         ]
         if vectors:
-            self.db.executemany("INSERT OR REPLACE INTO embeddings (path, model, vector) VALUES (?,?,?)",
-                                vectors)
+            # An upsert, not INSERT OR REPLACE: the replaced row's deletion would not reach the
+            # embeddings_log (SQLite fires no delete trigger for REPLACE).
+            self.db.executemany(
+                """INSERT INTO embeddings (path, model, vector) VALUES (?,?,?) ON CONFLICT(path)
+                DO UPDATE SET model=excluded.model, vector=excluded.vector""", vectors)
             self.db.execute("UPDATE embeddings_generation SET generation = generation + 1")
         self.db.commit()
 
@@ -332,3 +358,4 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE results ADD COLUMN missing_since REAL")
     if columns and "policy_score" not in columns:  # schema 1 and 2
         db.execute("ALTER TABLE results ADD COLUMN policy_score REAL")
+    # Schema 3 to 4 only adds tables and triggers: the schema script makes them.

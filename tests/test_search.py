@@ -11,7 +11,7 @@ import pytest
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.search import EmbeddingsError, SimilarityIndex, find_similar, query_embedding
+from nsfw_desktop.search import EmbeddingsError, find_similar, query_embedding
 from nsfw_desktop.store import Result
 from tests.conftest import run_scan, write_photos
 
@@ -41,33 +41,6 @@ def test_embeddings_follow_their_results_rows(store):
     store.put_many([result("/d.jpg")])  # classified again, unchanged: the vector still holds
     stored = {os.fsdecode(p) for (p,) in store.db.execute("SELECT path FROM embeddings")}
     assert stored == {"/moved.jpg", "/d.jpg"}
-
-
-def test_similarity_index_ranks_by_cosine():
-    paths = ["/same-direction", "/orthogonal", "/opposite", "/close"]
-    vectors = np.array([[2, 0, 0], [0, 1, 0], [-1, 0, 0], [1, 0.1, 0]], dtype=np.float16)
-    index = SimilarityIndex(paths, vectors)
-    matches = index.search(np.array([1.0, 0, 0]), top_k=3)
-    assert [m.path for m in matches] == ["/same-direction", "/close", "/orthogonal"]
-    assert matches[0].similarity == pytest.approx(1.0)
-    assert matches[2].similarity == pytest.approx(0.0, abs=1e-6)
-    assert [m.path for m in index.search(np.array([1.0, 0, 0]), 2, exclude=["/same-direction"])] == [
-        "/close", "/orthogonal"]
-    with pytest.raises(ValueError, match="dimensions"):
-        index.search(np.ones(4), 1)
-
-
-def test_similarity_index_agrees_with_a_brute_force_ranking():
-    rng = np.random.default_rng(1)
-    vectors = rng.standard_normal((500, 16)).astype(np.float16)
-    index = SimilarityIndex([str(i) for i in range(500)], vectors)
-    query = rng.standard_normal(16)
-    matrix = vectors.astype(np.float64)
-    cosine = matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
-    expected = np.argsort(-cosine)[:10]
-    matches = index.search(query, 10)
-    assert [int(m.path) for m in matches] == list(expected)
-    np.testing.assert_allclose([m.similarity for m in matches], cosine[expected], atol=1e-5)
 
 
 def test_scan_with_embeddings_stores_one_per_image(photos, make_classifier, store):

@@ -1,16 +1,20 @@
-"""Find similar over 100,000 stored embeddings: our kept-matrix query against two references.
+"""Find similar over 100,000 or 1,000,000 stored embeddings: ours against the kept float32 matrix.
 
-The database holds ``--count`` random 768-dimensional float16 embeddings of
-the ViT-B/16 benchmark model (made once, then reused), one of them belonging to
-a real file, so a query by file uses the stored vector as the desktop app's
-"Find similar" does. Measured in one run:
+The database holds ``--count`` random 768-dimensional float16 embeddings of the
+ViT-B/16 benchmark model (made once, then reused), one of them belonging to a
+real file, so a query by file uses the stored vector as the desktop app's "Find
+similar" does. Every measurement runs in a fresh process, so "first query"
+means the first after start, and resident memory is that process's own:
 
-- ours: ``find_similar`` by vector and by stored file (median of many queries,
-  after the matrix was loaded once; the one-off load time is printed too);
-- reference 1, SQLite scan: every query reads all vectors from the database and
-  ranks them with the same NumPy code (what a search without a kept matrix costs);
-- reference 2, per-row loop: cosine similarity row by row in Python over vectors
-  already in memory, keeping the best with ``heapq``.
+- ours, first build: the first query ever, which writes the float16 matrix file;
+- ours: the first query after start (the file is there), further queries by vector
+  and by stored file, then the query after a scan batch of 1,000 new embeddings and
+  after their removal (the matrix follows the database's log);
+- reference: the previous find similar, every vector read from SQLite into a float32
+  matrix kept in memory (an exact float32 search), first query and further queries.
+
+Ours and the reference alternate, ``--rounds`` each. The top 10 of ours must equal
+the reference's (exact float32) on the timed queries.
 
     python -m nsfw_desktop.benchmarks.similar [--count 100000] [--dir /tmp/nsfw-bench]
 """
@@ -18,22 +22,24 @@ a real file, so a query by file uses the stored vector as the desktop app's
 from __future__ import annotations
 
 import argparse
-import heapq
+import json
 import os
 import sqlite3
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from nsfw_desktop.classify import make_classifier
+from nsfw_desktop.paths import HOME_ENV
 from nsfw_desktop.sample_data import make_camera_jpegs, make_vit_b16
-from nsfw_desktop.search import SimilarityIndex, find_similar
 from nsfw_desktop.store import EMBEDDING_DTYPE, Result, Store
 
 DIMENSIONS = 768  # ViT-B/16 hidden size
 TOP_K = 10
+BATCH = 1_000  # new embeddings of one scan batch, generously large
 
 
 def build_database(path: Path, count: int, model: str, query_file: Path) -> None:
@@ -58,29 +64,99 @@ def stored_count(path: Path, model: str) -> int:
         return store.embedding_count(model)
 
 
-def median_ms(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+def memory() -> dict[str, int]:
+    """This process's resident memory (bytes): all of it, anonymous, file-backed, and peak."""
+    fields = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file", "VmHWM": "peak"}
+    found = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in fields:
+            found[fields[name]] = int(value.split()[0]) * 1024
+    return found
 
 
-def sqlite_scan(db_path: Path, model: str, query: np.ndarray) -> list:
-    db = sqlite3.connect(db_path)
-    try:
-        return SimilarityIndex.load(db, model).search(query, TOP_K)
-    finally:
-        db.close()
+class ReferenceIndex:
+    """The previous find similar: all vectors read from SQLite into a unit float32 matrix kept
+    in memory; each query opened the database to read its generation counter (is the kept
+    matrix current?) and multiplied the whole matrix."""
+
+    def __init__(self, db_path: Path, model: str):
+        self.db_path = db_path
+        with Store(db_path, read_only=True) as store:
+            rows = store.db.execute("SELECT path, vector FROM embeddings WHERE model=?",
+                                    (model,)).fetchall()
+        self.paths = [os.fsdecode(path) for path, _ in rows]
+        matrix = np.frombuffer(b"".join(v for _, v in rows), EMBEDDING_DTYPE).reshape(len(rows), -1)
+        matrix = matrix.astype(np.float32)
+        matrix /= np.maximum(np.sqrt(np.einsum("ij,ij->i", matrix, matrix)),
+                             np.finfo(np.float32).tiny)[:, None]
+        self.matrix = matrix
+
+    def search(self, query: np.ndarray) -> list[str]:
+        db = sqlite3.connect(f"{self.db_path.as_uri()}?mode=ro", uri=True)
+        try:
+            db.execute("SELECT generation FROM embeddings_generation").fetchone()
+        finally:
+            db.close()
+        query = query.astype(np.float32) / np.linalg.norm(query)
+        similarities = self.matrix @ query
+        best = np.argpartition(-similarities, TOP_K - 1)[:TOP_K]
+        return [self.paths[i] for i in best[np.argsort(-similarities[best], kind="stable")]]
 
 
-def per_row_loop(paths: list[str], rows: list[np.ndarray], query: np.ndarray) -> list:
-    query = query.astype(np.float32)
-    query_norm = float(np.linalg.norm(query))
-    scored = ((float(np.dot(row, query)) / (float(np.linalg.norm(row)) * query_norm), path)
-              for path, row in zip(paths, rows, strict=True))
-    return heapq.nlargest(TOP_K, scored)
+def timed(function) -> tuple[float, object]:
+    start = time.perf_counter()
+    value = function()
+    return time.perf_counter() - start, value
+
+
+def child(args: argparse.Namespace) -> dict:
+    """One measurement in this fresh process; printed as JSON for the parent."""
+    queries = np.random.default_rng(1).standard_normal((args.queries, DIMENSIONS)).astype(np.float32)
+    if args.child == "reference":
+        first_s, index = timed(lambda: ReferenceIndex(args.db, args.model))
+        first_s += timed(lambda: index.search(queries[0]))[0]
+        times, tops = zip(*(timed(lambda q=q: index.search(q)) for q in queries), strict=True)
+        return {"first_s": first_s, "query_ms": 1000 * statistics.median(times), "tops": tops,
+                **memory()}
+
+    from nsfw_desktop.classify import make_classifier
+    from nsfw_desktop.search import find_similar
+
+    classifier = make_classifier(args.model_path)  # names the model; never loaded here
+
+    def query(vector) -> list[str]:
+        return [m.path for m in find_similar(args.db, vector, classifier, top_k=TOP_K)]
+
+    first_s = timed(lambda: query(queries[0]))[0]
+    times, tops = zip(*(timed(lambda q=q: query(q)) for q in queries), strict=True)
+    measured = {"first_s": first_s, "query_ms": 1000 * statistics.median(times), "tops": tops}
+    by_file = [timed(lambda: find_similar(args.db, args.query_file, classifier, top_k=TOP_K))[0]
+               for _ in range(5)]
+    if classifier.model is not None:
+        raise RuntimeError("the query by file ran the model instead of using its stored embedding")
+    measured.update(by_file_ms=1000 * statistics.median(by_file), **memory())
+    if args.child == "ours":
+        rng = np.random.default_rng(2)
+        new = [f"/photos/new/IMG_{i:06d}.JPG" for i in range(BATCH)]
+        with Store(args.db) as store:
+            store.put_many(Result(path, "normal", 0.01, classifier.model_id, 4000, 3000, 1, 1, 0.0,
+                                  embedding=rng.standard_normal(DIMENSIONS).astype(np.float32))
+                           for path in new)
+            measured["after_batch_ms"] = 1000 * timed(lambda: query(queries[1]))[0]
+            store.remove(new)
+            measured["after_removal_ms"] = 1000 * timed(lambda: query(queries[1]))[0]
+    return measured
+
+
+def run_child(args: argparse.Namespace, kind: str) -> dict:
+    command = [sys.executable, "-m", "nsfw_desktop.benchmarks.similar", "--child", kind,
+               "--db", str(args.db), "--model", args.model, "--model-path", args.model_path,
+               "--query-file", str(args.query_file), "--queries", str(args.queries)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+    if done.returncode:
+        raise RuntimeError(f"the {kind} measurement failed:\n{done.stderr}")
+    return json.loads(done.stdout)
 
 
 def main() -> None:
@@ -88,52 +164,67 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000, help="stored embeddings")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/nsfw-bench"),
                         help="where the model, the photo and the database are kept")
-    parser.add_argument("--queries", type=int, default=30, help="timed queries of ours")
+    parser.add_argument("--queries", type=int, default=30, help="timed queries a measurement")
+    parser.add_argument("--rounds", type=int, default=2, help="of ours and the reference, alternating")
+    for internal in ("--child", "--db", "--model", "--model-path", "--query-file"):
+        parser.add_argument(internal, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # The matrix files go to a cache folder of the benchmark's own, not the user's.
+    os.environ[HOME_ENV] = str(args.dir / "home")
+    if args.child:
+        args.db, args.query_file = Path(args.db), Path(args.query_file)
+        print(json.dumps(child(args)))
+        return
 
-    classifier = make_classifier(str(make_vit_b16(args.dir / "vit-b16")))  # never loaded here
-    model = classifier.model_id
-    query_file = make_camera_jpegs(args.dir / "similar-query", 1)[0]
-    db_path = args.dir / f"similar-{args.count}.sqlite3"
-    if stored_count(db_path, model) != args.count:
-        db_path.unlink(missing_ok=True)
-        start = time.perf_counter()
-        build_database(db_path, args.count, model, query_file)
-        print(f"built {db_path} in {time.perf_counter() - start:.1f} s")
+    from nsfw_desktop.classify import make_classifier
+    from nsfw_desktop.search import find_similar
 
-    rng = np.random.default_rng(1)
-    queries = [rng.standard_normal(DIMENSIONS).astype(np.float32) for _ in range(args.queries)]
-    start = time.perf_counter()
-    find_similar(db_path, queries[0], classifier, top_k=TOP_K)  # loads and keeps the matrix
-    load_s = time.perf_counter() - start
+    args.model_path = str(make_vit_b16(args.dir / "vit-b16"))
+    args.model = make_classifier(args.model_path).model_id
+    args.query_file = make_camera_jpegs(args.dir / "similar-query", 1)[0]
+    args.db = (args.dir / f"similar-{args.count}.sqlite3").resolve()
+    if stored_count(args.db, args.model) != args.count:
+        args.db.unlink(missing_ok=True)
+        build = timed(lambda: build_database(args.db, args.count, args.model, args.query_file))[0]
+        print(f"built {args.db} in {build:.0f} s")
+    # No matrix file yet: the first query ever builds it (in this process, not timed here).
+    from nsfw_desktop import search, search_matrix
 
-    pending = iter(queries * 2)
-    ours_vector_ms = median_ms(lambda: find_similar(db_path, next(pending), classifier, top_k=TOP_K),
-                               args.queries)
-    ours_file_ms = median_ms(lambda: find_similar(db_path, query_file, classifier, top_k=TOP_K),
-                             args.queries)
-    if classifier.model is not None:
-        raise RuntimeError("the query by file ran the model instead of using its stored embedding")
+    search_matrix.matrix_path(search_matrix.owner_key(args.db, args.model)).unlink(missing_ok=True)
+    build_s = timed(lambda: find_similar(args.db, np.ones(DIMENSIONS), make_classifier(args.model_path)))[0]
+    search._kept.clear()
 
-    with Store(db_path) as store:
-        stored = store.db.execute("SELECT path, vector FROM embeddings WHERE model=?", (model,)).fetchall()
-    paths = [os.fsdecode(path) for path, _ in stored]
-    rows = [np.frombuffer(vector, dtype=EMBEDDING_DTYPE).astype(np.float32) for _, vector in stored]
-    query = queries[0]
-    sqlite_ms = median_ms(lambda: sqlite_scan(db_path, model, query), 3)
-    loop_ms = median_ms(lambda: per_row_loop(paths, rows, query), 3)
+    ours, reference = [], []
+    for _ in range(args.rounds):
+        ours.append(run_child(args, "ours"))
+        reference.append(run_child(args, "reference"))
+    equal = [a == b for round_ in ours for a, b in zip(round_["tops"], reference[0]["tops"], strict=True)]
 
-    ours = [m.path for m in find_similar(db_path, query, classifier, top_k=TOP_K)]
-    naive = [path for _, path in per_row_loop(paths, rows, query)]
-    agree = "yes" if ours == naive else "NO"
+    def rounds_s(rounds):
+        return ", ".join(f"{r['first_s']:.2f}" for r in rounds)
 
-    print(f"stored embeddings:          {args.count} x {DIMENSIONS} (float16 in SQLite)")
-    print(f"matrix load (once):         {load_s * 1000:.0f} ms")
-    print(f"ours, query by vector:      {ours_vector_ms:.1f} ms (median of {args.queries})")
-    print(f"ours, query by stored file: {ours_file_ms:.1f} ms (median of {args.queries})")
-    print(f"reference, SQLite scan:     {sqlite_ms:.1f} ms  -> ours {sqlite_ms / ours_vector_ms:.1f}x faster")
-    print(f"reference, per-row loop:    {loop_ms:.1f} ms  -> ours {loop_ms / ours_vector_ms:.1f}x faster")
-    print(f"same top {TOP_K} as the per-row loop: {agree}")
+    def median(rounds, key):
+        return statistics.median(r[key] for r in rounds)
+
+    gb = 1e9
+    first, first_ref = median(ours, "first_s"), median(reference, "first_s")
+    query, query_ref = median(ours, "query_ms"), median(reference, "query_ms")
+    print(f"stored embeddings:           {args.count:,} x {DIMENSIONS} (float16 in SQLite)")
+    print(f"first query ever (builds the matrix file): {build_s:.1f} s")
+    print(f"first query after start:     ours {first:.2f} s | reference {first_ref:.2f} s | "
+          f"{first_ref / first:.1f}x (each round: ours {rounds_s(ours)}; reference {rounds_s(reference)})")
+    print(f"further query, by vector:    ours {query:.1f} ms | reference {query_ref:.1f} ms | "
+          f"{query_ref / query:.2f}x")
+    print(f"further query, stored file:  ours {median(ours, 'by_file_ms'):.1f} ms")
+    print(f"query after a batch of {BATCH:,} new: {median(ours, 'after_batch_ms'):.0f} ms | after their "
+          f"removal: {median(ours, 'after_removal_ms'):.0f} ms")
+    for name, rounds in (("ours", ours), ("reference", reference)):
+        rss, anon, file, peak = (max(r[key] for r in rounds) / gb for key in ("rss", "anon", "file", "peak"))
+        print(f"resident memory, {name:9}   {rss:.2f} GB (anonymous {anon:.2f}, mapped files {file:.2f}), "
+              f"peak {peak:.2f} GB")
+    print(f"top {TOP_K} equal to the exact float32 search: {sum(equal)}/{len(equal)} queries")
+    print(f"rounds: {args.rounds} of each, alternating; {args.queries} queries a measurement; "
+          f"load average before the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

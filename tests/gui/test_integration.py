@@ -4,10 +4,12 @@ import json
 import os
 import shutil
 import stat
+import threading
 
 import pytest
 from PySide6.QtCore import Qt
 
+from nsfw_desktop import search
 from nsfw_desktop import settings as settings_file
 from nsfw_desktop.gui.feature_worker import HeatmapKey
 from nsfw_desktop.gui.results_model import SimilarityRole
@@ -117,10 +119,14 @@ def test_the_toggle_is_disabled_with_a_model_that_is_no_vit(make_window, scan, p
     window.close()
 
 
-def test_find_similar_shows_the_matches_best_first(make_window, scan, photos, qtbot):
+def test_find_similar_shows_the_matches_best_first(make_window, scan, photos, qtbot, monkeypatch):
     shutil.copy(photos / "photo_0002.png", photos / "copy_of_2.png")
     window = make_window([photos], embeddings=True)
     scan(window)
+    threads = []  # the query reads a matrix of up to 1.5 GB: never on the GUI thread
+    original = search.find_similar
+    monkeypatch.setattr(search, "find_similar", lambda *args, **kwargs: (
+        threads.append(threading.current_thread()), original(*args, **kwargs))[1])
     assert window.model.rowCount() == 6
     query = str(photos / "photo_0002.png")
     window.select_rows([window.model.row_of(query)])
@@ -128,6 +134,7 @@ def test_find_similar_shows_the_matches_best_first(make_window, scan, photos, qt
         window.similar_action.trigger()
     assert window.model.showing_similar and window.similar.isVisible()
     assert "photo_0002.png" in window.similar.label.text()
+    assert threads and threading.main_thread() not in threads
     shown = [window.model.result(row).path for row in range(window.model.rowCount())]
     assert len(shown) == 5 and query not in shown  # the query itself is left out
     assert shown[0] == str(photos / "copy_of_2.png")

@@ -1,0 +1,332 @@
+"""The search matrix of find similar: one model's stored embeddings as unit-length
+float16 rows in a memory-mapped file in the cache folder.
+
+Why a file: at 1,000,000 photos, reading the embeddings out of SQLite and
+normalising them takes many seconds and, as float32, 3 GB. The file holds them
+ready: the first query after start maps it (no copy, no Python objects per row)
+and torch multiplies the float16 rows where they lie (``torch.mv`` is fast in
+half precision; NumPy is not).
+
+The file follows the database through its ``embeddings_log``: rows added,
+replaced or deleted since the file's last sync are read again by rowid, so a
+scan batch or a removal costs its own rows, and a move nothing (the row keeps
+its rowid; paths are read from the database for the matches only). The file is
+rebuilt when it cannot be trusted: another database (its random identity) or
+model, a header that does not check out, a file shorter than its header says, a
+log that no longer reaches back to the file's position, a row count that
+differs from the database's, or a row that no longer holds its database vector.
+
+Layout: a 4096-byte header (magic, length and CRC32 of a JSON body), then
+``capacity`` int64 rowids (0 marks a free row), then ``capacity`` x ``dim``
+float16 rows; the unused tail is sparse. Updates write the rows first and the
+header last. A crash in between leaves the old log position in the header, and
+replaying the log from there is harmless: each touched row is set from the
+database again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mmap
+import os
+import sqlite3
+import struct
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from nsfw_desktop.paths import cache_dir, private_folder
+from nsfw_desktop.store import EMBEDDING_DTYPE
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"NSFWSIM1"
+HEADER_BYTES = 4096
+ROW_DTYPE = np.dtype("<f2")
+ROWID_DTYPE = np.dtype("<i8")
+READ_ROWS = 16_384  # rows read from SQLite at a time while building
+IN_CHUNK = 500  # rowids per "IN (...)" query, well below SQLite's variable limit
+SPOT_CHECKS = 8  # rows compared with the database after every change
+TOLERANCE = 2e-3  # a unit float16 row made from the same vector differs by rounding only
+
+
+class DatabaseState(NamedTuple):
+    """What a matrix file is checked against, read in the caller's read transaction."""
+
+    identity: str
+    generation: int
+    log_first: int  # the oldest change still in the embeddings_log (log_last + 1 if empty)
+    log_last: int  # the newest (0 if none ever)
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> DatabaseState:
+        """sqlite3.OperationalError when the database has no such tables (an older schema)."""
+        (identity,) = db.execute("SELECT id FROM database_identity").fetchone()
+        (generation,) = db.execute("SELECT generation FROM embeddings_generation").fetchone()
+        # Two queries: min and max together would scan the log, each alone is one lookup.
+        (first,) = db.execute("SELECT min(seq) FROM embeddings_log").fetchone()
+        last = db.execute("SELECT max(seq) FROM embeddings_log").fetchone()[0] or 0
+        return cls(identity, generation, first if first is not None else last + 1, last)
+
+
+@dataclass
+class Header:
+    owner: str  # sha256 of database path + model: a file is never used for another pair
+    identity: str  # the database's random identity: a new database at the same path is another
+    dim: int
+    count: int  # rows in use, free ones included
+    capacity: int
+    seq: int  # the embeddings_log position the rows reflect
+    generation: int
+
+    def pack(self) -> bytes:
+        body = json.dumps(asdict(self)).encode()
+        return (MAGIC + struct.pack("<II", len(body), zlib.crc32(body)) + body).ljust(HEADER_BYTES, b"\0")
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> Header | None:
+        if len(raw) < HEADER_BYTES or raw[:8] != MAGIC:
+            return None
+        length, crc = struct.unpack_from("<II", raw, 8)
+        body = raw[16:16 + length]
+        if length > HEADER_BYTES - 16 or zlib.crc32(body) != crc:
+            return None
+        try:
+            return cls(**json.loads(body))
+        except (ValueError, TypeError):
+            return None
+
+
+def owner_key(db_path: Path, model: str) -> str:
+    text = f"{db_path}\0{model}".encode("utf-8", "surrogateescape")
+    return hashlib.sha256(text).hexdigest()
+
+
+def matrix_path(owner: str) -> Path:
+    """Where the matrix of one database and model lives: private, like the database."""
+    return private_folder(cache_dir() / "similar") / f"{owner[:32]}.f16"
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """float16 rows of length 1 (an all-zero vector stays zero), normalised in float32."""
+    vectors = np.array(vectors, dtype=np.float32)
+    # einsum sums the squares row by row without a temporary matrix.
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
+    vectors /= np.maximum(norms, np.finfo(np.float32).tiny)
+    return vectors.astype(ROW_DTYPE)
+
+
+def _file_size(capacity: int, dim: int) -> int:
+    return HEADER_BYTES + capacity * (ROWID_DTYPE.itemsize + dim * ROW_DTYPE.itemsize)
+
+
+class SearchMatrix:
+    """A mapped matrix file. Not thread-safe: the caller holds a lock, and the file's lock
+    (``lock_path``) against other processes, around ``sync`` and ``candidates``."""
+
+    def __init__(self, path: Path, header: Header, mapping: mmap.mmap):
+        self.path, self.header, self.mapping = path, header, mapping
+        capacity, dim = header.capacity, header.dim
+        self.rowids = np.frombuffer(mapping, ROWID_DTYPE, capacity, HEADER_BYTES)
+        self.rows = np.frombuffer(mapping, ROW_DTYPE, capacity * dim,
+                                  HEADER_BYTES + capacity * ROWID_DTYPE.itemsize).reshape(capacity, dim)
+        self.inode = os.stat(path).st_ino
+        self._tensor = None  # torch's view of ``rows``, made on the first query
+
+    @property
+    def live(self) -> int:
+        return int(np.count_nonzero(self.rowids[:self.header.count]))
+
+    @staticmethod
+    def lock_path(path: Path) -> Path:
+        return path.with_suffix(".lock")
+
+    @classmethod
+    def open(cls, path: Path, owner: str, state: DatabaseState) -> SearchMatrix | None:
+        """The matrix file at ``path`` if it is this owner's and whole; None otherwise."""
+        try:
+            with open(path, "r+b") as file:
+                header = Header.unpack(file.read(HEADER_BYTES))
+                size = os.fstat(file.fileno()).st_size
+                why = _distrust(header, owner, state, size)
+                if why:
+                    log.info("rebuilding the find-similar matrix %s: %s", path, why)
+                    return None
+                mapping = mmap.mmap(file.fileno(), size, access=mmap.ACCESS_WRITE)
+        except FileNotFoundError:
+            return None
+        return cls(path, header, mapping)
+
+    @classmethod
+    def build(cls, db: sqlite3.Connection, path: Path, owner: str, state: DatabaseState,
+              model: str) -> SearchMatrix:
+        """Write a new matrix file from every embedding of ``model``, then put it in place."""
+        (count,) = db.execute("SELECT COUNT(*) FROM embeddings WHERE model=?", (model,)).fetchone()
+        first = db.execute("SELECT vector FROM embeddings WHERE model=? LIMIT 1", (model,)).fetchone()
+        dim = len(first[0]) // EMBEDDING_DTYPE.itemsize if first else 0
+        capacity = 2 * count + 65_536  # room to grow before the next rebuild; sparse until used
+        header = Header(owner, state.identity, dim, 0, capacity, state.log_last, state.generation)
+        temporary = path.with_suffix(".tmp")  # only one builder at a time: the caller holds the lock
+        with open(os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600), "r+b") as file:
+            os.chmod(temporary, 0o600)  # a leftover of a crash keeps its mode otherwise
+            file.truncate(_file_size(capacity, dim))
+            mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_WRITE)
+        writer = cls(temporary, header, mapping)
+        cursor = db.execute("SELECT rowid, vector FROM embeddings WHERE model=? ORDER BY rowid", (model,))
+        while chunk := cursor.fetchmany(READ_ROWS):
+            writer._append(chunk)
+        writer._commit()
+        del writer  # its arrays hold the mapping: closed before the rename, as Windows needs
+        mapping.close()
+        os.replace(temporary, path)
+        matrix = cls.open(path, owner, state)
+        if matrix is None:
+            raise OSError(f"the find-similar matrix {path} just written cannot be read back")
+        return matrix
+
+    def current(self) -> bool:
+        """Whether this mapping is still the file in place. Another process may have moved
+        the rows on: the header is read again."""
+        try:
+            inode = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return False
+        header = Header.unpack(bytes(self.mapping[:HEADER_BYTES]))
+        if inode != self.inode or header is None or (header.capacity, header.dim) != (
+                self.header.capacity, self.header.dim):
+            return False
+        self.header = header
+        return True
+
+    def sync(self, db: sqlite3.Connection, state: DatabaseState, model: str) -> bool:
+        """Bring the rows in step with the database; False when it takes a rebuild."""
+        header = self.header
+        if (header.generation, header.seq) == (state.generation, state.log_last):
+            return True
+        if not state.log_first - 1 <= header.seq <= state.log_last:
+            log.info("rebuilding the find-similar matrix %s: the database changed more than its "
+                     "log keeps", self.path)
+            return False
+        touched = np.fromiter((row for (row,) in db.execute(
+            "SELECT DISTINCT row FROM embeddings_log WHERE seq > ?", (header.seq,))), ROWID_DTYPE)
+        if touched.size and not self._apply(db, touched, model):
+            return False
+        header.seq, header.generation = state.log_last, state.generation
+        self._commit()
+        return True
+
+    def _apply(self, db: sqlite3.Connection, touched: np.ndarray, model: str) -> bool:
+        now = dict(_vectors(db, model, touched))
+        positions = self.positions(touched)
+        known = positions >= 0
+        added = [(int(row), now[int(row)]) for row in touched[~known] if int(row) in now]
+        if self.header.count + len(added) > self.header.capacity:
+            log.info("rebuilding the find-similar matrix %s: it is full", self.path)
+            return False
+        for row, position in zip(touched[known].tolist(), positions[known].tolist(), strict=True):
+            if row in now:
+                self.rows[position] = unit_rows(np.frombuffer(now[row], EMBEDDING_DTYPE)[None, :])[0]
+            else:  # deleted, or now another model's: the row is freed for good
+                self.rowids[position] = 0
+                self.rows[position] = 0
+        for start in range(0, len(added), READ_ROWS):
+            self._append(added[start:start + READ_ROWS])
+        return True
+
+    def positions(self, rowids: np.ndarray) -> np.ndarray:
+        """The row of each rowid in the matrix, -1 for those it does not hold."""
+        held = self.rowids[:self.header.count]
+        if not len(held) or rowids.min() > held.max():  # only additions: no sort of a million rows
+            return np.full(len(rowids), -1)
+        order = np.argsort(held, kind="stable")
+        positions = order[np.minimum(np.searchsorted(held, rowids, sorter=order), len(held) - 1)]
+        return np.where(held[positions] == rowids, positions, -1)
+
+    def trusted(self, db: sqlite3.Connection, model: str) -> bool:
+        """Whether the row count and a few rows picked at random agree with the database."""
+        (count,) = db.execute("SELECT COUNT(*) FROM embeddings WHERE model=?", (model,)).fetchone()
+        if count != self.live:
+            log.info("rebuilding the find-similar matrix %s: it holds %d rows, the database %d",
+                     self.path, self.live, count)
+            return False
+        held = np.flatnonzero(self.rowids[:self.header.count])
+        sample = np.random.default_rng().choice(held, min(SPOT_CHECKS, len(held)), replace=False)
+
+        now = dict(_vectors(db, model, self.rowids[sample]))
+        return self.holds(sample, [now.get(int(row)) for row in self.rowids[sample]])
+
+    def holds(self, positions: np.ndarray, vectors: list[bytes | None]) -> bool:
+        """Whether the rows at ``positions`` hold ``vectors``, their rowids' in the database."""
+        size = self.header.dim * EMBEDDING_DTYPE.itemsize
+        differ = np.array([vector is None or len(vector) != size for vector in vectors])
+        if not differ.any():
+            stored = np.frombuffer(b"".join(vectors), EMBEDDING_DTYPE).reshape(len(vectors), -1)
+            differ = ~np.isclose(unit_rows(stored), self.rows[positions], atol=TOLERANCE, rtol=0,
+                                 equal_nan=True).all(axis=1)
+        if differ.any():
+            log.info("rebuilding the find-similar matrix %s: row %d differs from the database",
+                     self.path, positions[differ][0])
+            return False
+        return True
+
+    def distrust(self) -> None:
+        """Mark the file damaged: whoever opens it next builds it again."""
+        self.mapping[:len(MAGIC)] = bytes(len(MAGIC))
+        self.mapping.flush(0, mmap.PAGESIZE)
+
+    def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
+        """Positions of the ``count`` rows most like ``query`` in float16, best first."""
+        import torch  # lazily: the window and a plain scan start without it
+
+        used = self.header.count
+        if self._tensor is None:
+            self._tensor = torch.from_numpy(self.rows)
+        query = torch.from_numpy(unit_rows(np.asarray(query).reshape(1, -1))[0])
+        scores = torch.mv(self._tensor[:used], query)
+        free = np.flatnonzero(self.rowids[:used] == 0)
+        if free.size:
+            scores[torch.from_numpy(free)] = -torch.inf
+        count = min(count, used - free.size)
+        return torch.topk(scores, count).indices.numpy() if count > 0 else np.zeros(0, np.int64)
+
+    def _append(self, chunk: list[tuple[int, bytes]]) -> None:
+        size = self.header.dim * EMBEDDING_DTYPE.itemsize
+        chunk = [(row, blob) for row, blob in chunk if len(blob) == size]  # others: another size
+        start, end = self.header.count, self.header.count + len(chunk)
+        self.rowids[start:end] = [row for row, _ in chunk]
+        vectors = np.frombuffer(b"".join(blob for _, blob in chunk), EMBEDDING_DTYPE)
+        self.rows[start:end] = unit_rows(vectors.reshape(len(chunk), self.header.dim))
+        self.header.count = end
+
+    def _commit(self) -> None:
+        """Rows first, then the header that says they are there."""
+        self.mapping.flush()
+        self.mapping[:HEADER_BYTES] = self.header.pack()
+        self.mapping.flush(0, mmap.PAGESIZE)
+
+
+def _distrust(header: Header | None, owner: str, state: DatabaseState, size: int) -> str:
+    """Why a matrix file with this header cannot be used; empty when it can."""
+    if header is None:
+        return "its header is damaged or of another version"
+    if header.owner != owner:
+        return "it belongs to another database or model"
+    if header.identity != state.identity:
+        return "the database was replaced by another one"
+    if header.count > header.capacity or size < _file_size(header.capacity, header.dim):
+        return "the file is shorter than its header says"
+    return ""
+
+
+def _vectors(db: sqlite3.Connection, model: str, rowids: np.ndarray):
+    """(rowid, vector blob) of those ``rowids`` that hold an embedding of ``model``."""
+    rowids = rowids.tolist()
+    for start in range(0, len(rowids), IN_CHUNK):
+        part = rowids[start:start + IN_CHUNK]
+        yield from db.execute(f"SELECT rowid, vector FROM embeddings WHERE model=? AND rowid IN "
+                              f"({','.join('?' * len(part))})", (model, *part))

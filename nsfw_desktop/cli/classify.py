@@ -12,7 +12,7 @@ def register(subparsers) -> None:
                                    description="Classify images and print the results; "
                                                "nothing is stored.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    add_model_options(parser)
+    add_model_options(parser, precision=True)
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: path (and path_bytes for a name that "

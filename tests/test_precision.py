@@ -132,9 +132,13 @@ def test_fast_model_is_built_once_and_rebuilt_when_the_model_changes(tmp_path, i
 
     # A new exporter or runtime version is another key too.
     notes.clear()
+    older = onnx_export.cache_folder(resolve(str(model)))
     monkeypatch.setattr(onnx_export, "EXPORT_FORMAT", onnx_export.EXPORT_FORMAT + 1)
     make_classifier(str(model), precision="fast", notify=notes.append).load()
     assert any("Building the fast" in note for note in notes)
+    newer = onnx_export.cache_folder(resolve(str(model)))
+    assert newer != older and not older.exists()  # the build it replaces is deleted
+    assert sorted(p.name for p in newer.iterdir()) == [onnx_export.INFO_FILE, onnx_export.INT8_FILE]
 
 
 class _Trap:

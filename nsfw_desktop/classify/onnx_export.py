@@ -10,6 +10,7 @@ runtime: it is built once, and again when any of them changes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ INFO_FILE = "build.json"
 # Bump when the export itself changes (inputs, outputs, options): the cached models are rebuilt.
 EXPORT_FORMAT = 1
 VERSIONED = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime")
+EXPORTER_LOGGERS = ("torch.onnx", "torch.export", "torch._dynamo", "onnx_ir", "onnxscript")
 
 _build_lock = threading.Lock()  # one build at a time in this process
 
@@ -66,6 +68,7 @@ def fast_model(source: ModelSource, notify: Callable[[str], None] = log.info) ->
         try:
             export_fp32(source, work / FP32_FILE)
             quantize(work / FP32_FILE, work / INT8_FILE)
+            os.unlink(work / FP32_FILE)  # four times the int8 model's size, and never run
             (work / INFO_FILE).write_text(json.dumps(cache_key(source), indent=2) + "\n")
             if folder.exists():  # an unfinished folder of an older build: replaced
                 shutil.rmtree(folder)
@@ -73,8 +76,23 @@ def fast_model(source: ModelSource, notify: Callable[[str], None] = log.info) ->
         finally:
             if work.exists():
                 shutil.rmtree(work)
+        _drop_older_builds(source, keep=folder)
         notify(f"The fast model is ready ({time.monotonic() - started:.0f} s).")
         return folder / INT8_FILE
+
+
+def _drop_older_builds(source: ModelSource, keep: Path) -> None:
+    """Delete the fast models of ``source`` built with other library versions: never used again."""
+    for info in keep.parent.glob(f"*/{INFO_FILE}"):
+        if info.parent == keep:
+            continue
+        try:
+            built_from = json.loads(info.read_text()).get("model_id")
+        except (OSError, ValueError) as exc:
+            log.info("cannot read %s: %s", info, exc)
+            continue
+        if built_from == source.model_id:
+            shutil.rmtree(info.parent, ignore_errors=True)
 
 
 def export_fp32(source: ModelSource, target: Path) -> None:
@@ -99,16 +117,13 @@ def export_fp32(source: ModelSource, target: Path) -> None:
         ).eval()
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"Cannot load the model in {source.folder}: {exc}") from None
-    size = model.config.image_size
-    example = torch.zeros(2, model.config.num_channels, size, size)
-    exporter_log = logging.getLogger("torch.onnx")
-    level = exporter_log.level
-    # The exporter's notes (torchvision absent...) and the deprecation warnings raised inside
-    # torch are not the user's business; an export that fails still raises.
-    with warnings.catch_warnings():
+    size = getattr(model.config, "image_size", 224)
+    example = torch.zeros(2, getattr(model.config, "num_channels", 3), size, size)
+    # The exporter's notes (torchvision absent, one line per merged initializer...) and the
+    # deprecation warnings raised inside torch are not the user's business; a failure still raises.
+    with warnings.catch_warnings(), _quiet(*EXPORTER_LOGGERS):
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        exporter_log.setLevel(logging.ERROR)
         try:
             torch.onnx.export(Logits(model).eval(), (example,), target, input_names=["pixel_values"],
                               output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},),
@@ -116,8 +131,6 @@ def export_fp32(source: ModelSource, target: Path) -> None:
         except Exception as exc:  # the exporter raises many kinds; the message names the model
             raise ModelError(f"Cannot export {source.model_id} to ONNX for the fast precision "
                              f"({type(exc).__name__}: {exc}). Use --precision exact or balanced.") from None
-        finally:
-            exporter_log.setLevel(level)
 
 
 def quantize(fp32: Path, int8: Path) -> None:
@@ -125,15 +138,30 @@ def quantize(fp32: Path, int8: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = logging.getLogger()
-    root.addFilter(_no_preprocessing_hint)
+    root.addFilter(_quantizer_chatter)
     try:
         quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8)
     finally:
-        root.removeFilter(_no_preprocessing_hint)
+        root.removeFilter(_quantizer_chatter)
 
 
-def _no_preprocessing_hint(record: logging.LogRecord) -> bool:
-    """quantize_dynamic suggests, on the root logger itself, a pre-processing step that
-    dynamic quantization of a transformer does not need. A filter on the root logger sees
-    only what is logged on it directly, never what other loggers pass up."""
-    return not record.getMessage().startswith("Please consider to run pre-processing")
+def _quantizer_chatter(record: logging.LogRecord) -> bool:
+    """The quantizer logs on the root logger itself: a line per tensor, and a suggestion to
+    pre-process the model that dynamic quantization of a transformer does not need. A filter
+    on the root logger sees only what is logged on it directly, not what other loggers pass up."""
+    return record.levelno >= logging.WARNING and not record.getMessage().startswith(
+        "Please consider to run pre-processing")
+
+
+@contextlib.contextmanager
+def _quiet(*names: str):
+    """Only errors from these loggers while the block runs."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -55,8 +55,9 @@ def test_balanced_falls_back_to_fp32_and_says_so(tiny_model, images, monkeypatch
     notes = []
     balanced = make_classifier(str(tiny_model), device="cpu", precision="balanced", notify=notes.append)
     exact = make_classifier(str(tiny_model), device="cpu")
-    assert np.array_equal(scores(balanced, images), scores(exact, images))
-    assert len(notes) == 1 and "no native bf16" in notes[0]
+    # fp32 as exact; only the direct preparation's float rounding differs.
+    assert np.abs(scores(balanced, images) - scores(exact, images)).max() <= 1e-5
+    assert balanced.autocast_dtype is None and len(notes) == 1 and "no native bf16" in notes[0]
     assert balanced.model_id == exact.model_id + "+balanced"
 
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, autocast_dtype, check
+from nsfw_desktop.classify.preprocess import direct_preparer
 from nsfw_desktop.model_source import ModelError, ModelSource
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,9 @@ class LocalClassifier:
         self.sigmoid = problem == "multi_label_classification" or model.config.num_labels == 1
         self.model = model.to(self.device).eval()
         self.processor = processor
+        # Exact prepares with the processor itself, as the reference pipeline does.
+        self._direct = None if self.precision == "exact" else direct_preparer(
+            json.loads((self.source.folder / "preprocessor_config.json").read_text()))
         self._torch = torch
         self.autocast_dtype, note = autocast_dtype(self.precision, self.device)
         if note:
@@ -113,6 +117,8 @@ class LocalClassifier:
 
     def prepare(self, image: Image.Image):
         """(3, H, W) float32 tensor, by the checkpoint's preprocessor_config."""
+        if self._direct is not None:
+            return self._torch.from_numpy(self._direct(image))
         return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
 
     def predict(self, prepared):

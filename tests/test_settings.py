@@ -73,3 +73,32 @@ def test_unknown_fields_from_a_newer_version_are_ignored():
 
 def test_default_quarantine_folder_is_in_the_data_folder(isolated_home):
     assert Settings().quarantine_path() == isolated_home / "data" / "quarantine"
+
+
+def test_precision_is_checked_and_saved():
+    with pytest.raises(SettingsError, match="precision must be one of exact, balanced, fast"):
+        Settings(precision="turbo")
+    settings_file.save(Settings(precision="fast"))
+    assert settings_file.load().precision == "fast"
+
+
+def test_thresholds_are_kept_per_model():
+    from nsfw_desktop.catalogue import recommended_threshold
+
+    settings = Settings(threshold=0.7)
+    assert settings.threshold_for(None) == 0.7  # the current model's
+    assert settings.threshold_for("open-nsfw") == recommended_threshold("open-nsfw")
+    switched = settings.replace(model="open-nsfw", threshold=0.3,
+                                model_thresholds=settings.thresholds_with("open-nsfw", 0.3))
+    assert switched.threshold_for(None) == 0.7 and switched.threshold_for("open-nsfw") == 0.3
+    settings_file.save(switched)
+    assert settings_file.load() == switched
+    with pytest.raises(SettingsError, match="model thresholds"):
+        Settings(model_thresholds={"owner/name": 3})
+
+
+def test_scores_only_choices_keep_no_embeddings():
+    assert Settings(embeddings=True).scan_policy().embeddings
+    assert not Settings(embeddings=True, precision="fast").scan_policy().embeddings
+    assert not Settings(embeddings=True, model="open-nsfw").scan_policy().embeddings
+    Settings(model="open-nsfw").check_model()

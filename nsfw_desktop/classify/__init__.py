@@ -3,6 +3,9 @@
 - ``base``: ``Prediction``, the ``Classifier`` protocol, unsafe labels.
 - ``local``: a transformers checkpoint run with PyTorch on this computer.
 - ``remote``: Hugging Face Inference Endpoints or ``nsfw-desktop serve``.
+- ``onnx``: an ONNX model on ONNX Runtime (the fast precision's int8 export, an ONNX
+  folder, open_nsfw); ``onnx_export`` builds and caches the int8 export.
+- ``precision``: the precision modes (exact, balanced, fast).
 - ``features`` and ``embedding``: embeddings and attention maps from a local ViT's forward pass.
 
 Nothing heavy is imported here: torch loads with a local model, not before.
@@ -10,11 +13,16 @@ Nothing heavy is imported here: torch loads with a local model, not before.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Classifier, Prediction, UnsafeLabels
+from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
 
-__all__ = ["DEFAULT_UNSAFE_LABELS", "Classifier", "Prediction", "UnsafeLabels", "make_classifier"]
+__all__ = ["DEFAULT_PRECISION", "DEFAULT_UNSAFE_LABELS", "PRECISIONS", "Classifier", "Prediction",
+           "UnsafeLabels", "make_classifier"]
+
+log = logging.getLogger(__name__)
 
 
 def make_classifier(
@@ -24,19 +32,37 @@ def make_classifier(
     unsafe_labels: Iterable[str] = DEFAULT_UNSAFE_LABELS,
     endpoints: Sequence[str] = (),
     token: str | None = None,
+    precision: str = DEFAULT_PRECISION,
+    notify: Callable[[str], None] = log.info,
 ) -> Classifier:
-    """The classifier for a ``--model`` value (folder or Hub id), not yet loaded.
+    """The classifier for a ``--model`` value (folder, Hub id or ``open-nsfw``), not yet loaded.
 
-    With ``endpoints`` (Inference Endpoint or ``nsfw-desktop serve`` URLs) the images
-    are classified remotely instead; ``token`` defaults to huggingface_hub's (HF_TOKEN).
-    Raises ModelError with a message for the user when the model is unusable.
-    Every front end (CLI, desktop app, watcher, server) builds its classifier here.
+    ``precision`` is one of PRECISIONS (see ``precision``): exact and balanced run the
+    checkpoint with PyTorch, fast its int8 ONNX export; an ONNX model always runs on
+    ONNX Runtime. ``notify`` receives what the user should read: a fast model being
+    built, balanced falling back to fp32. With ``endpoints`` (Inference Endpoint or
+    ``nsfw-desktop serve`` URLs) the images are classified remotely instead, whatever the
+    precision; ``token`` defaults to huggingface_hub's (HF_TOKEN). Raises ModelError with
+    a message for the user when the model is unusable. Every front end (CLI, desktop
+    app, watcher, server) builds its classifier here.
     """
     from nsfw_desktop import model_source
-    from nsfw_desktop.classify.local import LocalClassifier
+    from nsfw_desktop.classify.precision import check
 
+    check(precision)
     if endpoints:
         from nsfw_desktop.classify.remote import RemoteClassifier
 
         return RemoteClassifier(endpoints, token=token, unsafe_labels=unsafe_labels)
-    return LocalClassifier(model_source.resolve(model), device=device, unsafe_labels=unsafe_labels)
+    source = model_source.resolve(model)
+    if source.format != "transformers" or precision == "fast":
+        from nsfw_desktop.classify.onnx import OnnxClassifier
+
+        if device not in ("auto", "cpu"):
+            notify(f"{source.model_id} runs on ONNX Runtime on the CPU, not on {device}, in this "
+                   "precision")
+        return OnnxClassifier(source, precision=precision, unsafe_labels=unsafe_labels, notify=notify)
+    from nsfw_desktop.classify.local import LocalClassifier
+
+    return LocalClassifier(source, device=device, unsafe_labels=unsafe_labels, precision=precision,
+                           notify=notify)

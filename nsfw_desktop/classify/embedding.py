@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from nsfw_desktop.classify.base import Prediction
-from nsfw_desktop.classify.features import POOLS, extract, load_vit, resolve_layer
+from nsfw_desktop.classify.features import NOT_IN_THIS_MODE, POOLS, extract, load_vit, resolve_layer
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.model_source import ModelError
 
@@ -22,7 +22,7 @@ class EmbeddingClassifier:
 
     def __init__(self, classifier: LocalClassifier, *, layer: int = -1, pool: str = "cls"):
         if not isinstance(classifier, LocalClassifier):
-            raise ModelError("embeddings need a local model: a remote classifier returns only scores")
+            raise ModelError(NOT_IN_THIS_MODE.format(model=classifier.model_id))
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
         self.classifier = classifier

@@ -24,6 +24,10 @@ from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.model_source import ModelError
 
 POOLS = ("cls", "mean")
+NOT_IN_THIS_MODE = ("embeddings and heatmaps are not available with {model}: they need a local model "
+                    "run by PyTorch in the exact or balanced precision, and a remote classifier, an ONNX "
+                    "model or the fast precision returns scores only. Choose the exact (or balanced) "
+                    "precision and a transformers model.")
 
 _twins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its eager twin
 _twins_lock = threading.Lock()
@@ -52,8 +56,7 @@ class Features:
 def load_vit(classifier) -> None:
     """Load ``classifier``; ModelError unless it is a local ViT, whose layers these features read."""
     if not isinstance(classifier, LocalClassifier):
-        raise ModelError("embeddings and heatmaps need a local model: a remote classifier returns "
-                         "only scores")
+        raise ModelError(NOT_IN_THIS_MODE.format(model=classifier.model_id))
     classifier.load()
     if not hasattr(classifier.model, "vit"):
         raise ModelError(f"embeddings and heatmaps need a ViT checkpoint; {classifier.model_id} is a "
@@ -87,7 +90,7 @@ def extract(
     load_vit(classifier)
     index = resolve_layer(classifier, layer)
     model = _eager_twin(classifier.model) if attentions else classifier.model
-    with torch.inference_mode():
+    with torch.inference_mode(), classifier.forward_context():
         batch = torch.stack(list(prepared)).to(classifier.device)  # (B, 3, H, W)
         # Selecting one hidden state keeps the others from being held in memory.
         outputs = model(pixel_values=batch, output_hidden_states=[index] if embeddings else False,

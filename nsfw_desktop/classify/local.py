@@ -6,14 +6,20 @@ so the window appears (and an unchanged rescan finishes) without them.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from PIL import Image
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
+from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, autocast_dtype, check
+from nsfw_desktop.classify.preprocess import direct_preparer
 from nsfw_desktop.model_source import ModelError, ModelSource
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -37,7 +43,12 @@ def resolve_device(name: str = "auto") -> str:
 
 
 class LocalClassifier:
-    """A transformers image-classification checkpoint run locally with PyTorch."""
+    """A transformers image-classification checkpoint run locally with PyTorch.
+
+    ``precision`` is ``exact`` (fp32) or ``balanced`` (bf16/fp16 autocast where native,
+    see ``precision.autocast_dtype``); ``notify`` receives a note for the user when
+    balanced falls back to fp32.
+    """
 
     def __init__(
         self,
@@ -45,12 +56,18 @@ class LocalClassifier:
         *,
         device: str = "auto",
         unsafe_labels: Iterable[str] = DEFAULT_UNSAFE_LABELS,
+        precision: str = "exact",
+        notify: Callable[[str], None] = log.info,
     ):
+        if check(precision) == "fast":
+            raise ValueError("the fast precision runs on ONNX Runtime: use OnnxClassifier")
         self.source = source
-        self.model_id = source.model_id
+        self.precision = precision
+        self.notify = notify
+        self.model_id = source.model_id + MODEL_ID_SUFFIX[precision]
         self.device_name = device
         self.unsafe_names = tuple(unsafe_labels)
-        self.input_size = _input_size(source)
+        self.input_size = input_size_of(source)
         self._lock = threading.Lock()
         self.model = None
         self.processor = None
@@ -86,10 +103,24 @@ class LocalClassifier:
         self.sigmoid = problem == "multi_label_classification" or model.config.num_labels == 1
         self.model = model.to(self.device).eval()
         self.processor = processor
+        # Exact prepares with the processor itself, as the reference pipeline does.
+        self._direct = None if self.precision == "exact" else direct_preparer(
+            json.loads((self.source.folder / "preprocessor_config.json").read_text()))
         self._torch = torch
+        self.autocast_dtype, note = autocast_dtype(self.precision, self.device)
+        if note:
+            self.notify(note)
+
+    def forward_context(self):
+        """Where a forward pass runs: autocast in balanced precision, plain fp32 otherwise."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return self._torch.autocast(self.device, dtype=self.autocast_dtype)
 
     def prepare(self, image: Image.Image):
         """(3, H, W) float32 tensor, by the checkpoint's preprocessor_config."""
+        if self._direct is not None:
+            return self._torch.from_numpy(self._direct(image))
         return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
 
     def predict(self, prepared):
@@ -111,12 +142,12 @@ class LocalClassifier:
     def logits(self, prepared):
         """(B, num_labels) float32 logits on the CPU; the server applies other functions to them."""
         torch = self._torch
-        with torch.inference_mode():
+        with torch.inference_mode(), self.forward_context():
             batch = torch.stack(list(prepared)).to(self.device)  # (B, 3, H, W)
             return self.model(pixel_values=batch).logits.float().cpu()  # (B, num_labels)
 
 
-def _input_size(source: ModelSource) -> int:
+def input_size_of(source: ModelSource) -> int:
     """Longer side of the model input, read from preprocessor_config.json without transformers."""
     config = json.loads((source.folder / "preprocessor_config.json").read_text())
     sizes = [config.get("crop_size"), config.get("size")]

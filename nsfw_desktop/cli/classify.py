@@ -23,7 +23,7 @@ def register(subparsers) -> None:
                                                "for the model in the results database (--db) "
                                                "gives its policy score too.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    add_model_options(parser)
+    add_model_options(parser, precision=True)
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: path (and path_bytes for a name that "

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, PRECISIONS, Classifier
 from nsfw_desktop.displaypath import display_path, path_fields
 from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError
 
@@ -24,6 +24,23 @@ def threshold(text: str) -> float:
     return value
 
 
+def add_threshold_option(parser: argparse.ArgumentParser) -> None:
+    """--threshold, whose default is the model's recommended threshold (see ``resolve_threshold``)."""
+    parser.add_argument("--threshold", type=threshold, default=None,
+                        help="NSFW score from which a file is flagged (default: the model's "
+                             "recommended threshold, see `models list --available`; 0.5 for a "
+                             "model not listed there)")
+
+
+def resolve_threshold(args: argparse.Namespace) -> float:
+    """``--threshold``, or the recommended threshold of ``--model``; stored back into ``args``."""
+    from nsfw_desktop.catalogue import recommended_threshold
+
+    if args.threshold is None:
+        args.threshold = recommended_threshold(None if getattr(args, "endpoint", None) else args.model)
+    return args.threshold
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -31,13 +48,27 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_model_options(parser: argparse.ArgumentParser, *, remote: bool = True) -> None:
-    """--model, --device, --unsafe-labels and, with ``remote``, --endpoint and --token."""
+def add_model_options(parser: argparse.ArgumentParser, *, remote: bool = True,
+                      precision: bool = False) -> None:
+    """--model, --device, --unsafe-labels, with ``precision`` --precision, and with ``remote``
+    --endpoint and --token."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=None, metavar="M",
-                       help=f"local model folder or Hugging Face repo id[@revision] "
-                            f"(default: {DEFAULT_MODEL} at a pinned revision)")
+                       help=f"local model folder (a transformers checkpoint, or model.onnx with its "
+                            f"config.json and preprocessor_config.json), Hugging Face repo "
+                            f"id[@revision], or open-nsfw (Yahoo open_nsfw, installed with the app) "
+                            f"(default: {DEFAULT_MODEL} at a pinned revision; see `models list "
+                            f"--available`)")
     group.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    if precision:
+        group.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISIONS,
+                           help="exact: fp32, the reference scores; balanced: bf16 where the CPU "
+                                "has it natively (AVX-512 BF16 or AMX) or fp16 on a CUDA GPU, "
+                                "2-3x faster, scores within about 0.02 of exact; fast: the model "
+                                "exported to ONNX and quantized to int8 on this computer (built "
+                                "once, then cached), 3-4x faster, scores within about 0.07; "
+                                "embeddings and heatmaps need exact or balanced (default: "
+                                "%(default)s)")
     group.add_argument("--unsafe-labels", default=",".join(DEFAULT_UNSAFE_LABELS), metavar="L,L",
                        help="labels whose probabilities add up to the NSFW score "
                             "(case-insensitive; default: %(default)s)")
@@ -69,12 +100,19 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True) -> Classifi
     try:
         classifier = make_classifier(args.model, device=args.device,
                                      unsafe_labels=args.unsafe_labels.split(","),
-                                     endpoints=endpoints, token=getattr(args, "token", None))
+                                     endpoints=endpoints, token=getattr(args, "token", None),
+                                     precision=getattr(args, "precision", DEFAULT_PRECISION),
+                                     notify=_note)
         if load:
             classifier.load()
     except ModelError as exc:
         raise CliError(str(exc)) from None
     return classifier
+
+
+def _note(message: str) -> None:
+    """What the classifier tells the user (a fast model being built, a fallback to fp32)."""
+    print(f"note: {message}", file=sys.stderr, flush=True)
 
 
 @contextmanager

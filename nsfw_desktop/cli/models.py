@@ -1,4 +1,4 @@
-"""``nsfw-desktop models pull|list``: manage downloaded models."""
+"""``nsfw-desktop models pull|list``: manage downloaded models, list the known ones."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ def register(subparsers) -> None:
                       help=f"Hugging Face repo id[@revision] (default: {DEFAULT_MODEL})")
     pull.set_defaults(func=run_pull)
     listing = actions.add_parser("list", help="show the models in the Hugging Face cache")
+    listing.add_argument("--available", action="store_true",
+                         help="show the models the app knows instead: architecture, size, licence, "
+                              "where they come from and their recommended threshold")
     listing.set_defaults(func=run_list)
 
 
@@ -31,6 +34,8 @@ def run_pull(args) -> int:
 def run_list(args) -> int:
     from nsfw_desktop import model_source
 
+    if args.available:
+        return _print_catalogue()
     models = model_source.list_cached()
     if not models:
         print("No models in the Hugging Face cache. Fetch one with `nsfw-desktop models pull`.")
@@ -38,4 +43,19 @@ def run_list(args) -> int:
         usable = "" if model.has_safetensors else "  (no safetensors weights: not usable)"
         print(f"{model.repo_id}\t{', '.join(model.revisions)}\t"
               f"{model.size_bytes / 1e6:.0f} MB{usable}")
+    return 0
+
+
+def _print_catalogue() -> int:
+    from nsfw_desktop.catalogue import MODELS
+
+    for entry in MODELS:
+        print(entry.name)
+        print(f"  architecture: {entry.architecture}")
+        print(f"  size:         {entry.size}")
+        print(f"  licence:      {entry.licence}")
+        print(f"  source:       {entry.source}")
+        print(f"  threshold:    {entry.threshold} ({entry.threshold_source})")
+        if entry.note:
+            print(f"  note:         {entry.note}")
     return 0

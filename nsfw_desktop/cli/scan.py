@@ -9,12 +9,13 @@ from nsfw_desktop.cli.common import (
     CliError,
     add_db_option,
     add_model_options,
+    add_threshold_option,
     build_classifier,
     export_csv,
     json_line,
     open_store,
     positive_int,
-    threshold,
+    resolve_threshold,
 )
 from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted
@@ -28,9 +29,8 @@ def register(subparsers) -> None:
                                    description="Screen folders (recursively) for NSFW images. "
                                                "Unchanged files are not classified again.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="folders or files to screen")
-    add_model_options(parser)
-    parser.add_argument("--threshold", type=threshold, default=0.5,
-                        help="NSFW score from which a file is flagged (default: %(default)s)")
+    add_model_options(parser, precision=True)
+    add_threshold_option(parser)
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
                         help="images per forward pass (default: %(default)s)")
     parser.add_argument("--workers", type=positive_int, default=2,
@@ -56,6 +56,7 @@ def run(args) -> int:
 
     from nsfw_desktop.engine import scan
 
+    resolve_threshold(args)
     classifier = build_classifier(args, load=False)
     policy = ScanPolicy(recursive=not args.no_recursive, include_hidden=args.include_hidden,
                         embeddings=args.embeddings, retry_errors=args.retry_errors)

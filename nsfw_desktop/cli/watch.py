@@ -9,9 +9,10 @@ from nsfw_desktop.cli.common import (
     CliError,
     add_db_option,
     add_model_options,
+    add_threshold_option,
     build_classifier,
     json_line,
-    threshold,
+    resolve_threshold,
 )
 
 
@@ -22,10 +23,9 @@ def register(subparsers) -> None:
                     "once it is completely written. Files changed since the last run are caught up "
                     "first. Runs until Ctrl-C.")
     parser.add_argument("folders", nargs="+", metavar="FOLDER", help="folders to watch")
-    add_model_options(parser)
+    add_model_options(parser, precision=True)
     add_db_option(parser)
-    parser.add_argument("--threshold", type=threshold, default=0.5,
-                        help="NSFW score from which a file is flagged (default: %(default)s)")
+    add_threshold_option(parser)
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per classified file: path, label, nsfw_score, error")
     parser.add_argument("--poll", action="store_true",
@@ -42,6 +42,7 @@ def run(args) -> int:
     for folder in folders:
         if not os.path.isdir(folder):
             raise CliError(f"not a folder: {folder}")
+    resolve_threshold(args)
     classifier = build_classifier(args)
     printer = _Printer(args)
     watcher = Watcher(folders, classifier, args.db or default_db_path(), on_event=printer,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, Classifier
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.settings import Settings
@@ -32,18 +32,20 @@ class ModelChoice:
     token: str | None = None
     device: str = "auto"
     unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS
+    precision: str = DEFAULT_PRECISION
 
     @classmethod
     def of(cls, settings: Settings, unsafe_labels: tuple[str, ...]) -> ModelChoice:
         return cls(settings.model, tuple(settings.endpoints), settings.token, settings.device,
-                   tuple(unsafe_labels))
+                   tuple(unsafe_labels), settings.precision)
 
     @property
     def remote(self) -> bool:
         return bool(self.endpoints)
 
     def __repr__(self) -> str:  # the token never reaches a log line
-        return f"ModelChoice(model={self.model!r}, endpoints={self.endpoints!r}, device={self.device!r})"
+        return (f"ModelChoice(model={self.model!r}, endpoints={self.endpoints!r}, device={self.device!r}, "
+                f"precision={self.precision!r})")
 
 
 class ModelHost(QObject):
@@ -91,7 +93,7 @@ class ModelHost(QObject):
 
                 classifier = make_classifier(choice.model, device=choice.device,
                                              unsafe_labels=choice.unsafe_labels, endpoints=choice.endpoints,
-                                             token=choice.token)
+                                             token=choice.token, precision=choice.precision)
                 with self._state:
                     if self._choice == choice:  # else another model was chosen meanwhile: not kept
                         self._classifier = classifier

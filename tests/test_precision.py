@@ -1,0 +1,190 @@
+"""Precision modes: balanced and fast agree with exact within their stated tolerances, the fast
+model is exported faithfully, cached and rebuilt, and ONNX folders never open pickle files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+from nsfw_desktop.classify import make_classifier, onnx_export, precision
+from nsfw_desktop.classify.embedding import EmbeddingClassifier
+from nsfw_desktop.classify.local import LocalClassifier
+from nsfw_desktop.classify.onnx import OnnxClassifier
+from nsfw_desktop.model_source import ModelError, resolve
+from nsfw_desktop.pipeline import classify_entries, entries_for_paths
+from tests.conftest import build_tiny_vit, random_image, write_photos
+
+# What the README and --help promise, on the tiny ViT whose head spreads scores over 0..1.
+BALANCED_TOLERANCE = 0.01
+FAST_TOLERANCE = 0.05
+
+
+def scores(classifier, images) -> np.ndarray:
+    classifier.load()
+    return np.array([p.nsfw_score for p in classifier.predict([classifier.prepare(i) for i in images])])
+
+
+@pytest.fixture(scope="module")
+def images():
+    return [random_image(seed, size=(96, 64)) for seed in range(24)]
+
+
+@pytest.fixture
+def native_bf16(monkeypatch):
+    """Balanced takes the bf16 path whatever this CPU is (emulated bf16 gives the same numbers)."""
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda cpuinfo=None: True)
+
+
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
+    with_bf16 = tmp_path / "bf16"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 avx512_vnni\n")
+    without = tmp_path / "plain"
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\n")
+    assert precision.cpu_has_native_bf16(with_bf16)
+    assert not precision.cpu_has_native_bf16(without)
+    assert not precision.cpu_has_native_bf16(tmp_path / "missing")
+
+
+def test_balanced_falls_back_to_fp32_and_says_so(tiny_model, images, monkeypatch):
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda cpuinfo=None: False)
+    notes = []
+    balanced = make_classifier(str(tiny_model), device="cpu", precision="balanced", notify=notes.append)
+    exact = make_classifier(str(tiny_model), device="cpu")
+    # fp32 as exact; only the direct preparation's float rounding differs.
+    assert np.abs(scores(balanced, images) - scores(exact, images)).max() <= 1e-5
+    assert balanced.autocast_dtype is None and len(notes) == 1 and "no native bf16" in notes[0]
+    assert balanced.model_id == exact.model_id + "+balanced"
+
+
+def test_balanced_agrees_with_exact(tiny_model, images, native_bf16):
+    balanced = make_classifier(str(tiny_model), device="cpu", precision="balanced")
+    exact_scores = scores(make_classifier(str(tiny_model), device="cpu"), images)
+    balanced_scores = scores(balanced, images)
+    assert isinstance(balanced, LocalClassifier) and balanced.autocast_dtype is not None
+    assert exact_scores.max() - exact_scores.min() > 0.15  # a spread head: the comparison means something
+    assert np.abs(balanced_scores - exact_scores).max() <= BALANCED_TOLERANCE
+    assert not np.array_equal(balanced_scores, exact_scores)  # bf16 did run
+
+
+def test_balanced_embeddings_come_from_the_same_pass(tiny_model, images, native_bf16):
+    balanced = make_classifier(str(tiny_model), device="cpu", precision="balanced")
+    exact = make_classifier(str(tiny_model), device="cpu")
+    exact.load()
+    prepared = [exact.prepare(i) for i in images[:4]]
+    with_bf16 = EmbeddingClassifier(balanced)
+    with_bf16.load()
+    fp32 = EmbeddingClassifier(exact)
+    fp32.load()
+    for a, b in zip(with_bf16.predict(prepared), fp32.predict(prepared), strict=True):
+        cosine = float(a.embedding @ b.embedding / np.linalg.norm(a.embedding) / np.linalg.norm(b.embedding))
+        assert cosine > 0.99
+
+
+def test_fast_agrees_with_exact(tiny_model, images):
+    fast = make_classifier(str(tiny_model), device="cpu", precision="fast")
+    exact_scores = scores(make_classifier(str(tiny_model), device="cpu"), images)
+    fast_scores = scores(fast, images)
+    assert isinstance(fast, OnnxClassifier) and fast.model_id.endswith("+int8")
+    assert np.abs(fast_scores - exact_scores).max() <= FAST_TOLERANCE
+
+
+def test_onnx_export_equals_torch_in_fp32(tiny_model, images, tmp_path):
+    import onnxruntime as ort
+    import torch
+
+    target = tmp_path / "model.onnx"
+    onnx_export.export_fp32(resolve(str(tiny_model)), target)
+    exact = make_classifier(str(tiny_model), device="cpu")
+    exact.load()
+    batch = torch.stack([exact.prepare(i) for i in images[:5]])  # not the export's example batch of 2
+    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    (onnx_logits,) = session.run(None, {"pixel_values": batch.numpy()})
+    torch_logits = exact.logits(list(batch)).numpy()
+    assert np.abs(onnx_logits - torch_logits).max() <= 1e-4
+
+
+def test_fast_model_is_built_once_and_rebuilt_when_the_model_changes(tmp_path, images, monkeypatch):
+    model = build_tiny_vit(tmp_path / "model")
+    notes = []
+    first = make_classifier(str(model), precision="fast", notify=notes.append)
+    first.load()
+    built = onnx_export.cache_folder(resolve(str(model))) / onnx_export.INT8_FILE
+    assert built.is_file() and any("Building the fast" in note for note in notes)
+    assert json.loads((built.parent / onnx_export.INFO_FILE).read_text())["model_id"] == resolve(
+        str(model)).model_id
+    stamp = built.stat().st_mtime_ns
+    notes.clear()
+    second = make_classifier(str(model), precision="fast", notify=notes.append)
+    assert np.array_equal(scores(second, images), scores(first, images))
+    assert notes == [] and built.stat().st_mtime_ns == stamp  # reused, not rebuilt
+
+    # Other weights in the same folder: another fingerprint, another fast model.
+    shutil.rmtree(model)
+    build_tiny_vit(model, seed=1)
+    changed = make_classifier(str(model), precision="fast", notify=notes.append)
+    changed.load()
+    assert any("Building the fast" in note for note in notes)
+    assert not np.allclose(scores(changed, images), scores(first, images))
+
+    # A new exporter or runtime version is another key too.
+    notes.clear()
+    older = onnx_export.cache_folder(resolve(str(model)))
+    monkeypatch.setattr(onnx_export, "EXPORT_FORMAT", onnx_export.EXPORT_FORMAT + 1)
+    make_classifier(str(model), precision="fast", notify=notes.append).load()
+    assert any("Building the fast" in note for note in notes)
+    newer = onnx_export.cache_folder(resolve(str(model)))
+    assert newer != older and not older.exists()  # the build it replaces is deleted
+    assert sorted(p.name for p in newer.iterdir()) == [onnx_export.INFO_FILE, onnx_export.INT8_FILE]
+
+
+class _Trap:
+    """Unpickling this runs code: it creates a file, which the test looks for."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_onnx_folder_runs_on_onnx_runtime_and_never_opens_pickle(tiny_model, tmp_path, images):
+    folder = tmp_path / "onnx-model"
+    folder.mkdir()
+    for name in ("config.json", "preprocessor_config.json"):
+        shutil.copy(tiny_model / name, folder / name)
+    onnx_export.export_fp32(resolve(str(tiny_model)), folder / "model.onnx")
+    sprung = tmp_path / "pickle-was-loaded"
+    for name in ("pytorch_model.bin", "model.pt", "weights.pkl"):
+        (folder / name).write_bytes(pickle.dumps(_Trap(str(sprung))))
+    classifier = make_classifier(str(folder))
+    assert isinstance(classifier, OnnxClassifier)
+    exact_scores = scores(make_classifier(str(tiny_model), device="cpu"), images)
+    assert np.abs(scores(classifier, images) - exact_scores).max() <= 1e-4
+    assert not sprung.exists()
+    # Without model.onnx the folder is refused, naming the pickle files, and still nothing is unpickled.
+    os.unlink(folder / "model.onnx")
+    with pytest.raises(ModelError, match="only pickle weights"):
+        make_classifier(str(folder))
+    assert not sprung.exists()
+
+
+@pytest.mark.parametrize("mode", ["fast", "onnx"])
+def test_scores_only_modes_refuse_embeddings_clearly(tiny_model, tmp_path, mode):
+    if mode == "fast":
+        classifier = make_classifier(str(tiny_model), precision="fast")
+    else:
+        classifier = make_classifier("open-nsfw")
+    with pytest.raises(ModelError, match="not available with .*Choose the exact"):
+        EmbeddingClassifier(classifier)
+
+
+def test_a_fast_scan_classifies_files(tiny_model, tmp_path):
+    paths = write_photos(tmp_path / "photos", 5)
+    fast = make_classifier(str(tiny_model), precision="fast")
+    results = [r for batch in classify_entries(list(entries_for_paths(paths)), fast) for r in batch]
+    assert len(results) == 5 and all(r.error is None and 0 <= r.nsfw_score <= 1 for r in results)

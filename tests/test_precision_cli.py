@@ -1,0 +1,40 @@
+"""The command line's --precision, open-nsfw and `models list --available`."""
+
+import json
+
+from nsfw_desktop.cli import main
+from nsfw_desktop.store import Store
+
+
+def test_models_list_available_shows_the_catalogue(capsys):
+    assert main(["models", "list", "--available"]) == 0
+    out = capsys.readouterr().out
+    for words in ("Falconsai/nsfw_image_detection", "open-nsfw", "ResNet-50", "BSD-2-Clause",
+                  "threshold:", "works offline", "owner/name"):
+        assert words in out
+
+
+def test_scan_in_fast_precision_stores_int8_results(photos, tiny_model, tmp_path, capsys):
+    db = tmp_path / "r.db"
+    args = ["scan", str(photos), "--model", str(tiny_model), "--db", str(db), "--precision", "fast"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "scanned:   5" in out and "note: Building the fast (int8) version" in err
+    with Store(db) as store:
+        assert all(r.model.endswith("+int8") for r in store.results())
+    assert main(args) == 0  # built once: the second scan neither builds nor classifies again
+    out, err = capsys.readouterr()
+    assert "unchanged: 5" in out and "Building" not in err
+
+
+def test_classify_with_open_nsfw_and_its_threshold(photos, capsys):
+    assert main(["classify", *map(str, sorted(photos.iterdir())), "--model", "open-nsfw", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 5 and all(line["label"] in ("sfw", "nsfw") for line in lines)
+
+
+def test_embeddings_in_fast_precision_fail_with_one_clear_line(photos, tiny_model, tmp_path, capsys):
+    args = ["scan", str(photos), "--model", str(tiny_model), "--db", str(tmp_path / "r.db"),
+            "--precision", "fast", "--embeddings"]
+    assert main(args) == 1
+    assert "Choose the exact (or balanced) precision" in capsys.readouterr().err

@@ -108,8 +108,9 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=
     if not download or constants.HF_HUB_OFFLINE:
         raise ModelError(
             f"Model {repo_id} is not downloaded yet and downloads are off.",
-            f"Fetch it with `nsfw-desktop models pull {repo_id}` while online, or point --model at a "
-            "local model folder.", setting="model")
+            f"Fetch it with `nsfw-desktop models pull {repo_id}` while online, point --model at a "
+            "local model folder, or use --model open-nsfw, whose weights come with nsfw-desktop.",
+            setting="model")
     try:
         return Path(snapshot_download(repo_id, revision=revision, allow_patterns=ALLOWED_PATTERNS,
                                       tqdm_class=tqdm_class))
@@ -129,7 +130,8 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=
             reason = "huggingface.co cannot be reached (no internet connection?)"
         raise ModelError(
             f"Could not download model {repo_id}: {reason}.",
-            "Check the connection, or point --model at a local model folder.", setting="model") from None
+            "Check the connection, point --model at a local model folder, or use --model open-nsfw, "
+            "whose weights come with nsfw-desktop.", setting="model") from None
 
 
 def open_nsfw() -> ModelSource:

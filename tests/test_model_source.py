@@ -24,7 +24,7 @@ def test_offline_without_cache_names_the_fix():
         model_source.resolve(None)
     message = str(caught.value)
     assert "nsfw-desktop models pull Falconsai/nsfw_image_detection" in message
-    assert "--model" in message
+    assert "--model" in message and "--model open-nsfw" in message  # a model that works offline
 
 
 def test_missing_folder_and_bad_ids(tmp_path):

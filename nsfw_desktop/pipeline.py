@@ -121,8 +121,8 @@ def classify_entries(
     """Classify files in batches, yielding one list of Results per batch, in order.
 
     Errors (unreadable, corrupt, bomb...) come back as Results with ``error``
-    set; they never stop the run. Animated images are scored on several frames
-    and the file takes its highest-scoring frame.
+    set; they never stop the run. Animated images and videos are scored on several
+    frames and the file takes its highest-scoring frame (for a video, with its time).
     """
     options = options or DecodeOptions()
     control = control or ScanControl()
@@ -134,7 +134,8 @@ def classify_entries(
         except ImageError as exc:
             return _Decoded(entry, error=str(exc))
         # The frames are not kept: only the model inputs wait in the queue.
-        return _Decoded(entry, prepared.width, prepared.height, prepared.inputs)
+        return _Decoded(entry, prepared.width, prepared.height, prepared.inputs, kind=prepared.kind,
+                        times=prepared.times, duration=prepared.duration)
 
     ahead = 2 * options.batch_size  # enough decoded work to keep the model busy
     pending: deque[Future[_Decoded]] = deque()
@@ -174,6 +175,9 @@ class _Decoded:
     height: int | None = None
     inputs: list = field(default_factory=list)
     error: str | None = None
+    kind: str = "image"
+    times: list[float] | None = None  # a video's sampled frames' times
+    duration: float | None = None
 
 
 def _predict_batch(batch: list[_Decoded], classifier: Classifier) -> list[Result]:
@@ -189,7 +193,9 @@ def _predict_batch(batch: list[_Decoded], classifier: Classifier) -> list[Result
         mine = predictions[offset:offset + len(item.inputs)]
         offset += len(item.inputs)
         error = item.error or next((p.error for p in mine if p.error), None)
-        best = None if error else max(mine, key=lambda p: p.nsfw_score)
+        best_index = None if error else max(range(len(mine)), key=lambda i: mine[i].nsfw_score)
+        best = None if best_index is None else mine[best_index]
+        video = item.times is not None
         results.append(Result(
             path=entry.path,
             label=best.label if best else None,
@@ -198,6 +204,9 @@ def _predict_batch(batch: list[_Decoded], classifier: Classifier) -> list[Result
             width=item.width, height=item.height,
             file_size=entry.size, mtime_ns=entry.mtime_ns,
             scanned_at=scanned_at, error=error, embedding=best.embedding if best else None,
+            kind=item.kind, duration=item.duration,
+            worst_frame_time=item.times[best_index] if video and best else None,
+            frames=len(item.inputs) if video else None,
         ))
     return results
 

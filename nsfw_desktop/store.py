@@ -32,7 +32,7 @@ import numpy as np
 from nsfw_desktop.database import StoreError as StoreError  # re-exported: callers catch it here
 from nsfw_desktop.database import open_database, user_errors
 
-SCHEMA_VERSION = 2  # 2: results.missing_since
+SCHEMA_VERSION = 3  # 2: results.missing_since; 3: kind, duration, worst_frame_time, frames
 EMBEDDING_DTYPE = np.dtype("<f2")  # float16, little-endian, whatever the machine
 
 _SCHEMA = """
@@ -48,7 +48,11 @@ CREATE TABLE IF NOT EXISTS results (
     scanned_at REAL NOT NULL,       -- seconds since the epoch
     error TEXT,                     -- why the file could not be classified
     review TEXT,                    -- a person's verdict: 'safe', 'nsfw' or NULL
-    missing_since REAL              -- a reviewed file a scan found gone; NULL while it is there
+    missing_since REAL,             -- a reviewed file a scan found gone; NULL while it is there
+    kind TEXT NOT NULL DEFAULT 'image',  -- 'image' or 'video'
+    duration REAL,                  -- a video's, in seconds
+    worst_frame_time REAL,          -- seconds into a video of its highest-scoring frame
+    frames INTEGER                  -- frames sampled from a video
 );
 CREATE INDEX IF NOT EXISTS results_score ON results (nsfw_score);
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -88,7 +92,7 @@ _FINGERPRINTS = """SELECT r.path, r.file_size, r.mtime_ns, r.model, r.nsfw_score
     e.path IS NOT NULL FROM results r LEFT JOIN embeddings e ON e.path = r.path AND e.model = r.model"""
 
 _COLUMNS = ("path, label, nsfw_score, model, width, height, file_size, mtime_ns, scanned_at, error, "
-            "review, missing_since")
+            "review, missing_since, kind, duration, worst_frame_time, frames")
 
 
 @dataclass
@@ -105,6 +109,10 @@ class Result:
     error: str | None = None
     review: str | None = None
     missing_since: float | None = None  # seconds since the epoch; set on reviewed files found gone
+    kind: str = "image"  # or "video"
+    duration: float | None = None  # a video's, in seconds
+    worst_frame_time: float | None = None  # seconds into a video of its highest-scoring frame
+    frames: int | None = None  # frames sampled from a video
     # float32 vector from a scan with embeddings; put_many keeps it in the embeddings table
     embedding: Any = field(default=None, repr=False, compare=False)
 
@@ -169,9 +177,11 @@ class Store:
         them together. A review survives a change of model, not a change of the file itself."""
         results = list(results)
         self.db.executemany(
-            f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL)
+            f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?)
             ON CONFLICT(path) DO UPDATE SET
                 label=excluded.label, nsfw_score=excluded.nsfw_score, model=excluded.model,
+                kind=excluded.kind, duration=excluded.duration,
+                worst_frame_time=excluded.worst_frame_time, frames=excluded.frames,
                 width=excluded.width, height=excluded.height, scanned_at=excluded.scanned_at,
                 error=excluded.error, missing_since=NULL,
                 review=CASE WHEN results.file_size=excluded.file_size
@@ -180,7 +190,8 @@ class Store:
                 file_size=excluded.file_size, mtime_ns=excluded.mtime_ns""",
             [
                 (os.fsencode(r.path), r.label, r.nsfw_score, r.model, r.width, r.height,
-                 r.file_size, r.mtime_ns, r.scanned_at, r.error)
+                 r.file_size, r.mtime_ns, r.scanned_at, r.error, r.kind, r.duration,
+                 r.worst_frame_time, r.frames)
                 for r in results
             ],
         )
@@ -287,3 +298,8 @@ def _migrate(db: sqlite3.Connection) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
     if columns and "missing_since" not in columns:  # schema 1
         db.execute("ALTER TABLE results ADD COLUMN missing_since REAL")
+    if columns and "kind" not in columns:  # schema 2
+        db.execute("ALTER TABLE results ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'")
+        db.execute("ALTER TABLE results ADD COLUMN duration REAL")
+        db.execute("ALTER TABLE results ADD COLUMN worst_frame_time REAL")
+        db.execute("ALTER TABLE results ADD COLUMN frames INTEGER")

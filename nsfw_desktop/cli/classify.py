@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nsfw_desktop.cli.common import add_model_options, build_classifier, json_line, positive_int
+from nsfw_desktop.cli.common import add_model_options, build_classifier, json_line, positive_int, result_json
 from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
 
@@ -16,7 +16,8 @@ def register(subparsers) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: path (and path_bytes for a name that "
-                             "is not UTF-8), label, nsfw_score, error")
+                             "is not UTF-8), label, nsfw_score, error, kind, duration, "
+                             "worst_frame_time")
     parser.set_defaults(func=run)
 
 
@@ -27,19 +28,24 @@ def run(args) -> int:
     readable = []
     for item in entries_for_paths(args.images):
         if isinstance(item, tuple):
-            _print(args, item[0], None, None, item[1])
+            if args.json:
+                print(json_line(item[0], None, None, item[1]), flush=True)
+            else:
+                print(f"{display_path(item[0])}\terror: {display_path(item[1])}", flush=True)
         else:
             readable.append(item)
     for results in classify_entries(readable, classifier, DecodeOptions(batch_size=args.batch_size)):
         for r in results:
-            _print(args, r.path, r.label, r.nsfw_score, r.error)
+            _print(args, r)
     return 0
 
 
-def _print(args, path: str, label: str | None, score: float | None, error: str | None) -> None:
+def _print(args, result) -> None:
     if args.json:
-        print(json_line(path, label, score, error), flush=True)
-    elif error:
-        print(f"{display_path(path)}\terror: {display_path(error)}", flush=True)
+        print(result_json(result), flush=True)
+    elif result.error:
+        print(f"{display_path(result.path)}\terror: {display_path(result.error)}", flush=True)
     else:
-        print(f"{display_path(path)}\t{label}\t{score:.4f}", flush=True)
+        worst = (f"\tat {result.worst_frame_time:.1f} s of {result.duration:.1f} s"
+                 if result.worst_frame_time is not None else "")
+        print(f"{display_path(result.path)}\t{result.label}\t{result.nsfw_score:.4f}{worst}", flush=True)

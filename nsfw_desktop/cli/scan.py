@@ -11,9 +11,9 @@ from nsfw_desktop.cli.common import (
     add_model_options,
     build_classifier,
     export_csv,
-    json_line,
     open_store,
     positive_int,
+    result_json,
     threshold,
 )
 from nsfw_desktop.displaypath import display_path
@@ -75,8 +75,7 @@ def run(args) -> int:
                 elif isinstance(event, BatchDone):
                     for result in event.results:
                         if args.json:
-                            bar.write(json_line(result.path, result.label, result.nsfw_score,
-                                                result.error), file=sys.stdout)
+                            bar.write(result_json(result), file=sys.stdout)
                         elif result.error:
                             bar.write(display_path(f"error: {result.path}: {result.error}"),
                                       file=sys.stderr)

@@ -10,7 +10,7 @@ from nsfw_desktop.cli.common import (
     add_db_option,
     add_model_options,
     build_classifier,
-    json_line,
+    result_json,
     threshold,
 )
 
@@ -71,7 +71,7 @@ class _Printer:
         if isinstance(event, FileClassified):
             r = event.result
             if self.json:
-                line = json_line(r.path, r.label, r.nsfw_score, r.error)
+                line = result_json(r)
             elif r.error:
                 line = f"{r.path}\terror: {r.error}"
             else:

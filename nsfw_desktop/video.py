@@ -1,0 +1,218 @@
+"""Video files: found by content, screened on frames sampled over the whole film.
+
+Rules (documented in the README):
+
+- A file is a video by its first bytes (an MP4/MOV/M4V/3GP ``ftyp`` brand, old
+  QuickTime atoms, Matroska/WebM's EBML header, AVI's RIFF header), else by its
+  extension. Decoding is PyAV's (FFmpeg in its wheels).
+- Frames are spread over the whole duration: one every ``interval`` seconds, at
+  least ``min_frames`` and at most ``max_frames``. Each is taken by seeking to
+  the keyframe at or before its time and decoding the first frame there, so a
+  film is never decoded whole. Where keyframes are sparser than the samples,
+  the decoder goes on from the keyframe to the sample's time instead of taking
+  the same keyframe twice.
+- Each frame is scaled down as soon as it is decoded (shorter side
+  ``min_side``), so no full-size copies are kept; the display rotation of a
+  phone video is applied, so the model sees it upright.
+- Bounded per file: a resolution over ``max_pixels``, a duration over
+  ``max_seconds`` or a frame count no frame rate explains is refused from the
+  headers; decoding stops at ``timeout`` seconds (also for reads that stall).
+- Failures raise ImageError with a reason for the user.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image
+
+from nsfw_desktop.imaging import ImageError, open_regular
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".qt", ".3gp", ".3g2", ".mkv", ".webm", ".avi"})
+
+DEFAULT_INTERVAL = 5.0  # seconds between sampled frames
+DEFAULT_MIN_FRAMES = 8
+DEFAULT_MAX_FRAMES = 64
+DEFAULT_MAX_PIXELS = 8192 * 4320  # 8K: more is no phone or camera video
+DEFAULT_MAX_SECONDS = 24 * 3600
+DEFAULT_TIMEOUT = 60.0  # seconds one video may take to sample
+_MAX_FPS = 1000  # a container claiming more frames than this per second is lying
+
+# ISO base media brands of video files (MP4, MOV, M4V, 3GP); HEIF brands are pictures.
+_FTYP_BRANDS = {b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1",
+                b"qt  ", b"M4V ", b"M4VH", b"M4VP", b"MSNV", b"dash", b"mmp4", b"f4v ", b"XAVC"}
+# QuickTime files from before ftyp start with one of these atoms.
+_QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"pnot"}
+_EBML = b"\x1a\x45\xdf\xa3"  # Matroska and WebM
+
+
+class VideoError(ImageError):
+    """A video that could not be sampled; the message is for the user."""
+
+
+@dataclass
+class DecodedVideo:
+    frames: list[Image.Image]  # upright RGB, reduced
+    times: list[float]  # seconds from the start, one per frame
+    width: int  # of the upright full-size picture
+    height: int
+    duration: float  # seconds
+
+
+def looks_like_video(header: bytes) -> bool:
+    """True when the first 16 bytes of a file carry the signature of a video container."""
+    box = header[4:8]
+    return (
+        (box == b"ftyp" and (header[8:12] in _FTYP_BRANDS or header[8:11] in (b"3gp", b"3g2")))
+        or box in _QUICKTIME_ATOMS
+        or header.startswith(_EBML)
+        or (header[:4] == b"RIFF" and header[8:12] == b"AVI ")
+    )
+
+
+def has_video_suffix(name: str) -> bool:
+    return os.path.splitext(name.lower())[1] in VIDEO_SUFFIXES
+
+
+def sample_times(duration: float, *, interval: float = DEFAULT_INTERVAL,
+                 min_frames: int = DEFAULT_MIN_FRAMES, max_frames: int = DEFAULT_MAX_FRAMES) -> list[float]:
+    """Times of the frames to sample: the middles of equal slices of the film, so the
+    first and last seconds (titles, a black fade) weigh no more than the rest."""
+    count = max(min_frames, min(max_frames, round(duration / interval)))
+    return [duration * (i + 0.5) / count for i in range(count)]
+
+
+def load_video(
+    source: str | Path | BinaryIO,
+    *,
+    min_side: int,
+    interval: float = DEFAULT_INTERVAL,
+    min_frames: int = DEFAULT_MIN_FRAMES,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> DecodedVideo:
+    """Sample frames of the video in ``source`` (a file name or an open binary file).
+    Raises VideoError with the reason."""
+    import av
+
+    deadline = time.monotonic() + timeout
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            if os.path.getsize(source) == 0:
+                raise VideoError("the file is empty (0 bytes)")
+            with open_regular(source) as handle:
+                return _sample(handle, deadline, timeout, min_side, interval, min_frames, max_frames,
+                               max_pixels, max_seconds)
+        return _sample(source, deadline, timeout, min_side, interval, min_frames, max_frames,
+                       max_pixels, max_seconds)
+    except FileNotFoundError:
+        raise VideoError("the file disappeared before it could be read") from None
+    except PermissionError:
+        raise VideoError("permission denied: the file cannot be read") from None
+    except MemoryError:
+        raise VideoError("not enough memory to decode this video") from None
+    except av.error.ExitError:
+        raise VideoError(f"reading the video took longer than {timeout:.0f} seconds; "
+                         "it may be damaged or on a very slow drive") from None
+    except av.FFmpegError as exc:
+        raise VideoError(f"the video is truncated or corrupt ({exc.strerror or exc})") from None
+
+
+def _sample(handle, deadline, timeout, min_side, interval, min_frames, max_frames, max_pixels,
+            max_seconds) -> DecodedVideo:
+    import av
+
+    # The timeout interrupts FFmpeg's reads too, so a stalled read cannot hang a scan.
+    with av.open(handle, "r", timeout=(timeout, timeout)) as container:
+        if not container.streams.video:
+            raise VideoError("the file has no video track (audio only?)")
+        stream = container.streams.video[0]
+        codec = stream.codec_context
+        if codec is None or not codec.name:
+            raise VideoError("the video is in a format (codec) nsfw-desktop cannot decode")
+        width, height = codec.width, codec.height
+        if width <= 0 or height <= 0:
+            raise VideoError("the video's header gives no picture size: the file is corrupt")
+        if width * height > max_pixels:
+            raise VideoError(f"refused: the video claims {width}x{height} pixels "
+                             f"({width * height / 1e6:.0f} MP), over the "
+                             f"{max_pixels / 1e6:.0f} megapixel limit for videos")
+        duration = _duration(container, stream)
+        if duration > max_seconds:
+            raise VideoError(f"refused: the video claims to last {duration / 3600:.0f} hours, "
+                             f"more than the {max_seconds / 3600:.0f} hour limit")
+        if stream.frames > _MAX_FPS * max(duration, 1.0):
+            raise VideoError(f"refused: the video claims {stream.frames} frames in {duration:.0f} "
+                             "seconds, which no real video has: the file is corrupt or hostile")
+        codec.thread_count = 1  # the scan runs several decoders at once already
+        frames, times = [], []
+        previous = None
+        quarter_turned = False
+        for target in sample_times(duration, interval=interval, min_frames=min_frames, max_frames=max_frames):
+            if time.monotonic() > deadline:
+                raise av.error.ExitError(0, "deadline")
+            frame = _frame_at(container, stream, target, previous, deadline)
+            if frame is None:
+                continue
+            previous = frame.pts
+            quarter_turned = round(frame.rotation) % 180 == 90
+            frames.append(_reduced(frame, min_side, max_pixels))
+            times.append(float(frame.time) if frame.time is not None else target)
+        if not frames:
+            raise VideoError("no frame of the video could be decoded: the file is truncated or corrupt")
+        if quarter_turned:
+            width, height = height, width
+        return DecodedVideo(frames, times, width, height, duration)
+
+
+def _duration(container, stream) -> float:
+    if stream.duration is not None and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000  # AV_TIME_BASE
+    raise VideoError("the video does not say how long it is: the file is truncated or corrupt")
+
+
+def _frame_at(container, stream, target: float, previous: int | None, deadline: float):
+    """The first frame at the keyframe before ``target``; if that is the frame taken last
+    time (sparse keyframes), the first frame at or after ``target`` instead."""
+    import av
+
+    container.seek(round(target / stream.time_base) + (stream.start_time or 0), stream=stream,
+                   any_frame=False, backward=True)
+    first = True
+    for frame in container.decode(stream):
+        if frame.pts is None:
+            continue
+        fresh = previous is None or frame.pts > previous
+        if fresh and (first or frame.time >= target):
+            return frame
+        first = False
+        if time.monotonic() > deadline:
+            raise av.error.ExitError(0, "deadline")
+    return None
+
+
+def _reduced(frame, min_side: int, max_pixels: int) -> Image.Image:
+    """The frame as an upright RGB picture whose shorter side is ``min_side`` (never enlarged)."""
+    if frame.width * frame.height > max_pixels:
+        raise VideoError(f"refused: a frame of the video is {frame.width}x{frame.height} pixels, "
+                         f"over the {max_pixels / 1e6:.0f} megapixel limit for videos")
+    scale = min(1.0, min_side / min(frame.width, frame.height))
+    width, height = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+    picture = frame.reformat(width=width, height=height, format="rgb24").to_image()
+    return _rotation(picture, frame.rotation)
+
+
+def _rotation(picture: Image.Image, degrees: int = 0) -> Image.Image:
+    """Turn ``picture`` by the display matrix's angle (counter-clockwise degrees)."""
+    turns = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180,
+             270: Image.Transpose.ROTATE_270}
+    turn = turns.get(round(degrees) % 360)
+    return picture.transpose(turn) if turn is not None else picture

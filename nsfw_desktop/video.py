@@ -17,6 +17,7 @@ Rules (documented in the README):
 - Bounded per file: a resolution over ``max_pixels``, a duration over
   ``max_seconds`` or a frame count no frame rate explains is refused from the
   headers; decoding stops at ``timeout`` seconds (also for reads that stall).
+- A file whose frames stop well before the duration it claims is truncated.
 - Failures raise ImageError with a reason for the user.
 """
 
@@ -40,6 +41,7 @@ DEFAULT_MAX_FRAMES = 64
 DEFAULT_MAX_PIXELS = 8192 * 4320  # 8K: more is no phone or camera video
 DEFAULT_MAX_SECONDS = 24 * 3600
 DEFAULT_TIMEOUT = 60.0  # seconds one video may take to sample
+_COMPLETE = 0.75  # frames ending before this share of the duration: truncated
 _MAX_FPS = 1000  # a container claiming more frames than this per second is lying
 
 # ISO base media brands of video files (MP4, MOV, M4V, 3GP); HEIF brands are pictures.
@@ -153,12 +155,14 @@ def _sample(handle, deadline, timeout, min_side, interval, min_frames, max_frame
         codec.thread_count = 1  # the scan runs several decoders at once already
         frames, times = [], []
         previous = None
+        missed = 0  # samples with no frame at or after their time
         quarter_turned = False
         for target in sample_times(duration, interval=interval, min_frames=min_frames, max_frames=max_frames):
             if time.monotonic() > deadline:
                 raise av.error.ExitError(0, "deadline")
             frame = _frame_at(container, stream, target, previous, deadline)
             if frame is None:
+                missed += 1
                 continue
             previous = frame.pts
             quarter_turned = round(frame.rotation) % 180 == 90
@@ -166,6 +170,11 @@ def _sample(handle, deadline, timeout, min_side, interval, min_frames, max_frame
             times.append(float(frame.time) if frame.time is not None else target)
         if not frames:
             raise VideoError("no frame of the video could be decoded: the file is truncated or corrupt")
+        if missed and times[-1] < _COMPLETE * duration:
+            # A sound track may outlast the picture a little; frames that stop early mean
+            # the file was cut short.
+            raise VideoError(f"the video is truncated: its frames stop at {times[-1]:.0f} s of the "
+                             f"{duration:.0f} s it claims (an incomplete download or copy?)")
         if quarter_turned:
             width, height = height, width
         return DecodedVideo(frames, times, width, height, duration)

@@ -1,0 +1,152 @@
+"""Videos: found by content, sampled by seeking, scored on their highest frame, bad ones
+become error rows. The videos are encoded here with PyAV from still pictures."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nsfw_desktop.imaging import ImageError
+from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
+from nsfw_desktop.video import load_video, looks_like_video, sample_times
+from nsfw_desktop.walker import WalkReport, walk
+from tests.conftest import random_image, run_scan, write_photos
+from tests.videos import write_audio, write_video
+
+SIZE = (128, 96)
+
+
+@pytest.fixture(scope="module")
+def low_and_high(local):
+    """The pictures among a few the tiny model scores lowest and highest, with their scores."""
+    pictures = [random_image(seed, SIZE) for seed in range(30)]
+    scores = [p.nsfw_score for p in local.predict([local.prepare(p) for p in pictures])]
+    low = min(range(30), key=scores.__getitem__)
+    high = max(range(30), key=scores.__getitem__)
+    assert scores[high] - scores[low] > 0.1, "the tiny model no longer tells these pictures apart"
+    return (pictures[low], scores[low]), (pictures[high], scores[high])
+
+
+@pytest.fixture
+def film(tmp_path, low_and_high) -> Path:
+    """24 s: the low picture for 8 s, the high one for 8 s, the low one again."""
+    (low, _), (high, _) = low_and_high
+    return write_video(tmp_path / "film.mp4", [(low, 8), (high, 8), (low, 8)])
+
+
+@pytest.mark.parametrize("codec, container, name", [
+    ("libx264", "mp4", "clip.mp4"), ("libx264", "matroska", "clip.mkv"),
+    ("libvpx", "webm", "clip.webm"), ("mpeg4", "avi", "clip.avi"), ("mpeg4", "mov", "clip.mov"),
+])
+def test_containers_are_recognised_by_content_and_sampled_over_the_whole_film(tmp_path, codec,
+                                                                             container, name):
+    path = write_video(tmp_path / name, [(random_image(1, SIZE), 10), (random_image(2, SIZE), 10)],
+                       codec=codec, container=container)
+    assert looks_like_video(path.read_bytes()[:16])
+    video = load_video(path, min_side=48)
+    assert video.duration == pytest.approx(20, abs=0.2)
+    assert (video.width, video.height) == SIZE
+    assert len(video.frames) == 8  # 20 s at one every 5 s is 4: at least 8
+    assert video.times == sorted(set(video.times))  # distinct frames, in order
+    assert video.times[0] < 2.5 and video.times[-1] > 16  # the whole film, not its start
+    assert all(min(frame.size) == 48 for frame in video.frames)  # reduced at once
+
+
+def test_samples_follow_the_interval_between_the_frame_limits():
+    assert len(sample_times(10)) == 8
+    assert len(sample_times(600)) == 64
+    assert len(sample_times(200)) == 40
+    assert sample_times(80, interval=10) == [5 + 10 * i for i in range(8)]
+    with pytest.raises(ValueError, match="1 <= min <= max"):
+        DecodeOptions(video_min_frames=10, video_max_frames=4)
+
+
+def test_sparse_keyframes_still_give_distinct_frames(tmp_path):
+    path = write_video(tmp_path / "one-key.mp4", [(random_image(3, SIZE), 8)], keyframe_every=100)
+    video = load_video(path, min_side=48)
+    assert len(video.frames) == 8
+    assert video.times == sorted(set(video.times))
+    assert video.times[-1] > 7
+
+
+def test_the_walker_finds_videos_by_extension_or_content(tmp_path):
+    folder = tmp_path / "camera"
+    clip = write_video(tmp_path / "clip.mp4", [(random_image(1, SIZE), 2)])
+    folder.mkdir()
+    shutil.copy(clip, folder / "VID_0001.mp4")
+    shutil.copy(clip, folder / "no-extension")
+    shutil.copy(clip, folder / "looks-like-a.jpg")
+    (folder / "notes.txt").write_text("not a video")
+    found = sorted(Path(e.path).name for e in walk([str(folder)], WalkReport()))
+    assert found == ["VID_0001.mp4", "looks-like-a.jpg", "no-extension"]
+
+
+def test_a_video_scores_its_highest_sampled_frame_as_an_image_would(film, local, store):
+    prepared = decode_and_prepare(film, local)
+    assert prepared.kind == "video" and len(prepared.times) == len(prepared.frames) == 8
+    as_images = [p.nsfw_score for p in local.predict([local.prepare(f) for f in prepared.frames])]
+    _, _, [result] = run_scan([film], local, store)
+    assert result.nsfw_score == pytest.approx(max(as_images), abs=1e-5)
+    best = max(range(len(as_images)), key=as_images.__getitem__)
+    assert result.worst_frame_time == pytest.approx(prepared.times[best])
+    assert (result.kind, result.frames) == ("video", 8)
+
+
+def test_a_video_is_flagged_at_the_time_of_its_high_scoring_middle(film, local, store, low_and_high):
+    (_, low), (_, high) = low_and_high
+    threshold = (low + high) / 2
+    _, _, [result] = run_scan([film], local, store)
+    assert result.flagged(threshold)
+    assert result.nsfw_score == pytest.approx(high, abs=0.05)
+    assert 8 <= result.worst_frame_time < 16
+    stored = store.get(str(film))
+    assert (stored.kind, stored.duration, stored.frames) == ("video", pytest.approx(24, abs=0.2), 8)
+    assert stored.worst_frame_time == result.worst_frame_time
+    assert (stored.width, stored.height) == SIZE
+
+
+def test_each_bad_video_is_an_error_row_and_the_scan_goes_on(tmp_path, local, store):
+    folder = tmp_path / "downloads"
+    write_photos(folder, 1)
+    clip = write_video(tmp_path / "clip.mp4", [(random_image(1, SIZE), 8)])
+    data = clip.read_bytes()
+    (folder / "cut.mp4").write_bytes(data[:len(data) // 2])
+    mkv = write_video(tmp_path / "clip.mkv", [(random_image(1, SIZE), 8)], container="matroska")
+    (folder / "cut.mkv").write_bytes(mkv.read_bytes()[:len(mkv.read_bytes()) // 2])
+    (folder / "empty.mp4").write_bytes(b"")
+    write_audio(folder / "song.mp4")
+    # Matroska names its codec in plain text: one FFmpeg has never heard of.
+    (folder / "strange.mkv").write_bytes(mkv.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/QQQ/QQQ"))
+    _, summary, results = run_scan([folder], local, store)
+    errors = {Path(r.path).name: r.error for r in results if r.error}
+    assert errors.keys() == {"cut.mp4", "cut.mkv", "empty.mp4", "song.mp4", "strange.mkv"}
+    assert "truncated" in errors["cut.mp4"] and "truncated" in errors["cut.mkv"]
+    assert errors["empty.mp4"] == "the file is empty (0 bytes)"
+    assert "no video track (audio only?)" in errors["song.mp4"]
+    assert "cannot decode" in errors["strange.mkv"]
+    assert [Path(r.path).name for r in results if not r.error] == ["photo_0000.png"]
+
+
+@pytest.mark.parametrize("limit, reason", [
+    ({"video_max_pixels": 100 * 100}, "megapixel limit for videos"),
+    ({"video_max_seconds": 5}, "hour limit"),
+    ({"video_timeout": 1e-9}, "took longer than"),
+])
+def test_videos_over_the_limits_are_refused_with_the_reason(tmp_path, local, limit, reason):
+    clip = write_video(tmp_path / "clip.mp4", [(random_image(1, SIZE), 8)])
+    with pytest.raises(ImageError, match=reason):
+        decode_and_prepare(clip, local, DecodeOptions(**limit))
+
+
+def test_a_rotated_phone_video_is_seen_upright(tmp_path):
+    picture = random_image(1, SIZE)
+    picture.paste((255, 0, 0), (0, 0, 32, 24))  # a red corner, to tell the turn
+    clip = write_video(tmp_path / "portrait.mp4", [(picture, 2)], rotation=90)
+    video = load_video(clip, min_side=48)
+    assert (video.width, video.height) == (SIZE[1], SIZE[0])
+    frame = video.frames[0]
+    assert frame.size == (48, 64)
+    red = frame.getpixel((4, 60))  # turned a quarter counter-clockwise: top left goes bottom left
+    assert red[0] > 150 and red[1] < 100

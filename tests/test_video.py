@@ -150,3 +150,49 @@ def test_a_rotated_phone_video_is_seen_upright(tmp_path):
     assert frame.size == (48, 64)
     red = frame.getpixel((4, 60))  # turned a quarter counter-clockwise: top left goes bottom left
     assert red[0] > 150 and red[1] < 100
+
+
+def test_explain_draws_the_worst_frame_and_says_when_it_is(film, tiny_model, tmp_path, capsys,
+                                                           low_and_high):
+    from nsfw_desktop.cli import main
+
+    (_, _), (_, high) = low_and_high
+    assert main(["explain", str(film), "--out", str(tmp_path / "o"), "--model", str(tiny_model)]) == 0
+    path, label, score, target, at = capsys.readouterr().out.strip().split("\t")
+    assert path == str(film) and float(score) == pytest.approx(high, abs=0.05)
+    assert at.startswith("at ") and 8 <= float(at.split()[1]) < 16
+    assert Path(target).is_file()
+
+
+def test_find_similar_matches_a_video_by_its_worst_frame(film, local, store, tmp_path):
+    from nsfw_desktop.search import find_similar
+
+    run_scan([film, write_photos(tmp_path / "photos", 3)[0].parent], local, store, embeddings=True)
+    assert store.embedding(str(film), local.model_id) is not None
+    copy = shutil.copy(film, tmp_path / "copy.mp4")  # not in the database: embedded as a query
+    [best, *_] = find_similar(store.path, copy, local, top_k=3)
+    assert best.path == str(film) and best.similarity > 0.999
+
+
+def test_classify_json_and_the_csv_carry_kind_duration_and_worst_frame_time(film, tiny_model, tmp_path,
+                                                                            capsys):
+    import csv
+    import json
+
+    from nsfw_desktop.cli import main
+
+    photo = write_photos(tmp_path / "photos", 1)[0]
+    assert main(["classify", str(film), str(photo), "--model", str(tiny_model), "--json"]) == 0
+    video, picture = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (video["kind"], video["duration"]) == ("video", pytest.approx(24, abs=0.2))
+    assert 8 <= video["worst_frame_time"] < 16
+    assert (picture["kind"], picture["duration"], picture["worst_frame_time"]) == ("image", None, None)
+    assert main(["classify", str(film), "--model", str(tiny_model)]) == 0
+    assert " s of 24.0 s" in capsys.readouterr().out
+    db, table = tmp_path / "results.db", tmp_path / "all.csv"
+    assert main(["scan", str(film), "--model", str(tiny_model), "--db", str(db)]) == 0
+    assert main(["export", "--db", str(db), "--csv", str(table), "--all"]) == 0
+    with table.open(encoding="utf-8", newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert row["kind"] == "video" and float(row["duration"]) == pytest.approx(24, abs=0.2)
+    assert float(row["worst_frame_time"]) == pytest.approx(video["worst_frame_time"], abs=1e-3)

@@ -4,6 +4,7 @@ become error rows. The videos are encoded here with PyAV from still pictures."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,33 @@ def test_classify_json_and_the_csv_carry_kind_duration_and_worst_frame_time(film
         [row] = list(csv.DictReader(handle))
     assert row["kind"] == "video" and float(row["duration"]) == pytest.approx(24, abs=0.2)
     assert float(row["worst_frame_time"]) == pytest.approx(video["worst_frame_time"], abs=1e-3)
+
+
+def test_a_folder_of_videos_keeps_few_decoded_films_waiting(tmp_path, local, monkeypatch):
+    """Each film's inputs take tens of MB: only a few wait for the model, not sixteen."""
+    from nsfw_desktop import pipeline
+    from nsfw_desktop.walker import FileEntry
+
+    clip = write_video(tmp_path / "clip.mp4", [(random_image(1, SIZE), 2)])
+    entries = []
+    for index in range(12):
+        path = shutil.copy(clip, tmp_path / f"VID_{index:02d}.mp4")
+        entries.append(FileEntry(str(path), clip.stat().st_size, 0))
+    counts = {"decoded": 0, "classified": 0, "most waiting": 0}
+    real = pipeline.decode_and_prepare
+
+    def counting(*args, **kwargs):
+        counts["decoded"] += 1
+        counts["most waiting"] = max(counts["most waiting"], counts["decoded"] - counts["classified"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "decode_and_prepare", counting)
+    results = []
+    for batch in pipeline.classify_entries(entries, local, DecodeOptions(decode_workers=1)):
+        time.sleep(0.05)  # a slow model: the decoder runs ahead as far as it may
+        counts["classified"] += len(batch)
+        results.extend(batch)
+    assert [r.path for r in results] == [e.path for e in entries]
+    assert all(r.kind == "video" and r.error is None for r in results)
+    # Two waiting (one worker + 1), one in the model, one being decoded.
+    assert counts["most waiting"] <= 4

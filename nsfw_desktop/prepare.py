@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from PIL import Image
 
+from nsfw_desktop import video
 from nsfw_desktop.classify.base import Classifier
 from nsfw_desktop.imaging import (
     DEFAULT_MAX_DECODE_BYTES,
@@ -23,25 +24,6 @@ from nsfw_desktop.imaging import (
     DEFAULT_MAX_PIXELS,
     ImageError,
     load_image,
-    looks_like_image,
-    open_regular,
-)
-from nsfw_desktop.video import (
-    DEFAULT_INTERVAL,
-    DEFAULT_MAX_SECONDS,
-    DEFAULT_TIMEOUT,
-    has_video_suffix,
-    load_video,
-    looks_like_video,
-)
-from nsfw_desktop.video import (
-    DEFAULT_MAX_FRAMES as DEFAULT_VIDEO_MAX_FRAMES,
-)
-from nsfw_desktop.video import (
-    DEFAULT_MAX_PIXELS as DEFAULT_VIDEO_MAX_PIXELS,
-)
-from nsfw_desktop.video import (
-    DEFAULT_MIN_FRAMES as DEFAULT_VIDEO_MIN_FRAMES,
 )
 
 DEFAULT_BATCH_SIZE = 8
@@ -56,12 +38,12 @@ class DecodeOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are refused as bombs
     max_frames: int = DEFAULT_MAX_FRAMES  # frames sampled from an animation
     max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES  # memory one picture may take to decode
-    video_interval: float = DEFAULT_INTERVAL  # seconds between frames sampled from a video
-    video_min_frames: int = DEFAULT_VIDEO_MIN_FRAMES  # however short the video
-    video_max_frames: int = DEFAULT_VIDEO_MAX_FRAMES  # however long the video
-    video_max_pixels: int = DEFAULT_VIDEO_MAX_PIXELS  # larger videos are refused
-    video_max_seconds: float = DEFAULT_MAX_SECONDS  # longer claims are refused as absurd
-    video_timeout: float = DEFAULT_TIMEOUT  # seconds one video may take to sample
+    video_interval: float = video.DEFAULT_INTERVAL  # seconds between frames sampled from a video
+    video_min_frames: int = video.DEFAULT_MIN_FRAMES  # however short the video
+    video_max_frames: int = video.DEFAULT_MAX_FRAMES  # however long the video
+    video_max_pixels: int = video.DEFAULT_MAX_PIXELS  # larger videos are refused
+    video_max_seconds: float = video.DEFAULT_MAX_SECONDS  # longer claims are refused as absurd
+    video_timeout: float = video.DEFAULT_TIMEOUT  # seconds one video may take to sample
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -104,16 +86,16 @@ def decode_and_prepare(
     """
     options = options or DecodeOptions()
     side = max(min_side, 2 * classifier.input_size)
-    if _is_video(source):
+    if video.is_video_file(source):
         most = max_frames or options.video_max_frames
-        video = load_video(source, min_side=side, interval=options.video_interval,
+        sampled = video.load_video(source, min_side=side, interval=options.video_interval,
                            min_frames=min(options.video_min_frames, most), max_frames=most,
                            max_pixels=options.video_max_pixels, max_seconds=options.video_max_seconds,
                            timeout=options.video_timeout)
         # A remote classifier's prepare_file would upload the whole film: frames go instead.
-        inputs = _prepare_each(classifier, video.frames)
-        return PreparedImage(video.width, video.height, video.frames, inputs, "video", video.times,
-                             video.duration)
+        inputs = _prepare_each(classifier, sampled.frames)
+        return PreparedImage(sampled.width, sampled.height, sampled.frames, inputs, "video",
+                             sampled.times, sampled.duration)
     image = load_image(source, min_side=side,
                        max_pixels=options.max_pixels, max_decode_bytes=options.max_decode_bytes,
                        max_frames=options.max_frames if max_frames is None else max_frames)
@@ -135,21 +117,3 @@ def _prepare_each(classifier: Classifier, frames: list[Image.Image]) -> list[Any
         return [classifier.prepare(frame) for frame in frames]
     except Exception as exc:  # a checkpoint's processor may reject odd sizes: say so for this file
         raise ImageError(f"the model's preprocessing failed: {exc}") from None
-
-
-def _is_video(source: str | Path | BinaryIO) -> bool:
-    """A video by its first bytes; by its extension when they are no known signature, so a
-    broken .mp4 gets a video's reason. An open file's position is kept."""
-    if isinstance(source, (str, os.PathLike)):
-        try:
-            with open_regular(source) as handle:
-                header = handle.read(16)
-        except (OSError, ImageError):
-            return False  # load_image gives the reason
-        if looks_like_video(header):
-            return True
-        return not looks_like_image(header) and has_video_suffix(os.fspath(source))
-    start = source.tell()
-    header = source.read(16)
-    source.seek(start)
-    return looks_like_video(header)

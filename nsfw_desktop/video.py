@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image
 
-from nsfw_desktop.imaging import ImageError, open_regular
+from nsfw_desktop.imaging import ImageError, looks_like_image, open_regular
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".qt", ".3gp", ".3g2", ".mkv", ".webm", ".avi"})
 
@@ -80,6 +81,22 @@ def has_video_suffix(name: str) -> bool:
     return os.path.splitext(name.lower())[1] in VIDEO_SUFFIXES
 
 
+def is_video_file(source: str | Path | BinaryIO) -> bool:
+    """A video by its first bytes; by its extension when they are no known signature, so a
+    broken .mp4 gets a video's reason. An open file's position is kept."""
+    if not isinstance(source, (str, os.PathLike)):
+        start = source.tell()
+        header = source.read(16)
+        source.seek(start)
+        return looks_like_video(header)
+    try:
+        with open_regular(source) as handle:
+            header = handle.read(16)
+    except (OSError, ImageError):
+        return False  # the picture decoder gives the reason
+    return looks_like_video(header) or (not looks_like_image(header) and has_video_suffix(os.fspath(source)))
+
+
 def sample_times(duration: float, *, interval: float = DEFAULT_INTERVAL,
                  min_frames: int = DEFAULT_MIN_FRAMES, max_frames: int = DEFAULT_MAX_FRAMES) -> list[float]:
     """Times of the frames to sample: the middles of equal slices of the film, so the
@@ -101,65 +118,14 @@ def load_video(
 ) -> DecodedVideo:
     """Sample frames of the video in ``source`` (a file name or an open binary file).
     Raises VideoError with the reason."""
-    import av
-
     deadline = time.monotonic() + timeout
-    try:
-        if isinstance(source, (str, os.PathLike)):
-            if os.path.getsize(source) == 0:
-                raise VideoError("the file is empty (0 bytes)")
-            with open_regular(source) as handle:
-                return _sample(handle, deadline, timeout, min_side, interval, min_frames, max_frames,
-                               max_pixels, max_seconds)
-        return _sample(source, deadline, timeout, min_side, interval, min_frames, max_frames,
-                       max_pixels, max_seconds)
-    except FileNotFoundError:
-        raise VideoError("the file disappeared before it could be read") from None
-    except PermissionError:
-        raise VideoError("permission denied: the file cannot be read") from None
-    except MemoryError:
-        raise VideoError("not enough memory to decode this video") from None
-    except av.error.ExitError:
-        raise VideoError(f"reading the video took longer than {timeout:.0f} seconds; "
-                         "it may be damaged or on a very slow drive") from None
-    except av.FFmpegError as exc:
-        raise VideoError(f"the video is truncated or corrupt ({exc.strerror or exc})") from None
-
-
-def _sample(handle, deadline, timeout, min_side, interval, min_frames, max_frames, max_pixels,
-            max_seconds) -> DecodedVideo:
-    import av
-
-    # The timeout interrupts FFmpeg's reads too, so a stalled read cannot hang a scan.
-    with av.open(handle, "r", timeout=(timeout, timeout)) as container:
-        if not container.streams.video:
-            raise VideoError("the file has no video track (audio only?)")
-        stream = container.streams.video[0]
-        codec = stream.codec_context
-        if codec is None or not codec.name:
-            raise VideoError("the video is in a format (codec) nsfw-desktop cannot decode")
-        width, height = codec.width, codec.height
-        if width <= 0 or height <= 0:
-            raise VideoError("the video's header gives no picture size: the file is corrupt")
-        if width * height > max_pixels:
-            raise VideoError(f"refused: the video claims {width}x{height} pixels "
-                             f"({width * height / 1e6:.0f} MP), over the "
-                             f"{max_pixels / 1e6:.0f} megapixel limit for videos")
-        duration = _duration(container, stream)
-        if duration > max_seconds:
-            raise VideoError(f"refused: the video claims to last {duration / 3600:.0f} hours, "
-                             f"more than the {max_seconds / 3600:.0f} hour limit")
-        if stream.frames > _MAX_FPS * max(duration, 1.0):
-            raise VideoError(f"refused: the video claims {stream.frames} frames in {duration:.0f} "
-                             "seconds, which no real video has: the file is corrupt or hostile")
-        codec.thread_count = 1  # the scan runs several decoders at once already
+    with _opened(source, timeout, max_pixels, max_seconds) as (container, stream, duration):
         frames, times = [], []
         previous = None
         missed = 0  # samples with no frame at or after their time
         quarter_turned = False
         for target in sample_times(duration, interval=interval, min_frames=min_frames, max_frames=max_frames):
-            if time.monotonic() > deadline:
-                raise av.error.ExitError(0, "deadline")
+            _check(deadline)
             frame = _frame_at(container, stream, target, previous, deadline)
             if frame is None:
                 missed += 1
@@ -175,9 +141,106 @@ def _sample(handle, deadline, timeout, min_side, interval, min_frames, max_frame
             # the file was cut short.
             raise VideoError(f"the video is truncated: its frames stop at {times[-1]:.0f} s of the "
                              f"{duration:.0f} s it claims (an incomplete download or copy?)")
+        width, height = stream.codec_context.width, stream.codec_context.height
         if quarter_turned:
             width, height = height, width
         return DecodedVideo(frames, times, width, height, duration)
+
+
+def still_frame(source: str | Path, at: float | None = None, *, min_side: int,
+                max_pixels: int = DEFAULT_MAX_PIXELS, max_seconds: float = DEFAULT_MAX_SECONDS,
+                timeout: float = DEFAULT_TIMEOUT) -> Image.Image:
+    """The frame shown ``at`` seconds into the video (its middle by default), upright and
+    reduced, for a thumbnail: the worst frame a scan found, by the time it stored."""
+    deadline = time.monotonic() + timeout
+    with _opened(source, timeout, max_pixels, max_seconds) as (container, stream, duration):
+        target = duration / 2 if at is None else min(max(at, 0.0), duration)
+        _seek(container, stream, target)
+        last = None
+        for frame in container.decode(stream):
+            _check(deadline)
+            last = frame
+            # A stored time is the frame's own; a hair's tolerance for its rounding.
+            if frame.time is not None and frame.time >= target - 1e-3:
+                break
+        if last is None:
+            raise VideoError("no frame of the video could be decoded: the file is truncated or corrupt")
+        return _reduced(last, min_side, max_pixels)
+
+
+@contextmanager
+def _opened(source: str | Path | BinaryIO, timeout: float, max_pixels: int, max_seconds: float):
+    """The container, its video stream and duration, checked against the limits; FFmpeg's
+    and the file system's errors become VideoErrors."""
+    import av
+
+    try:
+        with ExitStack() as stack:
+            if isinstance(source, (str, os.PathLike)):
+                if os.path.getsize(source) == 0:
+                    raise VideoError("the file is empty (0 bytes)")
+                source = stack.enter_context(open_regular(source))
+            # The timeout interrupts FFmpeg's reads too, so a stalled read cannot hang a scan.
+            container = stack.enter_context(av.open(source, "r", timeout=(timeout, timeout)))
+            stream = _checked_stream(container, max_pixels)
+            duration = _duration(container, stream)
+            if duration > max_seconds:
+                raise VideoError(f"refused: the video claims to last {_span(duration)}, more than "
+                                 f"the {_span(max_seconds)} limit: the file is corrupt or hostile")
+            if stream.frames > _MAX_FPS * max(duration, 1.0):
+                raise VideoError(f"refused: the video claims {stream.frames} frames in {_span(duration)}, "
+                                 "which no real video has: the file is corrupt or hostile")
+            stream.codec_context.thread_count = 1  # the scan runs several decoders at once already
+            yield container, stream, duration
+    except FileNotFoundError:
+        raise VideoError("the file disappeared before it could be read") from None
+    except PermissionError:
+        raise VideoError("permission denied: the file cannot be read") from None
+    except MemoryError:
+        raise VideoError("not enough memory to decode this video") from None
+    except av.error.ExitError:
+        raise VideoError(f"reading the video took longer than {timeout:.0f} seconds; "
+                         "it may be damaged or on a very slow drive") from None
+    except av.FFmpegError as exc:
+        raise VideoError(f"the video is truncated or corrupt ({exc.strerror or exc})") from None
+
+
+def _checked_stream(container, max_pixels: int):
+    if not container.streams.video:
+        raise VideoError("the file has no video track (audio only?)")
+    stream = container.streams.video[0]
+    codec = stream.codec_context
+    if codec is None or not codec.name:
+        raise VideoError("the video is in a format (codec) nsfw-desktop cannot decode")
+    width, height = codec.width, codec.height
+    if width <= 0 or height <= 0:
+        raise VideoError("the video's header gives no picture size: the file is corrupt")
+    if width * height > max_pixels:
+        raise VideoError(f"refused: the video claims {width}x{height} pixels "
+                         f"({width * height / 1e6:.0f} MP), over the "
+                         f"{max_pixels / 1e6:.0f} megapixel limit for videos")
+    return stream
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 7200:
+        return f"{seconds / 3600:.0f} hours"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} seconds"
+
+
+def _check(deadline: float) -> None:
+    import av
+
+    if time.monotonic() > deadline:
+        raise av.error.ExitError(0, "deadline")
+
+
+def _seek(container, stream, target: float) -> None:
+    """To the keyframe at or before ``target`` seconds."""
+    container.seek(round(target / stream.time_base) + (stream.start_time or 0), stream=stream,
+                   any_frame=False, backward=True)
 
 
 def _duration(container, stream) -> float:
@@ -191,10 +254,7 @@ def _duration(container, stream) -> float:
 def _frame_at(container, stream, target: float, previous: int | None, deadline: float):
     """The first frame at the keyframe before ``target``; if that is the frame taken last
     time (sparse keyframes), the first frame at or after ``target`` instead."""
-    import av
-
-    container.seek(round(target / stream.time_base) + (stream.start_time or 0), stream=stream,
-                   any_frame=False, backward=True)
+    _seek(container, stream, target)
     first = True
     for frame in container.decode(stream):
         if frame.pts is None:
@@ -203,8 +263,7 @@ def _frame_at(container, stream, target: float, previous: int | None, deadline: 
         if fresh and (first or frame.time >= target):
             return frame
         first = False
-        if time.monotonic() > deadline:
-            raise av.error.ExitError(0, "deadline")
+        _check(deadline)
     return None
 
 

@@ -132,7 +132,7 @@ def test_each_bad_video_is_an_error_row_and_the_scan_goes_on(tmp_path, local, st
 
 @pytest.mark.parametrize("limit, reason", [
     ({"video_max_pixels": 100 * 100}, "megapixel limit for videos"),
-    ({"video_max_seconds": 5}, "hour limit"),
+    ({"video_max_seconds": 5}, "more than the 5 seconds limit"),
     ({"video_timeout": 1e-9}, "took longer than"),
 ])
 def test_videos_over_the_limits_are_refused_with_the_reason(tmp_path, local, limit, reason):
@@ -227,3 +227,24 @@ def test_a_folder_of_videos_keeps_few_decoded_films_waiting(tmp_path, local, mon
     assert all(r.kind == "video" and r.error is None for r in results)
     # Two waiting (one worker + 1), one in the model, one being decoded.
     assert counts["most waiting"] <= 4
+
+
+def test_a_video_thumbnail_is_its_worst_frame(film, local, store, low_and_high, tmp_path):
+    import numpy as np
+
+    from nsfw_desktop.thumbnails import ThumbnailCache, make_thumbnail
+
+    (low, _), (high, _) = low_and_high
+    _, _, [result] = run_scan([film], local, store)
+    worst = make_thumbnail(film, 64, result.worst_frame_time)
+    middle_of_the_start = make_thumbnail(film, 64, 4.0)
+
+    def distance(picture, reference):
+        reference = reference.resize(picture.size)
+        return float(np.abs(np.asarray(picture, float) - np.asarray(reference, float)).mean())
+
+    assert distance(worst, high) < distance(worst, low)
+    assert distance(middle_of_the_start, low) < distance(middle_of_the_start, high)
+    assert max(make_thumbnail(film, 64).size) == 64  # the middle frame, without a time
+    cache = ThumbnailCache(tmp_path / "thumbnails", size=64)
+    assert cache.thumbnail(str(film), 4.0) != cache.thumbnail(str(film), result.worst_frame_time)

@@ -82,9 +82,10 @@ class DetailView(QWidget):
         self.reveal_button.setVisible(hidden and self.hidden_mode != "show")
         if changed:
             self._overlay = None
-            self._pixmaps = self.loader.pixmaps(result.path)  # stand-in until the preview comes
+            # Stand-in until the preview comes; of a video, its worst frame.
+            self._pixmaps = self.loader.pixmaps(result.path, result.worst_frame_time)
             if result.error is None:
-                self.loader.request_preview(result.path)
+                self.loader.request_preview(result.path, result.worst_frame_time)
         self._render()
 
     def set_overlay(self, overlay: QPixmap | None) -> None:

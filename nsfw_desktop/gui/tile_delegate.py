@@ -4,14 +4,15 @@ Flagged tiles are hidden until revealed, by the user's chosen privacy mode:
 blurred, a plain placeholder, or shown as they are. The picture and the caption
 are painted by separate methods. With heatmaps on, a revealed tile gets its
 attention heatmap laid over the picture; a hidden one never does, since the
-heatmap would show more than the blur.
+heatmap would show more than the blur. A video's tile shows its worst frame
+with a play badge and the video's duration.
 """
 
 from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -35,6 +36,16 @@ PLACEHOLDER_COLOR = QColor(120, 120, 120)
 LOADING_COLOR = QColor(225, 225, 225)
 REVIEW_TEXT = {"safe": "reviewed safe", "nsfw": "reviewed NSFW"}
 HEATMAP_OPACITY = 0.5
+BADGE_COLOR = QColor(0, 0, 0, 170)
+
+
+def video_duration_text(seconds: float | None) -> str:
+    """1:05 or 1:02:05; a dash when the duration is unknown."""
+    if seconds is None:
+        return "\u2013"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class TileDelegate(QStyledItemDelegate):
@@ -72,6 +83,7 @@ class TileDelegate(QStyledItemDelegate):
         hidden = index.data(HiddenRole) and self.blur_mode != "show"
         if hidden and self.blur_mode == "placeholder":
             self._paint_text_box(painter, area, PLACEHOLDER_COLOR, "Flagged\nclick or Space to reveal")
+            self._paint_video_badge(painter, area, result)
             return
         pair = index.data(ThumbnailRole)
         if pair is None:
@@ -91,6 +103,20 @@ class TileDelegate(QStyledItemDelegate):
         if hidden:
             painter.setPen(Qt.GlobalColor.white)
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "Flagged\nclick or Space to reveal")
+        self._paint_video_badge(painter, target, result)
+
+    @staticmethod
+    def _paint_video_badge(painter: QPainter, picture: QRect, result: Result) -> None:
+        """A play sign and the duration in the picture's bottom left corner."""
+        if result.kind != "video":
+            return
+        text = f"\u25b6 {video_duration_text(result.duration)}"
+        metrics = painter.fontMetrics()
+        badge = QRect(0, 0, metrics.horizontalAdvance(text) + 8, metrics.height() + 4)
+        badge.moveBottomLeft(picture.bottomLeft() + QPoint(4, -4))
+        painter.fillRect(badge, BADGE_COLOR)
+        painter.setPen(Qt.GlobalColor.white)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     @staticmethod
     def _draw_centered(painter: QPainter, area: QRect, pixmap: QPixmap) -> QRect:

@@ -23,6 +23,7 @@ Rules (documented in the README):
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
 from contextlib import ExitStack, contextmanager
@@ -124,9 +125,18 @@ def load_video(
         previous = None
         missed = 0  # samples with no frame at or after their time
         quarter_turned = False
+        keyframes = _keyframes(stream)
+        decoded = None  # the decoder's frames since the last seek
         for target in sample_times(duration, interval=interval, min_frames=min_frames, max_frames=max_frames):
             _check(deadline)
-            frame = _frame_at(container, stream, target, previous, deadline)
+            if decoded is None or keyframes is None or _keyframe_between(keyframes, previous, target, stream):
+                _seek(container, stream, target)
+                decoded = container.decode(stream)
+                frame = _frame_at(decoded, target, previous, deadline)
+            else:
+                # No keyframe since the last frame: decoding on costs less than seeking
+                # back to the same keyframe (a long film with one keyframe stays linear).
+                frame = _frame_at(decoded, target, previous, deadline, after_seek=False)
             if frame is None:
                 missed += 1
                 continue
@@ -251,12 +261,29 @@ def _duration(container, stream) -> float:
     raise VideoError("the video does not say how long it is: the file is truncated or corrupt")
 
 
-def _frame_at(container, stream, target: float, previous: int | None, deadline: float):
-    """The first frame at the keyframe before ``target``; if that is the frame taken last
-    time (sparse keyframes), the first frame at or after ``target`` instead."""
-    _seek(container, stream, target)
-    first = True
-    for frame in container.decode(stream):
+def _keyframes(stream) -> list[int] | None:
+    """The keyframes' timestamps from the container's index, where it lists every frame
+    (MP4, MOV); None where it does not (Matroska reads its index on the first seek)."""
+    entries = stream.index_entries
+    if stream.frames <= 0 or len(entries) < stream.frames:
+        return None
+    return [entry.timestamp for entry in entries if entry.is_keyframe]
+
+
+def _keyframe_between(keyframes: list[int], previous: int | None, target: float, stream) -> bool:
+    """Whether a keyframe lies after the frame ``previous`` (pts) and at or before ``target`` s."""
+    end = round(target / stream.time_base) + (stream.start_time or 0)
+    start = -1 << 62 if previous is None else previous
+    index = bisect.bisect_right(keyframes, start)
+    return index < len(keyframes) and keyframes[index] <= end
+
+
+def _frame_at(decoded, target: float, previous: int | None, deadline: float, *, after_seek: bool = True):
+    """From ``decoded`` (the decoder's frames), the first frame, when it is fresh and a seek
+    just landed on its keyframe; otherwise the first fresh frame at or after ``target``
+    (keyframes sparser than the samples)."""
+    first = after_seek
+    for frame in decoded:
         if frame.pts is None:
             continue
         fresh = previous is None or frame.pts > previous

@@ -248,3 +248,16 @@ def test_a_video_thumbnail_is_its_worst_frame(film, local, store, low_and_high, 
     assert max(make_thumbnail(film, 64).size) == 64  # the middle frame, without a time
     cache = ThumbnailCache(tmp_path / "thumbnails", size=64)
     assert cache.thumbnail(str(film), 4.0) != cache.thumbnail(str(film), result.worst_frame_time)
+
+
+def test_a_film_with_one_keyframe_is_decoded_on_not_again_for_every_sample(tmp_path, monkeypatch):
+    from nsfw_desktop import video as videos
+
+    path = write_video(tmp_path / "screen-recording.mp4",
+                       [(random_image(seed, SIZE), 5) for seed in range(8)], keyframe_every=1000)
+    seeks = []
+    real_seek = videos._seek
+    monkeypatch.setattr(videos, "_seek", lambda *args: (seeks.append(args[2]), real_seek(*args)))
+    sampled = load_video(path, min_side=48)
+    assert len(sampled.frames) == 8 and sampled.times == sorted(set(sampled.times))
+    assert len(seeks) == 1  # each sample decodes on from the last, not from the film's start

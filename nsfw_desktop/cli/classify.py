@@ -8,8 +8,9 @@ from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("classify", help="print label and NSFW score of images",
-                                   description="Classify images and print the results; "
+    parser = subparsers.add_parser("classify", help="print label and NSFW score of images and videos",
+                                   description="Classify images and videos (on frames sampled over "
+                                               "the whole film) and print the results; "
                                                "nothing is stored.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_model_options(parser)

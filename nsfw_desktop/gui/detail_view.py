@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
-from nsfw_desktop.gui.tile_delegate import REVIEW_TEXT
+from nsfw_desktop.gui.tile_delegate import REVIEW_TEXT, video_duration_text
 from nsfw_desktop.store import Result
 
 OVERLAY_OPACITY = 0.5
@@ -51,7 +51,7 @@ class DetailView(QWidget):
 
         self.fields: dict[str, QLabel] = {}
         form = QFormLayout()
-        for name in ("Score", "Label", "Review", "Model", "Dimensions", "File size", "Modified",
+        for name in ("Score", "Label", "Review", "Model", "Dimensions", "Video", "File size", "Modified",
                      "Scanned", "Path", "Error"):
             label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
             self.fields[name] = label
@@ -104,6 +104,7 @@ class DetailView(QWidget):
         f["Review"].setText(REVIEW_TEXT.get(result.review, "not reviewed"))
         f["Model"].setText(result.model)
         f["Dimensions"].setText(f"{result.width} × {result.height}" if result.width else "")
+        f["Video"].setText(_video_text(result))
         f["File size"].setText(_file_size(result.file_size))
         f["Modified"].setText(result.modified.strftime("%Y-%m-%d %H:%M:%S"))
         f["Scanned"].setText(datetime.fromtimestamp(result.scanned_at).strftime("%Y-%m-%d %H:%M:%S"))
@@ -150,3 +151,14 @@ def _file_size(size: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GB"
+
+
+def _video_text(result: Result) -> str:
+    """A video's length and where its worst frame is; empty for a picture."""
+    if result.kind != "video":
+        return ""
+    text = video_duration_text(result.duration)
+    if result.worst_frame_time is not None:
+        text += (f", highest-scoring frame at {video_duration_text(result.worst_frame_time)} "
+                 f"of {result.frames} sampled")
+    return text

@@ -42,4 +42,10 @@ def test_a_video_tile_shows_its_frame_with_a_play_badge_and_a_photo_none(make_wi
 
     assert badge_spot(rows["video"]).lightness() < 100  # the badge over the white frame
     assert badge_spot(rows["image"]).lightness() > 200  # the white photo, no badge
+
+    grid.setCurrentIndex(model.index(rows["video"]))
+    assert window.detail.fields["Video"].text() == (
+        f"1:05, highest-scoring frame at {video_duration_text(video.worst_frame_time)} of 13 sampled")
+    grid.setCurrentIndex(model.index(rows["image"]))
+    assert window.detail.fields["Video"].text() == ""
     window.close()

@@ -21,7 +21,7 @@ from nsfw_desktop.store import Result
 
 # New columns go last, so the columns before them keep their places in older readers' scripts.
 COLUMNS = ["path", "label", "nsfw_score", "model", "width", "height", "file_size", "modified",
-           "scanned_at", "error", "path_bytes", "policy_score"]
+           "scanned_at", "error", "path_bytes", "policy_score", "kind", "duration", "worst_frame_time"]
 
 
 def csv_row(result: Result, *, with_review: bool = False) -> list:
@@ -38,11 +38,18 @@ def csv_row(result: Result, *, with_review: bool = False) -> list:
         result.error or "",
         path_bytes(result.path) or "",
         "" if result.policy_score is None else f"{result.policy_score:.6f}",
+        result.kind,
+        _seconds(result.duration),
+        _seconds(result.worst_frame_time),
     ]
     if with_review:
         row.append(result.review or "")
     # An error message or a local model's folder can name a file too.
     return [display_path(cell) if isinstance(cell, str) else cell for cell in row]
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def write_csv(path: str | Path, results: Iterable[Result], *, with_review: bool = False) -> int:

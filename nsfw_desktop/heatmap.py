@@ -116,6 +116,7 @@ class Explanation:
     prediction: Prediction  # the model's verdict on the image, from the same forward pass
     heat: np.ndarray  # (rows, columns) patch heatmap in 0..1
     overlay: Image.Image  # RGB, the size of the image that was explained
+    frame_time: float | None = None  # seconds into a video of the frame explained, its worst
 
 
 def explain(
@@ -163,6 +164,7 @@ def explain_file(
 
     The overlay is drawn on a preview whose longer side is at most ``side``;
     ``max_frames=1`` explains the first frame of an animation, the one a viewer shows.
+    A video is sampled as a scan samples it, and its highest-scoring frame explained.
     Raises ImageError for a file that cannot be read.
     """
     prepared = decode_and_prepare(source, classifier, min_side=side, max_frames=max_frames)
@@ -171,11 +173,12 @@ def explain_file(
         frame.thumbnail((side, side), Image.Resampling.LANCZOS)  # keeps the aspect ratio; never enlarges
         previews.append(frame)
     return _explain(classifier, previews, prepared.inputs, method=method, head_fusion=head_fusion,
-                    opacity=opacity)
+                    opacity=opacity, times=prepared.times)
 
 
 def _explain(classifier: LocalClassifier, pictures: Sequence[Image.Image], inputs: Sequence, *,
-             method: str, head_fusion: str, opacity: float) -> Explanation:
+             method: str, head_fusion: str, opacity: float,
+             times: Sequence[float] | None = None) -> Explanation:
     """Explain the highest-scoring of ``inputs`` (prepared ``pictures``), drawn over its picture."""
     from nsfw_desktop.classify.features import extract
 
@@ -188,4 +191,5 @@ def _explain(classifier: LocalClassifier, pictures: Sequence[Image.Image], input
     height, width = inputs[best].shape[-2:]
     weights = cls_weights(features.attentions[best].numpy(), method, head_fusion)
     heat = patch_grid(weights, (height // patch, width // patch))
-    return Explanation(predictions[best], heat, overlay(pictures[best], heat, opacity))
+    return Explanation(predictions[best], heat, overlay(pictures[best], heat, opacity),
+                       times[best] if times else None)

@@ -25,6 +25,7 @@ from nsfw_desktop.classify.base import Classifier
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
 from nsfw_desktop.store import Fingerprint, Result, Store
+from nsfw_desktop.video import has_video_suffix
 from nsfw_desktop.walker import FileEntry
 from nsfw_desktop.xmp.keywords import TagOptions
 from nsfw_desktop.xmp.tagging import tag_stored
@@ -123,8 +124,8 @@ def classify_entries(
     """Classify files in batches, yielding one list of Results per batch, in order.
 
     Errors (unreadable, corrupt, bomb...) come back as Results with ``error``
-    set; they never stop the run. Animated images are scored on several frames
-    and the file takes its highest-scoring frame.
+    set; they never stop the run. Animated images and videos are scored on several
+    frames and the file takes its highest-scoring frame (for a video, with its time).
     """
     options = options or DecodeOptions()
     control = control or ScanControl()
@@ -136,19 +137,29 @@ def classify_entries(
         except ImageError as exc:
             return _Decoded(entry, error=str(exc))
         # The frames are not kept: only the model inputs wait in the queue.
-        return _Decoded(entry, prepared.width, prepared.height, prepared.inputs)
+        return _Decoded(entry, prepared.width, prepared.height, prepared.inputs, kind=prepared.kind,
+                        times=prepared.times, duration=prepared.duration)
 
     ahead = 2 * options.batch_size  # enough decoded work to keep the model busy
-    pending: deque[Future[_Decoded]] = deque()
+    # A video brings up to 64 frames' inputs (about 40 MB at 224 px): a folder of videos
+    # would otherwise hold sixteen films' inputs. Told by the name, which is what phones
+    # and downloads give; a video with another name is not held back.
+    videos_ahead = options.decode_workers + 1
+    pending: deque[tuple[Future[_Decoded], bool]] = deque()  # (decode, is a video)
     remaining = iter(entries)
+    waiting: list[FileEntry] = []  # the next entry, held back while enough videos are ahead
     with ThreadPoolExecutor(options.decode_workers, thread_name_prefix="decode") as pool:
 
         def refill() -> None:
             while len(pending) < ahead:
-                entry = next(remaining, None)
+                entry = waiting.pop() if waiting else next(remaining, None)
                 if entry is None:
                     return
-                pending.append(pool.submit(decode, entry))
+                video = has_video_suffix(entry.path)
+                if video and sum(v for _, v in pending) >= videos_ahead:
+                    waiting.append(entry)
+                    return
+                pending.append((pool.submit(decode, entry), video))
 
         refill()
         try:
@@ -159,13 +170,13 @@ def classify_entries(
                 batch: list[_Decoded] = []
                 frames = 0
                 while pending and frames < options.batch_size:
-                    item = pending.popleft().result()
+                    item = pending.popleft()[0].result()
                     refill()
                     batch.append(item)
                     frames += len(item.inputs)
                 yield _predict_batch(batch, classifier)
         finally:
-            for future in pending:
+            for future, _ in pending:
                 future.cancel()
 
 
@@ -176,6 +187,9 @@ class _Decoded:
     height: int | None = None
     inputs: list = field(default_factory=list)
     error: str | None = None
+    kind: str = "image"
+    times: list[float] | None = None  # a video's sampled frames' times
+    duration: float | None = None
 
 
 def _predict_batch(batch: list[_Decoded], classifier: Classifier) -> list[Result]:
@@ -191,7 +205,9 @@ def _predict_batch(batch: list[_Decoded], classifier: Classifier) -> list[Result
         mine = predictions[offset:offset + len(item.inputs)]
         offset += len(item.inputs)
         error = item.error or next((p.error for p in mine if p.error), None)
-        best = None if error else max(mine, key=lambda p: p.nsfw_score)
+        best_index = None if error else max(range(len(mine)), key=lambda i: mine[i].nsfw_score)
+        best = None if best_index is None else mine[best_index]
+        video = item.times is not None
         results.append(Result(
             path=entry.path,
             label=best.label if best else None,
@@ -200,6 +216,9 @@ def _predict_batch(batch: list[_Decoded], classifier: Classifier) -> list[Result
             width=item.width, height=item.height,
             file_size=entry.size, mtime_ns=entry.mtime_ns,
             scanned_at=scanned_at, error=error, embedding=best.embedding if best else None,
+            kind=item.kind, duration=item.duration,
+            worst_frame_time=item.times[best_index] if video and best else None,
+            frames=len(item.inputs) if video else None,
         ))
     return results
 

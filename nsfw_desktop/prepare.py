@@ -3,6 +3,8 @@
 Scans, the server and heatmaps all turn a picture into model input here, so
 they share the same limits (bomb refusal, frames sampled from an animation,
 reduced JPEG decoding never below twice the model input) and the same messages.
+A video (by its first bytes, or its extension when they say nothing) is
+sampled by ``video.load_video`` and comes out as the frames with their times.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, BinaryIO
 
 from PIL import Image
 
+from nsfw_desktop import video
 from nsfw_desktop.classify.base import Classifier
 from nsfw_desktop.imaging import (
     DEFAULT_MAX_DECODE_BYTES,
@@ -35,6 +38,12 @@ class DecodeOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are refused as bombs
     max_frames: int = DEFAULT_MAX_FRAMES  # frames sampled from an animation
     max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES  # memory one picture may take to decode
+    video_interval: float = video.DEFAULT_INTERVAL  # seconds between frames sampled from a video
+    video_min_frames: int = video.DEFAULT_MIN_FRAMES  # however short the video
+    video_max_frames: int = video.DEFAULT_MAX_FRAMES  # however long the video
+    video_max_pixels: int = video.DEFAULT_MAX_PIXELS  # larger videos are refused
+    video_max_seconds: float = video.DEFAULT_MAX_SECONDS  # longer claims are refused as absurd
+    video_timeout: float = video.DEFAULT_TIMEOUT  # seconds one video may take to sample
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -43,6 +52,11 @@ class DecodeOptions:
             raise ValueError(f"decode workers must be at least 1, not {self.decode_workers}")
         if self.max_frames < 1:
             raise ValueError(f"max frames must be at least 1, not {self.max_frames}")
+        if not 1 <= self.video_min_frames <= self.video_max_frames:
+            raise ValueError(f"video frames must be 1 <= min <= max, not {self.video_min_frames} "
+                             f"and {self.video_max_frames}")
+        if self.video_interval <= 0 or self.video_timeout <= 0:
+            raise ValueError("the video interval and timeout must be positive")
 
 
 @dataclass
@@ -51,6 +65,9 @@ class PreparedImage:
     height: int
     frames: list[Image.Image]  # upright RGB frames as decoded, one for a still picture
     inputs: list[Any] = field(repr=False)  # classifier.prepare(frame), one per frame
+    kind: str = "image"  # or "video"
+    times: list[float] | None = None  # a video's frames' times in seconds
+    duration: float | None = None  # a video's, in seconds
 
 
 def decode_and_prepare(
@@ -68,17 +85,35 @@ def decode_and_prepare(
     ImageError with a reason for the user; safe to call from worker threads.
     """
     options = options or DecodeOptions()
-    image = load_image(source, min_side=max(min_side, 2 * classifier.input_size),
+    side = max(min_side, 2 * classifier.input_size)
+    if video.is_video_file(source):
+        most = max_frames or options.video_max_frames
+        sampled = video.load_video(source, min_side=side, interval=options.video_interval,
+                           min_frames=min(options.video_min_frames, most), max_frames=most,
+                           max_pixels=options.video_max_pixels, max_seconds=options.video_max_seconds,
+                           timeout=options.video_timeout)
+        # A remote classifier's prepare_file would upload the whole film: frames go instead.
+        inputs = _prepare_each(classifier, sampled.frames)
+        return PreparedImage(sampled.width, sampled.height, sampled.frames, inputs, "video",
+                             sampled.times, sampled.duration)
+    image = load_image(source, min_side=side,
                        max_pixels=options.max_pixels, max_decode_bytes=options.max_decode_bytes,
                        max_frames=options.max_frames if max_frames is None else max_frames)
     # A classifier may prepare from the file itself (RemoteClassifier uploads a small file
     # as it is); the others prepare each decoded frame.
     prepare_file = getattr(classifier, "prepare_file", None)
-    try:
-        if prepare_file is not None and isinstance(source, (str, os.PathLike)):
+    if prepare_file is not None and isinstance(source, (str, os.PathLike)):
+        try:
             inputs = prepare_file(os.fspath(source), image)
-        else:
-            inputs = [classifier.prepare(frame) for frame in image.frames]
+        except Exception as exc:  # an upload's preparation may fail: say so for this file
+            raise ImageError(f"the model's preprocessing failed: {exc}") from None
+    else:
+        inputs = _prepare_each(classifier, image.frames)
+    return PreparedImage(image.width, image.height, image.frames, inputs)
+
+
+def _prepare_each(classifier: Classifier, frames: list[Image.Image]) -> list[Any]:
+    try:
+        return [classifier.prepare(frame) for frame in frames]
     except Exception as exc:  # a checkpoint's processor may reject odd sizes: say so for this file
         raise ImageError(f"the model's preprocessing failed: {exc}") from None
-    return PreparedImage(image.width, image.height, image.frames, inputs)

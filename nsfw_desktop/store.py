@@ -45,8 +45,8 @@ from nsfw_desktop.database import open_database, user_errors
 from nsfw_desktop.linear_policy import batch_scores
 from nsfw_desktop.store_learning import LEARNING_SCHEMA, LearningTables
 
-SCHEMA_VERSION = 4  # 2: results.missing_since; 3: results.policy_score, policies,
-# evaluation_scores; 4: embeddings_log, database_identity
+SCHEMA_VERSION = 5  # 2: results.missing_since; 3: results.policy_score, policies,
+# evaluation_scores; 4: embeddings_log, database_identity; 5: kind, duration, worst_frame_time, frames
 EMBEDDING_DTYPE = np.dtype("<f2")  # float16, little-endian, whatever the machine
 
 _SCHEMA = """
@@ -63,7 +63,11 @@ CREATE TABLE IF NOT EXISTS results (
     error TEXT,                     -- why the file could not be classified
     review TEXT,                    -- a person's verdict: 'safe', 'nsfw' or NULL
     missing_since REAL,             -- a reviewed file a scan found gone; NULL while it is there
-    policy_score REAL               -- 0..1 from the policy of the row's model; NULL without one
+    policy_score REAL,              -- 0..1 from the policy of the row's model; NULL without one
+    kind TEXT NOT NULL DEFAULT 'image',  -- 'image' or 'video'
+    duration REAL,                  -- a video's, in seconds
+    worst_frame_time REAL,          -- seconds into a video of its highest-scoring frame
+    frames INTEGER                  -- frames sampled from a video
 );
 CREATE INDEX IF NOT EXISTS results_score ON results (nsfw_score);
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -122,7 +126,7 @@ _FINGERPRINTS = """SELECT r.path, r.file_size, r.mtime_ns, r.model, r.nsfw_score
     FROM results r LEFT JOIN embeddings e ON e.path = r.path AND e.model = r.model"""
 
 _COLUMNS = ("path, label, nsfw_score, model, width, height, file_size, mtime_ns, scanned_at, error, "
-            "review, missing_since, policy_score")
+            "review, missing_since, policy_score, kind, duration, worst_frame_time, frames")
 
 
 def decides_flagged(review: str | None, failed: bool, score: float | None, threshold: float) -> bool:
@@ -147,6 +151,10 @@ class Result:
     review: str | None = None
     missing_since: float | None = None  # seconds since the epoch; set on reviewed files found gone
     policy_score: float | None = None  # from the adopted policy of ``model``; put_many sets it
+    kind: str = "image"  # or "video"
+    duration: float | None = None  # a video's, in seconds
+    worst_frame_time: float | None = None  # seconds into a video of its highest-scoring frame
+    frames: int | None = None  # frames sampled from a video
     # float32 vector from a scan with embeddings; put_many keeps it in the embeddings table
     embedding: Any = field(default=None, repr=False, compare=False)
 
@@ -232,10 +240,12 @@ class Store(LearningTables):
         for result, policy_score in zip(results, policy_scores, strict=True):
             result.policy_score = policy_score
         self.db.executemany(
-            f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,?)
+            f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?)
             ON CONFLICT(path) DO UPDATE SET
                 label=excluded.label, nsfw_score=excluded.nsfw_score, model=excluded.model,
                 policy_score=excluded.policy_score,
+                kind=excluded.kind, duration=excluded.duration,
+                worst_frame_time=excluded.worst_frame_time, frames=excluded.frames,
                 width=excluded.width, height=excluded.height, scanned_at=excluded.scanned_at,
                 error=excluded.error, missing_since=NULL,
                 review=CASE WHEN results.file_size=excluded.file_size
@@ -244,7 +254,8 @@ class Store(LearningTables):
                 file_size=excluded.file_size, mtime_ns=excluded.mtime_ns""",
             [
                 (os.fsencode(r.path), r.label, r.nsfw_score, r.model, r.width, r.height,
-                 r.file_size, r.mtime_ns, r.scanned_at, r.error, r.policy_score)
+                 r.file_size, r.mtime_ns, r.scanned_at, r.error, r.policy_score, r.kind, r.duration,
+                 r.worst_frame_time, r.frames)
                 for r in results
             ],
         )
@@ -358,4 +369,9 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE results ADD COLUMN missing_since REAL")
     if columns and "policy_score" not in columns:  # schema 1 and 2
         db.execute("ALTER TABLE results ADD COLUMN policy_score REAL")
+    if columns and "kind" not in columns:  # schema 1 to 4
+        db.execute("ALTER TABLE results ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'")
+        db.execute("ALTER TABLE results ADD COLUMN duration REAL")
+        db.execute("ALTER TABLE results ADD COLUMN worst_frame_time REAL")
+        db.execute("ALTER TABLE results ADD COLUMN frames INTEGER")
     # Schema 3 to 4 only adds tables and triggers: the schema script makes them.

@@ -1,8 +1,9 @@
-"""Find the image files under the folders a user asked to screen.
+"""Find the image and video files under the folders a user asked to screen.
 
-A file is a candidate when its extension is an image extension (a broken one
-then becomes an error row), or when its first bytes carry an image signature
-whatever its name, so a photo saved without an extension is still screened.
+A file is a candidate when its extension is an image or video extension (a
+broken one then becomes an error row), or when its first bytes carry an image
+or video signature whatever its name, so a photo or a film saved without an
+extension is still screened.
 Other files (a PDF in Downloads, say) are not images and are left out silently.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from nsfw_desktop.imaging import IMAGE_SUFFIXES, ImageError, looks_like_image, open_regular
+from nsfw_desktop.video import VIDEO_SUFFIXES, looks_like_video
 
 # Browsers and download managers write to these names and rename when done.
 TEMPORARY_SUFFIXES = (".part", ".crdownload", ".download", ".partial", ".tmp")
@@ -41,12 +43,14 @@ def is_candidate(path: str, name: str) -> bool:
     lowered = name.lower()
     if lowered.endswith(TEMPORARY_SUFFIXES):
         return False
-    if os.path.splitext(lowered)[1] in IMAGE_SUFFIXES:
+    suffix = os.path.splitext(lowered)[1]
+    if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
         return True
     try:
         # Never a plain open(): on a FIFO it waits for a writer forever.
         with open_regular(path) as handle:
-            return looks_like_image(handle.read(16))
+            header = handle.read(16)
+        return looks_like_image(header) or looks_like_video(header)
     except (OSError, ImageError):
         return False
 
@@ -58,7 +62,7 @@ def walk(
     recursive: bool = True,
     include_hidden: bool = False,
 ) -> Iterator[FileEntry]:
-    """Yield the candidate image files under ``roots``, each once.
+    """Yield the candidate image and video files under ``roots``, each once.
 
     Symbolic links to folders are followed, but every folder is entered at most
     once (keyed by device and inode), so a link loop ends the descent.

@@ -38,7 +38,9 @@ def test_scan_json_lines_and_summary(photos, tiny_model, tmp_path, capsys):
     assert main(scan_args(tiny_model, tmp_path / "r.db", photos, extra=["--json"])) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 6 and lines[-1]["summary"]["scanned"] == 5
-    assert set(lines[0]) == {"path", "label", "nsfw_score", "policy_score", "error"}
+    assert set(lines[0]) == {"path", "label", "nsfw_score", "policy_score", "error", "kind", "duration",
+                             "worst_frame_time"}
+    assert (lines[0]["kind"], lines[0]["duration"], lines[0]["worst_frame_time"]) == ("image", None, None)
 
 
 def test_csv_round_trip(photos, tiny_model, tmp_path):

@@ -15,8 +15,9 @@ import pytest
 from huggingface_hub import InferenceClient
 
 from nsfw_desktop.pipeline import classify_entries, entries_for_paths
-from tests.conftest import png_bomb, write_photos
+from tests.conftest import png_bomb, random_image, write_photos
 from tests.serving import png_bytes, start
+from tests.videos import write_video
 
 
 @pytest.fixture(autouse=True)
@@ -79,6 +80,7 @@ def test_refusals_keep_the_server_serving(local, tmp_path):
     try:
         url = thread.url
         bomb = png_bomb(tmp_path / "bomb.png").read_bytes()
+        video = write_video(tmp_path / "clip.mp4", [(random_image(1), 2)]).read_bytes()
         cases = [
             (bomb, {"Content-Type": "image/png"}, 400, "bomb"),
             (b"hello, I am not a picture", {}, 400, "not an image"),
@@ -87,6 +89,7 @@ def test_refusals_keep_the_server_serving(local, tmp_path):
             (b'{"inputs": 1', {"Content-Type": "application/json"}, 400, "JSON"),
             (b"", {}, 400, "no body"),
             (os.urandom(300_000), {"Content-Type": "image/jpeg"}, 413, "limit"),
+            (video, {"Content-Type": "video/mp4"}, 400, "this is a video"),
         ]
         for body, headers, status, words in cases:
             answer = httpx2.post(url, content=body, headers=headers,
@@ -102,7 +105,7 @@ def test_refusals_keep_the_server_serving(local, tmp_path):
         assert answer.status_code == 200
         assert httpx2.get(url + "/health").json()["status"] == "ok"
         metrics = httpx2.get(url + "/metrics").text
-        assert 'nsfw_serve_errors_total{reason="bad_image"} 3.0' in metrics
+        assert 'nsfw_serve_errors_total{reason="bad_image"} 4.0' in metrics
         assert 'nsfw_serve_errors_total{reason="too_large"} 1.0' in metrics
         assert 'nsfw_serve_requests_total{status="200"} 1.0' in metrics
     finally:

@@ -200,6 +200,29 @@ def test_download_held_open_through_a_pause_is_classified_once_when_complete(wat
         assert store.get(str(target)).error is None
 
 
+def test_video_being_copied_is_classified_once_when_complete(watch, tmp_path):
+    from tests.videos import write_video
+
+    data = write_video(tmp_path / "clip.mp4", [(random_image(4), 3), (random_image(5), 3)]).read_bytes()
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    watcher, recorder = watch(folder, settle=1.0)
+    target = folder / "VID_0001.mp4"
+    with open(target, "wb") as handle:
+        for start in range(0, len(data), len(data) // 4 + 1):
+            handle.write(data[start:start + len(data) // 4 + 1])
+            handle.flush()
+            time.sleep(0.3)
+            assert not recorder.of(FileClassified), "classified while half-written"
+        closed = time.monotonic()
+    recorder.wait_for(lambda r: r.classified())
+    settle_time(2.0)
+    [(when, event)] = [(t, e) for t, e in recorder.events if isinstance(e, FileClassified)]
+    assert when >= closed
+    assert (event.result.error, event.result.kind, event.result.file_size) == (None, "video", len(data))
+    assert 0 <= event.result.worst_frame_time < 6
+
+
 @linux_only
 def test_file_open_only_for_reading_does_not_delay(watch, tmp_path):
     folder = tmp_path / "inbox"

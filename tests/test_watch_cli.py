@@ -46,7 +46,9 @@ def test_watch_prints_json_lines_at_once_and_exits_cleanly_on_ctrl_c(tiny_model,
         random_image(3).save(folder / "new.png")
         # Read while the process still runs: the line was flushed at once.
         arrived = json.loads(_next_line(out))
-        assert set(arrived) == {"path", "label", "nsfw_score", "policy_score", "error"}
+        assert set(arrived) == {"path", "label", "nsfw_score", "policy_score", "error", "kind", "duration",
+                                "worst_frame_time"}
+        assert arrived["kind"] == "image"
         assert arrived["path"] == str(folder / "new.png")
         assert arrived["label"] in ("normal", "nsfw") and 0.0 <= arrived["nsfw_score"] <= 1.0
         assert arrived["error"] is None

@@ -11,23 +11,26 @@ from nsfw_desktop.cli.common import (
     build_classifier,
     json_line,
     positive_int,
+    result_json,
 )
 from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("classify", help="print label and NSFW score of images",
-                                   description="Classify images and print the results; "
-                                               "nothing is stored. A personal policy adopted "
-                                               "for the model in the results database (--db) "
-                                               "gives its policy score too.")
+    parser = subparsers.add_parser("classify", help="print label and NSFW score of images and videos",
+                                   description="Classify images and videos (on frames sampled over "
+                                               "the whole film) and print the results; nothing "
+                                               "is stored. A personal policy adopted for the model "
+                                               "in the results database (--db) gives its policy "
+                                               "score too.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_model_options(parser, precision=True)
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: path (and path_bytes for a name that "
-                             "is not UTF-8), label, nsfw_score, policy_score, error")
+                             "is not UTF-8), label, nsfw_score, policy_score, error, kind, duration, "
+                             "worst_frame_time")
     add_db_option(parser)
     parser.set_defaults(func=run)
 
@@ -46,7 +49,10 @@ def run(args) -> int:
     readable = []
     for item in entries_for_paths(args.images):
         if isinstance(item, tuple):
-            _print(args, item[0], None, None, item[1])
+            if args.json:
+                print(json_line(item[0], None, None, item[1]), flush=True)
+            else:
+                print(f"{display_path(item[0])}\terror: {display_path(item[1])}", flush=True)
         else:
             readable.append(item)
     for results in classify_entries(readable, classifier, DecodeOptions(batch_size=args.batch_size)):
@@ -56,7 +62,7 @@ def run(args) -> int:
             for r, value in zip(scored, values.tolist(), strict=True):
                 r.policy_score = value
         for r in results:
-            _print(args, r.path, r.label, r.nsfw_score, r.error, r.policy_score)
+            _print(args, r)
     return 0
 
 
@@ -77,12 +83,14 @@ def _adopted_policy(args, model: str):
         return None
 
 
-def _print(args, path: str, label: str | None, score: float | None, error: str | None,
-           policy_score: float | None = None) -> None:
+def _print(args, result) -> None:
     if args.json:
-        print(json_line(path, label, score, error, policy_score), flush=True)
-    elif error:
-        print(f"{display_path(path)}\terror: {display_path(error)}", flush=True)
+        print(result_json(result), flush=True)
+    elif result.error:
+        print(f"{display_path(result.path)}\terror: {display_path(result.error)}", flush=True)
     else:
-        policy = "" if policy_score is None else f"\tpolicy {policy_score:.4f}"
-        print(f"{display_path(path)}\t{label}\t{score:.4f}{policy}", flush=True)
+        worst = (f"\tat {result.worst_frame_time:.1f} s of {result.duration:.1f} s"
+                 if result.worst_frame_time is not None else "")
+        policy = "" if result.policy_score is None else f"\tpolicy {result.policy_score:.4f}"
+        print(f"{display_path(result.path)}\t{result.label}\t{result.nsfw_score:.4f}{policy}{worst}",
+              flush=True)

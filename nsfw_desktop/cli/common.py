@@ -143,9 +143,20 @@ def export_csv(args: argparse.Namespace, store) -> None:
 
 
 def json_line(path: str, label: str | None, score: float | None, error: str | None,
-              policy_score: float | None = None) -> str:
+              policy_score: float | None = None, *, kind: str | None = None,
+              duration: float | None = None, worst_frame_time: float | None = None) -> str:
     """One result as a JSON object: path (and path_bytes when the name is not valid UTF-8),
-    label, nsfw_score (the model's), policy_score (the personal policy's, or null), error."""
+    label, nsfw_score (the model's), policy_score (the personal policy's, or null), error,
+    kind ('image' or 'video', null when the file could not be opened), duration and
+    worst_frame_time (seconds; null for pictures)."""
     return json.dumps({**path_fields(path), "label": label, "nsfw_score": score,
                        "policy_score": policy_score,
-                       "error": None if error is None else display_path(error)})
+                       "error": None if error is None else display_path(error), "kind": kind,
+                       "duration": duration, "worst_frame_time": worst_frame_time})
+
+
+def result_json(result) -> str:
+    """json_line for a stored or classified Result."""
+    return json_line(result.path, result.label, result.nsfw_score, result.error, result.policy_score,
+                     kind=result.kind, duration=result.duration,
+                     worst_frame_time=result.worst_frame_time)

@@ -22,7 +22,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "explain", help="write attention heatmap overlays of images",
         description="Classify images and write, for each, a PNG with the model's attention "
-                    "drawn over the picture (red: where the model looked most).")
+                    "drawn over the picture (red: where the model looked most); for a video, over "
+                    "its highest-scoring sampled frame, whose time is printed last.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG overlays")
     parser.add_argument("--method", choices=METHODS, default="rollout",
@@ -66,7 +67,8 @@ def run(args) -> int:
         except OSError as exc:
             raise CliError(f"cannot write {target}: {exc.strerror}") from None
         prediction = explanation.prediction
-        print(display_path(f"{path}\t{prediction.label}\t{prediction.nsfw_score:.4f}\t{target}"),
+        at = "" if explanation.frame_time is None else f"\tat {explanation.frame_time:.1f} s"
+        print(display_path(f"{path}\t{prediction.label}\t{prediction.nsfw_score:.4f}\t{target}{at}"),
               flush=True)
     return 0
 

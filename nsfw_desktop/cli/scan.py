@@ -12,10 +12,10 @@ from nsfw_desktop.cli.common import (
     add_threshold_option,
     build_classifier,
     export_csv,
-    json_line,
     open_store,
     positive_int,
     resolve_threshold,
+    result_json,
 )
 from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted
@@ -76,8 +76,7 @@ def run(args) -> int:
                 elif isinstance(event, BatchDone):
                     for result in event.results:
                         if args.json:
-                            bar.write(json_line(result.path, result.label, result.nsfw_score,
-                                                result.error, result.policy_score), file=sys.stdout)
+                            bar.write(result_json(result), file=sys.stdout)
                         elif result.error:
                             bar.write(display_path(f"error: {result.path}: {result.error}"),
                                       file=sys.stderr)

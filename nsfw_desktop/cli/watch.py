@@ -11,8 +11,8 @@ from nsfw_desktop.cli.common import (
     add_model_options,
     add_threshold_option,
     build_classifier,
-    json_line,
     resolve_threshold,
+    result_json,
 )
 
 
@@ -72,7 +72,7 @@ class _Printer:
         if isinstance(event, FileClassified):
             r = event.result
             if self.json:
-                line = json_line(r.path, r.label, r.nsfw_score, r.error, r.policy_score)
+                line = result_json(r)
             elif r.error:
                 line = f"{r.path}\terror: {r.error}"
             else:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
-from nsfw_desktop.gui.tile_delegate import REVIEW_TEXT
+from nsfw_desktop.gui.tile_delegate import REVIEW_TEXT, video_duration_text
 from nsfw_desktop.store import Result
 
 OVERLAY_OPACITY = 0.5
@@ -57,8 +57,8 @@ class DetailView(QWidget):
         fields = QWidget()
         form = QFormLayout(fields)
         form.setContentsMargins(0, 0, 0, 0)
-        for name in ("Score", "Policy score", "Label", "Review", "Model", "Dimensions", "File size",
-                     "Modified", "Scanned", "Path", "Error"):
+        for name in ("Score", "Policy score", "Label", "Review", "Model", "Dimensions", "Video",
+                     "File size", "Modified", "Scanned", "Path", "Error"):
             label = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.fields[name] = label
@@ -94,9 +94,10 @@ class DetailView(QWidget):
         self.reveal_button.setVisible(hidden and self.hidden_mode != "show")
         if changed:
             self._overlay = None
-            self._pixmaps = self.loader.pixmaps(result.path)  # stand-in until the preview comes
+            # Stand-in until the preview comes; of a video, its worst frame.
+            self._pixmaps = self.loader.pixmaps(result.path, result.worst_frame_time)
             if result.error is None:
-                self.loader.request_preview(result.path)
+                self.loader.request_preview(result.path, result.worst_frame_time)
         self._render()
 
     def set_overlay(self, overlay: QPixmap | None) -> None:
@@ -117,6 +118,7 @@ class DetailView(QWidget):
         f["Review"].setText(REVIEW_TEXT.get(result.review, "not reviewed"))
         f["Model"].setText(result.model)
         f["Dimensions"].setText(f"{result.width} × {result.height}" if result.width else "")
+        f["Video"].setText(_video_text(result))
         f["File size"].setText(_file_size(result.file_size))
         f["Modified"].setText(result.modified.strftime("%Y-%m-%d %H:%M:%S"))
         f["Scanned"].setText(datetime.fromtimestamp(result.scanned_at).strftime("%Y-%m-%d %H:%M:%S"))
@@ -163,3 +165,14 @@ def _file_size(size: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GB"
+
+
+def _video_text(result: Result) -> str:
+    """A video's length and where its worst frame is; empty for a picture."""
+    if result.kind != "video":
+        return ""
+    text = video_duration_text(result.duration)
+    if result.worst_frame_time is not None:
+        text += (f", highest-scoring frame at {video_duration_text(result.worst_frame_time)} "
+                 f"of {result.frames} sampled")
+    return text

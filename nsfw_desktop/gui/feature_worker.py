@@ -20,7 +20,7 @@ from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.thumbnail_loader import PREVIEW_SIZE, to_qimage
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.thumbnails import ThumbnailCache
+from nsfw_desktop.thumbnails import ThumbnailCache, make_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class HeatmapKey:
     mtime_ns: int
     method: str  # "rollout" or "last"
     kind: str  # "tile" (the thumbnail's size) or "preview" (the detail view's, at most 1024 px)
+    at: float | None = None  # a video's worst frame, the one its tile and preview show
 
 
 class FeatureWorker(QObject):
@@ -63,9 +64,12 @@ class FeatureWorker(QObject):
             # Opacity 1: the colour map alone; the view lays it over the picture it shows,
             # so the overlay has that picture's size: the stored thumbnail, or the preview.
             if key.kind == "tile":
-                with Image.open(self.thumbnails.thumbnail(key.path)) as stored:
+                with Image.open(self.thumbnails.thumbnail(key.path, key.at)) as stored:
                     explanation = explain(classifier, stored.convert("RGB"), method=key.method,
                                           opacity=1.0)
+            elif key.at is not None:
+                explanation = explain(classifier, make_thumbnail(key.path, PREVIEW_SIZE, key.at),
+                                      method=key.method, opacity=1.0)
             else:
                 explanation = explain_file(classifier, key.path, side=PREVIEW_SIZE, max_frames=1,
                                            method=key.method, opacity=1.0)

@@ -53,7 +53,7 @@ class HeatmapProvider(QObject):
         """The heatmap of ``result`` at ``kind``'s size if made; otherwise None and it is asked for."""
         if not self.active or result.error:
             return None
-        key = HeatmapKey(result.path, result.mtime_ns, self.method, kind)
+        key = HeatmapKey(result.path, result.mtime_ns, self.method, kind, result.worst_frame_time)
         pixmap = self._pixmaps.get(key)
         if pixmap is not None:
             self._pixmaps.move_to_end(key)

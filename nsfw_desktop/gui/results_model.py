@@ -101,7 +101,7 @@ class ResultsModel(QAbstractListModel):
         if role == HiddenRole:
             return result.flagged(self.threshold) and path not in self._revealed
         if role == ThumbnailRole:
-            return self.thumbnails.pixmaps(path)
+            return self.thumbnails.pixmaps(path, result.worst_frame_time)
         if role == FailureRole:
             return self.thumbnails.failure(path)
         if role == SimilarityRole:

@@ -80,7 +80,8 @@ class ThumbnailGrid(QListView):
         """Ask for the thumbnails on screen now, without waiting for a paint."""
         self.executeDelayedItemsLayout()  # rows just added may not have a place yet
         for row in self.visible_rows():
-            self.results.thumbnails.request(self.results.result(row).path)
+            result = self.results.result(row)
+            self.results.thumbnails.request(result.path, result.worst_frame_time)
 
     def prefetch(self) -> None:
         rows = self.visible_rows()
@@ -89,4 +90,5 @@ class ThumbnailGrid(QListView):
         ahead = range(rows.stop, min(self.results.rowCount(), rows.stop + PREFETCH_PAGES * len(rows)))
         # Requested farthest first: the loader serves the newest request first.
         for row in reversed(ahead):
-            self.results.thumbnails.request(self.results.result(row).path)
+            result = self.results.result(row)
+            self.results.thumbnails.request(result.path, result.worst_frame_time)

@@ -17,8 +17,8 @@ from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from nsfw_desktop.imaging import ImageError, load_image
-from nsfw_desktop.thumbnails import ThumbnailCache, privacy_blur
+from nsfw_desktop.imaging import ImageError
+from nsfw_desktop.thumbnails import ThumbnailCache, make_thumbnail, privacy_blur
 
 DEFAULT_CAPACITY = 400  # pixmap pairs: about 90 MB at most with 192 px thumbnails
 MAX_BACKLOG = 400  # requests waiting for a thread; older ones are dropped
@@ -40,13 +40,13 @@ class _JobSignals(QObject):
 
 
 class _ThumbnailJob(QRunnable):
-    def __init__(self, path: str, cache: ThumbnailCache, signals: _JobSignals):
+    def __init__(self, path: str, at: float | None, cache: ThumbnailCache, signals: _JobSignals):
         super().__init__()
-        self.path, self.cache, self.signals = path, cache, signals
+        self.path, self.at, self.cache, self.signals = path, at, cache, signals
 
     def run(self) -> None:
         try:
-            with Image.open(self.cache.thumbnail(self.path)) as stored:
+            with Image.open(self.cache.thumbnail(self.path, self.at)) as stored:
                 image = stored.convert("RGB")
         except ImageError as exc:
             self.signals.failed.emit(self.path, str(exc))
@@ -58,17 +58,16 @@ class _ThumbnailJob(QRunnable):
 
 
 class _PreviewJob(QRunnable):
-    def __init__(self, path: str, signals: _JobSignals):
+    def __init__(self, path: str, at: float | None, signals: _JobSignals):
         super().__init__()
-        self.path, self.signals = path, signals
+        self.path, self.at, self.signals = path, at, signals
 
     def run(self) -> None:
         try:
-            image = load_image(self.path, min_side=PREVIEW_SIZE, max_frames=1).frames[0]
+            image = make_thumbnail(self.path, PREVIEW_SIZE, self.at)
         except ImageError as exc:
             self.signals.preview_failed.emit(self.path, str(exc))
             return
-        image.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.LANCZOS)
         self.signals.preview_done.emit(self.path, to_qimage(image), to_qimage(privacy_blur(image)))
 
 
@@ -89,7 +88,7 @@ class ThumbnailLoader(QObject):
         self.pool.setMaxThreadCount(threads)
         self._pixmaps: OrderedDict[str, tuple[QPixmap, QPixmap]] = OrderedDict()
         self._failures: dict[str, str] = {}
-        self._wanted: OrderedDict[str, None] = OrderedDict()
+        self._wanted: OrderedDict[str, float | None] = OrderedDict()  # path: a video's frame time
         self._running: set[str] = set()
         self._closed = False
         self._signals = _JobSignals(self)
@@ -98,23 +97,24 @@ class ThumbnailLoader(QObject):
         self._signals.preview_done.connect(self._on_preview_done)
         self._signals.preview_failed.connect(self.preview_failed)
 
-    def pixmaps(self, path: str) -> tuple[QPixmap, QPixmap] | None:
-        """(sharp, blurred) if ready; otherwise None and the thumbnail is asked for."""
+    def pixmaps(self, path: str, at: float | None = None) -> tuple[QPixmap, QPixmap] | None:
+        """(sharp, blurred) if ready; otherwise None and the thumbnail (of a video, its
+        frame ``at`` seconds in) is asked for."""
         pair = self._pixmaps.get(path)
         if pair is not None:
             self._pixmaps.move_to_end(path)
             return pair
         if path not in self._failures:
-            self.request(path)
+            self.request(path, at)
         return None
 
     def failure(self, path: str) -> str | None:
         return self._failures.get(path)
 
-    def request(self, path: str) -> None:
+    def request(self, path: str, at: float | None = None) -> None:
         if path in self._pixmaps or path in self._failures or path in self._running:
             return
-        self._wanted[path] = None
+        self._wanted[path] = at
         self._wanted.move_to_end(path)  # newest first: what is on screen now
         while len(self._wanted) > MAX_BACKLOG:
             self._wanted.popitem(last=False)
@@ -126,8 +126,8 @@ class ThumbnailLoader(QObject):
         self._failures.pop(path, None)
         self._wanted.pop(path, None)
 
-    def request_preview(self, path: str) -> None:
-        self.pool.start(_PreviewJob(path, self._signals))
+    def request_preview(self, path: str, at: float | None = None) -> None:
+        self.pool.start(_PreviewJob(path, at, self._signals))
 
     @property
     def is_idle(self) -> bool:
@@ -145,9 +145,9 @@ class ThumbnailLoader(QObject):
 
     def _pump(self) -> None:
         while not self._closed and self._wanted and len(self._running) < self.pool.maxThreadCount():
-            path, _ = self._wanted.popitem(last=True)
+            path, at = self._wanted.popitem(last=True)
             self._running.add(path)
-            self.pool.start(_ThumbnailJob(path, self.cache, self._signals))
+            self.pool.start(_ThumbnailJob(path, at, self.cache, self._signals))
 
     def _finish(self, path: str) -> None:
         self._running.discard(path)

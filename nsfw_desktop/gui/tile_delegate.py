@@ -8,7 +8,8 @@ slider); thumbnails are made once at ``THUMBNAIL_SIZE`` and scaled when drawn.
 With heatmaps on, a revealed tile gets its attention heatmap laid over the
 picture (a hidden one never does, since the heatmap would show more than the
 blur), and a mark in the corner while it is being made. A reviewed file that
-a scan found gone is drawn as missing.
+a scan found gone is drawn as missing. A video's tile shows its worst frame
+with a play badge and the video's duration.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ REVIEW_TEXT = {"safe": "reviewed safe", "nsfw": "reviewed NSFW"}
 HEATMAP_OPACITY = 0.5
 HIDDEN_TEXT = "Flagged\n(Space to reveal)"
 EYE_SIZE = 26  # the reveal button on a flagged tile
+BADGE_COLOR = QColor(0, 0, 0, 170)
+
+
+def video_duration_text(seconds: float | None) -> str:
+    """1:05 or 1:02:05; a dash when the duration is unknown."""
+    if seconds is None:
+        return "\u2013"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class TileDelegate(QStyledItemDelegate):
@@ -100,6 +111,7 @@ class TileDelegate(QStyledItemDelegate):
         hidden = index.data(HiddenRole) and self.blur_mode != "show"
         if hidden and self.blur_mode == "placeholder":
             self._paint_text_box(painter, area, PLACEHOLDER_COLOR, HIDDEN_TEXT)
+            self._paint_video_badge(painter, area, result)
             return
         pair = index.data(ThumbnailRole)
         if pair is None:
@@ -122,6 +134,20 @@ class TileDelegate(QStyledItemDelegate):
             painter.setPen(Qt.GlobalColor.white)
             painter.drawText(area.adjusted(4, 4, -4, -4),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, HIDDEN_TEXT)
+        self._paint_video_badge(painter, target, result)
+
+    @staticmethod
+    def _paint_video_badge(painter: QPainter, picture: QRect, result: Result) -> None:
+        """A play sign and the duration in the picture's bottom left corner."""
+        if result.kind != "video":
+            return
+        text = f"\u25b6 {video_duration_text(result.duration)}"
+        metrics = painter.fontMetrics()
+        badge = QRect(0, 0, metrics.horizontalAdvance(text) + 8, metrics.height() + 4)
+        badge.moveBottomLeft(picture.bottomLeft() + QPoint(4, -4))
+        painter.fillRect(badge, BADGE_COLOR)
+        painter.setPen(Qt.GlobalColor.white)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     @staticmethod
     def _draw_centered(painter: QPainter, area: QRect, pixmap: QPixmap) -> QRect:

@@ -29,6 +29,7 @@ from nsfw_desktop.server import payload
 from nsfw_desktop.server.admission import Admission
 from nsfw_desktop.server.batcher import Batcher
 from nsfw_desktop.server.metrics import Metrics
+from nsfw_desktop.video import is_video_file
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,10 @@ class InferenceService:
         """Parse the body, then decode and prepare like a scan does (bombs refused from the
         header); the first frame."""
         image, parameters = payload.parse(body, content_type)
+        if is_video_file(io.BytesIO(image)):
+            # One answer per picture: a video's middle frame would pass for all of it.
+            raise ImageError("this is a video; serve answers for pictures. Screen videos with "
+                             "nsfw-desktop scan or classify, which sample frames over the whole film")
         prepared = decode_and_prepare(io.BytesIO(image), self.classifier, self._decode_options,
                                       max_frames=1)
         return prepared.inputs[0], parameters

@@ -1,0 +1,156 @@
+"""Screening one 10-minute 1080p H.264 video, against decoding all of it.
+
+The video (made once with PyAV into ``--dir``, then reused: 25 fps, a keyframe
+every 2 s, a new camera-like picture every 10 s, low bitrate) is screened with
+the random ViT-B/16 of Falconsai's architecture and cost. In alternating rounds:
+
+- ours: ``classify_entries`` on the one file, as a scan does it (frames sampled
+  by seeking to keyframes, reduced at once, one forward pass per batch), with
+  the default 64 frames and with ``--frames`` (32) frames;
+- ours, decoding only: ``load_video`` with the default sampling, no model;
+- reference: decoding every frame of it with PyAV (FFmpeg's own threads, no
+  conversion), the least any screen of every frame would cost before a model;
+- the model's cost per frame (a batch of prepared frames through the ViT), which
+  puts the sampling into proportion: our frames times it is the model's share.
+
+Few distinct pictures make P-frames cheap to decode, which flatters the
+reference: the ratio is a lower bound of what seeking saves on a real film.
+
+    python -m nsfw_desktop.benchmarks.video [--rounds 2] [--frames 32] [--dir /tmp/nsfw-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from nsfw_desktop.classify import make_classifier
+from nsfw_desktop.pipeline import classify_entries
+from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
+from nsfw_desktop.sample_data import camera_photo, make_vit_b16
+from nsfw_desktop.video import load_video
+from nsfw_desktop.walker import FileEntry
+
+SECONDS = 600
+FPS = 25
+SIZE = (1920, 1080)
+SCENE = 10  # seconds per picture
+
+
+def make_video(path: Path) -> Path:
+    """The benchmark video, made once (kept if already there)."""
+    import av
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part.mp4")
+    with av.open(str(partial), "w") as output:
+        stream = output.add_stream("libx264", rate=FPS)
+        stream.width, stream.height = SIZE
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = 2 * FPS
+        stream.codec_context.options = {"preset": "ultrafast", "crf": "30", "sc_threshold": "0"}
+        index = 0
+        for scene in range(SECONDS // SCENE):
+            picture = av.VideoFrame.from_image(camera_photo(scene, SIZE)).reformat(format="yuv420p")
+            for _ in range(SCENE * FPS):
+                picture.pts = index
+                index += 1
+                for packet in stream.encode(picture):
+                    output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    partial.rename(path)
+    return path
+
+
+def screen(classifier, path: Path, options: DecodeOptions) -> tuple[float, float]:
+    """Seconds to screen ``path`` as a scan does; and its score."""
+    info = path.stat()
+    start = time.perf_counter()
+    [results] = list(classify_entries([FileEntry(str(path), info.st_size, info.st_mtime_ns)], classifier,
+                                      options))
+    elapsed = time.perf_counter() - start
+    if results[0].error:
+        raise RuntimeError(f"screening the benchmark video failed: {results[0].error}")
+    return elapsed, results[0].nsfw_score
+
+
+def sample_only(path: Path, min_side: int) -> float:
+    start = time.perf_counter()
+    load_video(path, min_side=min_side)
+    return time.perf_counter() - start
+
+
+def decode_all(path: Path) -> tuple[float, int]:
+    """Seconds to decode every frame with PyAV, and the frame count."""
+    import av
+
+    start = time.perf_counter()
+    count = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _ in container.decode(stream):
+            count += 1
+    return time.perf_counter() - start, count
+
+
+def model_seconds_per_frame(classifier, path: Path, batch: int = 8, repeats: int = 3) -> float:
+    prepared = decode_and_prepare(path, classifier)
+    inputs = (prepared.inputs * batch)[:batch]
+    classifier.predict(inputs)  # warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        classifier.predict(inputs)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / batch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=32, help="the fewer frames to compare with")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/nsfw-bench"))
+    args = parser.parse_args()
+
+    model_dir = args.dir / "vit-b16"
+    if not (model_dir / "config.json").exists():
+        make_vit_b16(model_dir)
+    start = time.perf_counter()
+    video = make_video(args.dir / f"video-{SECONDS // 60}min-1080p.mp4")
+    ready = time.perf_counter() - start
+    print(f"video: {video} ({video.stat().st_size / 1e6:.0f} MB; ready in {ready:.0f} s)")
+    classifier = make_classifier(str(model_dir), device="cpu")
+    classifier.load()
+    default, fewer = DecodeOptions(), DecodeOptions(video_max_frames=args.frames)
+    frames = len(decode_and_prepare(video, classifier, default).inputs)
+    figures: dict[str, list[float]] = {"ours": [], "fewer": [], "sampling": [], "all": []}
+    for round_ in range(args.rounds):
+        seconds, score = screen(classifier, video, default)
+        figures["ours"].append(seconds)
+        figures["fewer"].append(screen(classifier, video, fewer)[0])
+        figures["sampling"].append(sample_only(video, 2 * classifier.input_size))
+        seconds_all, count = decode_all(video)
+        figures["all"].append(seconds_all)
+        print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in figures.items())
+              + f" (score {score:.3f})")
+    per_frame = model_seconds_per_frame(classifier, video)
+    ours, fewer_s, sampling, every = (statistics.median(figures[k])
+                                      for k in ("ours", "fewer", "sampling", "all"))
+    print(f"ours: {ours:.2f} s per {SECONDS // 60}-minute 1080p video ({frames} frames sampled), "
+          f"{SECONDS / ours:.0f}x real time; with {args.frames} frames {fewer_s:.2f} s "
+          f"({SECONDS / fewer_s:.0f}x real time)")
+    print(f"sampling alone (seek, decode, reduce {frames} frames): {sampling:.2f} s; "
+          f"PyAV decoding all {count} frames: {every:.2f} s ({every / sampling:.1f}x the sampling)")
+    print(f"model: {per_frame * 1000:.0f} ms per frame; our {frames} frames {frames * per_frame:.2f} s "
+          f"({frames * per_frame / ours:.0%} of ours); every frame would take "
+          f"{count * per_frame / 60:.0f} min")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,16 +6,9 @@ as soon as it is classified, so a killed scan loses nothing it finished.
 A ``Store`` belongs to the thread that opened it; other threads open their own.
 
 Scans with embeddings turned on also keep each file's CLS embedding (final
-layer, after the final layer norm) as float16 in an ``embeddings`` table. The
-store owns that table too: triggers on ``results`` keep the two in step
-whoever writes (a removed row takes its embedding along, a moved file keeps
-it, a file classified again after a change, or by another model, loses the old
-one), and a generation counter, bumped on every change of the table, tells a
-kept search matrix (``search_matrix.py``) that it is out of date. The
-``embeddings_log`` says which rows changed (by rowid, the most recent 100,000
-changes), so that matrix follows a scan batch or a removal without a reload; a
-move keeps its row and needs nothing. ``database_identity`` tells two databases
-at the same path apart.
+layer, after the final layer norm) as float16 in an ``embeddings`` table, in
+the same transaction as its result. The tables, their triggers and the
+upgrades from earlier schemas are in ``store_schema``.
 
 Once a personal policy is adopted for a model (``policy.py``), each of that
 model's rows also carries a ``policy_score``, computed from its stored
@@ -30,7 +23,6 @@ Opening and SQLite's errors (``StoreError``) are the job of ``database``.
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -43,83 +35,11 @@ import numpy as np
 from nsfw_desktop.database import StoreError as StoreError  # re-exported: callers catch it here
 from nsfw_desktop.database import open_database, user_errors
 from nsfw_desktop.linear_policy import batch_scores
-from nsfw_desktop.store_learning import LEARNING_SCHEMA, LearningTables
+from nsfw_desktop.store_learning import LearningTables
+from nsfw_desktop.store_schema import SCHEMA, migrate
+from nsfw_desktop.store_schema import SCHEMA_VERSION as SCHEMA_VERSION  # re-exported for callers
 
-SCHEMA_VERSION = 5  # 2: results.missing_since; 3: results.policy_score, policies,
-# evaluation_scores; 4: embeddings_log, database_identity; 5: kind, duration, worst_frame_time, frames
 EMBEDDING_DTYPE = np.dtype("<f2")  # float16, little-endian, whatever the machine
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
-    path BLOB PRIMARY KEY,          -- os.fsencode(path)
-    label TEXT,                     -- the model's top label; NULL for errors
-    nsfw_score REAL,                -- 0..1; NULL for errors
-    model TEXT NOT NULL,            -- model id: a change of model classifies again
-    width INTEGER,
-    height INTEGER,
-    file_size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    scanned_at REAL NOT NULL,       -- seconds since the epoch
-    error TEXT,                     -- why the file could not be classified
-    review TEXT,                    -- a person's verdict: 'safe', 'nsfw' or NULL
-    missing_since REAL,             -- a reviewed file a scan found gone; NULL while it is there
-    policy_score REAL,              -- 0..1 from the policy of the row's model; NULL without one
-    kind TEXT NOT NULL DEFAULT 'image',  -- 'image' or 'video'
-    duration REAL,                  -- a video's, in seconds
-    worst_frame_time REAL,          -- seconds into a video of its highest-scoring frame
-    frames INTEGER                  -- frames sampled from a video
-);
-CREATE INDEX IF NOT EXISTS results_score ON results (nsfw_score);
-CREATE TABLE IF NOT EXISTS embeddings (
-    path BLOB PRIMARY KEY,          -- os.fsencode(path), as in results
-    model TEXT NOT NULL,            -- model id the vector came from; only same-model vectors compare
-    vector BLOB NOT NULL            -- float16 little-endian CLS embedding
-);
-CREATE INDEX IF NOT EXISTS embeddings_model ON embeddings (model);
-CREATE TABLE IF NOT EXISTS embeddings_generation (
-    only_row INTEGER PRIMARY KEY CHECK (only_row = 0),
-    generation INTEGER NOT NULL     -- bumped on every change: kept search matrices reload
-);
-INSERT OR IGNORE INTO embeddings_generation VALUES (0, 0);
-CREATE TRIGGER IF NOT EXISTS embeddings_follow_removal AFTER DELETE ON results
-WHEN EXISTS (SELECT 1 FROM embeddings WHERE path = OLD.path)
-BEGIN
-    DELETE FROM embeddings WHERE path = OLD.path;
-    UPDATE embeddings_generation SET generation = generation + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS embeddings_follow_move AFTER UPDATE OF path ON results
-WHEN EXISTS (SELECT 1 FROM embeddings WHERE path = OLD.path)
-BEGIN
-    UPDATE embeddings SET path = NEW.path WHERE path = OLD.path;
-    UPDATE embeddings_generation SET generation = generation + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS embeddings_drop_stale AFTER UPDATE OF file_size, mtime_ns, model ON results
-WHEN (OLD.file_size IS NOT NEW.file_size OR OLD.mtime_ns IS NOT NEW.mtime_ns
-      OR OLD.model IS NOT NEW.model)
-     AND EXISTS (SELECT 1 FROM embeddings WHERE path = NEW.path)
-BEGIN
-    DELETE FROM embeddings WHERE path = NEW.path;
-    UPDATE embeddings_generation SET generation = generation + 1;
-END;
-CREATE TABLE IF NOT EXISTS embeddings_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a matrix knows where it stopped
-    row INTEGER NOT NULL            -- rowid of an embeddings row added, replaced or deleted
-);
-CREATE TRIGGER IF NOT EXISTS embeddings_log_insert AFTER INSERT ON embeddings
-BEGIN INSERT INTO embeddings_log (row) VALUES (NEW.rowid); END;
-CREATE TRIGGER IF NOT EXISTS embeddings_log_change AFTER UPDATE OF model, vector ON embeddings
-BEGIN INSERT INTO embeddings_log (row) VALUES (NEW.rowid); END;
-CREATE TRIGGER IF NOT EXISTS embeddings_log_delete AFTER DELETE ON embeddings
-BEGIN INSERT INTO embeddings_log (row) VALUES (OLD.rowid); END;
--- A matrix further behind than this rebuilds: by then that is about as quick.
-CREATE TRIGGER IF NOT EXISTS embeddings_log_trim AFTER INSERT ON embeddings_log
-BEGIN DELETE FROM embeddings_log WHERE seq <= NEW.seq - 100000; END;
-CREATE TABLE IF NOT EXISTS database_identity (
-    only_row INTEGER PRIMARY KEY CHECK (only_row = 0),
-    id TEXT NOT NULL                -- random, made with the database: files kept for it say whose
-);
-INSERT OR IGNORE INTO database_identity VALUES (0, lower(hex(randomblob(16))));
-""" + LEARNING_SCHEMA
 
 _FINGERPRINTS = """SELECT r.path, r.file_size, r.mtime_ns, r.model, r.nsfw_score, r.error IS NOT NULL,
     e.path IS NOT NULL, r.policy_score, r.review
@@ -202,8 +122,8 @@ class Store(LearningTables):
     def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
-        self.db = open_database(self.path, schema=_SCHEMA, version=SCHEMA_VERSION,
-                                read_only=read_only, migrate=_migrate)
+        self.db = open_database(self.path, schema=SCHEMA, version=SCHEMA_VERSION,
+                                read_only=read_only, migrate=migrate)
 
     def close(self) -> None:
         self.db.close()
@@ -360,18 +280,3 @@ class Store(LearningTables):
             "UPDATE results SET review=? WHERE path=?", [(review, os.fsencode(p)) for p in paths]
         )
         self.db.commit()
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a database of an earlier schema up to this one (before the schema script runs)."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
-    if columns and "missing_since" not in columns:  # schema 1
-        db.execute("ALTER TABLE results ADD COLUMN missing_since REAL")
-    if columns and "policy_score" not in columns:  # schema 1 and 2
-        db.execute("ALTER TABLE results ADD COLUMN policy_score REAL")
-    if columns and "kind" not in columns:  # schema 1 to 4
-        db.execute("ALTER TABLE results ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'")
-        db.execute("ALTER TABLE results ADD COLUMN duration REAL")
-        db.execute("ALTER TABLE results ADD COLUMN worst_frame_time REAL")
-        db.execute("ALTER TABLE results ADD COLUMN frames INTEGER")
-    # Schema 3 to 4 only adds tables and triggers: the schema script makes them.

@@ -3,7 +3,7 @@ counts follow the results, and removing a folder asks what becomes of its result
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QWidget
 
 from nsfw_desktop.gui.folder_counts import count_by_folder, under
@@ -18,6 +18,8 @@ COUNT_DELAY_MS = 300  # batches and review marks arriving within this time share
 
 
 class FolderLink(QObject):
+    counted = Signal()  # the panel's counts follow the results again
+
     def __init__(self, live: LiveSettings, panel: FolderPanel, model: ResultsModel, store: StoreClient,
                  messages: MessageBar, window: QWidget):
         super().__init__(window)
@@ -33,11 +35,17 @@ class FolderLink(QObject):
         panel.removal_requested.connect(self.remove)
         store.worker.forgotten.connect(self._forgotten)  # queued: a method of this thread's QObject
 
+    @property
+    def counting(self) -> bool:
+        """Counts are due: results changed less than COUNT_DELAY_MS ago."""
+        return self._count_timer.isActive()
+
     def update_counts(self) -> None:
         self._count_timer.stop()
         s = self.live.settings
         roots = [*s.folders, str(s.quarantine_path())]
         self.panel.set_counts(count_by_folder(self.model.all_results(), roots, self.model.threshold))
+        self.counted.emit()
 
     def remove(self, folders: list[str]) -> None:
         """Remove ``folders`` from the list; when they hold results, ask whether to forget them."""

@@ -62,7 +62,7 @@ from nsfw_desktop.store import Result
 
 
 class MainWindow(QMainWindow):
-    settled = Signal()  # results shown, no scan running, visible thumbnails drawn
+    settled = Signal()  # results shown and counted, no scan running, visible thumbnails drawn
     batch_shown = Signal(object)  # BatchDone, once its results are in the grid
     scan_ended = Signal(object)  # ScanSummary, or None when the scan failed
     similar_shown = Signal(object)  # the query path, once its matches are in the grid
@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
         self.watch.folder_marked.connect(self.folders.mark)
         self.watch.stopped.connect(self.folders.clear_marks)
         self.loader.idle.connect(self._check_settled)
+        self.folder_link.counted.connect(self._check_settled)
         for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved,
                        self.scanner.started, self.scanner.ended, self.live.changed):
             signal.connect(self._refresh_grid_area)
@@ -275,7 +276,7 @@ class MainWindow(QMainWindow):
         self._check_settled()
 
     def _check_settled(self) -> None:
-        if not self.loaded or self.scanner.scanning or self._scan_on_load:
+        if not self.loaded or self.scanner.scanning or self._scan_on_load or self.folder_link.counting:
             return
         self.grid.request_visible()
         if self.loader.is_idle:

@@ -107,3 +107,14 @@ def test_a_folder_dropped_on_the_window_is_added(make_window, tmp_path, qtbot):
     # Qt delivers a drop only during a real drag, so the window's drop handler gets it directly.
     assert window.folder_drop.eventFilter(window, drop)
     assert window.settings.folders == [str(a)] and window.folders.item(str(a)) is not None
+
+
+def test_a_settled_window_shows_its_folder_counts(make_window, scan, tmp_path, qtbot):
+    """The screenshot automation waits for "settled": the counts must be there by then."""
+    folder = tmp_path / "photos"
+    write_photos(folder / "sub", 3)
+    window = make_window([folder])
+    with qtbot.waitSignal(window.settled, timeout=60_000):
+        scan(window)
+    assert window.folders._counts[str(folder)].photos == 3
+    assert window.folders.item(str(folder)).text(1) == "3"

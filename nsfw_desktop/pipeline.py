@@ -25,7 +25,7 @@ from nsfw_desktop.classify.base import Classifier
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
 from nsfw_desktop.store import Fingerprint, Result, Store
-from nsfw_desktop.video import has_video_suffix
+from nsfw_desktop.video import VideoError, has_video_suffix
 from nsfw_desktop.walker import FileEntry
 from nsfw_desktop.xmp.keywords import TagOptions
 from nsfw_desktop.xmp.tagging import tag_stored
@@ -135,7 +135,8 @@ def classify_entries(
         try:
             prepared = decode_and_prepare(entry.path, classifier, options)
         except ImageError as exc:
-            return _Decoded(entry, error=str(exc))
+            # A broken video stays a video in the results, so it shows and exports as one.
+            return _Decoded(entry, error=str(exc), kind="video" if isinstance(exc, VideoError) else "image")
         # The frames are not kept: only the model inputs wait in the queue.
         return _Decoded(entry, prepared.width, prepared.height, prepared.inputs, kind=prepared.kind,
                         times=prepared.times, duration=prepared.duration)

@@ -24,7 +24,7 @@ def test_scan_prints_summary_and_rescan_is_incremental(photos, tiny_model, tmp_p
     (photos / "broken.jpg").write_text("nope")
     assert main(scan_args(tiny_model, db, photos)) == 0
     out, err = capsys.readouterr()
-    assert "scanned:   6" in out and "errors:    1" in out and "images/s:" in out
+    assert "scanned:   6" in out and "errors:    1" in out and "files/s:" in out
     assert "broken.jpg: not an image" in err
     flagged_line = next(line for line in out.splitlines() if line.startswith("flagged:"))
     assert main(scan_args(tiny_model, db, photos)) == 0

@@ -128,6 +128,9 @@ def test_each_bad_video_is_an_error_row_and_the_scan_goes_on(tmp_path, local, st
     assert "no video track (audio only?)" in errors["song.mp4"]
     assert "cannot decode" in errors["strange.mkv"]
     assert [Path(r.path).name for r in results if not r.error] == ["photo_0000.png"]
+    # A broken video is still a video in the results, so it shows and exports as one.
+    kinds = {Path(r.path).name: r.kind for r in store.results()}
+    assert {kinds[name] for name in ("cut.mp4", "cut.mkv", "song.mp4", "strange.mkv")} == {"video"}
 
 
 @pytest.mark.parametrize("limit, reason", [

@@ -120,4 +120,4 @@ def _print_summary(summary, args) -> None:
         print(f"pruned:    {summary.pruned} (files gone since the last scan)")
     if summary.missing:
         print(f"missing:   {summary.missing} (reviewed files not found; kept with their review marks)")
-    print(f"images/s:  {summary.images_per_second:.2f}")
+    print(f"files/s:   {summary.images_per_second:.2f} (photos and videos classified per second)")

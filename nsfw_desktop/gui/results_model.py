@@ -37,6 +37,8 @@ class Show(enum.Enum):
     FLAGGED = "Flagged"
     UNFLAGGED = "Unflagged"
     ERRORS = "Errors"
+    # Unreviewed photos nearest the threshold first: the marks that teach a learnt policy most.
+    REVIEW_NEXT = "To review next"
 
 
 class SortBy(enum.Enum):
@@ -187,13 +189,21 @@ class ResultsModel(QAbstractListModel):
                 self.add_results([result])
 
     def set_review(self, paths: Iterable[str], review: str | None) -> None:
+        """A review mark decides whether a file is flagged, and whether it is still to review:
+        rows come and go with it under those filters."""
         for path in paths:
             result = self._results.get(path)
-            if result is not None:
-                result.review = review
-                row = self._row_of.get(path)
-                if row is not None:
-                    self._changed(row)
+            if result is None:
+                continue
+            result.review = review
+            row = self._row_of.get(path)
+            if row is None:
+                if self._accepts(result):
+                    self.add_results([result])
+            elif self._accepts(result):
+                self._changed(row)
+            else:
+                self._remove_row(row)
 
     # What is shown
 
@@ -201,7 +211,7 @@ class ResultsModel(QAbstractListModel):
         if threshold == self.threshold:
             return
         self.threshold = threshold
-        if self.show in (Show.FLAGGED, Show.UNFLAGGED):
+        if self.show in (Show.FLAGGED, Show.UNFLAGGED, Show.REVIEW_NEXT):
             self._refilter()
         elif self._rows:
             self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
@@ -292,6 +302,8 @@ class ResultsModel(QAbstractListModel):
             return True
         if self.show is Show.ERRORS:
             return result.error is not None
+        if self.show is Show.REVIEW_NEXT:
+            return result.review is None and result.error is None and result.score is not None
         flagged = result.flagged(self.threshold)
         if self.show is Show.FLAGGED:
             return flagged
@@ -301,6 +313,8 @@ class ResultsModel(QAbstractListModel):
         shown = [r for r in self._results.values() if self._accepts(r)]
         if self._similar is not None:
             shown.sort(key=lambda r: -self._similar[r.path])
+        elif self.show is Show.REVIEW_NEXT:
+            shown.sort(key=lambda r: (abs(r.score - self.threshold), r.path))  # as policy.review_next
         else:
             shown.sort(key=_sort_key(self.sort), reverse=self.reverse)
         return [r.path for r in shown]

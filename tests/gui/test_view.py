@@ -93,3 +93,17 @@ def test_a_tile_whose_heatmap_is_being_made_is_marked(make_window, scan, photos,
     assert window.heatmaps.pending(result, "tile")
     qtbot.waitUntil(lambda: not window.heatmaps.pending(result, "tile"), timeout=60_000)
     assert window.heatmaps.overlay(result, "tile") is not None
+
+
+def test_to_review_next_shows_unreviewed_photos_nearest_the_threshold_first(make_window, scan, photos, qtbot):
+    window = make_window([photos])
+    scan(window)
+    window.filters.slider.setValue(50)
+    window.filters.show_box.setCurrentIndex(list(Show).index(Show.REVIEW_NEXT))
+    shown = [window.model.result(row) for row in range(window.model.rowCount())]
+    distances = [abs(r.score - 0.5) for r in shown]
+    assert len(shown) == 5 and distances == sorted(distances)
+    window.select_rows([0])
+    window.files.review_selected("safe")
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4)  # reviewed: no longer to review
+    assert shown[0].path not in [window.model.result(row).path for row in range(4)]

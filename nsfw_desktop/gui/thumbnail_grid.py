@@ -35,6 +35,29 @@ class ThumbnailGrid(QListView):
         self._prefetch_timer.timeout.connect(self.prefetch)
         self.verticalScrollBar().valueChanged.connect(self._prefetch_timer.start)
 
+    def fit_columns(self) -> None:
+        """As many columns as fit, each cell widened to share the spare width, so that a
+        wide window shows no empty band beside the tiles (the delegate centres each tile)."""
+        delegate = self.itemDelegate()
+        tile = delegate.tile_size(self.fontMetrics().height()).width()
+        pitch = tile + 2 * self.spacing()
+        width = self.viewport().width()
+        cell = max(tile, width // max(1, width // pitch) - 2 * self.spacing())
+        if cell != delegate.cell_width:
+            delegate.cell_width = cell
+            self.relayout()
+
+    def relayout(self) -> None:
+        """Lay the tiles out again after their size changed."""
+        # The grid caches the one size of its uniform tiles: this makes it ask again.
+        self.setUniformItemSizes(False)
+        self.setUniformItemSizes(True)
+        self.doItemsLayout()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
+
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Space:
             self.reveal_requested.emit()

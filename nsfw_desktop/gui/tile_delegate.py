@@ -59,16 +59,25 @@ class TileDelegate(QStyledItemDelegate):
         self.blur_mode = blur_mode
         self.heatmaps = heatmaps
         self.side = DEFAULT_SIDE
+        self.cell_width = 0  # set by the grid to share the window's width; 0: the tile's own
 
     def tile_size(self, font_height: int) -> QSize:
         side = self.side + 2 * PADDING
         return QSize(side, side + CAPTION_LINES * font_height + PADDING)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        return self.tile_size(option.fontMetrics.height())
+        size = self.tile_size(option.fontMetrics.height())
+        return QSize(max(size.width(), self.cell_width), size.height())
 
-    def eye_rect(self, tile: QRect) -> QRect:
+    def tile_rect(self, cell: QRect) -> QRect:
+        """The tile drawn in ``cell``: its own width, centred; cells are wider when the grid
+        shares out the window's width."""
+        width = self.side + 2 * PADDING
+        return QRect(cell.left() + max(0, cell.width() - width) // 2, cell.top(), width, cell.height())
+
+    def eye_rect(self, cell: QRect) -> QRect:
         """Where a flagged tile's eye button is: the picture's top-left corner."""
+        tile = self.tile_rect(cell)
         return QRect(tile.left() + PADDING, tile.top() + PADDING, EYE_SIZE, EYE_SIZE)
 
     def editorEvent(self, event, model, option: QStyleOptionViewItem, index: QModelIndex) -> bool:
@@ -82,7 +91,7 @@ class TileDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
-        rect = option.rect.adjusted(2, 2, -2, -2)
+        rect = self.tile_rect(option.rect).adjusted(2, 2, -2, -2)
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(rect, option.palette.highlight())
         picture = QRect(rect.left() + PADDING - 2, rect.top() + PADDING - 2, self.side, self.side)

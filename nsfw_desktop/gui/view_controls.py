@@ -42,11 +42,8 @@ class ViewControls(QObject):
             return
         self.delegate.side = side
         self.size_slider.setValue(side)
-        if self.model.rowCount():
-            # The grid caches the one size of its uniform tiles: this makes it ask again.
-            self.grid.setUniformItemSizes(False)
-            self.grid.setUniformItemSizes(True)
-            self.grid.doItemsLayout()
+        self.grid.fit_columns()
+        self.grid.relayout()
         self.grid.request_visible()
 
     def select_flagged(self) -> None:

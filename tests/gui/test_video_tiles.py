@@ -39,7 +39,7 @@ def test_a_video_tile_shows_its_frame_with_a_play_badge_and_a_photo_none(make_wi
 
     def badge_spot(row):
         """Just inside the bottom left corner of the picture, which sits on its square's bottom."""
-        tile = grid.visualRect(model.index(row)).adjusted(2, 2, -2, -2)
+        tile = window.delegate.tile_rect(grid.visualRect(model.index(row))).adjusted(2, 2, -2, -2)
         left, bottom = tile.left() + PADDING - 2, tile.top() + PADDING - 2 + side - 1
         return shot.pixelColor(left + 5, bottom - 6)
 

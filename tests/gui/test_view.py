@@ -20,11 +20,14 @@ def test_select_all_flagged_and_the_count(make_window, scan, photos):
 def test_thumbnail_size_follows_ctrl_plus_and_minus(make_window, scan, photos):
     window = make_window([photos])
     scan(window)
-    before = window.grid.visualRect(window.model.index(0)).width()
+    def tile_width():
+        return window.delegate.tile_rect(window.grid.visualRect(window.model.index(0))).width()
+
+    before = tile_width()
     window.named_actions["zoom_in"].trigger()
     assert window.delegate.side > DEFAULT_SIDE
     window.grid.executeDelayedItemsLayout()
-    assert window.grid.visualRect(window.model.index(0)).width() > before
+    assert tile_width() > before
     window.named_actions["zoom_out"].trigger()
     window.named_actions["zoom_out"].trigger()
     assert window.delegate.side < DEFAULT_SIDE == window.view_controls.size_slider.value() + 32
@@ -107,3 +110,24 @@ def test_to_review_next_shows_unreviewed_photos_nearest_the_threshold_first(make
     window.files.review_selected("safe")
     qtbot.waitUntil(lambda: window.model.rowCount() == 4)  # reviewed: no longer to review
     assert shown[0].path not in [window.model.result(row).path for row in range(4)]
+
+
+def test_tiles_share_out_the_width_of_a_wide_window(make_window, scan, tmp_path, qtbot):
+    """No empty band beside the tiles: the spare width goes between the columns."""
+    from tests.conftest import write_photos
+
+    folder = tmp_path / "many"
+    write_photos(folder, 12)
+    window = make_window([folder])
+    scan(window)
+    for width in (1280, 1600, 1920):
+        window.resize(width, 900)
+        qtbot.waitUntil(lambda: window.grid.viewport().width() > 0)
+        grid = window.grid
+        grid.executeDelayedItemsLayout()
+        first_top = grid.visualRect(window.model.index(0)).top()
+        row = [grid.visualRect(window.model.index(i)) for i in range(12)
+               if grid.visualRect(window.model.index(i)).top() == first_top]
+        tile = window.delegate.tile_rect(row[-1])
+        band = grid.viewport().width() - tile.right()
+        assert band < tile.width() / 3, (width, band, tile.width())

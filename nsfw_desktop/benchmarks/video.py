@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from nsfw_desktop.classify import make_classifier
+from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
 from nsfw_desktop.pipeline import classify_entries
 from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
 from nsfw_desktop.sample_data import camera_photo, make_vit_b16
@@ -116,6 +117,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--frames", type=int, default=32, help="the fewer frames to compare with")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/nsfw-bench"))
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION)
     args = parser.parse_args()
 
     model_dir = args.dir / "vit-b16"
@@ -125,8 +127,9 @@ def main() -> None:
     video = make_video(args.dir / f"video-{SECONDS // 60}min-1080p.mp4")
     ready = time.perf_counter() - start
     print(f"video: {video} ({video.stat().st_size / 1e6:.0f} MB; ready in {ready:.0f} s)")
-    classifier = make_classifier(str(model_dir), device="cpu")
+    classifier = make_classifier(str(model_dir), device="cpu", precision=args.precision, notify=print)
     classifier.load()
+    print(f"precision: {args.precision}")
     default, fewer = DecodeOptions(), DecodeOptions(video_max_frames=args.frames)
     frames = len(decode_and_prepare(video, classifier, default).inputs)
     figures: dict[str, list[float]] = {"ours": [], "fewer": [], "sampling": [], "all": []}

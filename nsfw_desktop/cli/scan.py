@@ -52,6 +52,9 @@ def register(subparsers) -> None:
                               "same paths")
     cluster.add_argument("--ray-workers", type=positive_int, default=1, metavar="N",
                          help="Ray workers, each with its own copy of the model (default: %(default)s)")
+    cluster.add_argument("--ray-cpus", type=float, default=1, metavar="C",
+                         help="CPUs per Ray worker; its model runs on as many threads "
+                              "(default: %(default)s)")
     cluster.add_argument("--ray-gpus", type=float, default=0, metavar="G",
                          help="GPUs per Ray worker (default: %(default)s)")
     cluster.add_argument("--ray-ship-bytes", action="store_true",
@@ -128,8 +131,8 @@ def _ray_classify(args):
         raise CliError(str(exc)) from None
     spec = ModelSpec(args.model, device=args.device, precision=args.precision,
                      unsafe_labels=tuple(args.unsafe_labels.split(",")))
-    return ray_classify(spec, RayOptions(concurrency=args.ray_workers, num_gpus=args.ray_gpus,
-                                         ship_bytes=args.ray_ship_bytes))
+    return ray_classify(spec, RayOptions(concurrency=args.ray_workers, num_cpus=args.ray_cpus,
+                                         num_gpus=args.ray_gpus, ship_bytes=args.ray_ship_bytes))
 
 
 def _print_summary(summary, args) -> None:

@@ -44,6 +44,7 @@ class RayOptions:
     concurrency: int = 1  # workers, each with its own copy of the model
     batch_size: int | None = None  # files per worker call (default: the scan's batch size)
     num_gpus: float = 0  # GPUs each worker takes
+    num_cpus: float = 1  # CPUs each worker takes; Ray gives torch as many threads
     ship_bytes: bool = False  # send file contents from here: for workers without the shared mount
 
 
@@ -78,7 +79,7 @@ def _classify(entries: list[FileEntry], classifier: Classifier, spec: ModelSpec,
                                         "options": asdict(options)},
         batch_size=ray_options.batch_size or options.batch_size, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=ray_options.concurrency),
-        num_gpus=ray_options.num_gpus or None)
+        num_cpus=ray_options.num_cpus, num_gpus=ray_options.num_gpus or None)
     for batch in classified.iter_batches(batch_size=None, batch_format="numpy"):
         control.wait_while_paused()
         if control.cancelled:

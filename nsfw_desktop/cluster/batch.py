@@ -23,7 +23,7 @@ import numpy as np
 
 from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, Classifier
 from nsfw_desktop.cluster import ClusterError, import_ray
-from nsfw_desktop.pipeline import ClassifyEntries, ScanControl, decode_entry, predict_batch
+from nsfw_desktop.pipeline import ClassifyEntries, Decoded, ScanControl, decode_entry, predict_batch
 from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.store import Result
 from nsfw_desktop.walker import FileEntry
@@ -119,18 +119,18 @@ class _Worker:
         self.options = DecodeOptions(**options)
         self.pool = ThreadPoolExecutor(self.options.decode_workers, thread_name_prefix="decode")
 
-    def _decode(self, entry: FileEntry, source: io.BytesIO | None):
+    def _decode(self, entry: FileEntry, source: io.BytesIO | None, read_error: str) -> Decoded:
+        if read_error:  # this computer could not read the file to ship it
+            return Decoded(entry, error=read_error)
         return decode_entry(entry, self.classifier, self.options, source)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         entries = [FileEntry(os.fsdecode(bytes(path)), int(size), int(mtime))
                    for path, size, mtime in zip(batch["path"], batch["size"], batch["mtime_ns"], strict=True)]
-        sources = ([io.BytesIO(bytes(data)) for data in batch["data"]] if "data" in batch
-                   else [None] * len(entries))
-        decoded = list(self.pool.map(self._decode, entries, sources))
-        for i, reason in enumerate(batch.get("read_error", [""] * len(entries))):
-            if reason:
-                decoded[i].error, decoded[i].inputs = str(reason), []
+        n = len(entries)
+        sources = [io.BytesIO(bytes(data)) for data in batch["data"]] if "data" in batch else [None] * n
+        read_errors = [str(reason) for reason in batch["read_error"]] if "read_error" in batch else [""] * n
+        decoded = list(self.pool.map(self._decode, entries, sources, read_errors))
         return _columns(batch["index"], predict_batch(decoded, self.classifier), self.classifier.model_id,
                         self.embeddings)
 
@@ -173,8 +173,11 @@ def _results(batch: dict[str, np.ndarray], entries: list[FileEntry], model_id: s
                            "Give the workers the same model (the same folder on the shared mount, or "
                            "the same Hub id and revision).")
 
-    def number(value, cast):
-        return None if (isinstance(value, float) and np.isnan(value)) or value == -1 else cast(value)
+    def real(value) -> float | None:
+        return None if np.isnan(value) else float(value)
+
+    def count(value) -> int | None:
+        return None if value < 0 else int(value)
 
     scanned_at = time.time()
     results = []
@@ -184,12 +187,12 @@ def _results(batch: dict[str, np.ndarray], entries: list[FileEntry], model_id: s
         embedding = batch["embedding"][row] if "embedding" in batch and error is None else None
         results.append(Result(
             path=entry.path, label=str(batch["label"][row]) or None,
-            nsfw_score=number(batch["nsfw_score"][row], float), model=model_id,
-            width=number(batch["width"][row], int), height=number(batch["height"][row], int),
+            nsfw_score=real(batch["nsfw_score"][row]), model=model_id,
+            width=count(batch["width"][row]), height=count(batch["height"][row]),
             file_size=entry.size, mtime_ns=entry.mtime_ns, scanned_at=scanned_at, error=error,
             embedding=embedding, kind=str(batch["kind"][row]),
-            duration=number(batch["duration"][row], float),
-            worst_frame_time=number(batch["worst_frame_time"][row], float),
-            frames=number(batch["frames"][row], int),
+            duration=real(batch["duration"][row]),
+            worst_frame_time=real(batch["worst_frame_time"][row]),
+            frames=count(batch["frames"][row]),
         ))
     return results

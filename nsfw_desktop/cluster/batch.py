@@ -13,6 +13,7 @@ batch and ``pipeline.classify_and_commit`` commits each one as it arrives.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -69,7 +70,10 @@ def _classify(entries: list[FileEntry], classifier: Classifier, spec: ModelSpec,
     import_ray()
     import ray.data
 
-    ray.data.DataContext.get_current().enable_progress_bars = False  # the front end shows progress
+    # The front end shows progress: no Ray Data bars, no notes on each run or on the bars' absence.
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     # The pipeline wraps the classifier when embeddings are kept: the workers do the same.
     embeddings = isinstance(classifier, EmbeddingClassifier)
     items = [_item(i, entry, ray_options.ship_bytes) for i, entry in enumerate(entries)]

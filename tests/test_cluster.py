@@ -6,6 +6,8 @@ without the cluster extra; the others need no Ray.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -92,6 +94,52 @@ def test_a_cancelled_ray_scan_resumes_with_nothing_lost_or_classified_twice(
     assert not {r.path for r in second} & kept.keys()
     assert store.count() == 12
     assert {r.path: r.scanned_at for r in store.results() if r.path in kept} == kept
+
+
+def ray_map_workers() -> list[int]:
+    """Process ids of the Ray Data map workers this test process started (Linux /proc)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # the process ended meanwhile
+    mine, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - mine
+        mine |= frontier
+    workers = []
+    for pid in mine:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if cmdline.read().startswith(b"ray::MapWorker"):
+                    workers.append(pid)
+        except OSError:
+            continue
+    return workers
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the worker in /proc")
+def test_a_worker_killed_mid_scan_loses_nothing_and_duplicates_nothing(
+        tmp_path, ray_instance, make_classifier, tiny_model, store):
+    root = tmp_path / "many"
+    write_photos(root, 12)
+    results, killed = [], []
+    for event in scan([str(root)], make_classifier(), store, options=DecodeOptions(batch_size=2),
+                      classify=ray_step(tiny_model)):
+        if isinstance(event, BatchDone):
+            results.extend(event.results)
+            if not killed:
+                killed = ray_map_workers()
+                for pid in killed:
+                    os.kill(pid, signal.SIGKILL)
+    assert killed  # Ray started a new worker and ran the lost batches again
+    assert sorted(r.path for r in results) == sorted(str(p) for p in root.iterdir())
+    assert store.count() == 12 and all(r.error is None for r in store.results())
 
 
 @pytest.mark.ray

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from nsfw_desktop.classify import Classifier
-from nsfw_desktop.pipeline import ScanControl, ScanPolicy, classify_and_commit, is_current
+from nsfw_desktop.pipeline import ClassifyEntries, ScanControl, ScanPolicy, classify_and_commit, is_current
 from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.store import Result, Store
 from nsfw_desktop.walker import FileEntry, WalkReport, walk
@@ -90,6 +90,7 @@ def scan(
     control: ScanControl | None = None,
     threshold: float = 0.5,
     defer: Callable[[FileEntry], bool] | None = None,
+    classify: ClassifyEntries | None = None,
 ) -> Iterator[Event]:
     """Screen ``roots`` incrementally, committing results to ``store`` as they come.
 
@@ -97,6 +98,8 @@ def scan(
     (``pipeline.is_current``); rows of files known to be gone are pruned.
     Files for which ``defer(entry)`` is true are left to the caller (the watcher
     defers files still being written): not classified, not pruned, counted as unchanged.
+    ``classify`` is the classifying step (``pipeline.classify_entries`` by default; a
+    Ray cluster's with ``cluster.batch``): only the files to classify go to it.
     """
     policy = policy or ScanPolicy()
     control = control or ScanControl()
@@ -125,7 +128,8 @@ def scan(
     start = time.monotonic()
     progress = Progress(0, len(todo), 0, 0, 0.0)
     if todo and not control.cancelled:
-        for results in classify_and_commit(todo, classifier, store, policy, options, control):
+        for results in classify_and_commit(todo, classifier, store, policy, options, control,
+                                                   classify):
             progress.done += len(results)
             progress.errors += sum(r.error is not None for r in results)
             progress.flagged += sum(r.flagged(threshold) for r in results)

@@ -6,7 +6,11 @@
   batch, and yields one list of Results per batch.
 - ``classify_and_commit`` does that and commits each batch to the store, with
   the embeddings when the policy keeps them, and brings the XMP sidecars of the
-  batch's files in step when the policy asks for it.
+  batch's files in step when the policy asks for it. The classifying step is a
+  ``ClassifyEntries``: ``classify_entries`` here, or the Ray-backed one of
+  ``cluster.batch`` (same signature, same Results), chosen by the caller.
+- ``decode_entry`` and ``predict_batch`` are the two halves of one batch, shared
+  with the cluster's workers so both give the same Results.
 
 ``ScanControl`` steers all of it from any thread; it is looked at between batches.
 """
@@ -17,9 +21,10 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from nsfw_desktop.classify.base import Classifier
 from nsfw_desktop.imaging import ImageError
@@ -86,6 +91,11 @@ def is_current(stored: Fingerprint | None, entry: FileEntry, model_id: str, poli
     return stored.has_embedding or not policy.embeddings
 
 
+# (entries, classifier, options, control) -> one list of Results per batch, committed by the caller
+ClassifyEntries = Callable[
+    [Iterable[FileEntry], Classifier, DecodeOptions | None, ScanControl | None], Iterator[list[Result]]]
+
+
 def classify_and_commit(
     entries: Iterable[FileEntry],
     classifier: Classifier,
@@ -93,6 +103,7 @@ def classify_and_commit(
     policy: ScanPolicy,
     options: DecodeOptions | None = None,
     control: ScanControl | None = None,
+    classify: ClassifyEntries | None = None,
 ) -> Iterator[list[Result]]:
     """Classify ``entries`` and commit each batch to ``store`` before yielding it.
 
@@ -103,12 +114,14 @@ def classify_and_commit(
     written is logged and the scan goes on.
     When the model has an adopted personal policy, embeddings are kept anyway:
     ``Store.put_many`` gives each new file its policy score from its embedding.
+    ``classify`` is the classifying step (default ``classify_entries``, on this computer).
     """
+    classify = classify or classify_entries
     if policy.embeddings or store.policy(classifier.model_id) is not None:
         from nsfw_desktop.classify.embedding import EmbeddingClassifier
 
         classifier = EmbeddingClassifier(classifier)
-    for results in classify_entries(entries, classifier, options, control):
+    for results in classify(entries, classifier, options, control):
         store.put_many(results)
         if policy.sidecars is not None:
             tag_stored(store, [r.path for r in results], policy.sidecars)
@@ -131,22 +144,15 @@ def classify_entries(
     control = control or ScanControl()
     classifier.load()
 
-    def decode(entry: FileEntry) -> _Decoded:
-        try:
-            prepared = decode_and_prepare(entry.path, classifier, options)
-        except ImageError as exc:
-            # A broken video stays a video in the results, so it shows and exports as one.
-            return _Decoded(entry, error=str(exc), kind="video" if isinstance(exc, VideoError) else "image")
-        # The frames are not kept: only the model inputs wait in the queue.
-        return _Decoded(entry, prepared.width, prepared.height, prepared.inputs, kind=prepared.kind,
-                        times=prepared.times, duration=prepared.duration)
+    def decode(entry: FileEntry) -> Decoded:
+        return decode_entry(entry, classifier, options)
 
     ahead = 2 * options.batch_size  # enough decoded work to keep the model busy
     # A video brings up to 64 frames' inputs (about 40 MB at 224 px): a folder of videos
     # would otherwise hold sixteen films' inputs. Told by the name, which is what phones
     # and downloads give; a video with another name is not held back.
     videos_ahead = options.decode_workers + 1
-    pending: deque[tuple[Future[_Decoded], bool]] = deque()  # (decode, is a video)
+    pending: deque[tuple[Future[Decoded], bool]] = deque()  # (decode, is a video)
     remaining = iter(entries)
     waiting: list[FileEntry] = []  # the next entry, held back while enough videos are ahead
     with ThreadPoolExecutor(options.decode_workers, thread_name_prefix="decode") as pool:
@@ -168,21 +174,23 @@ def classify_entries(
                 control.wait_while_paused()
                 if control.cancelled:
                     return
-                batch: list[_Decoded] = []
+                batch: list[Decoded] = []
                 frames = 0
                 while pending and frames < options.batch_size:
                     item = pending.popleft()[0].result()
                     refill()
                     batch.append(item)
                     frames += len(item.inputs)
-                yield _predict_batch(batch, classifier)
+                yield predict_batch(batch, classifier)
         finally:
             for future, _ in pending:
                 future.cancel()
 
 
 @dataclass
-class _Decoded:
+class Decoded:
+    """One file's model inputs (one per frame), or the reason it has none."""
+
     entry: FileEntry
     width: int | None = None
     height: int | None = None
@@ -193,7 +201,22 @@ class _Decoded:
     duration: float | None = None
 
 
-def _predict_batch(batch: list[_Decoded], classifier: Classifier) -> list[Result]:
+def decode_entry(entry: FileEntry, classifier: Classifier, options: DecodeOptions,
+                 source: str | BinaryIO | None = None) -> Decoded:
+    """Decode and prepare one file (read from ``source`` when given, else from its path);
+    a failure becomes the Decoded's error, never an exception."""
+    try:
+        prepared = decode_and_prepare(entry.path if source is None else source, classifier, options)
+    except ImageError as exc:
+        # A broken video stays a video in the results, so it shows and exports as one.
+        return Decoded(entry, error=str(exc), kind="video" if isinstance(exc, VideoError) else "image")
+    # The frames are not kept: only the model inputs wait in the queue.
+    return Decoded(entry, prepared.width, prepared.height, prepared.inputs, kind=prepared.kind,
+                   times=prepared.times, duration=prepared.duration)
+
+
+def predict_batch(batch: list[Decoded], classifier: Classifier) -> list[Result]:
+    """One forward pass over the batch's frames; each file takes its highest-scoring frame."""
     inputs = [p for item in batch for p in item.inputs]
     predictions = classifier.predict(inputs) if inputs else []
     if len(predictions) != len(inputs):

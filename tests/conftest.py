@@ -126,10 +126,11 @@ def store(tmp_path):
         yield db
 
 
-def run_scan(roots, classifier, store, **settings):
+def run_scan(roots, classifier, store, classify=None, **settings):
     """Run a scan to the end; returns (started event, summary, all results).
 
-    ``settings`` are ScanPolicy or DecodeOptions fields (recursive=False, batch_size=2...).
+    ``settings`` are ScanPolicy or DecodeOptions fields (recursive=False, batch_size=2...);
+    ``classify`` the engine's classifying step (a Ray cluster's), when not the local one.
     """
     from dataclasses import fields
 
@@ -142,7 +143,8 @@ def run_scan(roots, classifier, store, **settings):
     options = DecodeOptions(**{k: v for k, v in settings.items() if k not in policy_fields})
     started = summary = None
     results = []
-    for event in scan([str(r) for r in roots], classifier, store, policy=policy, options=options):
+    for event in scan([str(r) for r in roots], classifier, store, policy=policy, options=options,
+                      classify=classify):
         if isinstance(event, ScanStarted):
             started = event
         elif isinstance(event, BatchDone):

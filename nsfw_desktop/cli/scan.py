@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from nsfw_desktop.cli.common import (
@@ -43,6 +44,22 @@ def register(subparsers) -> None:
     parser.add_argument("--retry-errors", action="store_true",
                         help="classify again the files stored as errors (say, after an endpoint "
                              "was down); otherwise only new and changed files are classified")
+    cluster = parser.add_argument_group("Ray cluster (pip install 'nsfw-desktop[cluster]')")
+    cluster.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                         help="classify on a Ray cluster (ray://host:10001, host:6379 or auto; "
+                              "alone, after the paths: a Ray instance on this computer); the walk "
+                              "and the database stay here, the workers read the files from the "
+                              "same paths")
+    cluster.add_argument("--ray-workers", type=positive_int, default=1, metavar="N",
+                         help="Ray workers, each with its own copy of the model (default: %(default)s)")
+    cluster.add_argument("--ray-cpus", type=float, default=1, metavar="C",
+                         help="CPUs per Ray worker; its model runs on as many threads "
+                              "(default: %(default)s)")
+    cluster.add_argument("--ray-gpus", type=float, default=0, metavar="G",
+                         help="GPUs per Ray worker (default: %(default)s)")
+    cluster.add_argument("--ray-ship-bytes", action="store_true",
+                         help="send the files' contents from this computer, for workers that do "
+                              "not see the same paths")
     add_db_option(parser)
     parser.add_argument("--csv", metavar="FILE", help="also export flagged files to this CSV")
     parser.add_argument("--all", action="store_true", help="with --csv: export every file")
@@ -61,12 +78,13 @@ def run(args) -> int:
     policy = ScanPolicy(recursive=not args.no_recursive, include_hidden=args.include_hidden,
                         embeddings=args.embeddings, retry_errors=args.retry_errors)
     options = DecodeOptions(batch_size=args.batch_size, decode_workers=args.workers)
+    classify = _ray_classify(args) if args.ray is not None else None
     bar = None
     summary = None
     with open_store(args) as store:
         try:
             for event in scan(args.paths, classifier, store, policy=policy, options=options,
-                              threshold=args.threshold):
+                              threshold=args.threshold, classify=classify):
                 if isinstance(event, ScanStarted):
                     for problem in event.problems:
                         print(f"warning: {display_path(problem)}", file=sys.stderr)
@@ -95,6 +113,26 @@ def run(args) -> int:
             export_csv(args, store)
     _print_summary(summary, args)
     return 0
+
+
+def _ray_classify(args):
+    """The classifying step on the Ray cluster of ``--ray``: the one place a scan picks Ray."""
+    from nsfw_desktop.cluster import connect
+    from nsfw_desktop.cluster.batch import ModelSpec, RayOptions, ray_classify
+
+    if args.endpoint:
+        raise CliError("give either --ray or --endpoint, not both")
+    if args.ray and os.path.exists(args.ray):
+        raise CliError(f"--ray took {display_path(args.ray)} for the cluster's address: put --ray "
+                       "after the paths, or write --ray=ADDRESS")
+    try:
+        connect(args.ray or None)
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+    spec = ModelSpec(args.model, device=args.device, precision=args.precision,
+                     unsafe_labels=tuple(args.unsafe_labels.split(",")))
+    return ray_classify(spec, RayOptions(concurrency=args.ray_workers, num_cpus=args.ray_cpus,
+                                         num_gpus=args.ray_gpus, ship_bytes=args.ray_ship_bytes))
 
 
 def _print_summary(summary, args) -> None:

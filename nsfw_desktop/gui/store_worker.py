@@ -98,20 +98,16 @@ class StoreWorker(QObject):
 
     @Slot(object, float)
     def export_flagged(self, path: str, threshold: float) -> None:
-        try:
-            rows = export.write_csv(path, export.select(self.store.results(), threshold, everything=False),
-                                    with_review=True)
-        except (OSError, sqlite3.Error) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            self.failed.emit(f"Could not export to {path}: {reason}")
-            return
-        self.exported.emit(path, rows)
+        self._export(path, lambda: export.select(self.store.results(), threshold, everything=False))
 
     @Slot(object, object)
     def export_paths(self, path: str, paths: list[str]) -> None:
+        self._export(path, lambda: (r for r in map(self.store.get, paths) if r is not None))
+
+    def _export(self, path: str, results) -> None:
+        """Write ``results()`` to the CSV at ``path``; say what went wrong if it cannot be."""
         try:
-            rows = export.write_csv(path, (r for r in map(self.store.get, paths) if r is not None),
-                                    with_review=True)
+            rows = export.write_csv(path, results(), with_review=True)
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.failed.emit(f"Could not export to {path}: {reason}")

@@ -10,12 +10,11 @@ a half-written CSV behind.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from nsfw_desktop import atomic
 from nsfw_desktop.displaypath import display_path, path_bytes
 from nsfw_desktop.store import Result
 
@@ -56,19 +55,13 @@ def write_csv(path: str | Path, results: Iterable[Result], *, with_review: bool 
     """Write ``results`` to ``path`` atomically; returns the number of rows."""
     path = Path(path)
     header = COLUMNS + (["review"] if with_review else [])
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     count = 0
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            for result in results:
-                writer.writerow(csv_row(result, with_review=with_review))
-                count += 1
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic.replaced(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for result in results:
+            writer.writerow(csv_row(result, with_review=with_review))
+            count += 1
     return count
 
 

@@ -14,12 +14,11 @@ import json
 import logging
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from nsfw_desktop import catalogue, paths
+from nsfw_desktop import atomic, catalogue, paths
 from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
 from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW
 from nsfw_desktop.pipeline import ScanPolicy
@@ -247,13 +246,7 @@ def save(settings: Settings, path: Path | None = None) -> None:
         data["token"] = None
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)  # mkstemp's mode already; explicit, as the token may be in it
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    # 0600 is mkstemp's mode already; explicit, as the token may be in it.
+    with atomic.replaced(path, "w", permissions=0o600, encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+        handle.write("\n")

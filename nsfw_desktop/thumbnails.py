@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageFilter
 
-from nsfw_desktop import paths
+from nsfw_desktop import atomic, paths
 from nsfw_desktop.imaging import ImageError, load_image
 from nsfw_desktop.video import is_video_file, still_frame
 
@@ -60,15 +59,8 @@ class ThumbnailCache:
         # Pictures of the user's photos: the folders are 0700 and mkstemp makes the file 0600.
         paths.private_folder(self.folder)
         paths.private_folder(target.parent)
-        # Written beside the target and renamed, so a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(prefix=".thumb.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                image.save(handle, "JPEG", quality=85)
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic.replaced(target) as handle:  # a reader never sees half a thumbnail
+            image.save(handle, "JPEG", quality=85)
 
 
 def make_thumbnail(path: str | Path, size: int = THUMBNAIL_SIZE, at: float | None = None) -> Image.Image:

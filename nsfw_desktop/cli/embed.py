@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from nsfw_desktop import atomic
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, positive_int
 from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE
 
@@ -76,13 +75,7 @@ def _save_npz(target: Path, **arrays) -> None:
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, **arrays)
-            os.replace(temporary, target)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        with atomic.replaced(target) as stream:
+            np.savez(stream, **arrays)
     except OSError as exc:
         raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None

@@ -19,11 +19,11 @@ import errno
 import logging
 import os
 import stat
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nsfw_desktop import atomic
 from nsfw_desktop.xmp.keywords import ARRAY_KINDS, STATES, TagOptions
 
 log = logging.getLogger(__name__)
@@ -186,17 +186,10 @@ def _write(path: Path, data: bytes | None, photo: str) -> None:
             mode = stat.S_IMODE(os.lstat(path).st_mode)
         except FileNotFoundError:
             mode = stat.S_IMODE(os.stat(photo).st_mode) & 0o666
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic.replaced(path, permissions=mode) as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
     except OSError as exc:
         raise SidecarError(f"cannot write {path}: {exc.strerror or exc}") from None
 

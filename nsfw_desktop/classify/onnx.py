@@ -12,6 +12,9 @@ gives logits only, and asking for them raises a ModelError that says so):
 
 Only ``model.onnx`` (or the package's file) is ever opened: pickle files beside it
 are never read.
+
+The first use of a fast model measures how it agrees with exact (``agreement``) on
+the user's stored files of the model in ``results_db``, and every use says it again.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from nsfw_desktop.classify.agreement import Agreement, measure, stored_files
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
-from nsfw_desktop.classify.local import input_size_of
+from nsfw_desktop.classify.local import LocalClassifier, input_size_of
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, check
 from nsfw_desktop.classify.preprocess import direct_preparer
 from nsfw_desktop.model_source import ONNX_FILE, OPEN_NSFW, OPEN_NSFW_FILE, ModelError, ModelSource
@@ -59,8 +64,13 @@ class OnnxClassifier:
         precision: str = "exact",
         unsafe_labels: Iterable[str] = DEFAULT_UNSAFE_LABELS,
         notify: Callable[[str], None] = log.info,
+        results_db: Path | None = None,
+        threshold: float = 0.5,
     ):
         self.source = source
+        self.results_db = results_db  # None: the default database
+        self.threshold = threshold  # at which the fast model's agreement with exact is stated
+        self.agreement: Agreement | None = None
         self.precision = check(precision)
         self.exported = source.format == "transformers"
         if self.exported and precision != "fast":
@@ -118,6 +128,32 @@ class OnnxClassifier:
                              "labels: the two files do not belong together.")
         self.labels = UnsafeLabels(labels, self.unsafe_names)
         self.session = session
+        if self.exported:
+            self.agreement = self._agreement(path.parent)
+
+    def _agreement(self, folder: Path) -> Agreement | None:
+        """The fast model's agreement with exact: kept beside it, or measured now (first use)."""
+        agreement = Agreement.load(folder)
+        if agreement is None:
+            from nsfw_desktop.paths import default_db_path
+
+            files = stored_files(self.results_db or default_db_path(), self.source.model_id)
+            self.notify(f"Measuring how the fast model agrees with exact on "
+                        f"{f'up to {len(files)} of your photos' if files else 'sample pictures'}; "
+                        "this takes a minute at most.")
+            exact = LocalClassifier(self.source, device="cpu", unsafe_labels=self.unsafe_names)
+            try:
+                exact.load()
+            except ModelError as exc:
+                self.notify(f"The fast model's agreement with exact could not be measured: {exc}")
+                return None
+            agreement = measure(exact, self, files)
+            try:
+                agreement.save(folder)
+            except OSError as exc:
+                log.warning("cannot keep the fast model's agreement in %s: %s", folder, exc)
+        self.notify(f"The fast (int8) model {agreement.describe(self.threshold)}.")
+        return agreement
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """One model input as float32: (224, 224, 3) BGR for open_nsfw, (3, H, W) for the others."""

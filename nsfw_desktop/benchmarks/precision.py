@@ -8,7 +8,8 @@ scan in each precision, and the NudeNet detector (a peer users pick for speed: i
 installs it), one after the other (each round starting with the next), so that load
 from other processes hits them alike. Printed: images/s of each, ratios to the naive
 loop and to NudeNet, the largest score difference against exact and the labels that
-flip at the threshold; then where a picture's time goes (decoding, preparing, the
+flip at the threshold; how close the CLS embeddings of balanced and fast come to exact's (what
+find similar stores); then where a picture's time goes (decoding, preparing, the
 model alone), to show whether the decode side keeps up with the fast model.
 
     python -m nsfw_desktop.benchmarks.precision [--photos 24] [--rounds 3] [--dir DIR]
@@ -70,6 +71,30 @@ def load_nudenet():
         print("NudeNet is not installed (pip install 'nsfw-desktop[bench]'): its round is left out.")
         return None
     return NudeDetector()
+
+
+def embedding_agreement(files: list[Path], classifiers: dict, batch_size: int) -> list[str]:
+    """Cosine similarity of each file's embedding in balanced and fast to its embedding in exact."""
+    import numpy as np
+
+    from nsfw_desktop.classify.embedding import EmbeddingClassifier
+
+    frames = [load_image(str(f), min_side=2 * classifiers["exact"].input_size).frames[0] for f in files]
+    vectors = {}
+    for name, classifier in classifiers.items():
+        embedder = EmbeddingClassifier(classifier)
+        embedder.load()
+        vectors[name] = np.stack([p.embedding for start in range(0, len(frames), batch_size)
+                                  for p in embedder.predict([embedder.prepare(f) for f in
+                                                             frames[start:start + batch_size]])])
+    exact = vectors["exact"] / np.linalg.norm(vectors["exact"], axis=1, keepdims=True)
+    lines = []
+    for name in ("balanced", "fast"):
+        other = vectors[name] / np.linalg.norm(vectors[name], axis=1, keepdims=True)
+        cosines = (exact * other).sum(axis=1)
+        lines.append(f"embeddings, {name:8s} vs exact: cosine min {cosines.min():.4f}, "
+                     f"median {np.median(cosines):.4f} ({len(files)} files)")
+    return lines
 
 
 def where_time_goes(files: list[Path], classifiers: dict, batch_size: int) -> list[str]:
@@ -165,6 +190,8 @@ def main() -> None:
         for mode in PRECISIONS:
             print(f"{mode} / NudeNet: {totals['nudenet'] / totals[mode]:.2f}x")
     print()
+    for line in embedding_agreement(files, classifiers, args.batch_size):
+        print(line)
     for line in where_time_goes(files, classifiers, args.batch_size):
         print(line)
 

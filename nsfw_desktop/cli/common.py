@@ -67,9 +67,9 @@ def add_model_options(parser: argparse.ArgumentParser, *, remote: bool = True,
                                 "has it natively (AVX-512 BF16 or AMX) or fp16 on a CUDA GPU, "
                                 "2-3x faster, scores within about 0.02 of exact; fast: the model "
                                 "exported to ONNX and quantized to int8 on this computer (built "
-                                "once, then cached), 3-4x faster, scores within about 0.07; "
-                                "embeddings and heatmaps need exact or balanced (default: "
-                                "%(default)s)")
+                                "once, then cached), 3-4x faster, scores within about 0.07, "
+                                "embeddings (the last layer's CLS token) but no heatmaps "
+                                "(default: %(default)s)")
     group.add_argument("--unsafe-labels", default=",".join(DEFAULT_UNSAFE_LABELS), metavar="L,L",
                        help="labels whose probabilities add up to the NSFW score "
                             "(case-insensitive; default: %(default)s)")

@@ -147,7 +147,7 @@ class OnnxClassifier:
             files = stored_files(self.results_db or default_db_path(), self.source.model_id)
             self.notify(f"Measuring how the fast model agrees with exact on "
                         f"{f'up to {len(files)} of your photos' if files else 'sample pictures'}; "
-                        "this takes a minute at most.")
+                        "this takes a minute and a half at most.")
             exact = LocalClassifier(self.source, device="cpu", unsafe_labels=self.unsafe_names)
             try:
                 exact.load()

@@ -20,11 +20,18 @@ def test_scan_in_fast_precision_stores_int8_results(photos, tiny_model, tmp_path
     assert main(args) == 0
     out, err = capsys.readouterr()
     assert "scanned:   5" in out and "note: Building the fast (int8) version" in err
+    said = "note: The fast (int8) model agrees with exact on "
+    assert said in err and "sample pictures" in err  # nothing of this model stored before
     with Store(db) as store:
         assert all(r.model.endswith("+int8") for r in store.results())
     assert main(args) == 0  # built once: the second scan neither builds nor classifies again
     out, err = capsys.readouterr()
     assert "unchanged: 5" in out and "Building" not in err
+    # Said again, from what was kept beside the fast model: nothing measured a second time.
+    assert main(["classify", str(next(photos.iterdir())), "--model", str(tiny_model), "--db", str(db),
+                 "--precision", "fast"]) == 0
+    err = capsys.readouterr().err
+    assert said in err and "Measuring" not in err
 
 
 def test_classify_with_open_nsfw_and_its_threshold(photos, capsys):

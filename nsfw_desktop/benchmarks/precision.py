@@ -3,11 +3,14 @@
 A random ViT-B/16 (Falconsai's architecture and cost, its head spread so that
 scores cover 0..1) screens 12-megapixel camera JPEGs. Each round runs the naive
 loop (transformers' ``pipeline("image-classification")`` once per file) and our
-scan in each precision, one after the other (each round starting with the next), so
-that load from other processes hits them alike. Printed: images/s of each, ratios to the naive loop, the
-largest score difference against exact and the labels that flip at the
-threshold; then where a picture's time goes (decoding, preparing, the model
-alone), to show whether the decode side keeps up with the fast model.
+scan in each precision, and the NudeNet detector (a peer users pick for speed: its own
+``NudeDetector().detect(path)`` per file, as its users call it; the ``bench`` extra
+installs it), one after the other (each round starting with the next), so that load
+from other processes hits them alike. Printed: images/s of each, ratios to the naive
+loop and to NudeNet, the largest score difference against exact and the labels that
+flip at the threshold; how close the CLS embeddings of balanced and fast come to exact's (what
+find similar stores); then where a picture's time goes (decoding, preparing, the
+model alone), to show whether the decode side keeps up with the fast model.
 
     python -m nsfw_desktop.benchmarks.precision [--photos 24] [--rounds 3] [--dir DIR]
 """
@@ -51,6 +54,47 @@ def our_scan(folder: Path, classifier, batch_size: int) -> dict[str, float]:
 def naive_loop(files: list[Path], reference, unsafe: set[str]) -> dict[str, float]:
     return {str(f): sum(d["score"] for d in reference(str(f), top_k=None) if d["label"] in unsafe)
             for f in files}
+
+
+def nudenet_loop(files: list[Path], detector) -> dict[str, float]:
+    """NudeNet as its users call it: one ``detect(path)`` per file (it decodes with OpenCV at
+    full size). Its score here is the highest of its detections, which are body parts, not a
+    verdict: it is timed, not compared with ours."""
+    return {str(f): max((d["score"] for d in detector.detect(str(f))), default=0.0) for f in files}
+
+
+def load_nudenet():
+    """NudeNet's detector, or None (and a note) when the bench extra is not installed."""
+    try:
+        from nudenet import NudeDetector
+    except ImportError:
+        print("NudeNet is not installed (pip install 'nsfw-desktop[bench]'): its round is left out.")
+        return None
+    return NudeDetector()
+
+
+def embedding_agreement(files: list[Path], classifiers: dict, batch_size: int) -> list[str]:
+    """Cosine similarity of each file's embedding in balanced and fast to its embedding in exact."""
+    import numpy as np
+
+    from nsfw_desktop.classify.embedding import EmbeddingClassifier
+
+    frames = [load_image(str(f), min_side=2 * classifiers["exact"].input_size).frames[0] for f in files]
+    vectors = {}
+    for name, classifier in classifiers.items():
+        embedder = EmbeddingClassifier(classifier)
+        embedder.load()
+        vectors[name] = np.stack([p.embedding for start in range(0, len(frames), batch_size)
+                                  for p in embedder.predict([embedder.prepare(f) for f in
+                                                             frames[start:start + batch_size]])])
+    exact = vectors["exact"] / np.linalg.norm(vectors["exact"], axis=1, keepdims=True)
+    lines = []
+    for name in ("balanced", "fast"):
+        other = vectors[name] / np.linalg.norm(vectors[name], axis=1, keepdims=True)
+        cosines = (exact * other).sum(axis=1)
+        lines.append(f"embeddings, {name:8s} vs exact: cosine min {cosines.min():.4f}, "
+                     f"median {np.median(cosines):.4f} ({len(files)} files)")
+    return lines
 
 
 def where_time_goes(files: list[Path], classifiers: dict, batch_size: int) -> list[str]:
@@ -102,12 +146,16 @@ def main() -> None:
     exact = classifiers["exact"]
     unsafe = {exact.labels.labels[i] for i in exact.labels.unsafe_indices}
     naive_loop(files[:2], reference, unsafe)  # warm up
-
-    totals = dict.fromkeys(["naive", *PRECISIONS], 0.0)
-    scores: dict[str, dict[str, float]] = {}
     runs = {"naive": lambda: naive_loop(files, reference, unsafe),
             **{mode: lambda m=mode: our_scan(photos, classifiers[m], args.batch_size)
                for mode in PRECISIONS}}
+    detector = load_nudenet()
+    if detector is not None:
+        nudenet_loop(files[:2], detector)  # warm up
+        runs["nudenet"] = lambda: nudenet_loop(files, detector)
+
+    totals = dict.fromkeys(runs, 0.0)
+    scores: dict[str, dict[str, float]] = {}
     order = list(runs)
     for round_number in range(args.rounds):
         # Each round starts with the next one, so none always runs in the same moment of a round.
@@ -130,13 +178,20 @@ def main() -> None:
             flips = sum((scores[name][p] >= THRESHOLD) != (exact_scores[p] >= THRESHOLD)
                         for p in exact_scores)
             line += f"  max |score - exact| {max(diffs):.4f}, {flips} flips at {THRESHOLD}"
-        else:
+        elif name == "naive":
             diffs = [abs(scores["naive"][path] - exact_scores[path]) for path in exact_scores]
             line += f"  max |score - exact| {max(diffs):.4f} (full decode vs reduced)"
+        else:
+            line += "  (a detector: timed, not compared)"
         print(line)
     for mode in ("balanced", "fast"):
         print(f"{mode} / exact: {totals['exact'] / totals[mode]:.2f}x")
+    if "nudenet" in totals:
+        for mode in PRECISIONS:
+            print(f"{mode} / NudeNet: {totals['nudenet'] / totals[mode]:.2f}x")
     print()
+    for line in embedding_agreement(files, classifiers, args.batch_size):
+        print(line)
     for line in where_time_goes(files, classifiers, args.batch_size):
         print(line)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Classifier, Prediction, UnsafeLabels
 from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
@@ -34,6 +35,8 @@ def make_classifier(
     token: str | None = None,
     precision: str = DEFAULT_PRECISION,
     notify: Callable[[str], None] = log.info,
+    results_db: Path | None = None,
+    threshold: float = 0.5,
 ) -> Classifier:
     """The classifier for a ``--model`` value (folder, Hub id or ``open-nsfw``), not yet loaded.
 
@@ -43,7 +46,9 @@ def make_classifier(
     built, balanced falling back to fp32. With ``endpoints`` (Inference Endpoint or
     ``nsfw-desktop serve`` URLs) the images are classified remotely instead, whatever the
     precision; ``token`` defaults to huggingface_hub's (HF_TOKEN). Raises ModelError with
-    a message for the user when the model is unusable. Every front end (CLI, desktop
+    a message for the user when the model is unusable. The first use of a fast model
+    measures its agreement with exact on the files of ``results_db`` (None: the default
+    database) and states it at ``threshold``. Every front end (CLI, desktop
     app, watcher, server) builds its classifier here.
     """
     from nsfw_desktop import model_source
@@ -61,7 +66,8 @@ def make_classifier(
         if device not in ("auto", "cpu"):
             notify(f"{source.model_id} runs on ONNX Runtime on the CPU, not on {device}, in this "
                    "precision")
-        return OnnxClassifier(source, precision=precision, unsafe_labels=unsafe_labels, notify=notify)
+        return OnnxClassifier(source, precision=precision, unsafe_labels=unsafe_labels, notify=notify,
+                              results_db=results_db, threshold=threshold)
     from nsfw_desktop.classify.local import LocalClassifier
 
     return LocalClassifier(source, device=device, unsafe_labels=unsafe_labels, precision=precision,

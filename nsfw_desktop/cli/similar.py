@@ -19,12 +19,12 @@ def register(subparsers) -> None:
         "similar", help="find stored images similar to an image",
         description="Rank the images of the results database by cosine similarity of their "
                     "embeddings to IMAGE: other copies and near-duplicates come first. Needs a "
-                    "scan with --embeddings, by the same model.")
+                    "scan with --embeddings, by the same model and precision.")
     parser.add_argument("image", metavar="IMAGE")
     parser.add_argument("--top", type=positive_int, default=10, metavar="K",
                         help="how many images to list (default: %(default)s)")
     add_db_option(parser)
-    add_model_options(parser, remote=False)
+    add_model_options(parser, remote=False, precision=True)
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: path (and path_bytes for a name that "
                              "is not UTF-8), similarity")

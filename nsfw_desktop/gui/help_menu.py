@@ -1,4 +1,4 @@
-"""The Help menu: About, and Open log folder.
+"""The Help menu: Models, About, and Open log folder.
 
 The main window adds it with one call::
 
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu
 
 from nsfw_desktop import paths
 from nsfw_desktop.gui.about import AboutDialog, describe_model
+from nsfw_desktop.gui.models_dialog import ModelsDialog
 from nsfw_desktop.settings import Settings
 
 
@@ -24,9 +25,11 @@ def open_log_folder() -> bool:
 
 
 def add_help_menu(window: QMainWindow, settings: Callable[[], Settings]) -> QMenu:
-    """Append Help > About nsfw-desktop and Help > Open log folder to ``window``'s menu bar.
-    ``settings`` gives the settings in use when the About box opens, so it names the current model."""
+    """Append Help > Models, Help > About nsfw-desktop and Help > Open log folder to ``window``'s
+    menu bar. ``settings`` gives the settings in use when a dialog opens, so it names the current model."""
     menu = window.menuBar().addMenu("&Help")
+    models = QAction("Models…", window)
+    models.triggered.connect(lambda: ModelsDialog(settings(), window).exec())
     about = QAction("About nsfw-desktop", window, menuRole=QAction.MenuRole.AboutRole)
 
     def show_about() -> None:
@@ -36,6 +39,7 @@ def add_help_menu(window: QMainWindow, settings: Callable[[], Settings]) -> QMen
     about.triggered.connect(show_about)
     logs = QAction("Open log folder", window)
     logs.triggered.connect(open_log_folder)
+    menu.addAction(models)
     menu.addAction(about)
     menu.addAction(logs)
     return menu

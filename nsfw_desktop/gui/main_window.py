@@ -15,6 +15,7 @@ signal, and every failure becomes a line in the message bar, not a crash.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QAction, QActionGroup
@@ -80,13 +81,14 @@ class MainWindow(QMainWindow):
 
         # Shared by the parts.
         self.live = LiveSettings(settings, self)
-        self.host = ModelHost(ModelChoice.of(settings, unsafe_labels), self)
+        self.host = ModelHost(ModelChoice.of(settings, unsafe_labels), self, results_db=Path(db_path))
         self.live.changed.connect(self.host.follow)
         self.loader = ThumbnailLoader(parent=self)
         self.model = ResultsModel(self.loader, threshold=settings.threshold, parent=self)
         self.store = StoreClient(db_path, parent=self)
         self.messages = MessageBar()
         self.live.problem.connect(self.messages.show_message)
+        self.host.note.connect(self.messages.show_info)
         self.store.worker.failed.connect(self.messages.show_message)
         self.status = QLabel()  # the status line: what the app is doing
         self.named_actions = window_actions.create_actions(self)

@@ -13,7 +13,8 @@ stays here and in the settings; nothing sent to a worker carries it.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -33,11 +34,13 @@ class ModelChoice:
     device: str = "auto"
     unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS
     precision: str = DEFAULT_PRECISION
+    # The threshold a fast model states its agreement with exact at; not worth a new classifier.
+    threshold: float = field(default=0.5, compare=False)
 
     @classmethod
     def of(cls, settings: Settings, unsafe_labels: tuple[str, ...]) -> ModelChoice:
         return cls(settings.model, tuple(settings.endpoints), settings.token, settings.device,
-                   tuple(unsafe_labels), settings.precision)
+                   tuple(unsafe_labels), settings.precision, settings.threshold)
 
     @property
     def remote(self) -> bool:
@@ -52,10 +55,14 @@ class ModelHost(QObject):
     ready = Signal(object, object)  # ModelChoice, Classifier: the answer to request()
     failed = Signal(object, object)  # ModelChoice, a message for the user
     changed = Signal(object)  # ModelChoice: another model was chosen, the old classifier let go
+    # What building the classifier tells the user (a fast model built, its agreement with exact),
+    # from whichever thread builds it.
+    note = Signal(str)
     _wanted = Signal()
 
-    def __init__(self, choice: ModelChoice, parent: QObject | None = None):
+    def __init__(self, choice: ModelChoice, parent: QObject | None = None, *, results_db: Path | None = None):
         super().__init__(parent)
+        self._results_db = results_db  # whose stored photos a fast model's agreement is measured on
         self._state = threading.Lock()  # guards the choice and its classifier; never held long
         self._building = threading.Lock()  # one build at a time: a second user waits, then shares it
         self._choice = choice
@@ -93,7 +100,9 @@ class ModelHost(QObject):
 
                 classifier = make_classifier(choice.model, device=choice.device,
                                              unsafe_labels=choice.unsafe_labels, endpoints=choice.endpoints,
-                                             token=choice.token, precision=choice.precision)
+                                             token=choice.token, precision=choice.precision,
+                                             notify=self.note.emit, results_db=self._results_db,
+                                             threshold=choice.threshold)
                 with self._state:
                     if self._choice == choice:  # else another model was chosen meanwhile: not kept
                         self._classifier = classifier

@@ -27,7 +27,7 @@ MODEL_KINDS = ("Default model", "Local folder", "Hugging Face id", "Remote endpo
 PRECISION_LABELS = {
     "exact": "Exact: full precision, the reference scores",
     "balanced": "Balanced: 2-3x faster on CPUs with native bf16, scores within about 0.02",
-    "fast": "Fast: int8, 3-4x faster, scores within about 0.07 (no heatmaps or Find similar)",
+    "fast": "Fast: int8, 3-4x faster, scores within about 0.07 (no heatmaps)",
 }
 
 

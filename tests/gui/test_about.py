@@ -75,8 +75,9 @@ def test_help_menu_opens_about_for_the_current_settings(qtbot, monkeypatch, tiny
     opened = []
     monkeypatch.setattr(AboutDialog, "exec", lambda self: opened.append(self.model) or 0)
     menu = add_help_menu(window, lambda: settings)
-    about, logs = menu.actions()
-    assert about.text() == "About nsfw-desktop" and logs.text() == "Open log folder"
+    models, about, logs = menu.actions()
+    assert models.text() == "Models…" and about.text() == "About nsfw-desktop"
+    assert logs.text() == "Open log folder"
     about.trigger()
     assert opened == [describe_model(str(tiny_model))]
 

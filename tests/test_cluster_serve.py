@@ -9,9 +9,12 @@ whose queue three requests sent together fill for sure. The others need no Ray.
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
+import subprocess
 import sys
 import threading
+import time
 from dataclasses import asdict
 
 import httpx2
@@ -49,7 +52,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def on_ray(ray_instance, tiny_model):
-    """Two applications on Ray Serve; the URL of its proxy."""
+    """Two applications on Ray Serve, at /main and /tiny; the URL of its proxy."""
     from nsfw_desktop.cluster.batch import ModelSpec
     from nsfw_desktop.cluster.online import ServeOptions, import_serve, start, stop
     from nsfw_desktop.server.ray_replica import Replica
@@ -63,8 +66,7 @@ def on_ray(ray_instance, tiny_model):
                               num_cpus=0.5)),
     }
     for name, (config, options) in apps.items():
-        start(Replica, (spec, asdict(config)), options, port=port, name=name,
-              route_prefix="/" if name == "main" else f"/{name}")
+        start(Replica, (spec, asdict(config)), options, port=port, name=name, route_prefix=f"/{name}")
     yield f"http://127.0.0.1:{port}"
     for name in apps:
         stop(name)
@@ -77,7 +79,7 @@ def test_inference_client_gets_the_local_scores(on_ray, local, tmp_path):
     paths = write_photos(tmp_path / "photos", 6)
     expected = {r.path: r.nsfw_score for batch in classify_entries(entries_for_paths(map(str, paths)), local)
                 for r in batch}
-    client = InferenceClient(model=on_ray, token=API_KEY)
+    client = InferenceClient(model=on_ray + "/main", token=API_KEY)
     answers = [client.image_classification(path.read_bytes()) for path in paths]
     for path, answer in zip(paths, answers, strict=True):
         scores = {item.label: item.score for item in answer}
@@ -93,17 +95,18 @@ def test_inference_client_gets_the_local_scores(on_ray, local, tmp_path):
 @pytest.mark.slow
 def test_the_api_key_is_needed_except_for_health(on_ray, local):
     image = png_bytes(1)
-    refused = httpx2.post(on_ray + "/predict", content=image)
+    refused = httpx2.post(on_ray + "/main/predict", content=image)
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
     assert "API key" in refused.json()["error"]
-    wrong = httpx2.post(on_ray + "/", content=image, headers={"Authorization": "Bearer nope"})
+    wrong = httpx2.post(on_ray + "/main/", content=image, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    health = httpx2.get(on_ray + "/health")
+    health = httpx2.get(on_ray + "/main/health")
     assert health.status_code == 200
     assert health.json() == Contract(local).health()  # serve's: the model without its folder
-    bad = httpx2.post(on_ray + "/", content=b"not a picture", headers={"Authorization": f"bearer {API_KEY}"})
+    bad = httpx2.post(on_ray + "/main", content=b"not a picture",
+                      headers={"Authorization": f"bearer {API_KEY}"})
     assert bad.status_code == 400 and bad.json()["error"].startswith("bad image")
-    metrics = httpx2.get(on_ray + "/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
+    metrics = httpx2.get(on_ray + "/main/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
     assert metrics.status_code == 404 and "metrics-export-port" in metrics.json()["error"]
 
 
@@ -140,7 +143,7 @@ def test_remote_classifier_scans_through_it_like_a_local_scan(on_ray, local, tmp
         run_scan([photos], local, store)
         expected = {r.path: r for r in store.results()}
     # PNG uploads of pictures under 512 px: the replica sees exactly what a local scan sees.
-    remote = RemoteClassifier([on_ray], token=API_KEY, upload_format="PNG")
+    remote = RemoteClassifier([on_ray + "/main"], token=API_KEY, upload_format="PNG")
     with Store(tmp_path / "remote.db") as store:
         started, summary, _ = run_scan([photos], remote, store)
         got = {r.path: r for r in store.results()}
@@ -151,6 +154,38 @@ def test_remote_classifier_scans_through_it_like_a_local_scan(on_ray, local, tmp
         assert (got[path].label, got[path].error) == (want.label, want.error)
         if want.error is None:
             assert got[path].nsfw_score == pytest.approx(want.nsfw_score, abs=TOLERANCE)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_sigterm_answers_the_request_in_flight_and_leaves_serve_running(on_ray, ray_instance, tiny_model):
+    # serve --ray joins the tests' Ray instance, so its replica and Ray's proxy are the tests'.
+    address = ray_instance.get_runtime_context().gcs_address
+    command = [sys.executable, "-m", "nsfw_desktop", "serve", "--model", str(tiny_model), "--device", "cpu",
+               f"--ray={address}", "--port", on_ray.rpartition(":")[2], "--ray-cpus", "0.25",
+               "--max-wait-ms", "2000"]  # a lone request waits 2 s in its batch: in flight at SIGTERM
+    answers: list[httpx2.Response] = []
+
+    def classify() -> None:
+        answers.append(httpx2.post(on_ray + "/", content=png_bytes(4), timeout=30))
+
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            for line in server.stderr:
+                if line.startswith("Serving"):
+                    break
+            request = threading.Thread(target=classify)
+            request.start()
+            time.sleep(0.5)  # the request reaches the replica, then waits for its batch
+            server.send_signal(signal.SIGTERM)
+            assert server.wait(timeout=60) == 0
+            request.join()
+            assert "Stopped." in server.stderr.read()
+        finally:
+            server.kill()
+    assert answers[0].status_code == 200
+    assert {item["label"] for item in answers[0].json()} == {"normal", "nsfw"}
+    assert httpx2.get(on_ray + "/main/health").status_code == 200  # the cluster's Serve runs on
 
 
 def test_without_ray_the_message_names_the_extra(tiny_model, monkeypatch, capsys):

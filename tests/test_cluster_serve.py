@@ -199,6 +199,7 @@ def test_without_ray_the_message_names_the_extra(tiny_model, monkeypatch, capsys
     (["--ray", "--autoscale", "3:1"], "MIN:MAX replicas with MIN <= MAX"),
     (["--ray", "--autoscale", "0:0"], "MIN:MAX replicas with MIN <= MAX"),
     (["--ray", "--replicas", "2", "--autoscale", "1:2"], "not allowed with argument"),
+    (["--ray", "--retry-after", "-1"], "--retry-after cannot be negative"),
 ])
 def test_replica_options_are_checked_before_ray_starts(tiny_model, capsys, arguments, message):
     with contextlib.suppress(SystemExit):  # argparse exits on a bad value

@@ -87,6 +87,8 @@ def run(args) -> int:
     )
     if config.api_key:
         hide_secret(config.api_key)  # whatever logs it (a traceback, a library) writes [hidden]
+    if args.retry_after < 0:
+        raise CliError("--retry-after cannot be negative")
     if args.ray is not None:
         return _serve_on_ray(args, config)
     if args.replicas != 1 or args.autoscale or args.max_ongoing:

@@ -18,14 +18,11 @@ contract, ``server/ray_replica.py``) comes from the front end. What it sets:
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from nsfw_desktop.cluster import INSTALL_HINT, ClusterError
-
-log = logging.getLogger(__name__)
 
 APP_NAME = "nsfw-desktop"
 

@@ -52,6 +52,18 @@ def isolated_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def ray_instance():
+    """One local Ray instance (2 CPUs) for every test marked ``ray``: starting one takes seconds."""
+    ray = pytest.importorskip("ray", reason="needs the cluster extra: pip install 'nsfw-desktop[cluster]'")
+    # Workers import this checkout's nsfw_desktop, not another installed copy.
+    root = str(Path(__file__).resolve().parent.parent)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
+             runtime_env={"env_vars": {"PYTHONPATH": root}})
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny normal/nsfw ViT checkpoint (safetensors)."""
     return build_tiny_vit(tmp_path_factory.mktemp("tiny-vit"))

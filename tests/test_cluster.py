@@ -1,6 +1,6 @@
 """scan --ray: the classifying step on a local Ray instance gives the local scan's results.
 
-The tests marked ``ray`` start one Ray instance for the module (a few seconds) and skip
+The tests marked ``ray`` share one Ray instance (``ray_instance`` in conftest) and skip
 without the cluster extra; the others need no Ray.
 """
 
@@ -23,17 +23,6 @@ from tests.conftest import run_scan, write_photos
 
 # Scores of the same inputs through the same fp32 model, in another process and batch.
 TOLERANCE = 1e-5
-
-
-@pytest.fixture(scope="module")
-def ray_instance():
-    ray = pytest.importorskip("ray", reason="needs the cluster extra: pip install 'nsfw-desktop[cluster]'")
-    # Workers import this checkout's nsfw_desktop, not another installed copy.
-    root = str(Path(__file__).resolve().parent.parent)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
-             runtime_env={"env_vars": {"PYTHONPATH": root}})
-    yield ray
-    ray.shutdown()
 
 
 def ray_step(model: Path, **options):

@@ -41,7 +41,7 @@ def test_an_animation_keeps_its_frame_limit(loaded, tmp_path):
 
 
 def test_scan_heatmap_and_server_refuse_a_bomb_with_the_same_words(loaded, tmp_path):
-    from nsfw_desktop.server import InferenceService
+    from nsfw_desktop.server.contract import Contract
 
     bomb = png_bomb(tmp_path / "bomb.png")
     with pytest.raises(ImageError) as direct:
@@ -50,7 +50,7 @@ def test_scan_heatmap_and_server_refuse_a_bomb_with_the_same_words(loaded, tmp_p
     with pytest.raises(ImageError) as heatmap:
         explain_file(loaded, bomb)
     with pytest.raises(ImageError) as served:
-        InferenceService(loaded)._prepare(bomb.read_bytes(), "image/png")
+        Contract(loaded).prepare(bomb.read_bytes(), "image/png")
     assert "decompression bomb" in str(direct.value)
     assert scanned.error == str(direct.value) == str(heatmap.value) == str(served.value)
 

@@ -97,20 +97,20 @@ def run(model: Path, photos: Path, count: int, clients: int, rounds: int = 3) ->
     files = [str(p) for p in make_camera_jpegs(photos, count)]
     classifier = make_classifier(str(model))
     classifier.load()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "nsfw_desktop", "serve", "--model", str(model), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        asyncio.run(_wait_until_up(url, server))
+        asyncio.run(wait_until_up(url, server))
         # Rounds alternate offline and serve, so load from other work on a shared
         # machine hits both alike; the best round of each is compared.
         offline_seconds, serve_seconds = [], []
         for _ in range(rounds):
             offline, seconds = _scan([str(photos)], classifier)
             offline_seconds.append(seconds)
-            served, latencies, seconds = asyncio.run(_post_all(url, files, clients))
+            served, latencies, seconds = asyncio.run(post_all(url, files, clients))
             serve_seconds.append(seconds)
         mean_batch = asyncio.run(_mean_batch(url))
         remote = make_classifier(endpoints=[url])
@@ -152,7 +152,7 @@ def _scan(roots: list[str], classifier) -> tuple[dict[str, float], float]:
         return scores, time.perf_counter() - start
 
 
-async def _wait_until_up(url: str, server: subprocess.Popen) -> None:
+async def wait_until_up(url: str, server: subprocess.Popen) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
@@ -169,7 +169,7 @@ async def _wait_until_up(url: str, server: subprocess.Popen) -> None:
     raise RuntimeError("serve did not start within 2 minutes")
 
 
-async def _post_all(url: str, files: list[str], clients: int):
+async def post_all(url: str, files: list[str], clients: int):
     """POST every file once from ``clients`` concurrent clients: scores, latencies, seconds."""
     import aiohttp
 
@@ -228,14 +228,15 @@ def _downscale_shift(folder: Path, files: list[str]) -> ScoreShift:
     return ScoreShift.between(original, downscaled)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.Namespace:
+    """The command line of this benchmark and of ``ray_serve``: model, photos, clients, rounds."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, default=BENCH_DIR / "vit-b16")
     parser.add_argument("--photos", type=Path, default=None,
                         help="folder of camera JPEGs, made if missing (default: /tmp/nsfw-bench/serveN)")
@@ -243,8 +244,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    photos = args.photos or BENCH_DIR / f"serve{args.count}"
-    print(run(args.model, photos, args.count, args.clients, args.rounds).report())
+    args.photos = args.photos or BENCH_DIR / f"serve{args.count}"
+    return args
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0])
+    print(run(args.model, args.photos, args.count, args.clients, args.rounds).report())
 
 
 if __name__ == "__main__":

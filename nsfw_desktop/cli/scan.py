@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+from nsfw_desktop.cli.cluster_options import add_ray_options, connect
 from nsfw_desktop.cli.common import (
     CliError,
     add_db_option,
@@ -44,19 +45,11 @@ def register(subparsers) -> None:
     parser.add_argument("--retry-errors", action="store_true",
                         help="classify again the files stored as errors (say, after an endpoint "
                              "was down); otherwise only new and changed files are classified")
-    cluster = parser.add_argument_group("Ray cluster (pip install 'nsfw-desktop[cluster]')")
-    cluster.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                         help="classify on a Ray cluster (ray://host:10001, host:6379 or auto; "
-                              "alone, after the paths: a Ray instance on this computer); the walk "
-                              "and the database stay here, the workers read the files from the "
-                              "same paths")
+    cluster = add_ray_options(parser, role="worker", ray_help=(
+        "classify on a Ray cluster, after the paths; the walk and the database stay here, the "
+        "workers read the files from the same paths"))
     cluster.add_argument("--ray-workers", type=positive_int, default=1, metavar="N",
                          help="Ray workers, each with its own copy of the model (default: %(default)s)")
-    cluster.add_argument("--ray-cpus", type=float, default=1, metavar="C",
-                         help="CPUs per Ray worker; its model runs on as many threads "
-                              "(default: %(default)s)")
-    cluster.add_argument("--ray-gpus", type=float, default=0, metavar="G",
-                         help="GPUs per Ray worker (default: %(default)s)")
     cluster.add_argument("--ray-ship-bytes", action="store_true",
                          help="send the files' contents from this computer, for workers that do "
                               "not see the same paths")
@@ -117,7 +110,6 @@ def run(args) -> int:
 
 def _ray_classify(args):
     """The classifying step on the Ray cluster of ``--ray``: the one place a scan picks Ray."""
-    from nsfw_desktop.cluster import connect
     from nsfw_desktop.cluster.batch import ModelSpec, RayOptions, ray_classify
 
     if args.endpoint:
@@ -125,10 +117,7 @@ def _ray_classify(args):
     if args.ray and os.path.exists(args.ray):
         raise CliError(f"--ray took {display_path(args.ray)} for the cluster's address: put --ray "
                        "after the paths, or write --ray=ADDRESS")
-    try:
-        connect(args.ray or None)
-    except ModelError as exc:
-        raise CliError(str(exc)) from None
+    connect(args)
     spec = ModelSpec(args.model, device=args.device, precision=args.precision,
                      unsafe_labels=tuple(args.unsafe_labels.split(",")))
     return ray_classify(spec, RayOptions(concurrency=args.ray_workers, num_cpus=args.ray_cpus,

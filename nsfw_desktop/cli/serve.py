@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import os
+import signal
 import sys
 
+from nsfw_desktop.cli.cluster_options import add_ray_options, connect
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, positive_int
 from nsfw_desktop.logs import hide_secret
+from nsfw_desktop.model_source import DEFAULT_MODEL
 
 API_KEY_VARIABLE = "NSFW_DESKTOP_API_KEY"
 
@@ -40,7 +45,28 @@ def register(subparsers) -> None:
     parser.add_argument("--decode-workers", type=positive_int, default=2)
     parser.add_argument("--shutdown-timeout", type=float, default=30.0,
                         help="seconds SIGTERM waits for requests in flight (default: %(default)s)")
+    cluster = add_ray_options(parser, role="replica", ray_help=(
+        "serve with Ray Serve on a Ray cluster: replicas of the model on its nodes, behind Ray's "
+        "HTTP proxy on --host and --port; --max-queue requests wait at the proxy"))
+    scaling = cluster.add_mutually_exclusive_group()
+    scaling.add_argument("--replicas", type=positive_int, default=1, metavar="N",
+                         help="replicas of the model, each with its own copy (default: %(default)s)")
+    scaling.add_argument("--autoscale", type=replica_range, default=None, metavar="MIN:MAX",
+                         help="let Ray's autoscaler run between MIN and MAX replicas")
+    cluster.add_argument("--max-ongoing", type=positive_int, default=None, metavar="N",
+                         help="requests one replica holds at once (default: twice --max-batch)")
+    cluster.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS",
+                         help="the Retry-After of a 429 when the queue is full (default: %(default)s)")
     parser.set_defaults(func=run)
+
+
+def replica_range(text: str) -> tuple[int, int]:
+    """MIN:MAX replicas for --autoscale."""
+    low, colon, high = text.partition(":")
+    if not (colon and low.isdigit() and high.isdigit() and int(low) <= int(high) and int(high) >= 1):
+        raise argparse.ArgumentTypeError(f"give MIN:MAX replicas with MIN <= MAX and MAX >= 1 "
+                                         f"(like 1:4), not {text!r}")
+    return int(low), int(high)
 
 
 def run(args) -> int:
@@ -61,12 +87,16 @@ def run(args) -> int:
     )
     if config.api_key:
         hide_secret(config.api_key)  # whatever logs it (a traceback, a library) writes [hidden]
+    if args.retry_after < 0:
+        raise CliError("--retry-after cannot be negative")
+    if args.ray is not None:
+        return _serve_on_ray(args, config)
+    if args.replicas != 1 or args.autoscale or args.max_ongoing:
+        raise CliError("--replicas, --autoscale and --max-ongoing are for serve --ray")
     classifier = build_classifier(args)
     assert isinstance(classifier, LocalClassifier), "serve builds without --endpoint"
     app = create_app(InferenceService(classifier, config))
-    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
-    started = (f"Serving {classifier.model_id} on {where} "
-               f"({'API key required' if config.api_key else 'no API key'}); Ctrl+C or SIGTERM stops.")
+    started = _started(classifier.model_id, args, config)
     try:
         # aiohttp calls print once it listens: our line replaces its banner.
         web.run_app(app, host=args.host, port=args.port, shutdown_timeout=args.shutdown_timeout,
@@ -76,3 +106,58 @@ def run(args) -> int:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print("Stopped.", file=sys.stderr)
     return 0
+
+
+def _started(model: str, args, config) -> str:
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
+    return (f"Serving {model} on {where} "
+            f"({'API key required' if config.api_key else 'no API key'}); Ctrl+C or SIGTERM stops.")
+
+
+def _serve_on_ray(args, config) -> int:
+    """serve --ray: replicas on the Ray cluster until SIGINT or SIGTERM, then a graceful stop."""
+    from dataclasses import asdict
+
+    from nsfw_desktop.cluster import ClusterError
+    from nsfw_desktop.cluster.batch import ModelSpec
+    from nsfw_desktop.cluster.online import ServeOptions, import_serve, shutdown, start, stop
+
+    options = ServeOptions(
+        replicas=args.replicas, autoscale=args.autoscale, max_batch=config.max_batch,
+        max_ongoing=args.max_ongoing or 2 * config.max_batch, max_queued=config.max_queue,
+        retry_after=args.retry_after, num_cpus=args.ray_cpus, num_gpus=args.ray_gpus,
+        shutdown_timeout=args.shutdown_timeout)
+    spec = ModelSpec(args.model, device=args.device, unsafe_labels=tuple(args.unsafe_labels.split(",")))
+    try:
+        import_serve()
+    except ClusterError as exc:
+        raise CliError(str(exc)) from None
+    from nsfw_desktop.server.ray_replica import Replica
+
+    connect(args)
+    joined = bool(args.ray)  # a cluster's Serve outlives this process; a Ray instance it started does not
+    try:
+        start(Replica, (asdict(spec), asdict(config)), options, host=args.host, port=args.port)
+        print(_started(args.model or DEFAULT_MODEL, args, config), file=sys.stderr, flush=True)
+        asyncio.run(_stop_signal())
+        print("Stopping: the replicas finish the requests they hold.", file=sys.stderr, flush=True)
+        if not stop(timeout=args.shutdown_timeout + 10):
+            print(f"Ray did not confirm the replicas' stop within {args.shutdown_timeout + 10:g} s: "
+                  "check that the Ray processes are still running (ray status).", file=sys.stderr)
+    except ClusterError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        if not joined:
+            shutdown()
+    print("Stopped.", file=sys.stderr)
+    return 0
+
+
+async def _stop_signal() -> None:
+    """Until SIGINT or SIGTERM. The signal may reach one of Ray's threads rather than this one:
+    asyncio's wakeup file hears it whichever thread does, where a plain Event.wait would not wake."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()

@@ -12,8 +12,6 @@ once its body has arrived, and a body must arrive within ``body_timeout``
 from __future__ import annotations
 
 import asyncio
-import hmac
-import io
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -23,13 +21,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from nsfw_desktop.classify.local import LocalClassifier
-from nsfw_desktop.imaging import DEFAULT_MAX_PIXELS, ImageError
-from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
-from nsfw_desktop.server import payload
+from nsfw_desktop.imaging import DEFAULT_MAX_PIXELS
+from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.server.admission import Admission
 from nsfw_desktop.server.batcher import Batcher
+from nsfw_desktop.server.contract import BUSY, REFUSED, UNAUTHORIZED, Contract, authorized, refusal, too_large
 from nsfw_desktop.server.metrics import Metrics
-from nsfw_desktop.video import is_video_file
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +55,7 @@ class ServerConfig:
 class InferenceService:
     def __init__(self, classifier: LocalClassifier, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
-        self._decode_options = DecodeOptions(max_pixels=self.config.max_pixels)
-        classifier.load()
-        self.classifier = classifier
-        self.labels = classifier.labels.labels
-        self.default_function = "sigmoid" if classifier.sigmoid else "softmax"
-        self.model_name = _public_name(classifier)
+        self.contract = Contract(classifier, DecodeOptions(max_pixels=self.config.max_pixels))
         self.admission = Admission(self.config.max_queue)
         self.batcher: Batcher | None = None
         self._decode_pool: ThreadPoolExecutor | None = None
@@ -73,7 +65,7 @@ class InferenceService:
     async def running(self, app: web.Application) -> AsyncIterator[None]:
         """aiohttp cleanup context: the batcher outlives the draining of in-flight requests."""
         self._decode_pool = ThreadPoolExecutor(self.config.decode_workers, thread_name_prefix="decode")
-        self.batcher = Batcher(self._forward, max_batch=self.config.max_batch,
+        self.batcher = Batcher(self.contract.forward, max_batch=self.config.max_batch,
                                max_wait=self.config.max_wait, on_batch=self.metrics.observe_batch)
         self.batcher.start()
         yield
@@ -88,7 +80,7 @@ class InferenceService:
         return response
 
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "model": self.model_name, "labels": self.labels})
+        return web.json_response(self.contract.health())
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.exposition(),
@@ -114,8 +106,7 @@ class InferenceService:
         try:
             return await asyncio.wait_for(request.read(), self.config.body_timeout)
         except web.HTTPRequestEntityTooLarge:
-            return self._error(413, "too_large", f"the request body is larger than the "
-                                                 f"{self.config.max_body / 2**20:.0f} MiB limit")
+            return self._error(413, "too_large", too_large(self.config.max_body))
         except asyncio.TimeoutError:
             response = self._error(408, "timeout", f"the request body took longer than "
                                                    f"{self.config.body_timeout:g} s to arrive (the server's "
@@ -136,37 +127,19 @@ class InferenceService:
         loop = asyncio.get_running_loop()
         try:
             # Parsing (JSON, base64) and decoding both run off the event loop.
-            prepared, parameters = await loop.run_in_executor(self._decode_pool, self._prepare,
+            prepared, parameters = await loop.run_in_executor(self._decode_pool, self.contract.prepare,
                                                               body, content_type)
-        except payload.BadRequest as exc:
-            return self._error(400, "bad_request", str(exc))
-        except ImageError as exc:
-            return self._error(400, "bad_image", f"bad image: {exc}")
+        except REFUSED as exc:
+            return self._error(*refusal(exc))
         try:
             logits = await self.batcher.submit(prepared)
         except Exception as exc:  # the model failed on the batch: say so, keep serving
             log.exception("forward pass failed")
             return self._error(500, "model", f"the model failed: {exc}")
-        function = parameters.function_to_apply or self.default_function
-        return web.json_response(payload.answer(self.labels, logits, function, parameters.top_k))
-
-    def _prepare(self, body: bytes, content_type: str | None):
-        """Parse the body, then decode and prepare like a scan does (bombs refused from the
-        header); the first frame."""
-        image, parameters = payload.parse(body, content_type)
-        if is_video_file(io.BytesIO(image)):
-            # One answer per picture: a video's middle frame would pass for all of it.
-            raise ImageError("this is a video; serve answers for pictures. Screen videos with "
-                             "nsfw-desktop scan or classify, which sample frames over the whole film")
-        prepared = decode_and_prepare(io.BytesIO(image), self.classifier, self._decode_options,
-                                      max_frames=1)
-        return prepared.inputs[0], parameters
-
-    def _forward(self, prepared: list) -> list[list[float]]:
-        return self.classifier.logits(prepared).tolist()
+        return web.json_response(self.contract.answer(logits, parameters))
 
     def _busy(self, retry_after: int) -> web.Response:
-        return self._error(429, "queue_full", "the server is busy: try again shortly",
+        return self._error(429, "queue_full", BUSY,
                            {"Retry-After": str(retry_after)})
 
     def _error(self, status: int, reason: str, message: str, headers=None) -> web.Response:
@@ -177,25 +150,15 @@ class InferenceService:
 def bearer_auth(api_key: str):
     """Middleware: every route but /health needs ``Authorization: Bearer <api_key>``; the
     scheme's case does not matter (RFC 7235)."""
-    expected = api_key.encode()
 
     @web.middleware
     async def check(request: web.Request, handler):
-        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
-        valid = scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
-        if request.path != "/health" and not valid:
-            return web.json_response({"error": "a valid API key is needed (Authorization: Bearer ...)"},
-                                     status=401, headers={"WWW-Authenticate": "Bearer"})
+        if request.path != "/health" and not authorized(request.headers.get("Authorization"), api_key):
+            return web.json_response({"error": UNAUTHORIZED}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
         return await handler(request)
 
     return check
-
-
-def _public_name(classifier: LocalClassifier) -> str:
-    """The model id without the local folder it was loaded from: /health is open to anyone."""
-    folder = str(classifier.source.folder)
-    model_id = classifier.model_id
-    return classifier.source.folder.name + model_id[len(folder):] if model_id.startswith(folder) else model_id
 
 
 def create_app(service: InferenceService) -> web.Application:

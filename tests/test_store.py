@@ -210,13 +210,14 @@ def test_a_schema_1_database_is_upgraded_keeping_its_rows_and_reviews(tmp_path):
     with Store(path) as store:
         row = store.get("/a.jpg")
         assert (row.nsfw_score, row.review, row.missing_since) == (0.9, "safe", None)
-        assert (row.kind, row.duration, row.worst_frame_time, row.frames) == ("image", None, None, None)
+        assert (row.kind, row.duration, row.worst_frame_time, row.frames, row.frame_scores) == (
+            "image", None, None, None, None)
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_a_video_row_keeps_its_duration_worst_frame_time_and_frames(tmp_path):
     video = Result("/v.mp4", "nsfw", 0.8, "m", 1920, 1080, 10, 1, 0.0, kind="video", duration=65.0,
-                   worst_frame_time=42.5, frames=13)
+                   worst_frame_time=42.5, frames=3, frame_scores=[(2.5, 0.1), (42.5, 0.8), (60.0, 0.25)])
     with Store(tmp_path / "r.sqlite3") as store:
         store.put_many([video])
         assert store.get("/v.mp4") == video

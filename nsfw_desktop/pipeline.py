@@ -43,6 +43,7 @@ class ScanPolicy:
 
     recursive: bool = True
     include_hidden: bool = False
+    videos: bool = True  # screen video files too (rows of videos screened before are kept)
     retry_errors: bool = False  # classify files stored as errors again (after an endpoint outage)
     embeddings: bool = False  # also store each file's embedding (float16) for "find similar"
     sidecars: TagOptions | None = None  # keep the keywords in the files' XMP sidecars in step

@@ -86,6 +86,10 @@ def test_the_walker_finds_videos_by_extension_or_content(tmp_path):
     (folder / "notes.txt").write_text("not a video")
     found = sorted(Path(e.path).name for e in walk([str(folder)], WalkReport()))
     assert found == ["VID_0001.mp4", "looks-like-a.jpg", "no-extension"]
+    # With videos off, a video is passed over by extension and by content; a .jpg is still
+    # a picture by its name (it then gets a picture's reason).
+    without = sorted(Path(e.path).name for e in walk([str(folder)], WalkReport(), videos=False))
+    assert without == ["looks-like-a.jpg"]
 
 
 def test_a_video_scores_its_highest_sampled_frame_as_an_image_would(film, local, store):

@@ -150,7 +150,7 @@ def classify_entries(
         return decode_entry(entry, classifier, options)
 
     ahead = 2 * options.batch_size  # enough decoded work to keep the model busy
-    # A video brings up to 64 frames' inputs (about 40 MB at 224 px): a folder of videos
+    # A video brings up to 36 frames' inputs (about 22 MB at 224 px): a folder of videos
     # would otherwise hold sixteen films' inputs. Told by the name, which is what phones
     # and downloads give; a video with another name is not held back.
     videos_ahead = options.decode_workers + 1

@@ -196,6 +196,7 @@ class FrameStrip(QWidget):
         scores = (result.frame_scores or []) if result is not None and result.error is None else []
         if result is None or not scores:
             self.path, self.scores, self.worst, self.chosen = None, [], None, None
+            self._request += 1  # frames of the video shown before, still on their way, are not wanted
             self.setVisible(False)
             return
         if (result.path, scores) != (self.path, self.scores):
@@ -206,8 +207,7 @@ class FrameStrip(QWidget):
             self._request += 1
             job = _FrameJob(self._request, result.path, [t for t, _ in scores], self._signals)
             self.loader.pool.start(job)  # the loader's thread: shut down with the window
-            self.frames.adjustSize()
-            self.scroll.horizontalScrollBar().setValue(0)
+            self._show_worst()
         self.setVisible(True)
         self.frames.update()
         self.timeline.update()
@@ -228,6 +228,12 @@ class FrameStrip(QWidget):
             return pair[0]
         return pair[1] if self.hidden_mode == "blur" else None
 
+    def _show_worst(self) -> None:
+        """Scroll the highest-scoring frame into view (the frames' width may just have changed)."""
+        self.frames.adjustSize()
+        rect = self.frames.frame_rect(self.worst)
+        self.scroll.ensureVisible(round(rect.center().x()), 0, self.frame_width, 0)
+
     def _choose(self, index: int) -> None:
         self.chosen = index
         self.frames.update()
@@ -243,7 +249,7 @@ class FrameStrip(QWidget):
         first = next(iter(self._pictures.values()), None)
         if first is not None and first[0].height():
             self.frame_width = max(1, round(first[0].width() * FRAME_HEIGHT / first[0].height()))
-            self.frames.adjustSize()
+            self._show_worst()
         self.frames.update()
 
     def _frames_failed(self, number: int, reason: str) -> None:

@@ -234,10 +234,11 @@ def predict_batch(batch: list[Decoded], classifier: Classifier,
         offset += len(item.inputs)
     videos = [i for i, item in enumerate(batch) if item.times is not None and item.source is not None
               and item.inputs and not any(p.error for p in scored[i])]
-    extra = second_look([FirstLook(batch[i].source, batch[i].entry.path, batch[i].duration, batch[i].times,
-                                   [p.nsfw_score for p in scored[i]]) for i in videos],
-                        classifier, options) if options is not None and videos else []
-    more = dict(zip(videos, extra, strict=True))
+    more: dict[int, list] = {}  # file: (time, prediction) of the frames of its second look
+    if options is not None and videos:
+        firsts = [FirstLook(batch[i].source, batch[i].entry.path, batch[i].duration, batch[i].times,
+                            [p.nsfw_score for p in scored[i]]) for i in videos]
+        more = dict(zip(videos, second_look(firsts, classifier, options), strict=True))
     scanned_at = time.time()
     results = []
     for number, (item, mine) in enumerate(zip(batch, scored, strict=True)):

@@ -188,7 +188,6 @@ class FrameStrip(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.scroll)
         layout.addWidget(self.timeline)
-        self.problem: str | None = None  # why the frames could not be shown
 
     def show_result(self, result: Result | None, *, threshold: float, hidden: bool, hidden_mode: str) -> None:
         """The frames of ``result`` when it is a video scanned with them; hidden otherwise."""
@@ -202,7 +201,8 @@ class FrameStrip(QWidget):
         if (result.path, scores) != (self.path, self.scores):
             self.path, self.scores, self.duration = result.path, scores, result.duration or scores[-1][0]
             self.worst = max(range(len(scores)), key=lambda i: scores[i][1])
-            self.chosen, self.problem = None, None
+            self.chosen = None
+            self.frames.setToolTip("")
             self._pictures.clear()
             self._request += 1
             job = _FrameJob(self._request, result.path, [t for t, _ in scores], self._signals)
@@ -254,6 +254,5 @@ class FrameStrip(QWidget):
 
     def _frames_failed(self, number: int, reason: str) -> None:
         if number == self._request:
-            self.problem = reason
             self.frames.setToolTip(f"The frames cannot be shown: {reason}")
 

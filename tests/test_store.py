@@ -34,15 +34,16 @@ def test_a_newer_schema_is_refused_and_left_as_it_is(tmp_path):
     with Store(path) as db:
         db.put_many([result(1)])
     with sqlite3.connect(path) as raw:
-        raw.execute("PRAGMA user_version=7")
+        raw.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     for read_only in (False, True):
         with pytest.raises(StoreError) as caught:
             Store(path, read_only=read_only)
         assert str(caught.value) == (
-            f"This results database was written by a newer nsfw-desktop (schema 7; this version "
+            f"This results database was written by a newer nsfw-desktop (schema {SCHEMA_VERSION + 1}; "
+            f"this version "
             f"reads up to {SCHEMA_VERSION}). Update nsfw-desktop, or use another database with --db.")
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     assert raw.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 1
     raw.close()
 

@@ -109,7 +109,8 @@ def scan(
     seen: set[bytes] = set()
     todo: list[FileEntry] = []
     earlier_flagged = earlier_errors = 0
-    for entry in walk(roots, report, recursive=policy.recursive, include_hidden=policy.include_hidden):
+    for entry in walk(roots, report, recursive=policy.recursive, include_hidden=policy.include_hidden,
+                      videos=policy.videos):
         key = os.fsencode(entry.path)
         seen.add(key)
         if defer is not None and defer(entry):

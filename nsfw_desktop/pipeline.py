@@ -29,6 +29,7 @@ from typing import BinaryIO
 from nsfw_desktop.classify.base import Classifier
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
+from nsfw_desktop.refine import FirstLook, second_look
 from nsfw_desktop.store import Fingerprint, Result, Store
 from nsfw_desktop.video import VideoError, has_video_suffix
 from nsfw_desktop.walker import FileEntry
@@ -42,6 +43,7 @@ class ScanPolicy:
 
     recursive: bool = True
     include_hidden: bool = False
+    videos: bool = True  # screen video files too (rows of videos screened before are kept)
     retry_errors: bool = False  # classify files stored as errors again (after an endpoint outage)
     embeddings: bool = False  # also store each file's embedding (float16) for "find similar"
     sidecars: TagOptions | None = None  # keep the keywords in the files' XMP sidecars in step
@@ -148,7 +150,7 @@ def classify_entries(
         return decode_entry(entry, classifier, options)
 
     ahead = 2 * options.batch_size  # enough decoded work to keep the model busy
-    # A video brings up to 64 frames' inputs (about 40 MB at 224 px): a folder of videos
+    # A video brings up to 36 frames' inputs (about 22 MB at 224 px): a folder of videos
     # would otherwise hold sixteen films' inputs. Told by the name, which is what phones
     # and downloads give; a video with another name is not held back.
     videos_ahead = options.decode_workers + 1
@@ -181,7 +183,7 @@ def classify_entries(
                     refill()
                     batch.append(item)
                     frames += len(item.inputs)
-                yield predict_batch(batch, classifier)
+                yield predict_batch(batch, classifier, options)
         finally:
             for future, _ in pending:
                 future.cancel()
@@ -199,6 +201,7 @@ class Decoded:
     kind: str = "image"
     times: list[float] | None = None  # a video's sampled frames' times
     duration: float | None = None
+    source: str | BinaryIO | None = None  # a video's, for a second look (refine)
 
 
 def decode_entry(entry: FileEntry, classifier: Classifier, options: DecodeOptions,
@@ -212,26 +215,43 @@ def decode_entry(entry: FileEntry, classifier: Classifier, options: DecodeOption
         return Decoded(entry, error=str(exc), kind="video" if isinstance(exc, VideoError) else "image")
     # The frames are not kept: only the model inputs wait in the queue.
     return Decoded(entry, prepared.width, prepared.height, prepared.inputs, kind=prepared.kind,
-                   times=prepared.times, duration=prepared.duration)
+                   times=prepared.times, duration=prepared.duration,
+                   source=(entry.path if source is None else source) if prepared.kind == "video" else None)
 
 
-def predict_batch(batch: list[Decoded], classifier: Classifier) -> list[Result]:
-    """One forward pass over the batch's frames; each file takes its highest-scoring frame."""
+def predict_batch(batch: list[Decoded], classifier: Classifier,
+                  options: DecodeOptions | None = None) -> list[Result]:
+    """One forward pass over the batch's frames; each file takes its highest-scoring frame.
+    With ``options``, a video whose best frame is in doubt gets a second look (``refine``)."""
     inputs = [p for item in batch for p in item.inputs]
     predictions = classifier.predict(inputs) if inputs else []
     if len(predictions) != len(inputs):
         raise RuntimeError(f"classifier returned {len(predictions)} predictions for {len(inputs)}")
-    scanned_at = time.time()
-    results = []
+    scored: list[list] = []  # per file: its frames' predictions, then (time, prediction) for a video
     offset = 0
     for item in batch:
-        entry = item.entry
-        mine = predictions[offset:offset + len(item.inputs)]
+        scored.append(predictions[offset:offset + len(item.inputs)])
         offset += len(item.inputs)
+    videos = [i for i, item in enumerate(batch) if item.times is not None and item.source is not None
+              and item.inputs and not any(p.error for p in scored[i])]
+    more: dict[int, list] = {}  # file: (time, prediction) of the frames of its second look
+    if options is not None and videos:
+        firsts = [FirstLook(batch[i].source, batch[i].entry.path, batch[i].duration, batch[i].times,
+                            [p.nsfw_score for p in scored[i]]) for i in videos]
+        more = dict(zip(videos, second_look(firsts, classifier, options), strict=True))
+    scanned_at = time.time()
+    results = []
+    for number, (item, mine) in enumerate(zip(batch, scored, strict=True)):
+        entry = item.entry
         error = item.error or next((p.error for p in mine if p.error), None)
+        video = item.times is not None
+        frames = []  # a video's (time, prediction), with its second look's, in time order
+        if video:
+            frames = sorted([*zip(item.times, mine, strict=True), *more.get(number, [])], key=lambda f: f[0])
+        if frames:
+            mine = [p for _, p in frames]
         best_index = None if error else max(range(len(mine)), key=lambda i: mine[i].nsfw_score)
         best = None if best_index is None else mine[best_index]
-        video = item.times is not None
         results.append(Result(
             path=entry.path,
             label=best.label if best else None,
@@ -241,8 +261,9 @@ def predict_batch(batch: list[Decoded], classifier: Classifier) -> list[Result]:
             file_size=entry.size, mtime_ns=entry.mtime_ns,
             scanned_at=scanned_at, error=error, embedding=best.embedding if best else None,
             kind=item.kind, duration=item.duration,
-            worst_frame_time=item.times[best_index] if video and best else None,
-            frames=len(item.inputs) if video else None,
+            worst_frame_time=frames[best_index][0] if video and best else None,
+            frames=len(mine) if video else None,
+            frame_scores=[(t, p.nsfw_score) for t, p in frames] if video and not error else None,
         ))
     return results
 

@@ -44,6 +44,7 @@ class DecodeOptions:
     video_max_pixels: int = video.DEFAULT_MAX_PIXELS  # larger videos are refused
     video_max_seconds: float = video.DEFAULT_MAX_SECONDS  # longer claims are refused as absurd
     video_timeout: float = video.DEFAULT_TIMEOUT  # seconds one video may take to sample
+    video_refine_frames: int = 4  # frames of the second look at a doubtful video (refine.py); 0: none
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -55,6 +56,8 @@ class DecodeOptions:
         if not 1 <= self.video_min_frames <= self.video_max_frames:
             raise ValueError(f"video frames must be 1 <= min <= max, not {self.video_min_frames} "
                              f"and {self.video_max_frames}")
+        if self.video_refine_frames < 0:
+            raise ValueError(f"video refine frames must be 0 or more, not {self.video_refine_frames}")
         if self.video_interval <= 0 or self.video_timeout <= 0:
             raise ValueError("the video interval and timeout must be positive")
 
@@ -110,6 +113,18 @@ def decode_and_prepare(
     else:
         inputs = _prepare_each(classifier, image.frames)
     return PreparedImage(image.width, image.height, image.frames, inputs)
+
+
+def prepare_video_at(source: str | Path | BinaryIO, classifier: Classifier, options: DecodeOptions,
+                     times: list[float]) -> PreparedImage:
+    """The frames of a video at ``times`` (ascending), decoded and prepared as a scan's are:
+    the second look of ``refine``. Raises ImageError with a reason for the user."""
+    sampled = video.load_video(source, min_side=2 * classifier.input_size, at=times,
+                               max_pixels=options.video_max_pixels, max_seconds=options.video_max_seconds,
+                               timeout=options.video_timeout)
+    inputs = _prepare_each(classifier, sampled.frames)
+    return PreparedImage(sampled.width, sampled.height, sampled.frames, inputs, "video", sampled.times,
+                         sampled.duration)
 
 
 def _prepare_each(classifier: Classifier, frames: list[Image.Image]) -> list[Any]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from nsfw_desktop import atomic, catalogue, paths
+from nsfw_desktop import atomic, catalogue, paths, video
 from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
 from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW
 from nsfw_desktop.pipeline import ScanPolicy
@@ -31,6 +31,8 @@ FILE_NAME = "settings.json"
 BLUR_MODES = ("blur", "placeholder", "show")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_BATCH_SIZE = 256
+MIN_VIDEO_INTERVAL, MAX_VIDEO_INTERVAL = 0.5, 600.0  # seconds between a video's sampled frames
+MAX_VIDEO_FRAMES = 256
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
 
 
@@ -61,6 +63,9 @@ class Settings:
     xmp_sidecars: bool = False  # keep tags in XMP sidecars up to date (scans, reviews, threshold, quarantine)
     xmp_root: str = DEFAULT_ROOT  # the keywords' root: NSFW|flagged, NSFW/reviewed safe...
     xmp_naming: str = "darktable"  # a new sidecar's name: photo.jpg.xmp (darktable), photo.xmp (lightroom)
+    videos: bool = True  # screen video files, on frames sampled over each
+    video_interval: float = video.DEFAULT_INTERVAL  # seconds between a video's sampled frames
+    video_max_frames: int = video.DEFAULT_MAX_FRAMES  # however long the video
 
     def __post_init__(self) -> None:
         self.validate()
@@ -108,7 +113,16 @@ class Settings:
         if self.xmp_naming not in NAMINGS:
             raise SettingsError(f"the sidecar naming must be one of {', '.join(NAMINGS)}, "
                                 f"not {self.xmp_naming!r}")
-        for name in ("remember_token", "embeddings", "notify_flagged", "auto_quarantine", "xmp_sidecars"):
+        if (isinstance(self.video_interval, bool) or not isinstance(self.video_interval, (int, float))
+                or not MIN_VIDEO_INTERVAL <= self.video_interval <= MAX_VIDEO_INTERVAL):
+            raise SettingsError(f"the seconds between video frames must be a number from "
+                                f"{MIN_VIDEO_INTERVAL} to {MAX_VIDEO_INTERVAL}, not {self.video_interval!r}")
+        if (isinstance(self.video_max_frames, bool) or not isinstance(self.video_max_frames, int)
+                or not 1 <= self.video_max_frames <= MAX_VIDEO_FRAMES):
+            raise SettingsError(f"the frames per video must be a whole number from 1 to {MAX_VIDEO_FRAMES}, "
+                                f"not {self.video_max_frames!r}")
+        for name in ("remember_token", "embeddings", "notify_flagged", "auto_quarantine", "xmp_sidecars",
+                     "videos"):
             if not isinstance(getattr(self, name), bool):
                 raise SettingsError(f"{name.replace('_', ' ')} must be true or false")
 
@@ -149,7 +163,7 @@ class Settings:
         precision give scores alone. Sidecars follow the scan's results when "Keep tags in
         XMP sidecars up to date" is on."""
         scores_only = bool(self.endpoints) or self.model == OPEN_NSFW or self.precision == "fast"
-        return ScanPolicy(embeddings=self.embeddings and not scores_only,
+        return ScanPolicy(embeddings=self.embeddings and not scores_only, videos=self.videos,
                           sidecars=self.tag_options() if self.xmp_sidecars else None)
 
     def tag_options(self) -> TagOptions:
@@ -158,7 +172,11 @@ class Settings:
                           quarantine=str(self.quarantine_path()))
 
     def decode_options(self) -> DecodeOptions:
-        return DecodeOptions(batch_size=self.batch_size)
+        """How scans of the app and the watcher decode: the batch size, and how videos are sampled
+        (a cap under the usual minimum of frames lowers the minimum too)."""
+        return DecodeOptions(batch_size=self.batch_size, video_interval=self.video_interval,
+                             video_max_frames=self.video_max_frames,
+                             video_min_frames=min(video.DEFAULT_MIN_FRAMES, self.video_max_frames))
 
     def folders_to_watch(self) -> list[str]:
         """The ticked folders that are still in the folder list."""

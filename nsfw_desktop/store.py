@@ -22,6 +22,7 @@ Opening and SQLite's errors (``StoreError``) are the job of ``database``.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -46,7 +47,7 @@ _FINGERPRINTS = """SELECT r.path, r.file_size, r.mtime_ns, r.model, r.nsfw_score
     FROM results r LEFT JOIN embeddings e ON e.path = r.path AND e.model = r.model"""
 
 _COLUMNS = ("path, label, nsfw_score, model, width, height, file_size, mtime_ns, scanned_at, error, "
-            "review, missing_since, policy_score, kind, duration, worst_frame_time, frames")
+            "review, missing_since, policy_score, kind, duration, worst_frame_time, frames, frame_scores")
 
 
 def decides_flagged(review: str | None, failed: bool, score: float | None, threshold: float) -> bool:
@@ -75,6 +76,8 @@ class Result:
     duration: float | None = None  # a video's, in seconds
     worst_frame_time: float | None = None  # seconds into a video of its highest-scoring frame
     frames: int | None = None  # frames sampled from a video
+    # a video's scored frames, (seconds, score) in time order, for the details panel's strip
+    frame_scores: list[tuple[float, float]] | None = None
     # float32 vector from a scan with embeddings; put_many keeps it in the embeddings table
     embedding: Any = field(default=None, repr=False, compare=False)
 
@@ -93,7 +96,11 @@ class Result:
 
     @classmethod
     def from_row(cls, row: tuple) -> Result:
-        return cls(os.fsdecode(row[0]), *row[1:])
+        return cls(os.fsdecode(row[0]), *row[1:-1], _frame_scores(row[-1]))
+
+
+def _frame_scores(text: str | None) -> list[tuple[float, float]] | None:
+    return None if text is None else [(t, s) for t, s in json.loads(text)]
 
 
 class Fingerprint(NamedTuple):
@@ -160,12 +167,13 @@ class Store(LearningTables):
         for result, policy_score in zip(results, policy_scores, strict=True):
             result.policy_score = policy_score
         self.db.executemany(
-            f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?)
+            f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?,?)
             ON CONFLICT(path) DO UPDATE SET
                 label=excluded.label, nsfw_score=excluded.nsfw_score, model=excluded.model,
                 policy_score=excluded.policy_score,
                 kind=excluded.kind, duration=excluded.duration,
                 worst_frame_time=excluded.worst_frame_time, frames=excluded.frames,
+                frame_scores=excluded.frame_scores,
                 width=excluded.width, height=excluded.height, scanned_at=excluded.scanned_at,
                 error=excluded.error, missing_since=NULL,
                 review=CASE WHEN results.file_size=excluded.file_size
@@ -175,7 +183,8 @@ class Store(LearningTables):
             [
                 (os.fsencode(r.path), r.label, r.nsfw_score, r.model, r.width, r.height,
                  r.file_size, r.mtime_ns, r.scanned_at, r.error, r.policy_score, r.kind, r.duration,
-                 r.worst_frame_time, r.frames)
+                 r.worst_frame_time, r.frames,
+                 None if r.frame_scores is None else json.dumps([[t, s] for t, s in r.frame_scores]))
                 for r in results
             ],
         )

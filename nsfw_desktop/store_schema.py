@@ -19,8 +19,9 @@ import sqlite3
 
 from nsfw_desktop.store_learning import LEARNING_SCHEMA
 
-SCHEMA_VERSION = 5  # 2: results.missing_since; 3: results.policy_score, policies,
-# evaluation_scores; 4: embeddings_log, database_identity; 5: kind, duration, worst_frame_time, frames
+SCHEMA_VERSION = 6  # 2: results.missing_since; 3: results.policy_score, policies,
+# evaluation_scores; 4: embeddings_log, database_identity; 5: kind, duration, worst_frame_time, frames;
+# 6: frame_scores
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS results (
     kind TEXT NOT NULL DEFAULT 'image',  -- 'image' or 'video'
     duration REAL,                  -- a video's, in seconds
     worst_frame_time REAL,          -- seconds into a video of its highest-scoring frame
-    frames INTEGER                  -- frames sampled from a video
+    frames INTEGER,                 -- frames sampled from a video
+    frame_scores TEXT               -- a video's frames as JSON [[seconds, score], ...] in time order
 );
 CREATE INDEX IF NOT EXISTS results_score ON results (nsfw_score);
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -107,4 +109,6 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE results ADD COLUMN duration REAL")
         db.execute("ALTER TABLE results ADD COLUMN worst_frame_time REAL")
         db.execute("ALTER TABLE results ADD COLUMN frames INTEGER")
+    if columns and "frame_scores" not in columns:  # schema 1 to 5
+        db.execute("ALTER TABLE results ADD COLUMN frame_scores TEXT")
     # Schema 3 to 4 only adds tables and triggers: the schema script makes them.

@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import os
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".qt", ".3gp", ".3g2", ".mkv
 
 DEFAULT_INTERVAL = 5.0  # seconds between sampled frames
 DEFAULT_MIN_FRAMES = 8
-DEFAULT_MAX_FRAMES = 64
+DEFAULT_MAX_FRAMES = 32  # with the second look (refine.py): under 10 s per 10-minute film
 DEFAULT_MAX_PIXELS = 8192 * 4320  # 8K: more is no phone or camera video
 DEFAULT_MAX_SECONDS = 24 * 3600
 DEFAULT_TIMEOUT = 60.0  # seconds one video may take to sample
@@ -116,9 +117,11 @@ def load_video(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_seconds: float = DEFAULT_MAX_SECONDS,
     timeout: float = DEFAULT_TIMEOUT,
+    at: Sequence[float] | None = None,
 ) -> DecodedVideo:
-    """Sample frames of the video in ``source`` (a file name or an open binary file).
-    Raises VideoError with the reason."""
+    """Sample frames of the video in ``source`` (a file name or an open binary file): spread
+    over the film, or the frames at the times ``at`` (ascending; a second look around one
+    place). Raises VideoError with the reason."""
     deadline = time.monotonic() + timeout
     with _opened(source, timeout, max_pixels, max_seconds) as (container, stream, duration):
         frames, times = [], []
@@ -127,7 +130,9 @@ def load_video(
         quarter_turned = False
         keyframes = _keyframes(stream)
         decoded = None  # the decoder's frames since the last seek
-        for target in sample_times(duration, interval=interval, min_frames=min_frames, max_frames=max_frames):
+        targets = at if at is not None else sample_times(duration, interval=interval, min_frames=min_frames,
+                                                         max_frames=max_frames)
+        for target in targets:
             _check(deadline)
             if decoded is None or keyframes is None or _keyframe_between(keyframes, previous, target, stream):
                 _seek(container, stream, target)
@@ -146,7 +151,7 @@ def load_video(
             times.append(float(frame.time) if frame.time is not None else target)
         if not frames:
             raise VideoError("no frame of the video could be decoded: the file is truncated or corrupt")
-        if missed and times[-1] < _COMPLETE * duration:
+        if at is None and missed and times[-1] < _COMPLETE * duration:
             # A sound track may outlast the picture a little; frames that stop early mean
             # the file was cut short.
             raise VideoError(f"the video is truncated: its frames stop at {times[-1]:.0f} s of the "

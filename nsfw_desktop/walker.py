@@ -39,18 +39,21 @@ def is_temporary(name: str) -> bool:
     return name.lower().endswith(TEMPORARY_SUFFIXES)
 
 
-def is_candidate(path: str, name: str) -> bool:
+def is_candidate(path: str, name: str, *, videos: bool = True) -> bool:
+    """A picture (or, with ``videos``, a video) by its extension or its first bytes."""
     lowered = name.lower()
     if lowered.endswith(TEMPORARY_SUFFIXES):
         return False
     suffix = os.path.splitext(lowered)[1]
-    if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
+    if suffix in IMAGE_SUFFIXES:
         return True
+    if suffix in VIDEO_SUFFIXES:
+        return videos
     try:
         # Never a plain open(): on a FIFO it waits for a writer forever.
         with open_regular(path) as handle:
             header = handle.read(16)
-        return looks_like_image(header) or looks_like_video(header)
+        return looks_like_image(header) or (videos and looks_like_video(header))
     except (OSError, ImageError):
         return False
 
@@ -61,8 +64,10 @@ def walk(
     *,
     recursive: bool = True,
     include_hidden: bool = False,
+    videos: bool = True,
 ) -> Iterator[FileEntry]:
-    """Yield the candidate image and video files under ``roots``, each once.
+    """Yield the candidate image (and, with ``videos``, video) files under ``roots``, each once.
+    A root that is a file is yielded whatever it is: it was asked for by name.
 
     Symbolic links to folders are followed, but every folder is entered at most
     once (keyed by device and inode), so a link loop ends the descent.
@@ -81,10 +86,10 @@ def walk(
                 seen_files.add(root)
                 yield FileEntry(root, info.st_size, info.st_mtime_ns)
             continue
-        yield from _walk_folder(root, report, recursive, include_hidden, visited, seen_files)
+        yield from _walk_folder(root, report, recursive, include_hidden, videos, visited, seen_files)
 
 
-def _walk_folder(root, report, recursive, include_hidden, visited, seen_files):
+def _walk_folder(root, report, recursive, include_hidden, videos, visited, seen_files):
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -123,7 +128,7 @@ def _walk_folder(root, report, recursive, include_hidden, visited, seen_files):
             # FIFOs, sockets and devices hold no pictures, and sniffing one could block.
             if not stat.S_ISREG(file_info.st_mode):
                 continue
-            if entry.path in seen_files or not is_candidate(entry.path, entry.name):
+            if entry.path in seen_files or not is_candidate(entry.path, entry.name, videos=videos):
                 continue
             seen_files.add(entry.path)
             yield FileEntry(entry.path, file_info.st_size, file_info.st_mtime_ns)

@@ -15,7 +15,7 @@ def test_saved_settings_come_back(tmp_path):
                      threshold=0.73, batch_size=16, blur_mode="placeholder", device="cpu",
                      quarantine_folder=str(tmp_path / "q"), endpoints=["https://gpu.local:8443"],
                      token="secret", remember_token=True, watched_folders=[str(tmp_path / "a")],
-                     embeddings=True)
+                     embeddings=True, videos=False, video_interval=2.5, video_max_frames=48)
     settings_file.save(saved)
     assert settings_file.settings_path().is_file()
     assert settings_file.load() == saved
@@ -32,6 +32,11 @@ def test_saved_settings_come_back(tmp_path):
     ({"quarantine_folder": "relative/folder"}, "full path"),
     ({"folders": "not a list"}, "folders"),
     ({"model": "  "}, "model"),
+    ({"video_interval": 0}, "seconds between video frames"),
+    ({"video_interval": "often"}, "seconds between video frames"),
+    ({"video_max_frames": 0}, "frames per video"),
+    ({"video_max_frames": 1000}, "frames per video"),
+    ({"videos": "yes"}, "videos must be true or false"),
 ])
 def test_bad_values_are_refused_with_a_message(changes, words):
     with pytest.raises(SettingsError, match=words):
@@ -102,3 +107,11 @@ def test_scores_only_choices_keep_no_embeddings():
     assert not Settings(embeddings=True, precision="fast").scan_policy().embeddings
     assert not Settings(embeddings=True, model="open-nsfw").scan_policy().embeddings
     Settings(model="open-nsfw").check_model()
+
+
+def test_video_settings_reach_the_scans():
+    chosen = Settings(videos=False, video_interval=2.5, video_max_frames=4)
+    assert chosen.scan_policy().videos is False
+    options = chosen.decode_options()
+    assert (options.video_interval, options.video_max_frames, options.video_min_frames) == (2.5, 4, 4)
+    assert Settings().scan_policy().videos and Settings().decode_options().video_max_frames == 32

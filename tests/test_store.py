@@ -34,15 +34,16 @@ def test_a_newer_schema_is_refused_and_left_as_it_is(tmp_path):
     with Store(path) as db:
         db.put_many([result(1)])
     with sqlite3.connect(path) as raw:
-        raw.execute("PRAGMA user_version=7")
+        raw.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     for read_only in (False, True):
         with pytest.raises(StoreError) as caught:
             Store(path, read_only=read_only)
         assert str(caught.value) == (
-            f"This results database was written by a newer nsfw-desktop (schema 7; this version "
+            f"This results database was written by a newer nsfw-desktop (schema {SCHEMA_VERSION + 1}; "
+            f"this version "
             f"reads up to {SCHEMA_VERSION}). Update nsfw-desktop, or use another database with --db.")
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     assert raw.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 1
     raw.close()
 
@@ -210,13 +211,14 @@ def test_a_schema_1_database_is_upgraded_keeping_its_rows_and_reviews(tmp_path):
     with Store(path) as store:
         row = store.get("/a.jpg")
         assert (row.nsfw_score, row.review, row.missing_since) == (0.9, "safe", None)
-        assert (row.kind, row.duration, row.worst_frame_time, row.frames) == ("image", None, None, None)
+        assert (row.kind, row.duration, row.worst_frame_time, row.frames, row.frame_scores) == (
+            "image", None, None, None, None)
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_a_video_row_keeps_its_duration_worst_frame_time_and_frames(tmp_path):
     video = Result("/v.mp4", "nsfw", 0.8, "m", 1920, 1080, 10, 1, 0.0, kind="video", duration=65.0,
-                   worst_frame_time=42.5, frames=13)
+                   worst_frame_time=42.5, frames=3, frame_scores=[(2.5, 0.1), (42.5, 0.8), (60.0, 0.25)])
     with Store(tmp_path / "r.sqlite3") as store:
         store.put_many([video])
         assert store.get("/v.mp4") == video

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from nsfw_desktop import refine
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
+from nsfw_desktop.refine import refine_times
+from nsfw_desktop.store import Store
 from nsfw_desktop.video import load_video, looks_like_video, sample_times
 from nsfw_desktop.walker import WalkReport, walk
 from tests.conftest import random_image, run_scan, write_photos
-from tests.videos import write_audio, write_video
+from tests.videos import patched, write_audio, write_video
 
 SIZE = (128, 96)
 
@@ -57,8 +60,9 @@ def test_containers_are_recognised_by_content_and_sampled_over_the_whole_film(tm
 
 def test_samples_follow_the_interval_between_the_frame_limits():
     assert len(sample_times(10)) == 8
-    assert len(sample_times(600)) == 64
-    assert len(sample_times(200)) == 40
+    assert len(sample_times(600)) == 32
+    assert len(sample_times(120)) == 24
+    assert len(sample_times(600, max_frames=64)) == 64
     assert sample_times(80, interval=10) == [5 + 10 * i for i in range(8)]
     with pytest.raises(ValueError, match="1 <= min <= max"):
         DecodeOptions(video_min_frames=10, video_max_frames=4)
@@ -82,6 +86,10 @@ def test_the_walker_finds_videos_by_extension_or_content(tmp_path):
     (folder / "notes.txt").write_text("not a video")
     found = sorted(Path(e.path).name for e in walk([str(folder)], WalkReport()))
     assert found == ["VID_0001.mp4", "looks-like-a.jpg", "no-extension"]
+    # With videos off, a video is passed over by extension and by content; a .jpg is still
+    # a picture by its name (it then gets a picture's reason).
+    without = sorted(Path(e.path).name for e in walk([str(folder)], WalkReport(), videos=False))
+    assert without == ["looks-like-a.jpg"]
 
 
 def test_a_video_scores_its_highest_sampled_frame_as_an_image_would(film, local, store):
@@ -131,6 +139,34 @@ def test_each_bad_video_is_an_error_row_and_the_scan_goes_on(tmp_path, local, st
     # A broken video is still a video in the results, so it shows and exports as one.
     kinds = {Path(r.path).name: r.kind for r in store.results()}
     assert {kinds[name] for name in ("cut.mp4", "cut.mkv", "song.mp4", "strange.mkv")} == {"video"}
+
+
+def test_containers_claiming_absurd_frame_counts_or_durations_are_error_rows(tmp_path, local, store):
+    folder = tmp_path / "downloads"
+    write_photos(folder, 1)
+    scenes = [(random_image(1, SIZE), 8)]
+    mp4 = write_video(tmp_path / "clip.mp4", scenes).read_bytes()
+    mkv = write_video(tmp_path / "clip.mkv", scenes, container="matroska").read_bytes()
+    avi = write_video(tmp_path / "clip.avi", scenes, codec="mpeg4", container="avi").read_bytes()
+    # MP4's time-to-sample table: its one entry's sample count (after version, flags, entries).
+    (folder / "frames.mp4").write_bytes(patched(mp4, b"stts", 12, ">I", 0x7FFFFFFF))
+    # Matroska's segment duration (element 0x4489, an 8-byte float of milliseconds).
+    assert mkv[mkv.index(b"\x44\x89") + 2] == 0x88
+    (folder / "forever.mkv").write_bytes(patched(mkv, b"\x44\x89", 3, ">d", 1e15))
+    # AVI's stream header: its length in frames (after type, handler, flags, priority,
+    # language, initial frames, scale, rate and start).
+    (folder / "length.avi").write_bytes(patched(avi, b"strh", 40, "<I", 0x7FFFFFFF))
+    _, summary, results = run_scan([folder], local, store)
+    errors = {Path(r.path).name: r.error for r in results if r.error}
+    assert errors == {
+        "frames.mp4": "refused: the video claims 2147483647 frames in 8 seconds, which no real video "
+                      "has: the file is corrupt or hostile",
+        "forever.mkv": "refused: the video claims to last 277777778 hours, more than the 24 hours limit: "
+                       "the file is corrupt or hostile",
+        "length.avi": "refused: the video claims to last 59652 hours, more than the 24 hours limit: "
+                      "the file is corrupt or hostile",
+    }
+    assert [Path(r.path).name for r in results if not r.error] == ["photo_0000.png"]
 
 
 @pytest.mark.parametrize("limit, reason", [
@@ -264,3 +300,56 @@ def test_a_film_with_one_keyframe_is_decoded_on_not_again_for_every_sample(tmp_p
     sampled = load_video(path, min_side=48)
     assert len(sampled.frames) == 8 and sampled.times == sorted(set(sampled.times))
     assert len(seeks) == 1  # each sample decodes on from the last, not from the film's start
+
+
+def test_the_second_look_spreads_frames_between_the_best_sample_and_its_neighbours():
+    times = [2.5, 7.5, 12.5, 17.5]
+    assert refine_times(times, 20, 1, 4) == pytest.approx([4.1667, 5.8333, 9.1667, 10.8333], abs=1e-3)
+    assert refine_times(times, 20, 0, 2) == pytest.approx([1.25, 5.0])  # from the film's start
+    assert refine_times(times, 20, 3, 2) == pytest.approx([15.0, 18.75])  # to its end
+
+
+@pytest.fixture(scope="module")
+def low_mid_high(local):
+    """Three pictures the tiny model scores low, in between and high, with their scores."""
+    pictures = [random_image(seed, SIZE) for seed in range(30)]
+    scores = [p.nsfw_score for p in local.predict([local.prepare(p) for p in pictures])]
+    low, high = min(scores), max(scores)
+    mid = min(range(30), key=lambda i: abs(scores[i] - (low + high) / 2))
+    chosen = [(pictures[scores.index(low)], low), (pictures[mid], scores[mid]),
+              (pictures[scores.index(high)], high)]
+    assert min(chosen[1][1] - low, high - chosen[1][1]) > 0.05, "the tiny model no longer tells them apart"
+    return chosen
+
+
+def test_a_short_scene_between_samples_is_found_by_the_second_look(tmp_path, local, store, low_mid_high,
+                                                                  monkeypatch):
+    (low, low_score), (mid, mid_score), (high, high_score) = low_mid_high
+    # 40 s sampled every 5 s (at 2.5, 7.5 ... 37.5): the sample at 22.5 s sees the lead-in,
+    # the two seconds of the high scene (24 to 26 s) fall between it and the next sample.
+    path = write_video(tmp_path / "film.mp4", [(low, 20), (mid, 4), (high, 2), (low, 14)])
+    monkeypatch.setattr(refine, "REFINE_FROM", (low_score + mid_score) / 2)
+    monkeypatch.setattr(refine, "REFINE_BELOW", (mid_score + high_score) / 2)  # the lead-in is in doubt
+
+    with Store(tmp_path / "first-look-only.sqlite3") as other:
+        _, _, [first_only] = run_scan([path], local, other, video_max_frames=8, video_refine_frames=0)
+    between = (mid_score + high_score) / 2
+    assert first_only.nsfw_score < between  # the high scene is missed
+    assert first_only.frames == 8
+
+    _, _, [result] = run_scan([path], local, store, video_max_frames=8)
+    assert result.nsfw_score > between
+    assert 24 <= result.worst_frame_time < 26
+    assert result.frames == 12  # 8 sampled and 4 more around 22.5 s
+    times = [t for t, _ in result.frame_scores]
+    assert times == sorted(times) and len(times) == 12
+    assert dict(result.frame_scores)[result.worst_frame_time] == result.nsfw_score
+    assert store.get(str(path)).frame_scores == result.frame_scores
+
+
+def test_a_clearly_safe_or_clearly_flagged_video_gets_no_second_look(film, local, store, monkeypatch):
+    monkeypatch.setattr(refine, "REFINE_FROM", 1.0)  # no score is in doubt
+    calls = []
+    monkeypatch.setattr(refine, "prepare_video_at", lambda *args: calls.append(args))
+    _, _, [result] = run_scan([film], local, store)
+    assert (result.frames, len(result.frame_scores), calls) == (8, 8, [])

@@ -53,3 +53,14 @@ def write_audio(path: Path, seconds: float = 2.0, container: str = "mp4") -> Pat
         for packet in stream.encode():
             output.mux(packet)
     return path
+
+
+def patched(data: bytes, marker: bytes, offset: int, fmt: str, value) -> bytes:
+    """``data`` with ``value`` packed (``struct`` format ``fmt``) at ``offset`` bytes after the
+    first ``marker``: a header field of a container, rewritten to lie."""
+    import struct
+
+    at = data.index(marker) + offset
+    changed = bytearray(data)
+    struct.pack_into(fmt, changed, at, value)
+    return bytes(changed)

@@ -13,6 +13,7 @@ batch and ``pipeline.classify_and_commit`` commits each one as it arrives.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import time
@@ -135,8 +136,8 @@ class _Worker:
         sources = [io.BytesIO(bytes(data)) for data in batch["data"]] if "data" in batch else [None] * n
         read_errors = [str(reason) for reason in batch["read_error"]] if "read_error" in batch else [""] * n
         decoded = list(self.pool.map(self._decode, entries, sources, read_errors))
-        return _columns(batch["index"], predict_batch(decoded, self.classifier), self.classifier.model_id,
-                        self.embeddings)
+        results = predict_batch(decoded, self.classifier, self.options)
+        return _columns(batch["index"], results, self.classifier.model_id, self.embeddings)
 
 
 def _columns(index: np.ndarray, results: list[Result], model_id: str,
@@ -161,12 +162,19 @@ def _columns(index: np.ndarray, results: list[Result], model_id: str,
         "width": ints(r.width for r in results),
         "height": ints(r.height for r in results),
         "frames": ints(r.frames for r in results),
+        "frame_scores": np.array(["" if r.frame_scores is None else json.dumps(r.frame_scores)
+                                  for r in results], dtype=object),
     }
     if embeddings:
         size = next((len(r.embedding) for r in results if r.embedding is not None), 0)
         columns["embedding"] = np.stack([np.zeros(size, np.float32) if r.embedding is None
                                          else np.asarray(r.embedding, np.float32) for r in results])
     return columns
+
+
+def _pairs(text: str) -> list[tuple[float, float]] | None:
+    """A video's (seconds, score) pairs from their JSON column ('' for none)."""
+    return [(t, s) for t, s in json.loads(text)] if text else None
 
 
 def _results(batch: dict[str, np.ndarray], entries: list[FileEntry], model_id: str) -> list[Result]:
@@ -198,5 +206,6 @@ def _results(batch: dict[str, np.ndarray], entries: list[FileEntry], model_id: s
             duration=real(batch["duration"][row]),
             worst_frame_time=real(batch["worst_frame_time"][row]),
             frames=count(batch["frames"][row]),
+            frame_scores=_pairs(str(batch["frame_scores"][row])),
         ))
     return results

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.gui.frame_strip import FrameStrip
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.gui.tile_delegate import REVIEW_TEXT, video_duration_text
 from nsfw_desktop.store import Result
@@ -44,6 +45,7 @@ class DetailView(QWidget):
         self._hidden = False
         self._pixmaps: tuple[QPixmap, QPixmap] | None = None
         self._overlay: QPixmap | None = None
+        self._frame_at: float | None = None  # a video's frame chosen in the strip; None: its worst
 
         self.preview = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(QSize(120, 120))
@@ -52,6 +54,8 @@ class DetailView(QWidget):
         self.reveal_button.clicked.connect(self.reveal_requested)
         self.heatmap_toggle = QCheckBox("Show heatmap")
         self.heatmap_toggle.setToolTip("Colour where the model looked (red: most)")
+        self.strip = FrameStrip(loader)
+        self.strip.frame_chosen.connect(self._show_frame)
 
         self.fields: dict[str, QLabel] = {}
         fields = QWidget()
@@ -71,6 +75,7 @@ class DetailView(QWidget):
         scroll.setWidget(fields)
         scroll.setMinimumHeight(80)
         layout.addWidget(self.preview, 3)
+        layout.addWidget(self.strip)
         layout.addWidget(self.reveal_button)
         layout.addWidget(self.heatmap_toggle)
         layout.addWidget(scroll, 2)
@@ -78,11 +83,13 @@ class DetailView(QWidget):
         loader.preview_failed.connect(self._preview_failed)
         self.show_result(None)
 
-    def show_result(self, result: Result | None, *, hidden: bool = False) -> None:
-        """Show ``result`` (None clears the panel); ``hidden``: flagged and not revealed."""
+    def show_result(self, result: Result | None, *, hidden: bool = False, threshold: float = 0.5) -> None:
+        """Show ``result`` (None clears the panel); ``hidden``: flagged and not revealed;
+        ``threshold``: the score from which a video's frame counts as flagged."""
         changed = result is None or self.result is None or result.path != self.result.path
         self.result = result
         self._hidden = hidden
+        self.strip.show_result(result, threshold=threshold, hidden=hidden, hidden_mode=self.hidden_mode)
         if result is None:
             for label in self.fields.values():
                 label.clear()
@@ -94,6 +101,7 @@ class DetailView(QWidget):
         self.reveal_button.setVisible(hidden and self.hidden_mode != "show")
         if changed:
             self._overlay = None
+            self._frame_at = None
             # Stand-in until the preview comes; of a video, its worst frame.
             self._pixmaps = self.loader.pixmaps(result.path, result.worst_frame_time)
             if result.error is None:
@@ -138,12 +146,20 @@ class DetailView(QWidget):
         picture = (blurred if self._hidden and self.hidden_mode == "blur" else sharp).scaled(
             self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio,
             Qt.TransformationMode.SmoothTransformation)
-        if self._overlay is not None and not self._hidden:
+        # The heatmap is of the worst frame: not drawn over another one chosen in the strip.
+        if self._overlay is not None and not self._hidden and self._frame_at is None:
             painter = QPainter(picture)
             painter.setOpacity(OVERLAY_OPACITY)
             painter.drawPixmap(picture.rect(), self._overlay)
             painter.end()
         self.preview.setPixmap(picture)
+
+    def _show_frame(self, seconds: float) -> None:
+        """The strip's frame ``seconds`` into the video, in the preview (the worst: as at first)."""
+        if self.result is None:
+            return
+        self._frame_at = None if seconds == self.result.worst_frame_time else seconds
+        self.loader.request_preview(self.result.path, seconds)
 
     def _preview_ready(self, path: str, sharp: QPixmap, blurred: QPixmap) -> None:
         if self.result is not None and path == self.result.path:

@@ -14,6 +14,8 @@ from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.system import open_file, reveal_in_file_manager
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
+from nsfw_desktop.gui.tile_delegate import video_duration_text
+from nsfw_desktop.gui.video_player import open_video_at
 
 
 class FileActions(QObject):
@@ -41,8 +43,19 @@ class FileActions(QObject):
         return [p for p in paths if p not in missing]
 
     def open_selected(self) -> None:
+        """Open each file in the system's viewer; a video at its highest-scoring frame where
+        the player takes a start time (``video_player``)."""
         for path in self.existing_selected()[:MAX_LISTED]:
-            if not open_file(path):
+            result = self.model.result_for(path)
+            if result is None or result.worst_frame_time is None:
+                opened = open_file(path)
+            else:
+                opened, player = open_video_at(path, result.worst_frame_time)
+                if player is not None:
+                    self.messages.show_info(f"{player} plays {self.model.name(path)} from "
+                                            f"{video_duration_text(result.worst_frame_time)}, "
+                                            "its highest-scoring frame.")
+            if not opened:
                 self.messages.show_message(f"No viewer could open {path}")
 
     def reveal_selected_in_file_manager(self) -> None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from nsfw_desktop.classify.precision import PRECISIONS
 from nsfw_desktop.gui.sidecar_settings import SidecarSettings
+from nsfw_desktop.gui.video_settings import VideoSettings
 from nsfw_desktop.model_source import OPEN_NSFW
 from nsfw_desktop.settings import BLUR_MODES, DEVICES, MAX_BATCH_SIZE, Settings, SettingsError
 
@@ -63,6 +64,7 @@ class SettingsDialog(QDialog):
         self.notify_flagged = QCheckBox("Notify me when a flagged photo lands in a watched folder")
         self.auto_quarantine = QCheckBox("Move flagged photos arriving in watched folders to quarantine")
         self.sidecars = SidecarSettings()
+        self.videos = VideoSettings()
         self.error = QLabel(wordWrap=True, styleSheet="color: #c62828")
         self.error.setVisible(False)
 
@@ -80,6 +82,7 @@ class SettingsDialog(QDialog):
         form.addRow("Find similar:", self.embeddings)
         form.addRow("Watched folders:", self.notify_flagged)
         form.addRow("", self.auto_quarantine)
+        self.videos.add_to(form)
         self.sidecars.add_to(form)
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -118,6 +121,7 @@ class SettingsDialog(QDialog):
         self.blur_mode.setCurrentText(s.blur_mode)
         self.quarantine.setText(s.quarantine_folder)
         self.sidecars.fill(s)
+        self.videos.fill(s)
 
     def edited(self) -> Settings:
         """The settings as the dialog shows them, checked; raises SettingsError."""
@@ -143,6 +147,7 @@ class SettingsDialog(QDialog):
             notify_flagged=self.notify_flagged.isChecked(),
             auto_quarantine=self.auto_quarantine.isChecked(),
             **self.sidecars.changes(),
+            **self.videos.changes(),
         )
         new.check_model()
         return new

@@ -178,7 +178,7 @@ class Watcher:
             current = fingerprint(path)
             if not self._readiness.settled(path, current):
                 continue
-            if not is_candidate(path, os.path.basename(path)):
+            if not is_candidate(path, os.path.basename(path), videos=self.policy.videos):
                 continue
             entry = FileEntry(path, *current)
             if not is_current(self._store.fingerprint(path), entry, self.classifier.model_id, self.policy):

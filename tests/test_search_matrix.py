@@ -197,3 +197,20 @@ def test_a_schema_2_database_with_embeddings_is_upgraded_and_followed(tmp_path):
         assert paths_of(path, query) == exact_top(path, "m", query)
         store.put_many([result("/new.jpg", query)])
         assert paths_of(path, query, top_k=1) == ["/new.jpg"]
+
+
+def test_a_float16_matrix_of_version_1_is_replaced(library):
+    """Version 1 kept float16 rows in ``*.f16``; its layout cannot be read as int8 rows."""
+    store, rng, centres = library
+    query = clustered(rng, 1, centres)[0][0]
+    expected = paths_of(store.path, query)
+    search._kept.clear()  # as after a restart with the new version
+    path = matrix_file(store.path)
+    old = path.with_suffix(".f16")
+    shutil.copyfile(path, old)
+    built = os.stat(path).st_ino
+    with open(path, "r+b") as file:  # the magic of version 1, the header otherwise whole
+        file.write(b"NSFWSIM1")
+    assert paths_of(store.path, query) == expected == exact_top(store.path, "m", query)
+    assert os.stat(path).st_ino != built  # rebuilt, not read as int8
+    assert not old.exists()  # and version 1's file, 1.5 KB a photo, is gone

@@ -1,0 +1,54 @@
+"""Int8 rows of find similar's matrix: close to the unit vectors, and a query that needs no torch."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from nsfw_desktop.int8_rows import quantize, scores
+from nsfw_desktop.store import Result
+
+
+def test_codes_times_scale_are_the_unit_vector_to_half_a_step():
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((200, 64)).astype(np.float32) * rng.uniform(0.1, 50, (200, 1))
+    codes, scales = quantize(vectors)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert codes.dtype == np.int8 and np.abs(codes).max(axis=1).min() == 127  # full range each row
+    assert np.all(np.abs(codes * scales[:, None] - unit) <= scales[:, None] / 2 + 1e-7)
+
+
+def test_a_zero_or_broken_vector_gets_codes_not_warnings():
+    codes, scales = quantize(np.array([[0, 0, 0, 0], [np.nan, 1, np.inf, -2]], dtype=np.float32))
+    assert codes.tolist() == [[0, 0, 0, 0], [0, 64, 0, -127]]
+    assert scales[0] == 0 and np.isfinite(scales[1])
+
+
+def test_scores_rank_as_exact_cosine_similarity_does():
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((1000, 96)).astype(np.float32)
+    query = rng.standard_normal(96).astype(np.float32)
+    codes, scales = quantize(vectors)
+    found = scores(codes, scales, query) * quantize(query)[1][0]  # the query's own scale
+    exact = vectors @ query / np.linalg.norm(vectors, axis=1) / np.linalg.norm(query)
+    assert np.abs(found - exact).max() < 0.02
+    assert np.argmax(found) == np.argmax(exact)
+
+
+def test_a_query_by_vector_imports_no_torch(tmp_path):
+    """Torch's libraries alone are ~0.1 GB of a process's memory; the window may not need them."""
+    path = tmp_path / "results.sqlite3"
+    from nsfw_desktop.store import Store
+
+    with Store(path) as store:
+        store.put_many([Result(f"/{i}.jpg", "normal", 0.1, "m", 1, 1, 1, 1, 0.0,
+                               embedding=np.full(8, i + 1, np.float32)) for i in range(5)])
+    code = ("import sys, numpy as np\n"
+            "from nsfw_desktop.search import find_similar\n"
+            "class Model: model_id = 'm'\n"
+            f"assert find_similar({str(path)!r}, np.ones(8), Model(), top_k=2)\n"
+            "print('torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NSFW_DESKTOP_HOME": str(tmp_path / "home")}, check=True)
+    assert done.stdout.strip() == "False"

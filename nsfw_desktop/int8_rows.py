@@ -21,6 +21,16 @@ CODE_DTYPE = np.dtype("i1")
 SCALE_DTYPE = np.dtype("<f4")
 LEVELS = 127  # symmetric: -127..127, so a code's negation is a code
 
+# The ONNX model of one MatMulInteger, rows int8 [n, d] x query int8 [d, 1] -> sums int32
+# [n, 1] (IR 7, opset 13: any ONNX Runtime since 1.8 reads it), as onnx.helper writes it
+# (tests/test_int8_rows.py builds it again and compares). Kept as bytes because importing
+# onnx costs 0.7 s of the first query (its ml_dtypes extension), ONNX Runtime 0.2 s.
+MATMUL_INTEGER = (
+    b'\x08\x07:y\n"\n\x04rows\n\x05query\x12\x04sums"\rMatMulInteger\x12\x06scoresZ\x18\n\x04rows'
+    b'\x12\x10\n\x0e\x08\x03\x12\n\n\x03\x12\x01n\n\x03\x12\x01dZ\x18\n\x05query\x12\x0f\n\r\x08\x03'
+    b'\x12\t\n\x03\x12\x01d\n\x02\x08\x01b\x17\n\x04sums\x12\x0f\n\r\x08\x06\x12\t\n\x03\x12\x01n'
+    b'\n\x02\x08\x01B\x04\n\x00\x10\r')
+
 _session = None  # one ONNX Runtime session for the process, made on the first query
 _session_lock = threading.Lock()
 
@@ -51,23 +61,15 @@ def scores(codes: np.ndarray, scales: np.ndarray, query: np.ndarray) -> np.ndarr
 
 
 def _matmul_integer():
-    """The ONNX Runtime session of one ``MatMulInteger`` (rows [n, d] x query [d, 1])."""
+    """The ONNX Runtime session of ``MATMUL_INTEGER``, made on the first query."""
     global _session
     with _session_lock:
         if _session is None:
-            # Lazily: a scan or the window starts without ONNX Runtime.
-            import onnxruntime
-            from onnx import TensorProto, helper
+            import onnxruntime  # lazily: a scan or the window starts without it
 
-            graph = helper.make_graph(
-                [helper.make_node("MatMulInteger", ["rows", "query"], ["sums"])], "scores",
-                [helper.make_tensor_value_info("rows", TensorProto.INT8, ["n", "d"]),
-                 helper.make_tensor_value_info("query", TensorProto.INT8, ["d", 1])],
-                [helper.make_tensor_value_info("sums", TensorProto.INT32, ["n", 1])])
-            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
             options = onnxruntime.SessionOptions()
             # Between queries the threads sleep instead of spinning on the user's cores.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            _session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+            _session = onnxruntime.InferenceSession(MATMUL_INTEGER, options,
                                                     providers=["CPUExecutionProvider"])
         return _session

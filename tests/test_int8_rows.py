@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from nsfw_desktop.int8_rows import quantize, scores
+from nsfw_desktop.int8_rows import MATMUL_INTEGER, quantize, scores
 from nsfw_desktop.store import Result
 
 
@@ -36,8 +36,8 @@ def test_scores_rank_as_exact_cosine_similarity_does():
     assert np.argmax(found) == np.argmax(exact)
 
 
-def test_a_query_by_vector_imports_no_torch(tmp_path):
-    """Torch's libraries alone are ~0.1 GB of a process's memory; the window may not need them."""
+def test_a_query_by_vector_imports_neither_torch_nor_onnx(tmp_path):
+    """Torch's libraries alone are ~0.1 GB of a process's memory, and importing onnx takes 0.7 s."""
     path = tmp_path / "results.sqlite3"
     from nsfw_desktop.store import Store
 
@@ -48,7 +48,20 @@ def test_a_query_by_vector_imports_no_torch(tmp_path):
             "from nsfw_desktop.search import find_similar\n"
             "class Model: model_id = 'm'\n"
             f"assert find_similar({str(path)!r}, np.ones(8), Model(), top_k=2)\n"
-            "print('torch' in sys.modules)\n")
+            "print('torch' in sys.modules, 'onnx' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "NSFW_DESKTOP_HOME": str(tmp_path / "home")}, check=True)
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False False"
+
+
+def test_the_kept_model_is_what_onnx_helper_writes():
+    from onnx import TensorProto, checker, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["rows", "query"], ["sums"])], "scores",
+        [helper.make_tensor_value_info("rows", TensorProto.INT8, ["n", "d"]),
+         helper.make_tensor_value_info("query", TensorProto.INT8, ["d", 1])],
+        [helper.make_tensor_value_info("sums", TensorProto.INT32, ["n", 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=7)
+    checker.check_model(model)
+    assert model.SerializeToString() == MATMUL_INTEGER

@@ -1,4 +1,4 @@
-"""Find similar over 100,000 or 1,000,000 stored embeddings: ours against the kept float32 matrix.
+"""Find similar over 100,000 or 1,000,000 stored embeddings: ours against the two previous versions.
 
 The database holds ``--count`` random 768-dimensional float16 embeddings of the
 ViT-B/16 benchmark model (made once, then reused), one of them belonging to a
@@ -6,14 +6,17 @@ real file, so a query by file uses the stored vector as the desktop app's "Find
 similar" does. Every measurement runs in a fresh process, so "first query"
 means the first after start, and resident memory is that process's own:
 
-- ours, first build: the first query ever, which writes the float16 matrix file;
+- ours, first build: the first query ever, which writes the int8 matrix file;
 - ours: the first query after start (the file is there), further queries by vector
   and by stored file, then the query after a scan batch of 1,000 new embeddings and
   after their removal (the matrix follows the database's log);
-- reference: the previous find similar, every vector read from SQLite into a float32
+- float16: the previous version's query, unit float16 rows in a mapped file (written
+  once, beside the database), ``torch.mv`` for the best 42, ranked again in float32
+  from their stored vectors; first query and further queries;
+- reference: the version before, every vector read from SQLite into a float32
   matrix kept in memory (an exact float32 search), first query and further queries.
 
-Ours and the reference alternate, ``--rounds`` each. The top 10 of ours must equal
+The three alternate, ``--rounds`` each. The top 10 of ours and of float16 must equal
 the reference's (exact float32) on the timed queries.
 
     python -m nsfw_desktop.benchmarks.similar [--count 100000] [--dir /tmp/nsfw-bench]
@@ -104,6 +107,45 @@ class ReferenceIndex:
         return [self.paths[i] for i in best[np.argsort(-similarities[best], kind="stable")]]
 
 
+class Float16Index:
+    """The previous version's query: unit float16 rows in a mapped file, ``torch.mv`` for the best
+    42, which their stored vectors then rank in float32."""
+
+    def __init__(self, db_path: Path, model: str, rows_path: Path):
+        import torch
+
+        self.db_path, self.model, self.torch = db_path, model, torch
+        self.rowids = np.load(rows_path.with_suffix(".rowids.npy"))
+        self.rows = torch.from_numpy(np.memmap(rows_path, "<f2", "r+", shape=(len(self.rowids), DIMENSIONS)))
+
+    @staticmethod
+    def write(db_path: Path, model: str, rows_path: Path) -> None:
+        with Store(db_path, read_only=True) as store, open(rows_path, "wb") as file:
+            rowids = []
+            cursor = store.db.execute("SELECT rowid, vector FROM embeddings WHERE model=? ORDER BY rowid",
+                                      (model,))
+            while chunk := cursor.fetchmany(16_384):
+                rowids += [row for row, _ in chunk]
+                file.write(unit(np.frombuffer(b"".join(v for _, v in chunk), EMBEDDING_DTYPE)
+                                .reshape(len(chunk), -1)).astype("<f2").tobytes())
+        np.save(rows_path.with_suffix(".rowids.npy"), np.array(rowids, np.int64))
+
+    def search(self, query: np.ndarray) -> list[str]:
+        scores = self.torch.mv(self.rows, self.torch.from_numpy(unit(query[None, :])[0].astype("<f2")))
+        best = self.rowids[self.torch.topk(scores, TOP_K + 32).indices.numpy()].tolist()
+        with Store(self.db_path, read_only=True) as store:
+            found = store.db.execute(f"SELECT path, vector FROM embeddings WHERE model=? AND rowid IN "
+                                     f"({','.join('?' * len(best))})", (self.model, *best)).fetchall()
+        vectors = unit(np.frombuffer(b"".join(v for _, v in found), EMBEDDING_DTYPE).reshape(len(found), -1))
+        order = np.argsort(-(vectors @ unit(query[None, :])[0]), kind="stable")[:TOP_K]
+        return [os.fsdecode(found[i][0]) for i in order]
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+
+
 def timed(function) -> tuple[float, object]:
     start = time.perf_counter()
     value = function()
@@ -113,8 +155,9 @@ def timed(function) -> tuple[float, object]:
 def child(args: argparse.Namespace) -> dict:
     """One measurement in this fresh process; printed as JSON for the parent."""
     queries = np.random.default_rng(1).standard_normal((args.queries, DIMENSIONS)).astype(np.float32)
-    if args.child == "reference":
-        first_s, index = timed(lambda: ReferenceIndex(args.db, args.model))
+    if args.child in ("reference", "float16"):
+        first_s, index = timed(lambda: ReferenceIndex(args.db, args.model) if args.child == "reference"
+                               else Float16Index(args.db, args.model, args.db.with_suffix(".f16")))
         first_s += timed(lambda: index.search(queries[0]))[0]
         times, tops = zip(*(timed(lambda q=q: index.search(q)) for q in queries), strict=True)
         return {"first_s": first_s, "query_ms": 1000 * statistics.median(times), "tops": tops,
@@ -165,7 +208,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/nsfw-bench"),
                         help="where the model, the photo and the database are kept")
     parser.add_argument("--queries", type=int, default=30, help="timed queries a measurement")
-    parser.add_argument("--rounds", type=int, default=2, help="of ours and the reference, alternating")
+    parser.add_argument("--rounds", type=int, default=2, help="of each version, alternating")
     for internal in ("--child", "--db", "--model", "--model-path", "--query-file"):
         parser.add_argument(internal, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -185,8 +228,11 @@ def main() -> None:
     args.db = (args.dir / f"similar-{args.count}.sqlite3").resolve()
     if stored_count(args.db, args.model) != args.count:
         args.db.unlink(missing_ok=True)
+        args.db.with_suffix(".f16").unlink(missing_ok=True)
         build = timed(lambda: build_database(args.db, args.count, args.model, args.query_file))[0]
         print(f"built {args.db} in {build:.0f} s")
+    if not args.db.with_suffix(".f16").exists():
+        Float16Index.write(args.db, args.model, args.db.with_suffix(".f16"))
     # No matrix file yet: the first query ever builds it (in this process, not timed here).
     from nsfw_desktop import search, search_matrix
 
@@ -194,11 +240,15 @@ def main() -> None:
     build_s = timed(lambda: find_similar(args.db, np.ones(DIMENSIONS), make_classifier(args.model_path)))[0]
     search._kept.clear()
 
-    ours, reference = [], []
+    ours, float16, reference = [], [], []
     for _ in range(args.rounds):
         ours.append(run_child(args, "ours"))
+        float16.append(run_child(args, "float16"))
         reference.append(run_child(args, "reference"))
-    equal = [a == b for round_ in ours for a, b in zip(round_["tops"], reference[0]["tops"], strict=True)]
+
+    def equal(rounds):
+        exact = reference[0]["tops"]
+        return [a == b for round_ in rounds for a, b in zip(round_["tops"], exact, strict=True)]
 
     def rounds_s(rounds):
         return ", ".join(f"{r['first_s']:.2f}" for r in rounds)
@@ -207,22 +257,29 @@ def main() -> None:
         return statistics.median(r[key] for r in rounds)
 
     gb = 1e9
-    first, first_ref = median(ours, "first_s"), median(reference, "first_s")
-    query, query_ref = median(ours, "query_ms"), median(reference, "query_ms")
+    versions = (("ours", ours), ("float16", float16), ("reference", reference))
+
+    def compared(key, unit, form):
+        mine = median(ours, key)
+        return f"ours {mine:{form}} {unit}" + "".join(
+            f" | {name} {median(rounds, key):{form}} {unit} ({median(rounds, key) / mine:.2f}x)"
+            for name, rounds in versions[1:])
+
     print(f"stored embeddings:           {args.count:,} x {DIMENSIONS} (float16 in SQLite)")
     print(f"first query ever (builds the matrix file): {build_s:.1f} s")
-    print(f"first query after start:     ours {first:.2f} s | reference {first_ref:.2f} s | "
-          f"{first_ref / first:.1f}x (each round: ours {rounds_s(ours)}; reference {rounds_s(reference)})")
-    print(f"further query, by vector:    ours {query:.1f} ms | reference {query_ref:.1f} ms | "
-          f"{query_ref / query:.2f}x")
+    print(f"first query after start:     {compared('first_s', 's', '.2f')}")
+    print("  each round:                " + "; ".join(f"{name} {rounds_s(r)}" for name, r in versions))
+    print(f"further query, by vector:    {compared('query_ms', 'ms', '.1f')}")
     print(f"further query, stored file:  ours {median(ours, 'by_file_ms'):.1f} ms")
     print(f"query after a batch of {BATCH:,} new: {median(ours, 'after_batch_ms'):.0f} ms | after their "
           f"removal: {median(ours, 'after_removal_ms'):.0f} ms")
-    for name, rounds in (("ours", ours), ("reference", reference)):
+    for name, rounds in versions:
         rss, anon, file, peak = (max(r[key] for r in rounds) / gb for key in ("rss", "anon", "file", "peak"))
         print(f"resident memory, {name:9}   {rss:.2f} GB (anonymous {anon:.2f}, mapped files {file:.2f}), "
               f"peak {peak:.2f} GB")
-    print(f"top {TOP_K} equal to the exact float32 search: {sum(equal)}/{len(equal)} queries")
+    for name, rounds in versions[:2]:
+        same = equal(rounds)
+        print(f"top {TOP_K} of {name} equal to the exact float32 search: {sum(same)}/{len(same)} queries")
     print(f"rounds: {args.rounds} of each, alternating; {args.queries} queries a measurement; "
           f"load average before the end: {os.getloadavg()[0]:.1f}")
 

@@ -28,7 +28,7 @@ from nsfw_desktop.pipeline import classify_entries, entries_for_paths
 from nsfw_desktop.search_matrix import IN_CHUNK, DatabaseState, SearchMatrix, matrix_path, owner_key
 from nsfw_desktop.store import EMBEDDING_DTYPE, Store, StoreError
 
-RERANK_EXTRA = 32  # candidates ranked again beyond top_k: int8 rounding moves scores ~5e-4
+RERANK_EXTRA = 32  # candidates ranked again beyond top_k, and then any within int8 rounding
 LOCK_TIMEOUT_S = 300  # another process may be building a matrix of a million rows
 
 

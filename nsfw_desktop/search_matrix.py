@@ -20,7 +20,8 @@ differs from the database's, or a row that no longer holds its database vector.
 
 Layout: a 4096-byte header (magic, length and CRC32 of a JSON body), then
 ``capacity`` int64 rowids (0 marks a free row), ``capacity`` float32 scales and,
-from the next page, ``capacity`` x ``dim`` int8 rows; the unused tail is sparse.
+from the next page, the int8 rows in transposed blocks of ``BLOCK`` (``int8_rows``
+says why), ``capacity / BLOCK`` x ``dim`` x ``BLOCK``; the unused tail is sparse.
 The magic names the layout: a file of another (the float16 rows of version 1) is
 rebuilt. Updates write the rows first and the
 header last. A crash in between leaves the old log position in the header, and
@@ -44,7 +45,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nsfw_desktop.int8_rows import CODE_DTYPE, SCALE_DTYPE, quantize, scores
+from nsfw_desktop.int8_rows import BLOCK, CODE_DTYPE, SCALE_DTYPE, margin, quantize, scores
 from nsfw_desktop.paths import cache_dir, private_folder
 from nsfw_desktop.store import EMBEDDING_DTYPE
 
@@ -56,6 +57,7 @@ ROWID_DTYPE = np.dtype("<i8")
 READ_ROWS = 16_384  # rows read from SQLite at a time while building
 IN_CHUNK = 500  # rowids per "IN (...)" query, well below SQLite's variable limit
 SPOT_CHECKS = 8  # rows compared with the database after every change
+MOST_CANDIDATES = 1000  # in a crowd of near-duplicates; their vectors are read from SQLite
 
 
 class DatabaseState(NamedTuple):
@@ -135,8 +137,8 @@ class SearchMatrix:
         self.rowids = np.frombuffer(mapping, ROWID_DTYPE, capacity, HEADER_BYTES)
         self.scales = np.frombuffer(mapping, SCALE_DTYPE, capacity,
                                     HEADER_BYTES + capacity * ROWID_DTYPE.itemsize)
-        self.rows = np.frombuffer(mapping, CODE_DTYPE, capacity * dim,
-                                  _rows_offset(capacity)).reshape(capacity, dim)
+        self.blocks = np.frombuffer(mapping, CODE_DTYPE, capacity * dim,
+                                    _rows_offset(capacity)).reshape(capacity // BLOCK, dim, BLOCK)
         self.inode = os.stat(path).st_ino
 
     @property
@@ -170,7 +172,8 @@ class SearchMatrix:
         (count,) = db.execute("SELECT COUNT(*) FROM embeddings WHERE model=?", (model,)).fetchone()
         first = db.execute("SELECT vector FROM embeddings WHERE model=? LIMIT 1", (model,)).fetchone()
         dim = len(first[0]) // EMBEDDING_DTYPE.itemsize if first else 0
-        capacity = 2 * count + 65_536  # room to grow before the next rebuild; sparse until used
+        # Room to grow before the next rebuild, sparse until used; whole blocks.
+        capacity = -(-(2 * count + 65_536) // BLOCK) * BLOCK
         header = Header(owner, state.identity, dim, 0, capacity, state.log_last, state.generation)
         path.with_suffix(".f16").unlink(missing_ok=True)  # version 1's file, by its old name
         temporary = path.with_suffix(".tmp")  # only one builder at a time: the caller holds the lock
@@ -232,11 +235,10 @@ class SearchMatrix:
             return False
         for row, position in zip(touched[known].tolist(), positions[known].tolist(), strict=True):
             if row in now:
-                codes, scale = quantize(np.frombuffer(now[row], EMBEDDING_DTYPE))
-                self.rows[position], self.scales[position] = codes[0], scale[0]
+                self._write(position, *quantize(np.frombuffer(now[row], EMBEDDING_DTYPE)))
             else:  # deleted, or now another model's: the row is freed for good
                 self.rowids[position] = 0
-                self.rows[position], self.scales[position] = 0, 0
+                self._write(position, np.zeros((1, self.header.dim), CODE_DTYPE), np.zeros(1, SCALE_DTYPE))
         for start in range(0, len(added), READ_ROWS):
             self._append(added[start:start + READ_ROWS])
         return True
@@ -271,7 +273,8 @@ class SearchMatrix:
             stored = np.frombuffer(b"".join(vectors), EMBEDDING_DTYPE).reshape(len(vectors), -1)
             codes, scales = quantize(stored)
             # Made by the same code from the same vector: equal, but for a rounding of ties.
-            differ = (np.abs(codes.astype(np.int16) - self.rows[positions]) > 1).any(axis=1) | ~np.isclose(
+            held = self.blocks[positions // BLOCK, :, positions % BLOCK]
+            differ = (np.abs(codes.astype(np.int16) - held) > 1).any(axis=1) | ~np.isclose(
                 scales, self.scales[positions], rtol=1e-5, atol=0)
         if differ.any():
             log.info("rebuilding the find-similar matrix %s: row %d differs from the database",
@@ -285,16 +288,21 @@ class SearchMatrix:
         self.mapping.flush(0, mmap.PAGESIZE)
 
     def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
-        """Positions of the ``count`` rows most like ``query`` in int8, best first."""
+        """Positions of the ``count`` rows most like ``query`` in int8, and of those rows
+        whose rounding error could put them above the last of them (up to
+        ``MOST_CANDIDATES``), best first: the exact ranking then finds the exact best."""
         used = self.header.count
         free = self.rowids[:used] == 0
         count = min(count, used - int(np.count_nonzero(free)))
         if count <= 0:
             return np.zeros(0, np.int64)
-        similar = scores(self.rows[:used], self.scales[:used], query)
+        similar = scores(self.blocks[:-(-used // BLOCK)], self.scales, query)[:used]
         similar[free] = -np.inf
         best = np.argpartition(-similar, count - 1)[:count]
-        return best[np.argsort(-similar[best], kind="stable")]
+        near = np.flatnonzero(similar >= similar[best].min() - margin(self.scales[best], query))
+        if len(near) > MOST_CANDIDATES:
+            near = np.argpartition(-similar, MOST_CANDIDATES - 1)[:MOST_CANDIDATES]
+        return near[np.argsort(-similar[near], kind="stable")]
 
     def _append(self, chunk: list[tuple[int, bytes]]) -> None:
         size = self.header.dim * EMBEDDING_DTYPE.itemsize
@@ -302,8 +310,18 @@ class SearchMatrix:
         start, end = self.header.count, self.header.count + len(chunk)
         self.rowids[start:end] = [row for row, _ in chunk]
         vectors = np.frombuffer(b"".join(blob for _, blob in chunk), EMBEDDING_DTYPE)
-        self.rows[start:end], self.scales[start:end] = quantize(vectors.reshape(len(chunk), self.header.dim))
+        self._write(start, *quantize(vectors.reshape(len(chunk), self.header.dim)))
         self.header.count = end
+
+    def _write(self, start: int, codes: np.ndarray, scales: np.ndarray) -> None:
+        """Rows ``start`` on, each a column of its block."""
+        self.scales[start:start + len(codes)] = scales
+        done = 0
+        while done < len(codes):
+            block, column = divmod(start + done, BLOCK)
+            width = min(BLOCK - column, len(codes) - done)
+            self.blocks[block, :, column:column + width] = codes[done:done + width].T
+            done += width
 
     def _commit(self) -> None:
         """Rows first, then the header that says they are there."""

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from nsfw_desktop.int8_rows import MATMUL_INTEGER, quantize, scores
+from nsfw_desktop.int8_rows import BLOCK, MATMUL_INTEGER, QUERY_LEVELS, margin, quantize, scores
 from nsfw_desktop.store import Result
 
 
@@ -27,13 +27,32 @@ def test_a_zero_or_broken_vector_gets_codes_not_warnings():
 
 def test_scores_rank_as_exact_cosine_similarity_does():
     rng = np.random.default_rng(1)
-    vectors = rng.standard_normal((1000, 96)).astype(np.float32)
+    count = BLOCK + 1000  # a full block and part of one: rows in the columns of transposed blocks
+    vectors = rng.standard_normal((count, 96)).astype(np.float32)
     query = rng.standard_normal(96).astype(np.float32)
     codes, scales = quantize(vectors)
-    found = scores(codes, scales, query) * quantize(query)[1][0]  # the query's own scale
+    blocks = np.zeros((2, 96, BLOCK), np.int8)
+    blocks[0], blocks[1, :, :count - BLOCK] = codes[:BLOCK].T, codes[BLOCK:].T
+    padded = np.concatenate([scales, np.zeros(2 * BLOCK - count, np.float32)])
+    found = scores(blocks, padded, query)
+    assert found.shape == (2 * BLOCK,) and not found[count:].any()
     exact = vectors @ query / np.linalg.norm(vectors, axis=1) / np.linalg.norm(query)
-    assert np.abs(found - exact).max() < 0.02
+    error = np.abs(found[:count] - exact).max()
+    # margin is 5 standard deviations of two rows' errors together: one row's stays within.
+    assert 0 < error < margin(scales, query) / np.sqrt(2) < 0.02
     assert np.argmax(found) == np.argmax(exact)
+
+
+def test_sums_are_exact_at_the_extremes():
+    """7-bit query codes: pairs of products stay within int16 on processors without VNNI."""
+    query = np.tile([1.0, -1.0], 48).astype(np.float32)
+    rows = np.stack([query, -query, np.ones(96, np.float32)])
+    codes, scales = quantize(rows)
+    blocks = np.zeros((1, 96, BLOCK), np.int8)
+    blocks[0, :, :3] = codes.T
+    found = scores(blocks, np.pad(np.ones(3, np.float32), (0, BLOCK - 3)), query)[:3]
+    sums = np.rint(found / quantize(query, QUERY_LEVELS)[1][0])  # the query's scale taken out
+    assert sums.tolist() == [96 * 63 * 127, -96 * 63 * 127, 0]
 
 
 def test_a_query_by_vector_imports_neither_torch_nor_onnx(tmp_path):
@@ -58,10 +77,11 @@ def test_the_kept_model_is_what_onnx_helper_writes():
     from onnx import TensorProto, checker, helper
 
     graph = helper.make_graph(
-        [helper.make_node("MatMulInteger", ["rows", "query"], ["sums"])], "scores",
-        [helper.make_tensor_value_info("rows", TensorProto.INT8, ["n", "d"]),
-         helper.make_tensor_value_info("query", TensorProto.INT8, ["d", 1])],
-        [helper.make_tensor_value_info("sums", TensorProto.INT32, ["n", 1])])
+        [helper.make_node("MatMulInteger", ["query", "blocks", "zero"], ["sums"])], "scores",
+        [helper.make_tensor_value_info("query", TensorProto.UINT8, [1, "d"]),
+         helper.make_tensor_value_info("blocks", TensorProto.INT8, ["b", "d", "n"])],
+        [helper.make_tensor_value_info("sums", TensorProto.INT32, ["b", 1, "n"])],
+        [helper.make_tensor("zero", TensorProto.UINT8, [], [64])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=7)
     checker.check_model(model)
     assert model.SerializeToString() == MATMUL_INTEGER

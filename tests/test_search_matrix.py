@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from nsfw_desktop import search
+from nsfw_desktop.int8_rows import BLOCK
 from nsfw_desktop.search import find_similar
 from nsfw_desktop.search_matrix import HEADER_BYTES, matrix_path, owner_key
 from nsfw_desktop.store import Result, Store
@@ -214,3 +215,19 @@ def test_a_float16_matrix_of_version_1_is_replaced(library):
     assert paths_of(store.path, query) == expected == exact_top(store.path, "m", query)
     assert os.stat(path).st_ino != built  # rebuilt, not read as int8
     assert not old.exists()  # and version 1's file, 1.5 KB a photo, is gone
+
+
+def test_rows_on_both_sides_of_a_block_boundary_are_found_and_followed(store):
+    """Rows are columns of transposed 4,096-row blocks: a batch across the boundary is split."""
+    rng = np.random.default_rng(11)
+    vectors, centres = clustered(rng, BLOCK - 10)
+    store.put_many([result(f"/a/{i:05d}.jpg", v) for i, v in enumerate(vectors)])
+    queries, _ = clustered(rng, 10, centres)
+    paths_of(store.path, queries[0])  # builds the file
+    more, _ = clustered(rng, 30, centres)
+    store.put_many([result(f"/b/{i}.jpg", v) for i, v in enumerate(more)])  # rows 4086..4115
+    store.remove([f"/a/{i:05d}.jpg" for i in range(0, BLOCK - 10, 7)])
+    for i in (0, 9, 10, 29):  # each new row finds itself first, on either side
+        assert paths_of(store.path, more[i], top_k=1) == [f"/b/{i}.jpg"]
+    for query in queries:
+        assert paths_of(store.path, query) == exact_top(store.path, "m", query)

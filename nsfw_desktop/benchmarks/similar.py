@@ -1,4 +1,4 @@
-"""Find similar over 100,000 or 1,000,000 stored embeddings: ours against the two previous versions.
+"""Find similar over 100,000 or 1,000,000 stored embeddings: ours, an earlier revision, exact float32.
 
 The database holds ``--count`` random 768-dimensional float16 embeddings of the
 ViT-B/16 benchmark model (made once, then reused), one of them belonging to a
@@ -10,16 +10,17 @@ means the first after start, and resident memory is that process's own:
 - ours: the first query after start (the file is there), further queries by vector
   and by stored file, then the query after a scan batch of 1,000 new embeddings and
   after their removal (the matrix follows the database's log);
-- float16: the previous version's query, unit float16 rows in a mapped file (written
-  once, beside the database), ``torch.mv`` for the best 42, ranked again in float32
-  from their stored vectors; first query and further queries;
-- reference: the version before, every vector read from SQLite into a float32
-  matrix kept in memory (an exact float32 search), first query and further queries.
+- previous (with ``--previous DIR``, a source tree of an earlier revision, e.g.
+  ``git archive REV | tar -x -C DIR``): that revision's own measurement of "ours",
+  run from DIR on the same database (its own matrix file is made before the rounds);
+- reference: the find similar before the matrix file, every vector read from SQLite
+  into a float32 matrix kept in memory (an exact float32 search), first query and
+  further queries.
 
-The three alternate, ``--rounds`` each. The top 10 of ours and of float16 must equal
+They alternate, ``--rounds`` each. The top 10 of ours (and of previous) must equal
 the reference's (exact float32) on the timed queries.
 
-    python -m nsfw_desktop.benchmarks.similar [--count 100000] [--dir /tmp/nsfw-bench]
+    python -m nsfw_desktop.benchmarks.similar [--count 100000] [--dir /tmp/nsfw-bench] [--previous DIR]
 """
 
 from __future__ import annotations
@@ -107,45 +108,6 @@ class ReferenceIndex:
         return [self.paths[i] for i in best[np.argsort(-similarities[best], kind="stable")]]
 
 
-class Float16Index:
-    """The previous version's query: unit float16 rows in a mapped file, ``torch.mv`` for the best
-    42, which their stored vectors then rank in float32."""
-
-    def __init__(self, db_path: Path, model: str, rows_path: Path):
-        import torch
-
-        self.db_path, self.model, self.torch = db_path, model, torch
-        self.rowids = np.load(rows_path.with_suffix(".rowids.npy"))
-        self.rows = torch.from_numpy(np.memmap(rows_path, "<f2", "r+", shape=(len(self.rowids), DIMENSIONS)))
-
-    @staticmethod
-    def write(db_path: Path, model: str, rows_path: Path) -> None:
-        with Store(db_path, read_only=True) as store, open(rows_path, "wb") as file:
-            rowids = []
-            cursor = store.db.execute("SELECT rowid, vector FROM embeddings WHERE model=? ORDER BY rowid",
-                                      (model,))
-            while chunk := cursor.fetchmany(16_384):
-                rowids += [row for row, _ in chunk]
-                file.write(unit(np.frombuffer(b"".join(v for _, v in chunk), EMBEDDING_DTYPE)
-                                .reshape(len(chunk), -1)).astype("<f2").tobytes())
-        np.save(rows_path.with_suffix(".rowids.npy"), np.array(rowids, np.int64))
-
-    def search(self, query: np.ndarray) -> list[str]:
-        scores = self.torch.mv(self.rows, self.torch.from_numpy(unit(query[None, :])[0].astype("<f2")))
-        best = self.rowids[self.torch.topk(scores, TOP_K + 32).indices.numpy()].tolist()
-        with Store(self.db_path, read_only=True) as store:
-            found = store.db.execute(f"SELECT path, vector FROM embeddings WHERE model=? AND rowid IN "
-                                     f"({','.join('?' * len(best))})", (self.model, *best)).fetchall()
-        vectors = unit(np.frombuffer(b"".join(v for _, v in found), EMBEDDING_DTYPE).reshape(len(found), -1))
-        order = np.argsort(-(vectors @ unit(query[None, :])[0]), kind="stable")[:TOP_K]
-        return [os.fsdecode(found[i][0]) for i in order]
-
-
-def unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), np.finfo(np.float32).tiny)
-
-
 def timed(function) -> tuple[float, object]:
     start = time.perf_counter()
     value = function()
@@ -155,9 +117,8 @@ def timed(function) -> tuple[float, object]:
 def child(args: argparse.Namespace) -> dict:
     """One measurement in this fresh process; printed as JSON for the parent."""
     queries = np.random.default_rng(1).standard_normal((args.queries, DIMENSIONS)).astype(np.float32)
-    if args.child in ("reference", "float16"):
-        first_s, index = timed(lambda: ReferenceIndex(args.db, args.model) if args.child == "reference"
-                               else Float16Index(args.db, args.model, args.db.with_suffix(".f16")))
+    if args.child == "reference":
+        first_s, index = timed(lambda: ReferenceIndex(args.db, args.model))
         first_s += timed(lambda: index.search(queries[0]))[0]
         times, tops = zip(*(timed(lambda q=q: index.search(q)) for q in queries), strict=True)
         return {"first_s": first_s, "query_ms": 1000 * statistics.median(times), "tops": tops,
@@ -193,10 +154,14 @@ def child(args: argparse.Namespace) -> dict:
 
 
 def run_child(args: argparse.Namespace, kind: str) -> dict:
-    command = [sys.executable, "-m", "nsfw_desktop.benchmarks.similar", "--child", kind,
+    """``kind``: ours, reference, or previous (the revision in ``--previous``, its ours)."""
+    command = [sys.executable, "-m", "nsfw_desktop.benchmarks.similar",
+               "--child", "ours" if kind == "previous" else kind,
                "--db", str(args.db), "--model", args.model, "--model-path", args.model_path,
                "--query-file", str(args.query_file), "--queries", str(args.queries)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+    # python -m finds the package in its working folder first: the previous revision's, there.
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600,
+                          cwd=args.previous if kind == "previous" else None)
     if done.returncode:
         raise RuntimeError(f"the {kind} measurement failed:\n{done.stderr}")
     return json.loads(done.stdout)
@@ -209,6 +174,7 @@ def main() -> None:
                         help="where the model, the photo and the database are kept")
     parser.add_argument("--queries", type=int, default=30, help="timed queries a measurement")
     parser.add_argument("--rounds", type=int, default=2, help="of each version, alternating")
+    parser.add_argument("--previous", type=Path, help="source tree of an earlier revision to compare")
     for internal in ("--child", "--db", "--model", "--model-path", "--query-file"):
         parser.add_argument(internal, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -228,11 +194,8 @@ def main() -> None:
     args.db = (args.dir / f"similar-{args.count}.sqlite3").resolve()
     if stored_count(args.db, args.model) != args.count:
         args.db.unlink(missing_ok=True)
-        args.db.with_suffix(".f16").unlink(missing_ok=True)
         build = timed(lambda: build_database(args.db, args.count, args.model, args.query_file))[0]
         print(f"built {args.db} in {build:.0f} s")
-    if not args.db.with_suffix(".f16").exists():
-        Float16Index.write(args.db, args.model, args.db.with_suffix(".f16"))
     # No matrix file yet: the first query ever builds it (in this process, not timed here).
     from nsfw_desktop import search, search_matrix
 
@@ -240,11 +203,14 @@ def main() -> None:
     build_s = timed(lambda: find_similar(args.db, np.ones(DIMENSIONS), make_classifier(args.model_path)))[0]
     search._kept.clear()
 
-    ours, float16, reference = [], [], []
+    kinds = ("ours", "previous", "reference") if args.previous else ("ours", "reference")
+    if args.previous:
+        run_child(args, "previous")  # makes its matrix file, if its format differs from ours
+    measured = {kind: [] for kind in kinds}
     for _ in range(args.rounds):
-        ours.append(run_child(args, "ours"))
-        float16.append(run_child(args, "float16"))
-        reference.append(run_child(args, "reference"))
+        for kind in kinds:
+            measured[kind].append(run_child(args, kind))
+    ours, reference = measured["ours"], measured["reference"]
 
     def equal(rounds):
         exact = reference[0]["tops"]
@@ -257,7 +223,7 @@ def main() -> None:
         return statistics.median(r[key] for r in rounds)
 
     gb = 1e9
-    versions = (("ours", ours), ("float16", float16), ("reference", reference))
+    versions = tuple(measured.items())
 
     def compared(key, unit, form):
         mine = median(ours, key)
@@ -277,7 +243,7 @@ def main() -> None:
         rss, anon, file, peak = (max(r[key] for r in rounds) / gb for key in ("rss", "anon", "file", "peak"))
         print(f"resident memory, {name:9}   {rss:.2f} GB (anonymous {anon:.2f}, mapped files {file:.2f}), "
               f"peak {peak:.2f} GB")
-    for name, rounds in versions[:2]:
+    for name, rounds in versions[:-1]:
         same = equal(rounds)
         print(f"top {TOP_K} of {name} equal to the exact float32 search: {sum(same)}/{len(same)} queries")
     print(f"rounds: {args.rounds} of each, alternating; {args.queries} queries a measurement; "

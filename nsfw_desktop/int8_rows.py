@@ -9,10 +9,10 @@ The rows are kept in blocks of ``BLOCK``, each transposed (``[dim, BLOCK]``: the
 codes of one dimension for 4,096 rows, one page), because ONNX Runtime's
 ``MatMulInteger`` is fast with the big matrix as its right operand and an
 unsigned left one: the query, as uint8 around a zero point, times the int8
-blocks, int32 sums. Measured at 1,000,000 x 768 on a 2-core EPYC: 49 ms a query,
-against 117 ms with the rows as the left operand (MLAS then packs them a few
-rows at a time and fills one of 16 lanes) and 1.3 s with an int8 query (no
-fast kernel). The query has 7 bits (-63..63, +64): x86 processors without VNNI
+blocks, int32 sums. Measured at 1,000,000 x 768 on a 2-core EPYC, alternating:
+44 ms a query, against 117 ms with the rows as the left operand (one output
+column: most of the kernel's lanes idle) and 1.3 s with an int8 query (no fast
+kernel). The query has 7 bits (-63..63, +64): x86 processors without VNNI
 multiply uint8 by int8 in pairs summed to int16, which 8 bits could overflow.
 NumPy has no fast int8 product; torch's (``_weight_int8pack_mm``) is private.
 """

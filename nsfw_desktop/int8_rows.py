@@ -53,7 +53,7 @@ def quantize(vectors: np.ndarray, levels: int = LEVELS) -> tuple[np.ndarray, np.
     them, and the exact ranking afterwards uses the stored vector anyway."""
     vectors = np.nan_to_num(np.array(vectors, dtype=np.float32, ndmin=2), nan=0.0, posinf=0.0,
                             neginf=0.0)
-    peaks = np.abs(vectors).max(axis=1)
+    peaks = np.abs(vectors).max(axis=1, initial=0.0)  # initial: no rows, or rows of no size
     # einsum sums the squares row by row without a temporary matrix.
     norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
     nonzero = peaks > 0

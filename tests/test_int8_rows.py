@@ -23,6 +23,9 @@ def test_a_zero_or_broken_vector_gets_codes_not_warnings():
     codes, scales = quantize(np.array([[0, 0, 0, 0], [np.nan, 1, np.inf, -2]], dtype=np.float32))
     assert codes.tolist() == [[0, 0, 0, 0], [0, 64, 0, -127]]
     assert scales[0] == 0 and np.isfinite(scales[1])
+    for empty in (np.zeros((0, 8)), np.zeros((3, 0))):  # no rows yet; a matrix made before any row
+        codes, scales = quantize(empty)
+        assert codes.shape == empty.shape and scales.tolist() == [0] * len(empty)
 
 
 def test_scores_rank_as_exact_cosine_similarity_does():

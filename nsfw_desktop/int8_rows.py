@@ -73,16 +73,17 @@ def scores(blocks: np.ndarray, scales: np.ndarray, query: np.ndarray) -> np.ndar
     return sums.reshape(-1) * (scales[:sums.size] * scale[0])
 
 
-def margin(scales: np.ndarray, query: np.ndarray) -> float:
-    """How much lower than another row a row can score in ``scores`` and still be more similar
-    exactly: ``ERROR_SIGMAS`` standard deviations of the difference of two rows' errors, the
-    rows' steps at most the largest of ``scales``.
+def margins(scales: np.ndarray, other: float, query: np.ndarray) -> np.ndarray:
+    """How much lower than a row of scale ``other`` each row of ``scales`` can score in
+    ``scores`` and still be more similar exactly: ``ERROR_SIGMAS`` standard deviations of
+    the difference of the two rows' errors.
 
-    Each code is off by up to half its step, evenly: a variance of step**2 / 12 a component,
-    and so of a dot product of unit vectors (the row's rounding and the query's add up)."""
+    Each code is off by up to half its step (its scale), evenly: a variance of step**2 / 12
+    a component, and so of a dot product of unit vectors; a row's rounding and the query's
+    add up, and the two rows' errors are taken as independent (the larger case)."""
     _, query_scale = quantize(np.asarray(query).reshape(1, -1), QUERY_LEVELS)
-    variance = (float(scales.max()) ** 2 + float(query_scale[0]) ** 2) / 12
-    return ERROR_SIGMAS * float(np.sqrt(2 * variance))
+    variance = (np.square(scales, dtype=np.float64) + other ** 2 + 2 * float(query_scale[0]) ** 2) / 12
+    return ERROR_SIGMAS * np.sqrt(variance)
 
 
 def _matmul_integer():

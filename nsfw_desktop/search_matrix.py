@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nsfw_desktop.int8_rows import BLOCK, CODE_DTYPE, SCALE_DTYPE, margin, quantize, scores
+from nsfw_desktop.int8_rows import BLOCK, CODE_DTYPE, SCALE_DTYPE, margins, quantize, scores
 from nsfw_desktop.paths import cache_dir, private_folder
 from nsfw_desktop.store import EMBEDDING_DTYPE
 
@@ -299,7 +299,11 @@ class SearchMatrix:
         similar = scores(self.blocks[:-(-used // BLOCK)], self.scales, query)[:used]
         similar[free] = -np.inf
         best = np.argpartition(-similar, count - 1)[:count]
-        near = np.flatnonzero(similar >= similar[best].min() - margin(self.scales[best], query))
+        last = best[np.argmin(similar[best])]
+        # The widest margin (the largest scale) picks a few rows; each row's own keeps them.
+        widest = margins(self.scales[:used].max(keepdims=True), self.scales[last], query)[0]
+        near = np.flatnonzero(similar >= similar[last] - widest)
+        near = near[similar[near] >= similar[last] - margins(self.scales[near], self.scales[last], query)]
         if len(near) > MOST_CANDIDATES:
             near = np.argpartition(-similar, MOST_CANDIDATES - 1)[:MOST_CANDIDATES]
         return near[np.argsort(-similar[near], kind="stable")]

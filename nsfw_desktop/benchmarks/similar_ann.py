@@ -27,7 +27,7 @@ import time
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from nsfw_desktop.int8_rows import QUERY_LEVELS, margin, quantize
+from nsfw_desktop.int8_rows import QUERY_LEVELS, margins, quantize
 from nsfw_desktop.search import RERANK_EXTRA
 
 try:
@@ -101,8 +101,8 @@ def evaluate(name: str, vectors: np.ndarray, queries: np.ndarray) -> None:
     asked_codes, asked_scales = quantize(asked, QUERY_LEVELS)
     # float32 sums of int8 products are exact (below 2**24), and BLAS-fast unlike int32 ones.
     int8 = (asked_codes.astype(np.float32) @ codes.astype(np.float32).T) * scales * asked_scales[:, None]
-    best = np.argsort(-int8, axis=1)[:, :10 + RERANK_EXTRA]
-    picked = [np.flatnonzero(int8[i] >= int8[i, best[i]].min() - margin(scales[best[i]], asked[i]))
+    last = np.argsort(-int8, axis=1)[:, 10 + RERANK_EXTRA - 1]
+    picked = [np.flatnonzero(int8[i] >= int8[i, last[i]] - margins(scales, scales[last[i]], asked[i]))
               for i in range(len(asked))]
     covered = np.mean([set(exact[i]) <= set(picked[i]) for i in range(len(asked))])
     print(f"{name}: {len(unit):,} vectors, recall@10 {recall:.3f} | build {build_s:.1f} s "

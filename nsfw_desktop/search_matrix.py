@@ -23,10 +23,9 @@ Layout: a 4096-byte header (magic, length and CRC32 of a JSON body), then
 from the next page, the int8 rows in transposed blocks of ``BLOCK`` (``int8_rows``
 says why), ``capacity / BLOCK`` x ``dim`` x ``BLOCK``; the unused tail is sparse.
 The magic names the layout: a file of another (the float16 rows of version 1) is
-rebuilt. Updates write the rows first and the
-header last. A crash in between leaves the old log position in the header, and
-replaying the log from there is harmless: each touched row is set from the
-database again.
+rebuilt. Updates write the rows first and the header last. A crash in between
+leaves the old log position in the header, and replaying the log from there is
+harmless: each touched row is set from the database again.
 """
 
 from __future__ import annotations
@@ -290,7 +289,8 @@ class SearchMatrix:
     def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
         """Positions of the ``count`` rows most like ``query`` in int8, and of those rows
         whose rounding error could put them above the last of them (up to
-        ``MOST_CANDIDATES``), best first: the exact ranking then finds the exact best."""
+        ``MOST_CANDIDATES`` in all, or ``count``), best first: the exact ranking then
+        finds the exact best."""
         used = self.header.count
         free = self.rowids[:used] == 0
         count = min(count, used - int(np.count_nonzero(free)))
@@ -304,8 +304,9 @@ class SearchMatrix:
         widest = margins(self.scales[:used].max(keepdims=True), self.scales[last], query)[0]
         near = np.flatnonzero(similar >= similar[last] - widest)
         near = near[similar[near] >= similar[last] - margins(self.scales[near], self.scales[last], query)]
-        if len(near) > MOST_CANDIDATES:
-            near = np.argpartition(-similar, MOST_CANDIDATES - 1)[:MOST_CANDIDATES]
+        most = max(MOST_CANDIDATES, count)
+        if len(near) > most:
+            near = np.argpartition(-similar, most - 1)[:most]
         return near[np.argsort(-similar[near], kind="stable")]
 
     def _append(self, chunk: list[tuple[int, bytes]]) -> None:

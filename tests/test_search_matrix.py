@@ -231,3 +231,13 @@ def test_rows_on_both_sides_of_a_block_boundary_are_found_and_followed(store):
         assert paths_of(store.path, more[i], top_k=1) == [f"/b/{i}.jpg"]
     for query in queries:
         assert paths_of(store.path, query) == exact_top(store.path, "m", query)
+
+
+def test_a_crowd_of_near_duplicates_larger_than_the_candidate_cap_still_fills_top_k(store):
+    rng = np.random.default_rng(5)
+    crowd = (np.ones(DIM) + rng.standard_normal((1200, DIM)) * 1e-2).astype(np.float32)  # one burst
+    store.put_many([result(f"/burst/{i:04d}.jpg", v) for i, v in enumerate(crowd)])
+    query = np.ones(DIM, np.float32)
+    found = paths_of(store.path, query, top_k=1100)
+    # All 1,200 are within rounding error of each other: which 1,100 is the cap's choice.
+    assert len(set(found)) == 1100

@@ -2,8 +2,8 @@
 
 The store keeps the embeddings (``Store.put_many``, the ``embeddings`` table);
 this module only reads them. A query ranks the model's search matrix
-(``search_matrix``: unit-length float16 rows in a mapped file that follows the
-database) in half precision, then ranks its best candidates again exactly, in
+(``search_matrix``: int8 rows in a mapped file that follows the database)
+approximately, then ranks its best candidates again exactly, in
 float32, from their vectors in the database: the matches, and their order, are
 those of an exact float32 search. The mapped matrix is kept between queries.
 """
@@ -28,7 +28,7 @@ from nsfw_desktop.pipeline import classify_entries, entries_for_paths
 from nsfw_desktop.search_matrix import IN_CHUNK, DatabaseState, SearchMatrix, matrix_path, owner_key
 from nsfw_desktop.store import EMBEDDING_DTYPE, Store, StoreError
 
-RERANK_EXTRA = 32  # candidates ranked again beyond top_k: float16 rounding moves scores ~1e-4
+RERANK_EXTRA = 32  # candidates ranked again beyond top_k, and then any within int8 rounding
 LOCK_TIMEOUT_S = 300  # another process may be building a matrix of a million rows
 
 
@@ -114,7 +114,7 @@ class _Outdated(EmbeddingsError):
 
 def _ranked(db: sqlite3.Connection, matrix: SearchMatrix, model: str, vector: np.ndarray,
             top_k: int, exclude: Sequence[str]) -> list[Match]:
-    """The float16 matrix picks candidates; their stored vectors rank them exactly."""
+    """The int8 matrix picks candidates; their stored vectors rank them exactly."""
     query = np.asarray(vector, dtype=np.float32).reshape(-1)
     if query.shape[0] != matrix.header.dim:
         raise ValueError(f"the query has {query.shape[0]} dimensions, the stored embeddings "

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from nsfw_desktop import search
+from nsfw_desktop.int8_rows import BLOCK
 from nsfw_desktop.search import find_similar
 from nsfw_desktop.search_matrix import HEADER_BYTES, matrix_path, owner_key
 from nsfw_desktop.store import Result, Store
@@ -197,3 +198,46 @@ def test_a_schema_2_database_with_embeddings_is_upgraded_and_followed(tmp_path):
         assert paths_of(path, query) == exact_top(path, "m", query)
         store.put_many([result("/new.jpg", query)])
         assert paths_of(path, query, top_k=1) == ["/new.jpg"]
+
+
+def test_a_float16_matrix_of_version_1_is_replaced(library):
+    """Version 1 kept float16 rows in ``*.f16``; its layout cannot be read as int8 rows."""
+    store, rng, centres = library
+    query = clustered(rng, 1, centres)[0][0]
+    expected = paths_of(store.path, query)
+    search._kept.clear()  # as after a restart with the new version
+    path = matrix_file(store.path)
+    old = path.with_suffix(".f16")
+    shutil.copyfile(path, old)
+    built = os.stat(path).st_ino
+    with open(path, "r+b") as file:  # the magic of version 1, the header otherwise whole
+        file.write(b"NSFWSIM1")
+    assert paths_of(store.path, query) == expected == exact_top(store.path, "m", query)
+    assert os.stat(path).st_ino != built  # rebuilt, not read as int8
+    assert not old.exists()  # and version 1's file, 1.5 KB a photo, is gone
+
+
+def test_rows_on_both_sides_of_a_block_boundary_are_found_and_followed(store):
+    """Rows are columns of transposed 4,096-row blocks: a batch across the boundary is split."""
+    rng = np.random.default_rng(11)
+    vectors, centres = clustered(rng, BLOCK - 10)
+    store.put_many([result(f"/a/{i:05d}.jpg", v) for i, v in enumerate(vectors)])
+    queries, _ = clustered(rng, 10, centres)
+    paths_of(store.path, queries[0])  # builds the file
+    more, _ = clustered(rng, 30, centres)
+    store.put_many([result(f"/b/{i}.jpg", v) for i, v in enumerate(more)])  # rows 4086..4115
+    store.remove([f"/a/{i:05d}.jpg" for i in range(0, BLOCK - 10, 7)])
+    for i in (0, 9, 10, 29):  # each new row finds itself first, on either side
+        assert paths_of(store.path, more[i], top_k=1) == [f"/b/{i}.jpg"]
+    for query in queries:
+        assert paths_of(store.path, query) == exact_top(store.path, "m", query)
+
+
+def test_a_crowd_of_near_duplicates_larger_than_the_candidate_cap_still_fills_top_k(store):
+    rng = np.random.default_rng(5)
+    crowd = (np.ones(DIM) + rng.standard_normal((1200, DIM)) * 1e-2).astype(np.float32)  # one burst
+    store.put_many([result(f"/burst/{i:04d}.jpg", v) for i, v in enumerate(crowd)])
+    query = np.ones(DIM, np.float32)
+    found = paths_of(store.path, query, top_k=1100)
+    # All 1,200 are within rounding error of each other: which 1,100 is the cap's choice.
+    assert len(set(found)) == 1100

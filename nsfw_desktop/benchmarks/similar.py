@@ -1,4 +1,4 @@
-"""Find similar over 100,000 or 1,000,000 stored embeddings: ours against the kept float32 matrix.
+"""Find similar over 100,000 or 1,000,000 stored embeddings: ours, an earlier revision, exact float32.
 
 The database holds ``--count`` random 768-dimensional float16 embeddings of the
 ViT-B/16 benchmark model (made once, then reused), one of them belonging to a
@@ -6,17 +6,21 @@ real file, so a query by file uses the stored vector as the desktop app's "Find
 similar" does. Every measurement runs in a fresh process, so "first query"
 means the first after start, and resident memory is that process's own:
 
-- ours, first build: the first query ever, which writes the float16 matrix file;
+- ours, first build: the first query ever, which writes the int8 matrix file;
 - ours: the first query after start (the file is there), further queries by vector
   and by stored file, then the query after a scan batch of 1,000 new embeddings and
   after their removal (the matrix follows the database's log);
-- reference: the previous find similar, every vector read from SQLite into a float32
-  matrix kept in memory (an exact float32 search), first query and further queries.
+- previous (with ``--previous DIR``, a source tree of an earlier revision, e.g.
+  ``git archive REV | tar -x -C DIR``): that revision's own measurement of "ours",
+  run from DIR on the same database (its own matrix file is made before the rounds);
+- reference: the find similar before the matrix file, every vector read from SQLite
+  into a float32 matrix kept in memory (an exact float32 search), first query and
+  further queries.
 
-Ours and the reference alternate, ``--rounds`` each. The top 10 of ours must equal
+They alternate, ``--rounds`` each. The top 10 of ours (and of previous) must equal
 the reference's (exact float32) on the timed queries.
 
-    python -m nsfw_desktop.benchmarks.similar [--count 100000] [--dir /tmp/nsfw-bench]
+    python -m nsfw_desktop.benchmarks.similar [--count 100000] [--dir /tmp/nsfw-bench] [--previous DIR]
 """
 
 from __future__ import annotations
@@ -150,10 +154,14 @@ def child(args: argparse.Namespace) -> dict:
 
 
 def run_child(args: argparse.Namespace, kind: str) -> dict:
-    command = [sys.executable, "-m", "nsfw_desktop.benchmarks.similar", "--child", kind,
+    """``kind``: ours, reference, or previous (the revision in ``--previous``, its ours)."""
+    command = [sys.executable, "-m", "nsfw_desktop.benchmarks.similar",
+               "--child", "ours" if kind == "previous" else kind,
                "--db", str(args.db), "--model", args.model, "--model-path", args.model_path,
                "--query-file", str(args.query_file), "--queries", str(args.queries)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+    # python -m finds the package in its working folder first: the previous revision's, there.
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600,
+                          cwd=args.previous if kind == "previous" else None)
     if done.returncode:
         raise RuntimeError(f"the {kind} measurement failed:\n{done.stderr}")
     return json.loads(done.stdout)
@@ -165,7 +173,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/nsfw-bench"),
                         help="where the model, the photo and the database are kept")
     parser.add_argument("--queries", type=int, default=30, help="timed queries a measurement")
-    parser.add_argument("--rounds", type=int, default=2, help="of ours and the reference, alternating")
+    parser.add_argument("--rounds", type=int, default=2, help="of each version, alternating")
+    parser.add_argument("--previous", type=Path, help="source tree of an earlier revision to compare")
     for internal in ("--child", "--db", "--model", "--model-path", "--query-file"):
         parser.add_argument(internal, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -194,11 +203,18 @@ def main() -> None:
     build_s = timed(lambda: find_similar(args.db, np.ones(DIMENSIONS), make_classifier(args.model_path)))[0]
     search._kept.clear()
 
-    ours, reference = [], []
+    kinds = ("ours", "previous", "reference") if args.previous else ("ours", "reference")
+    if args.previous:
+        run_child(args, "previous")  # makes its matrix file, if its format differs from ours
+    measured = {kind: [] for kind in kinds}
     for _ in range(args.rounds):
-        ours.append(run_child(args, "ours"))
-        reference.append(run_child(args, "reference"))
-    equal = [a == b for round_ in ours for a, b in zip(round_["tops"], reference[0]["tops"], strict=True)]
+        for kind in kinds:
+            measured[kind].append(run_child(args, kind))
+    ours, reference = measured["ours"], measured["reference"]
+
+    def equal(rounds):
+        exact = reference[0]["tops"]
+        return [a == b for round_ in rounds for a, b in zip(round_["tops"], exact, strict=True)]
 
     def rounds_s(rounds):
         return ", ".join(f"{r['first_s']:.2f}" for r in rounds)
@@ -207,22 +223,29 @@ def main() -> None:
         return statistics.median(r[key] for r in rounds)
 
     gb = 1e9
-    first, first_ref = median(ours, "first_s"), median(reference, "first_s")
-    query, query_ref = median(ours, "query_ms"), median(reference, "query_ms")
+    versions = tuple(measured.items())
+
+    def compared(key, unit, form):
+        mine = median(ours, key)
+        return f"ours {mine:{form}} {unit}" + "".join(
+            f" | {name} {median(rounds, key):{form}} {unit} ({median(rounds, key) / mine:.2f}x)"
+            for name, rounds in versions[1:])
+
     print(f"stored embeddings:           {args.count:,} x {DIMENSIONS} (float16 in SQLite)")
     print(f"first query ever (builds the matrix file): {build_s:.1f} s")
-    print(f"first query after start:     ours {first:.2f} s | reference {first_ref:.2f} s | "
-          f"{first_ref / first:.1f}x (each round: ours {rounds_s(ours)}; reference {rounds_s(reference)})")
-    print(f"further query, by vector:    ours {query:.1f} ms | reference {query_ref:.1f} ms | "
-          f"{query_ref / query:.2f}x")
+    print(f"first query after start:     {compared('first_s', 's', '.2f')}")
+    print("  each round:                " + "; ".join(f"{name} {rounds_s(r)}" for name, r in versions))
+    print(f"further query, by vector:    {compared('query_ms', 'ms', '.1f')}")
     print(f"further query, stored file:  ours {median(ours, 'by_file_ms'):.1f} ms")
     print(f"query after a batch of {BATCH:,} new: {median(ours, 'after_batch_ms'):.0f} ms | after their "
           f"removal: {median(ours, 'after_removal_ms'):.0f} ms")
-    for name, rounds in (("ours", ours), ("reference", reference)):
+    for name, rounds in versions:
         rss, anon, file, peak = (max(r[key] for r in rounds) / gb for key in ("rss", "anon", "file", "peak"))
         print(f"resident memory, {name:9}   {rss:.2f} GB (anonymous {anon:.2f}, mapped files {file:.2f}), "
               f"peak {peak:.2f} GB")
-    print(f"top {TOP_K} equal to the exact float32 search: {sum(equal)}/{len(equal)} queries")
+    for name, rounds in versions[:-1]:
+        same = equal(rounds)
+        print(f"top {TOP_K} of {name} equal to the exact float32 search: {sum(same)}/{len(same)} queries")
     print(f"rounds: {args.rounds} of each, alternating; {args.queries} queries a measurement; "
           f"load average before the end: {os.getloadavg()[0]:.1f}")
 

@@ -95,6 +95,15 @@ def test_fast_agrees_with_exact(tiny_model, images):
     assert np.abs(fast_scores - exact_scores).max() <= FAST_TOLERANCE
 
 
+def test_a_fast_score_does_not_depend_on_the_batch(tiny_model, images):
+    """Dynamic int8 quantization scales activations by the largest in the tensor it is given,
+    so a batched run would score a photo by its batch-mates too."""
+    fast = make_classifier(str(tiny_model), device="cpu", precision="fast")
+    alone = [scores(fast, [image])[0] for image in images[:4]]
+    together = scores(fast, images[:4])
+    assert together.tolist() == alone
+
+
 def test_onnx_export_equals_torch_in_fp32(tiny_model, images, tmp_path):
     import onnxruntime as ort
     import torch

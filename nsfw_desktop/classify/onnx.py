@@ -178,16 +178,27 @@ class OnnxClassifier:
 
     def predict_with_embeddings(self, prepared) -> list[Prediction]:
         """Predictions carrying the CLS embedding (float32) of the same pass; only where ``embeds``."""
-        batch = np.stack([np.asarray(p, dtype=np.float32) for p in prepared])
-        out, embeddings = self.session.run([self.output_names[0], EMBEDDING], {self.input_name: batch})
+        out, embeddings = self._run([self.output_names[0], EMBEDDING], prepared)
         return [replace(self.labels.prediction(row, summed=self.outputs != "sigmoid"), embedding=vector)
                 for row, vector in zip(self._to_probabilities(out).tolist(), embeddings, strict=True)]
 
     def probabilities(self, prepared) -> np.ndarray:
         """(B, num_labels) probabilities for a batch of prepared inputs."""
-        batch = np.stack([np.asarray(p, dtype=np.float32) for p in prepared])
-        (out,) = self.session.run(self.output_names[:1], {self.input_name: batch})
+        (out,) = self._run(self.output_names[:1], prepared)
         return self._to_probabilities(out)
+
+    def _run(self, outputs: list[str], prepared) -> list[np.ndarray]:
+        """The session's ``outputs`` for a batch of prepared inputs.
+
+        The fast model is quantized dynamically: each int8 product scales its input by the
+        largest value in the whole tensor, so in a batch a photo's score would depend on its
+        batch-mates. It runs one picture at a time, which costs nothing measurable on a CPU
+        (batch 1 and 8 ran alike), so a file scores the same in any scan."""
+        rows = [np.asarray(p, dtype=np.float32) for p in prepared]
+        if not self.exported:
+            return self.session.run(outputs, {self.input_name: np.stack(rows)})
+        runs = [self.session.run(outputs, {self.input_name: row[None]}) for row in rows]
+        return [np.concatenate(parts) for parts in zip(*runs, strict=True)]
 
     def _to_probabilities(self, out: np.ndarray) -> np.ndarray:
         out = out.astype(np.float64)

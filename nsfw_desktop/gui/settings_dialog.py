@@ -14,7 +14,10 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QStyle,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -68,7 +71,8 @@ class SettingsDialog(QDialog):
         self.error = QLabel(wordWrap=True, styleSheet="color: #c62828")
         self.error.setVisible(False)
 
-        form = QFormLayout(self)
+        rows = QWidget()
+        form = QFormLayout(rows)
         form.addRow("Model:", self.model_kind)
         form.addRow("", _row(self.model_text, browse_model))
         form.addRow("Token:", self.token)
@@ -84,17 +88,33 @@ class SettingsDialog(QDialog):
         form.addRow("", self.auto_quarantine)
         self.videos.add_to(form)
         self.sidecars.add_to(form)
-        form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        # The rows scroll and the buttons stay below them, so a small screen still reaches OK.
+        scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+        scroll.setWidget(rows)
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self._fit_screen(rows, buttons)
         self.model_kind.currentIndexChanged.connect(self._kind_changed)
         self._fill(settings)
         # A change of model proposes that model's threshold (the last chosen, or the recommended).
         self.model_kind.currentIndexChanged.connect(self._propose_threshold)
         self.model_text.editingFinished.connect(self._propose_threshold)
+
+    def _fit_screen(self, rows: QWidget, buttons: QWidget) -> None:
+        """Open as large as the rows want, within nine tenths of the screen's height."""
+        margins = self.layout().contentsMargins()
+        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        width = rows.sizeHint().width() + scroll_bar
+        height = rows.sizeHint().height() + buttons.sizeHint().height() + self.layout().spacing()
+        screen = self.screen().availableGeometry()
+        self.resize(width + margins.left() + margins.right(),
+                    min(height + margins.top() + margins.bottom(), int(screen.height() * 0.9)))
 
     def _fill(self, s: Settings) -> None:
         if s.endpoints:

@@ -91,7 +91,7 @@ def extract(
     index = resolve_layer(classifier, layer)
     model = _eager_twin(classifier.model) if attentions else classifier.model
     with torch.inference_mode(), classifier.forward_context():
-        batch = torch.stack(list(prepared)).to(classifier.device)  # (B, 3, H, W)
+        batch = classifier.on_device(prepared)
         # Selecting one hidden state keeps the others from being held in memory.
         outputs = model(pixel_values=batch, output_hidden_states=[index] if embeddings else False,
                         output_attentions=attentions)

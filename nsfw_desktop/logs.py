@@ -125,8 +125,20 @@ def setup_logging(*, level: int = logging.INFO, secrets: Iterable[str] = (),
         stderr_handler.setLevel(logging.WARNING)
         stderr_handler.setFormatter(RedactingFormatter("%(message)s", secrets))
         handlers.append(stderr_handler)
+        _without_hub_console()
     for handler in handlers:
         handler.nsfw_desktop = True  # marks the handlers a later call replaces
         root.addHandler(handler)
     root.setLevel(min(level, logging.WARNING))
     return path
+
+
+def _without_hub_console() -> None:
+    """huggingface_hub gives its loggers a stderr handler of its own on import, so beside
+    ours each of its lines (the retries while the Hub cannot be reached) was printed twice.
+    Its records still reach ours, and the log file, through the root logger."""
+    from huggingface_hub.utils import logging as hub_logging  # adds that handler: 15 ms
+
+    hub_root = hub_logging.get_logger()
+    for handler in [h for h in hub_root.handlers if type(h) is logging.StreamHandler]:
+        hub_root.removeHandler(handler)

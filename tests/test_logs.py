@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -155,3 +157,18 @@ def test_serve_api_key_never_reaches_the_log(tiny_model, monkeypatch):
         handler.flush()
     text = logs.log_file().read_text(encoding="utf-8")
     assert "bad request line: GET /metrics?" in text and key not in text
+
+
+
+def test_a_hub_warning_is_printed_once(isolated_home):
+    """huggingface_hub gives its loggers a stderr handler of their own; with ours beside it,
+    each of its retry lines was printed twice while the Hub could not be reached. In a
+    process of its own, so that both handlers hold the real stderr."""
+    code = ("import logging\n"
+            "from huggingface_hub import snapshot_download\n"
+            "from nsfw_desktop import logs\n"
+            "logs.setup_logging()\n"
+            "logging.getLogger('huggingface_hub.utils._http').warning('Retrying in 1s [Retry 1/5].')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("Retrying in 1s") == 1

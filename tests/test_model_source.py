@@ -61,3 +61,36 @@ def test_cached_hub_snapshot_is_used_offline(tmp_path, monkeypatch):
     source = model_source.resolve("someone/tiny")
     assert source.model_id == f"someone/tiny@{commit[:12]}"
     assert [m.repo_id for m in model_source.list_cached()] == ["someone/tiny"]
+
+
+def test_without_a_network_the_download_fails_at_once(tmp_path, monkeypatch):
+    """huggingface_hub retries for 23 s when the Hub's name cannot be looked up; a host
+    name that does not resolve is said at once instead."""
+    import socket
+
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    for name in model_source.PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def no_network(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    downloads = []
+    real = huggingface_hub.snapshot_download
+
+    def snapshot_download(*args, local_files_only=False, **kwargs):
+        if not local_files_only:
+            downloads.append(args)
+            raise OSError("the download was tried")
+        return real(*args, local_files_only=True, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    with pytest.raises(ModelError, match="huggingface.co cannot be reached") as caught:
+        model_source.resolve(None, download=True)
+    assert downloads == []
+    assert "--model open-nsfw" in str(caught.value)

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("--from-reviews", action="store_true",
                         help="use the review marks in the results database instead of LABELLED")
     parser.add_argument("--model", action="append", default=[], metavar="M",
-                        help="model folder or Hugging Face repo id[@revision]; repeat to compare "
+                        help="model folder, Hugging Face repo id[@revision] or open-nsfw; repeat to compare "
                              "several on the same files (default: the default model)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--unsafe-labels", default=",".join(DEFAULT_UNSAFE_LABELS), metavar="L,L",

@@ -19,7 +19,8 @@ def register(subparsers) -> None:
     parser.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to screen")
     model = parser.add_mutually_exclusive_group()
     model.add_argument("--model", metavar="M",
-                       help=f"local model folder or Hugging Face repo id[@revision] "
+                       help=f"local model folder, Hugging Face repo id[@revision], or open-nsfw "
+                            f"(Yahoo open_nsfw, installed with the app: works offline) "
                             f"(default: {DEFAULT_MODEL})")
     model.add_argument("--endpoint", action="append", default=[], metavar="URL",
                        help="classify on a remote nsfw-desktop server instead (repeatable)")

@@ -131,7 +131,7 @@ class ScanController(QObject):
         self.model.resort()
         verb = "Cancelled after" if summary.cancelled else "Done:"
         self.status.setText(
-            f"{verb} {summary.scanned} classified, {summary.unchanged} unchanged, {summary.flagged} flagged, "
+            f"{verb} {summary.scanned} scanned, {summary.unchanged} unchanged, {summary.flagged} flagged, "
             f"{summary.errors} error(s) in {duration(summary.seconds)}")
         if summary.pruned:
             self.store.load()  # rows of vanished files were removed from the database

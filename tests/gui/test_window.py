@@ -32,7 +32,7 @@ def test_a_scan_fills_the_grid(make_window, scan, photos, db_path):
     scores = [r.nsfw_score for r in shown[:5]]
     assert scores == sorted(scores, reverse=True) and shown[5].error
     assert "6 files" in window.filters.counts_label.text()
-    assert window.status.text().startswith("Done: 6 classified")
+    assert window.status.text().startswith("Done: 6 scanned")
 
 
 def test_stored_results_show_before_any_scan(make_window, scan, photos, qtbot):

@@ -24,8 +24,9 @@ from filelock import FileLock, Timeout
 
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.imaging import ImageError
+from nsfw_desktop.matrix_file import DatabaseState, matrix_path, owner_key
 from nsfw_desktop.pipeline import classify_entries, entries_for_paths
-from nsfw_desktop.search_matrix import IN_CHUNK, DatabaseState, SearchMatrix, matrix_path, owner_key
+from nsfw_desktop.search_matrix import IN_CHUNK, SearchMatrix
 from nsfw_desktop.store import EMBEDDING_DTYPE, Store, StoreError
 
 RERANK_EXTRA = 32  # candidates ranked again beyond top_k, and then any within int8 rounding

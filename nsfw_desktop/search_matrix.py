@@ -18,112 +18,40 @@ model, a header that does not check out, a file shorter than its header says, a
 log that no longer reaches back to the file's position, a row count that
 differs from the database's, or a row that no longer holds its database vector.
 
-Layout: a 4096-byte header (magic, length and CRC32 of a JSON body), then
-``capacity`` int64 rowids (0 marks a free row), ``capacity`` float32 scales and,
-from the next page, the int8 rows in transposed blocks of ``BLOCK`` (``int8_rows``
-says why), ``capacity / BLOCK`` x ``dim`` x ``BLOCK``; the unused tail is sparse.
-The magic names the layout: a file of another (the float16 rows of version 1) is
-rebuilt. Updates write the rows first and the header last. A crash in between
-leaves the old log position in the header, and replaying the log from there is
-harmless: each touched row is set from the database again.
+The file's layout is ``matrix_file``'s. Updates write the rows first and the header
+last. A crash in between leaves the old log position in the header, and replaying
+the log from there is harmless: each touched row is set from the database again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import mmap
 import os
 import sqlite3
-import struct
-import zlib
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from nsfw_desktop.int8_rows import BLOCK, CODE_DTYPE, SCALE_DTYPE, margins, quantize, scores
-from nsfw_desktop.paths import cache_dir, private_folder
+from nsfw_desktop.matrix_file import (
+    HEADER_BYTES,
+    MAGIC,
+    ROWID_DTYPE,
+    DatabaseState,
+    Header,
+    file_size,
+    rows_offset,
+    why_untrusted,
+)
 from nsfw_desktop.store import EMBEDDING_DTYPE
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"NSFWSIM2"
-HEADER_BYTES = 4096
-ROWID_DTYPE = np.dtype("<i8")
 READ_ROWS = 16_384  # rows read from SQLite at a time while building
 IN_CHUNK = 500  # rowids per "IN (...)" query, well below SQLite's variable limit
 SPOT_CHECKS = 8  # rows compared with the database after every change
 MOST_CANDIDATES = 1000  # in a crowd of near-duplicates; their vectors are read from SQLite
-
-
-class DatabaseState(NamedTuple):
-    """What a matrix file is checked against, read in the caller's read transaction."""
-
-    identity: str
-    generation: int
-    log_first: int  # the oldest change still in the embeddings_log (log_last + 1 if empty)
-    log_last: int  # the newest (0 if none ever)
-
-    @classmethod
-    def read(cls, db: sqlite3.Connection) -> DatabaseState:
-        """sqlite3.OperationalError when the database has no such tables (an older schema)."""
-        (identity,) = db.execute("SELECT id FROM database_identity").fetchone()
-        (generation,) = db.execute("SELECT generation FROM embeddings_generation").fetchone()
-        # Two queries: min and max together would scan the log, each alone is one lookup.
-        (first,) = db.execute("SELECT min(seq) FROM embeddings_log").fetchone()
-        last = db.execute("SELECT max(seq) FROM embeddings_log").fetchone()[0] or 0
-        return cls(identity, generation, first if first is not None else last + 1, last)
-
-
-@dataclass
-class Header:
-    owner: str  # sha256 of database path + model: a file is never used for another pair
-    identity: str  # the database's random identity: a new database at the same path is another
-    dim: int
-    count: int  # rows in use, free ones included
-    capacity: int
-    seq: int  # the embeddings_log position the rows reflect
-    generation: int
-
-    def pack(self) -> bytes:
-        body = json.dumps(asdict(self)).encode()
-        return (MAGIC + struct.pack("<II", len(body), zlib.crc32(body)) + body).ljust(HEADER_BYTES, b"\0")
-
-    @classmethod
-    def unpack(cls, raw: bytes) -> Header | None:
-        if len(raw) < HEADER_BYTES or raw[:8] != MAGIC:
-            return None
-        length, crc = struct.unpack_from("<II", raw, 8)
-        body = raw[16:16 + length]
-        if length > HEADER_BYTES - 16 or zlib.crc32(body) != crc:
-            return None
-        try:
-            return cls(**json.loads(body))
-        except (ValueError, TypeError):
-            return None
-
-
-def owner_key(db_path: Path, model: str) -> str:
-    text = f"{db_path}\0{model}".encode("utf-8", "surrogateescape")
-    return hashlib.sha256(text).hexdigest()
-
-
-def matrix_path(owner: str) -> Path:
-    """Where the matrix of one database and model lives: private, like the database."""
-    return private_folder(cache_dir() / "similar") / f"{owner[:32]}.matrix"
-
-
-def _rows_offset(capacity: int) -> int:
-    """Where the rows start: after the rowids and scales, on a page boundary."""
-    end = HEADER_BYTES + capacity * (ROWID_DTYPE.itemsize + SCALE_DTYPE.itemsize)
-    return -(-end // mmap.PAGESIZE) * mmap.PAGESIZE
-
-
-def _file_size(capacity: int, dim: int) -> int:
-    return _rows_offset(capacity) + capacity * dim * CODE_DTYPE.itemsize
 
 
 class SearchMatrix:
@@ -137,7 +65,7 @@ class SearchMatrix:
         self.scales = np.frombuffer(mapping, SCALE_DTYPE, capacity,
                                     HEADER_BYTES + capacity * ROWID_DTYPE.itemsize)
         self.blocks = np.frombuffer(mapping, CODE_DTYPE, capacity * dim,
-                                    _rows_offset(capacity)).reshape(capacity // BLOCK, dim, BLOCK)
+                                    rows_offset(capacity)).reshape(capacity // BLOCK, dim, BLOCK)
         self.inode = os.stat(path).st_ino
 
     @property
@@ -155,7 +83,7 @@ class SearchMatrix:
             with open(path, "r+b") as file:
                 header = Header.unpack(file.read(HEADER_BYTES))
                 size = os.fstat(file.fileno()).st_size
-                why = _distrust(header, owner, state, size)
+                why = why_untrusted(header, owner, state, size)
                 if why:
                     log.info("rebuilding the find-similar matrix %s: %s", path, why)
                     return None
@@ -178,7 +106,7 @@ class SearchMatrix:
         temporary = path.with_suffix(".tmp")  # only one builder at a time: the caller holds the lock
         with open(os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600), "r+b") as file:
             os.chmod(temporary, 0o600)  # a leftover of a crash keeps its mode otherwise
-            file.truncate(_file_size(capacity, dim))
+            file.truncate(file_size(capacity, dim))
             mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_WRITE)
         writer = cls(temporary, header, mapping)
         cursor = db.execute("SELECT rowid, vector FROM embeddings WHERE model=? ORDER BY rowid", (model,))
@@ -333,19 +261,6 @@ class SearchMatrix:
         self.mapping.flush()
         self.mapping[:HEADER_BYTES] = self.header.pack()
         self.mapping.flush(0, mmap.PAGESIZE)
-
-
-def _distrust(header: Header | None, owner: str, state: DatabaseState, size: int) -> str:
-    """Why a matrix file with this header cannot be used; empty when it can."""
-    if header is None:
-        return "its header is damaged or of another version"
-    if header.owner != owner:
-        return "it belongs to another database or model"
-    if header.identity != state.identity:
-        return "the database was replaced by another one"
-    if header.count > header.capacity or size < _file_size(header.capacity, header.dim):
-        return "the file is shorter than its header says"
-    return ""
 
 
 def _vectors(db: sqlite3.Connection, model: str, rowids: np.ndarray):

@@ -11,8 +11,8 @@ import pytest
 
 from nsfw_desktop import search
 from nsfw_desktop.int8_rows import BLOCK
+from nsfw_desktop.matrix_file import HEADER_BYTES, matrix_path, owner_key
 from nsfw_desktop.search import find_similar
-from nsfw_desktop.search_matrix import HEADER_BYTES, matrix_path, owner_key
 from nsfw_desktop.store import Result, Store
 
 DIM = 32

@@ -197,9 +197,9 @@ def main() -> None:
         build = timed(lambda: build_database(args.db, args.count, args.model, args.query_file))[0]
         print(f"built {args.db} in {build:.0f} s")
     # No matrix file yet: the first query ever builds it (in this process, not timed here).
-    from nsfw_desktop import search, search_matrix
+    from nsfw_desktop import matrix_file, search
 
-    search_matrix.matrix_path(search_matrix.owner_key(args.db, args.model)).unlink(missing_ok=True)
+    matrix_file.matrix_path(matrix_file.owner_key(args.db, args.model)).unlink(missing_ok=True)
     build_s = timed(lambda: find_similar(args.db, np.ones(DIMENSIONS), make_classifier(args.model_path)))[0]
     search._kept.clear()
 

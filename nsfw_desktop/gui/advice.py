@@ -13,7 +13,7 @@ from nsfw_desktop.search import EmbeddingsError
 
 SETTINGS = "File > Settings…"
 SETTING_ADVICE = {
-    "model": f"Choose another model under Model in {SETTINGS}.",
+    "model": f"Choose another model under Model in {SETTINGS} (open-nsfw works offline).",
     "device": f"Choose auto or cpu under Device in {SETTINGS}.",
     "endpoints": f"Start the app without HF_HUB_OFFLINE to use the endpoints set under Model in {SETTINGS}.",
 }

@@ -17,7 +17,7 @@ from nsfw_desktop.displaypath import display_path
 MAX_MESSAGES = 3  # lines kept in the message bar
 MAX_LISTED = 5  # files named in one message before "and N more"
 INFO_SECONDS = 15  # how long an outcome stays
-MAX_LINES = 2  # a long message is cut after this many lines; its tooltip has it all
+MAX_LINES = 3  # a long message is cut after this many lines; its tooltip has it all
 
 
 class _Line(QWidget):

@@ -60,3 +60,21 @@ def test_outcomes_go_away_by_themselves(qtbot, monkeypatch):
     bar.show_info("Moved 3 files")
     assert bar.messages == ["a problem", "Moved 3 files"]
     qtbot.waitUntil(lambda: bar.messages == ["a problem"], timeout=3000)
+
+
+def test_an_unreachable_model_shows_the_advice_in_the_bar_itself(qtbot):
+    """The download error is long: with two lines the bar cut it before the advice."""
+    from nsfw_desktop.gui.advice import for_window
+    from nsfw_desktop.model_source import DOWNLOAD_ADVICE, UNREACHABLE, ModelError
+
+    exc = ModelError(f"Could not download model Falconsai/nsfw_image_detection: {UNREACHABLE}.",
+                     DOWNLOAD_ADVICE, setting="model")
+    bar = MessageBar()
+    qtbot.addWidget(bar)
+    bar.resize(650, 200)  # the bar's width in a 1280-pixel window
+    bar.show_message(f"The model cannot be used: {for_window(exc)}")
+    bar.show()
+    qtbot.waitExposed(bar)
+    label = bar._lines[0].label
+    assert label.text().endswith("(open-nsfw works offline).")
+    _no_command_line(label.text())

@@ -14,6 +14,7 @@ import httpx2
 import pytest
 from huggingface_hub import InferenceClient
 
+from nsfw_desktop.cli import main
 from nsfw_desktop.pipeline import classify_entries, entries_for_paths
 from tests.conftest import png_bomb, random_image, write_photos
 from tests.serving import png_bytes, start
@@ -213,3 +214,12 @@ def test_sigterm_finishes_requests_in_flight(tiny_model):
             process.wait()
         process.stdout.close()
         process.stderr.close()
+
+
+@pytest.mark.parametrize("ray", [[], ["--ray"]])
+def test_an_onnx_model_is_refused_in_a_sentence_before_anything_starts(ray, monkeypatch, capsys):
+    """serve answers with a checkpoint's logits; open-nsfw raised an AssertionError before."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # the refusal comes before Ray is needed
+    assert main(["serve", "--model", "open-nsfw", *ray]) == 1
+    error = capsys.readouterr().err
+    assert "serve answers with a transformers checkpoint" in error and "Traceback" not in error

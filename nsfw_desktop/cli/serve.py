@@ -7,11 +7,12 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
 from nsfw_desktop.cli.cluster_options import add_ray_options, connect
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, positive_int
 from nsfw_desktop.logs import hide_secret
-from nsfw_desktop.model_source import DEFAULT_MODEL
+from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW, ModelError, check_folder
 
 API_KEY_VARIABLE = "NSFW_DESKTOP_API_KEY"
 
@@ -69,6 +70,21 @@ def replica_range(text: str) -> tuple[int, int]:
     return int(low), int(high)
 
 
+def _refuse_onnx_models(spec: str | None) -> None:
+    """Before anything starts: the contract's ``function_to_apply`` needs a checkpoint's
+    logits, which open_nsfw and ONNX model folders (probabilities only) do not give."""
+    folder = Path(spec).expanduser() if spec else None
+    try:
+        onnx_folder = folder is not None and folder.is_dir() and check_folder(folder) != "transformers"
+    except ModelError:
+        onnx_folder = False  # no usable weights at all: building the classifier says why
+    if spec == OPEN_NSFW or onnx_folder:
+        raise CliError(f"serve answers with a transformers checkpoint (the Hugging Face contract's "
+                       f"function_to_apply needs its logits); {spec} is an ONNX model, which serve "
+                       "does not run: classify with it through scan or classify, or serve a "
+                       "transformers model.")
+
+
 def run(args) -> int:
     from aiohttp import web
 
@@ -89,12 +105,14 @@ def run(args) -> int:
         hide_secret(config.api_key)  # whatever logs it (a traceback, a library) writes [hidden]
     if args.retry_after < 0:
         raise CliError("--retry-after cannot be negative")
+    _refuse_onnx_models(args.model)
     if args.ray is not None:
         return _serve_on_ray(args, config)
     if args.replicas != 1 or args.autoscale or args.max_ongoing:
         raise CliError("--replicas, --autoscale and --max-ongoing are for serve --ray")
     classifier = build_classifier(args)
-    assert isinstance(classifier, LocalClassifier), "serve builds without --endpoint"
+    if not isinstance(classifier, LocalClassifier):
+        raise CliError(f"serve answers with a transformers checkpoint, not {classifier.model_id}")
     app = create_app(InferenceService(classifier, config))
     started = _started(classifier.model_id, args, config)
     try:

@@ -217,3 +217,25 @@ def test_the_deployment_bounds_its_queue_and_scales():
     assert (fixed["backpressure_config"].status_code, fixed["backpressure_config"].retry_after_s) == (429, 2)
     scaled = ServeOptions(autoscale=(1, 4), max_batch=8).deployment()["autoscaling_config"]
     assert (scaled.min_replicas, scaled.max_replicas, scaled.target_ongoing_requests) == (1, 4, 8)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_sigterm_while_the_replicas_start_stops_gracefully(on_ray, ray_instance, tiny_model):
+    """Between joining Ray and listening, Ray's own SIGTERM handler ended the process
+    (exit 15, no stop); the stop now waits for the start, then stops as usual."""
+    address = ray_instance.get_runtime_context().gcs_address
+    command = [sys.executable, "-m", "nsfw_desktop", "serve", "--model", str(tiny_model), "--device", "cpu",
+               f"--ray={address}", "--port", on_ray.rpartition(":")[2], "--ray-cpus", "0.25"]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            for line in server.stderr:
+                if "Serve" in line and "namespace" in line:  # Ray joined, Serve found or started
+                    break
+            time.sleep(0.5)  # the replica is being deployed
+            server.send_signal(signal.SIGTERM)
+            assert server.wait(timeout=90) == 0
+            assert "Stopped." in server.stderr.read()
+        finally:
+            server.kill()
+    assert httpx2.get(on_ray + "/main/health").status_code == 200  # the cluster's Serve runs on

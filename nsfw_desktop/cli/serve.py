@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from nsfw_desktop.cli.cluster_options import add_ray_options, connect
@@ -152,12 +153,14 @@ def _serve_on_ray(args, config) -> int:
         raise CliError(str(exc)) from None
     from nsfw_desktop.server.ray_replica import Replica
 
+    requested = _stop_requests()
     connect(args)
+    _stop_requests(requested)  # ray.init put its own SIGTERM handler in place: ours again
     joined = bool(args.ray)  # a cluster's Serve outlives this process; a Ray instance it started does not
     try:
         start(Replica, (asdict(spec), asdict(config)), options, host=args.host, port=args.port)
         print(_started(args.model or DEFAULT_MODEL, args, config), file=sys.stderr, flush=True)
-        asyncio.run(_stop_signal())
+        asyncio.run(_stop_signal(requested))
         print("Stopping: the replicas finish the requests they hold.", file=sys.stderr, flush=True)
         if not stop(timeout=args.shutdown_timeout + 10):
             print(f"Ray did not confirm the replicas' stop within {args.shutdown_timeout + 10:g} s: "
@@ -171,11 +174,23 @@ def _serve_on_ray(args, config) -> int:
     return 0
 
 
-async def _stop_signal() -> None:
-    """Until SIGINT or SIGTERM. The signal may reach one of Ray's threads rather than this one:
-    asyncio's wakeup file hears it whichever thread does, where a plain Event.wait would not wake."""
+def _stop_requests(requested: threading.Event | None = None) -> threading.Event:
+    """An event set by SIGINT or SIGTERM while Ray and the replicas start: a stop asked for
+    then is kept for when they are up (Ray's own handler ended the process, and the stop
+    with it), so the start is never left half done."""
+    requested = requested or threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: requested.set())
+    return requested
+
+
+async def _stop_signal(requested: threading.Event) -> None:
+    """Until SIGINT or SIGTERM, or at once if one came during the start. The signal may reach
+    one of Ray's threads rather than this one: asyncio's wakeup file hears it whichever
+    thread does, where a plain Event.wait would not wake."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
+    if not requested.is_set():
+        await stopping.wait()

@@ -8,12 +8,11 @@ import os
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from nsfw_desktop.cli.cluster_options import add_ray_options, connect
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, positive_int
 from nsfw_desktop.logs import hide_secret
-from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW, ModelError, check_folder
+from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError, resolve
 
 API_KEY_VARIABLE = "NSFW_DESKTOP_API_KEY"
 
@@ -74,12 +73,11 @@ def replica_range(text: str) -> tuple[int, int]:
 def _refuse_onnx_models(spec: str | None) -> None:
     """Before anything starts: the contract's ``function_to_apply`` needs a checkpoint's
     logits, which open_nsfw and ONNX model folders (probabilities only) do not give."""
-    folder = Path(spec).expanduser() if spec else None
     try:
-        onnx_folder = folder is not None and folder.is_dir() and check_folder(folder) != "transformers"
+        source = resolve(spec, download=False)
     except ModelError:
-        onnx_folder = False  # no usable weights at all: building the classifier says why
-    if spec == OPEN_NSFW or onnx_folder:
+        return  # a Hub model not downloaded yet (always a checkpoint), or none: building says why
+    if source.format != "transformers":
         raise CliError(f"serve answers with a transformers checkpoint (the Hugging Face contract's "
                        f"function_to_apply needs its logits); {spec} is an ONNX model, which serve "
                        "does not run: classify with it through scan or classify, or serve a "

@@ -148,16 +148,6 @@ def test_find_similar_shows_the_matches_best_first(make_window, scan, photos, qt
     window.close()
 
 
-def test_find_similar_without_embeddings_says_how_to_get_them(make_window, scan, photos, qtbot):
-    window = make_window([photos])
-    scan(window)
-    window.select_rows([0])
-    window.similar_action.trigger()
-    qtbot.waitUntil(lambda: window.messages.isVisible(), timeout=SCAN_TIMEOUT_MS)
-    assert "embeddings" in "\n".join(window.messages.messages) and not window.model.showing_similar
-    window.close()
-
-
 def test_the_settings_dialog_offers_the_new_options(make_window):
     from nsfw_desktop.gui.settings_dialog import SettingsDialog
 

@@ -77,15 +77,31 @@ def _open_read_only(path: Path, version: int) -> sqlite3.Connection:
     try:
         return _connect_read_only(uri, version)
     except sqlite3.DatabaseError as exc:
-        if "unable to open" not in str(exc) or path.with_name(path.name + "-wal").exists():
+        if not _cannot_make_shm(exc) or _has_pending_wal(path):
             raise failure(None, exc, path, read_only=True) from None
-    # Read-only media (or a folder we may not write): SQLite cannot make the -shm file a
-    # WAL database is read with. Without a -wal file nobody is writing the database and
-    # its file holds every result, so it is read as immutable, without -shm.
+    # Read-only media, or a read-only file in a folder we may not write (a backup, a
+    # share): SQLite cannot make the -shm file a WAL database is read with. Without a
+    # -wal file holding pages nobody is writing the database and its file holds every
+    # result, so it is read as immutable, without -shm.
     try:
         return _connect_read_only(uri + "&immutable=1", version)
     except sqlite3.DatabaseError as exc:
         raise failure(None, exc, path, read_only=True) from None
+
+
+def _cannot_make_shm(exc: sqlite3.DatabaseError) -> bool:
+    """Whether ``exc`` is SQLite failing to open or create the -shm file beside the
+    database: "unable to open" on read-only media, SQLITE_READONLY_DIRECTORY (and its
+    kin) where only the permissions forbid it."""
+    return ("unable to open" in str(exc) or "readonly database" in str(exc)
+            or getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"))
+
+
+def _has_pending_wal(path: Path) -> bool:
+    try:
+        return path.with_name(path.name + "-wal").stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def _connect_read_only(uri: str, version: int) -> sqlite3.Connection:

@@ -2,17 +2,25 @@
 
 The CSV is valid UTF-8 whatever the file names: a name that is not valid UTF-8
 is shown in ``path`` with U+FFFD for its undecodable bytes, and its exact bytes
-are in ``path_bytes``, percent-encoded (see ``displaypath``). The file is
-written next to its destination and renamed into place, so a crash never leaves
-a half-written CSV behind.
+are in ``path_bytes``, percent-encoded (see ``displaypath``). A regular file (or
+a new name) is written next to its destination and renamed into place, so a
+crash never leaves a half-written CSV behind. Anything else is written through,
+never replaced: ``-`` is standard output, and a FIFO, a device or a symbolic
+link stays what it is (``/dev/stdout`` is a link that must stay one).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import io
+import os
+import stat
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 from nsfw_desktop import atomic
 from nsfw_desktop.displaypath import display_path, path_bytes
@@ -52,17 +60,49 @@ def _seconds(value: float | None) -> str:
 
 
 def write_csv(path: str | Path, results: Iterable[Result], *, with_review: bool = False) -> int:
-    """Write ``results`` to ``path`` atomically; returns the number of rows."""
-    path = Path(path)
+    """Write ``results`` to ``path`` (``-``: standard output); returns the number of rows."""
     header = COLUMNS + (["review"] if with_review else [])
     count = 0
-    with atomic.replaced(path, "w", newline="", encoding="utf-8") as handle:
+    with _opened(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for result in results:
             writer.writerow(csv_row(result, with_review=with_review))
             count += 1
     return count
+
+
+def describe(path: str | Path) -> str:
+    """``path`` as a message names it."""
+    return "standard output" if os.fspath(path) == "-" else os.fspath(path)
+
+
+@contextmanager
+def _opened(path: str | Path) -> Iterator[IO[str]]:
+    if os.fspath(path) == "-":
+        sys.stdout.flush()
+        # UTF-8 whatever the terminal's encoding, as in a file.
+        handle = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+        try:
+            yield handle
+        finally:
+            handle.flush()
+            handle.detach()
+    elif _written_through(Path(path)):
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            yield handle
+    else:
+        with atomic.replaced(path, "w", newline="", encoding="utf-8") as handle:
+            yield handle
+
+
+def _written_through(path: Path) -> bool:
+    """A link, FIFO or device: replacing it would destroy it, so it is written through."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    return not stat.S_ISREG(info.st_mode)
 
 
 def select(results: Iterable[Result], threshold: float, *, everything: bool) -> Iterable[Result]:

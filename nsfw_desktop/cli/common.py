@@ -138,14 +138,14 @@ def open_store(args: argparse.Namespace, *, read_only: bool = False) -> Iterator
 def export_csv(args: argparse.Namespace, store) -> None:
     """Write ``--csv`` from ``store``: the flagged files (``--threshold``), or all with ``--all``.
     A CSV that cannot be written is a CliError."""
-    from nsfw_desktop.export import select, write_csv
+    from nsfw_desktop.export import describe, select, write_csv
 
     try:
         rows = write_csv(args.csv, select(store.results(), args.threshold, everything=args.all))
     except OSError as exc:
-        raise CliError(f"cannot write {args.csv}: {exc.strerror or exc}. Choose another file "
-                       "with --csv.") from None
-    print(f"Wrote {rows} rows to {args.csv}", file=sys.stderr)
+        raise CliError(f"cannot write {describe(args.csv)}: {exc.strerror or exc}. Choose another "
+                       "file with --csv.") from None
+    print(f"Wrote {rows} rows to {describe(args.csv)}", file=sys.stderr)
 
 
 def json_line(path: str, label: str | None, score: float | None, error: str | None,

@@ -7,7 +7,8 @@ from nsfw_desktop.cli.common import add_db_option, export_csv, open_store, thres
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("export", help="export stored results to CSV")
-    parser.add_argument("--csv", required=True, metavar="FILE")
+    parser.add_argument("--csv", required=True, metavar="FILE",
+                        help="where to write the CSV; - writes it to standard output")
     parser.add_argument("--all", action="store_true", help="every file, not only flagged ones")
     parser.add_argument("--threshold", type=threshold, default=0.5,
                         help="NSFW score from which a file counts as flagged (default: %(default)s)")

@@ -65,3 +65,17 @@ def log_dir() -> Path:
 
 def default_db_path() -> Path:
     return data_dir() / "results.sqlite3"
+
+
+def is_inside(path: str, folder: str, *, flavour=os.path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it, by their absolute paths.
+
+    Two paths on different Windows drives (quarantine on C:, photos on D:) are not
+    inside each other: ``commonpath`` raises ValueError for them, which answers "no"
+    here rather than ending a scan. ``flavour`` is ``ntpath`` or ``posixpath`` in tests."""
+    folder = flavour.normcase(flavour.abspath(folder))
+    path = flavour.normcase(flavour.abspath(path))
+    try:
+        return flavour.commonpath([folder, path]) == folder
+    except ValueError:
+        return False

@@ -21,7 +21,8 @@ from nsfw_desktop.cli import main
 from nsfw_desktop.settings import Settings, SettingsError
 from nsfw_desktop.store import Result, Store
 from nsfw_desktop.xmp.keywords import TagOptions, state_of
-from nsfw_desktop.xmp.sidecar import SidecarError, apply, locate
+from nsfw_desktop.xmp.naming import sidecars
+from nsfw_desktop.xmp.sidecar import SidecarError, apply
 from nsfw_desktop.xmp.tagging import tag_results, tag_stored
 
 from .conftest import random_image
@@ -123,7 +124,7 @@ def test_naming_of_a_new_sidecar_and_an_existing_one_of_either_name(photo):
     apply(str(photo), "flagged", TagOptions(naming="lightroom"))
     assert lightroom.exists() and not photo.with_name("IMG_0001.jpg.xmp").exists()
     # The darktable naming finds the Lightroom sidecar that is there and uses it.
-    assert locate(photo, "darktable") == lightroom
+    assert sidecars(photo, "darktable") == [lightroom]
     change = apply(str(photo), "reviewed safe", TagOptions(naming="darktable"))
     assert change.sidecar == str(lightroom) and not photo.with_name("IMG_0001.jpg.xmp").exists()
 

@@ -11,8 +11,10 @@ keyword: what we remove is only ever what we would have written.
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass
 
+from nsfw_desktop.paths import is_inside
 from nsfw_desktop.store import Result
 
 FLAGGED = "flagged"
@@ -34,10 +36,23 @@ def check_root(root: object) -> str | None:
     """Why ``root`` cannot be a keyword root, or None when it can."""
     if not isinstance(root, str) or not root.strip():
         return "the keyword root must be a non-empty text"
+    if any(_not_text(c) for c in root):
+        # ascii(): the root may hold a lone surrogate, which no terminal could print.
+        return (f"the keyword root {ascii(root)} holds a control character or a code point that "
+                "is not text, which XMP cannot hold (exiv2, darktable and digiKam would refuse "
+                "the sidecar)")
     if root != root.strip() or any(c in root for c in "|/,"):
         return (f"the keyword root {root!r} must not start or end with a space nor contain "
                 "'|', '/' or ',' (photo managers read those as separators)")
     return None
+
+
+def _not_text(char: str) -> bool:
+    """Control characters, lone surrogates (undecodable bytes of a command line) and the
+    noncharacters (U+FFFE, U+FFFF, U+FDD0..U+FDEF and their kin in every plane)."""
+    code = ord(char)
+    return (unicodedata.category(char) in ("Cc", "Cs") or 0xFDD0 <= code <= 0xFDEF
+            or code & 0xFFFE == 0xFFFE)
 
 
 @dataclass(frozen=True)
@@ -73,8 +88,7 @@ class TagOptions:
     def quarantined(self, path: str) -> bool:
         if not self.quarantine:
             return False
-        folder = os.path.abspath(os.path.expanduser(self.quarantine))
-        return os.path.commonpath([folder, os.path.abspath(path)]) == folder
+        return is_inside(path, os.path.expanduser(self.quarantine))
 
 
 def state_of(result: Result, options: TagOptions) -> str | None:

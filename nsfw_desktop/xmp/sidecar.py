@@ -1,4 +1,7 @@
-"""One photo's XMP sidecar: find it, merge our keywords into it, write it safely.
+"""One photo's XMP sidecars: merge our keywords into each, write them safely.
+
+Which sidecars a photo has is ``naming``'s rule; how a shared sidecar is read
+and replaced without losing another program's change is ``files``'.
 
 The library is pyexiv2 (exiv2 in its wheels): it parses and serializes XMP, we
 write no XML by hand. exiv2 keeps process-wide state (its XMP toolkit, the
@@ -11,34 +14,33 @@ What exiv2 changes when it rewrites a sidecar: the packet is serialized anew
 (its indentation, the ``x:xmptk`` attribute, no padding), and a field we
 change moves to the end of its description. Every property keeps its value
 and array kind. A sidecar whose keywords are already right is not rewritten.
+A sidecar another program changes while we merge is read and merged again, a
+few times; then it is left as it is and reported.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
-import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nsfw_desktop import atomic
+from nsfw_desktop.xmp import files
+from nsfw_desktop.xmp.files import SidecarError
 from nsfw_desktop.xmp.keywords import ARRAY_KINDS, STATES, TagOptions
+from nsfw_desktop.xmp.naming import FolderNames, sidecars
+
+__all__ = ["Change", "SidecarError", "apply", "apply_all"]
 
 log = logging.getLogger(__name__)
 
 _EXIV2 = threading.Lock()
-MAX_SIDECAR_BYTES = 64 * 1024 * 1024  # darktable's edit histories stay far below this
 XMP_MIME = "application/rdf+xml"
+ATTEMPTS = 5  # reads of a sidecar another program keeps changing, before it is left alone
 # What a new sidecar starts from: an XMP packet with no properties, so exiv2 opens it
 # as a sidecar (pyexiv2 offers no way to create an empty one).
 _EMPTY_PACKET = (b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>'
                  b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/><?xpacket end="w"?>')
-
-
-class SidecarError(Exception):
-    """A sidecar that was left as it is; the message says which and why, for the user."""
 
 
 @dataclass
@@ -52,35 +54,44 @@ class Change:
     deleted: bool = False  # the sidecar held nothing but our keywords, and was removed
 
 
-def sidecar_names(photo: str | Path, naming: str) -> list[Path]:
-    """The two names a sidecar of ``photo`` may have, the one ``naming`` gives a new one first."""
-    photo = Path(photo)
-    darktable = photo.with_name(photo.name + ".xmp")  # photo.jpg.xmp: darktable, digiKam, Immich
-    lightroom = photo.with_suffix(".xmp")  # photo.xmp: Lightroom, Bridge
-    return [darktable, lightroom] if naming == "darktable" else [lightroom, darktable]
+def apply_all(photo: str, state: str | None, options: TagOptions, *, dry_run: bool = False,
+              names: FolderNames | None = None) -> list[Change]:
+    """``apply`` to each sidecar of ``photo`` (both, where both names exist)."""
+    return [apply(photo, state, options, dry_run=dry_run, sidecar=path)
+            for path in sidecars(photo, options.naming, names)]
 
 
-def locate(photo: str | Path, naming: str) -> Path:
-    """The sidecar of ``photo``: an existing one of either name (links and all), else
-    the name ``naming`` gives a new one."""
-    names = sidecar_names(photo, naming)
-    for name in names:
-        if os.path.lexists(name):
-            return name
-    return names[0]
+def apply(photo: str, state: str | None, options: TagOptions, *, dry_run: bool = False,
+          sidecar: Path | None = None) -> Change:
+    """Make a sidecar of ``photo`` (``sidecar``, else its first) hold the keyword of
+    ``state`` (None: none of ours), keeping everything else in it. Raises SidecarError,
+    leaving the sidecar as it is."""
+    path = sidecar or sidecars(photo, options.naming)[0]
+    for _attempt in range(ATTEMPTS):
+        before = files.read(path)
+        change, result = _merged(photo, path, before.data, state, options)
+        if dry_run or not change.changed:
+            return change
+        try:
+            files.write(path, None if change.deleted else result, before, photo)
+        except files.ChangedMeanwhile:
+            log.info("%s changed while its tags were merged; reading it again", path)
+            continue
+        return change
+    raise SidecarError(f"{path} kept changing while its tags were written (another program is "
+                       "writing it); it was left as it is: write the tags again once that "
+                       "program is done")
 
 
-def apply(photo: str, state: str | None, options: TagOptions, *, dry_run: bool = False) -> Change:
-    """Make the sidecar of ``photo`` hold the keyword of ``state`` (None: none of ours),
-    keeping everything else in it. Raises SidecarError, leaving the sidecar untouched."""
-    path = locate(photo, options.naming)
+def _merged(photo: str, path: Path, data: bytes | None, state: str | None,
+            options: TagOptions) -> tuple[Change, bytes | None]:
+    """What the sidecar holding ``data`` becomes: the change, and its new bytes."""
     wanted = options.fields([state] if state else [])
     ours = options.ours()
+    if data is None and state is None:
+        return Change(photo, str(path)), None
     with _EXIV2:
         pyexiv2 = _pyexiv2()
-        data = _read(path)
-        if data is None and state is None:
-            return Change(photo, str(path))
         try:
             image = pyexiv2.ImageData(data if data is not None else _EMPTY_PACKET)
         except RuntimeError as exc:
@@ -106,20 +117,17 @@ def apply(photo: str, state: str | None, options: TagOptions, *, dry_run: bool =
                 if kept + values != present:
                     edits[key] = kept + values
             if not edits:
-                return change  # every field already right: nothing is written
+                return change, data  # every field already right: nothing is written
             change.changed, change.created = True, data is None
             for key, values in edits.items():
                 _set_array(image, key, values)
             change.deleted = data is not None and not image.read_xmp()
-            result = image.get_bytes()
+            return change, image.get_bytes()
         except RuntimeError as exc:
             raise SidecarError(f"{path}: exiv2 could not update it ({_first_line(exc)}); it was "
                                "left as it is") from None
         finally:
             image.close()
-        if not dry_run:
-            _write(path, None if change.deleted else result, photo)
-        return change
 
 
 def _pyexiv2():
@@ -147,51 +155,6 @@ def _set_array(image, key: str, values: list[str]) -> None:
         return
     image.modify_xmp({key: f"type={ARRAY_KINDS[key]}"})
     image.modify_xmp({f"{key}[{i}]": value for i, value in enumerate(values, 1)})
-
-
-def _read(path: Path) -> bytes | None:
-    """The sidecar's bytes, None when there is none. A link is never followed (O_NOFOLLOW):
-    it may point out of the photo's folder."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise SidecarError(f"{path} is a symbolic link; tags are not written through links, "
-                               "so it was left as it is") from None
-        raise SidecarError(f"cannot read {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise SidecarError(f"{path} is not a regular file; it was left as it is")
-        if info.st_size > MAX_SIDECAR_BYTES:
-            raise SidecarError(f"{path} is larger than {MAX_SIDECAR_BYTES // 2**20} MiB; it was "
-                               "left as it is")
-        try:
-            return handle.read()
-        except OSError as exc:
-            raise SidecarError(f"cannot read {path}: {exc.strerror}") from None
-
-
-def _write(path: Path, data: bytes | None, photo: str) -> None:
-    """Replace the sidecar atomically (temporary file + rename, which replaces a link
-    itself rather than what it points to), or remove it when ``data`` is None. A new
-    sidecar gets the photo's permissions; a rewritten one keeps its own."""
-    try:
-        if data is None:
-            os.unlink(path)
-            return
-        try:
-            mode = stat.S_IMODE(os.lstat(path).st_mode)
-        except FileNotFoundError:
-            mode = stat.S_IMODE(os.stat(photo).st_mode) & 0o666
-        with atomic.replaced(path, permissions=mode) as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        raise SidecarError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _first_line(exc: Exception) -> str:

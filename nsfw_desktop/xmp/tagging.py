@@ -1,7 +1,9 @@
 """Keywords for stored results: what the ``tag`` command, the app and the scan hook call.
 
 A file's keywords follow its stored state (``keywords.state_of``); a failure on
-one sidecar is reported for that file and the others go on.
+one sidecar is reported for that file and the others go on. Each folder is
+listed once a run (which sidecar names are a photo's alone, ``naming``), and
+temporary files a killed run left there are removed then.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from nsfw_desktop.paths import is_inside
 from nsfw_desktop.store import Result, Store
+from nsfw_desktop.xmp.files import remove_stale_temporaries
 from nsfw_desktop.xmp.keywords import TagOptions, state_of
-from nsfw_desktop.xmp.sidecar import Change, SidecarError, apply
+from nsfw_desktop.xmp.naming import FolderNames
+from nsfw_desktop.xmp.sidecar import Change, SidecarError, apply_all
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +49,9 @@ def tag_stored(store: Store, paths: Iterable[str], options: TagOptions, *, remov
 
 def results_under(store: Store, paths: Iterable[str]) -> Iterator[Result]:
     """The stored results of the files ``paths`` name, and of every file under the folders."""
-    roots = [os.path.abspath(p) for p in paths]
+    roots = list(paths)
     for result in store.results():
-        if any(result.path == root or os.path.commonpath([root, result.path]) == root for root in roots):
+        if any(is_inside(result.path, root) for root in roots):
             yield result
 
 
@@ -57,13 +63,19 @@ def remove_tags(photos: Iterable[str], options: TagOptions) -> Report:
 
 def _apply_each(states: Iterable[tuple[str, str | None]], options: TagOptions, dry_run: bool) -> Report:
     report = Report()
+    names = FolderNames()
+    cleaned: set[str] = set()
     for photo, state in states:
         if state is not None and not os.path.isfile(photo):
             report.problems.append((photo, "the photo is no longer there, so no tags were "
                                            "written; scan its folder again"))
             continue
+        folder = os.path.dirname(photo)
+        if not dry_run and folder not in cleaned:
+            cleaned.add(folder)
+            remove_stale_temporaries(Path(folder))
         try:
-            report.changes.append(apply(photo, state, options, dry_run=dry_run))
+            report.changes.extend(apply_all(photo, state, options, dry_run=dry_run, names=names))
         except SidecarError as exc:
             log.warning("XMP sidecar left as it was: %s", exc)
             report.problems.append((photo, str(exc)))

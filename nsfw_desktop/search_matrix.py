@@ -194,6 +194,8 @@ class SearchMatrix:
 
     def holds(self, positions: np.ndarray, vectors: list[bytes | None]) -> bool:
         """Whether the rows at ``positions`` hold ``vectors``, their rowids' in the database."""
+        if not vectors:
+            return True  # an empty matrix (no embeddings stored yet) holds all it should
         size = self.header.dim * EMBEDDING_DTYPE.itemsize
         differ = np.array([vector is None or len(vector) != size for vector in vectors])
         if not differ.any():

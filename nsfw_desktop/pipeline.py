@@ -274,7 +274,7 @@ def entries_for_paths(paths: Iterable[str]) -> Iterator[FileEntry | tuple[str, s
         try:
             info = os.stat(path)
         except FileNotFoundError:
-            yield path, "file not found"
+            yield path, "no such file"
             continue
         except OSError as exc:
             yield path, f"cannot read the file: {exc.strerror}"

@@ -75,10 +75,11 @@ def test_export_flagged_uses_the_threshold(photos, tiny_model, tmp_path):
 
 def test_classify_json_needs_no_database(photos, tiny_model, tmp_path, capsys, isolated_home):
     missing = tmp_path / "missing.jpg"
+    # Like cat: the files that could be read are answered, and the status says one could not.
     assert main(["classify", str(photos / "photo_0000.png"), str(missing), "--model",
-                 str(tiny_model), "--json"]) == 0
+                 str(tiny_model), "--json"]) == 1
     lines = {d["path"]: d for d in map(json.loads, capsys.readouterr().out.splitlines())}
-    assert lines[str(missing)]["error"] == "file not found"
+    assert lines[str(missing)]["error"] == "no such file"
     assert lines[str(photos / "photo_0000.png")]["label"] in ("normal", "nsfw")
     assert not (isolated_home / "data" / "results.sqlite3").exists()
 

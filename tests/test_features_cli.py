@@ -104,7 +104,7 @@ def test_similar_with_an_unreadable_query(photos, tiny_model, tmp_path, capsys):
     capsys.readouterr()
     assert main(["similar", str(tmp_path / "missing.png"), "--db", str(db),
                  "--model", str(tiny_model)]) == 1
-    assert "missing.png: file not found" in capsys.readouterr().err
+    assert "missing.png: no such file" in capsys.readouterr().err
 
 
 def test_explain_and_embed_need_a_vit(photos, tmp_path, capsys):

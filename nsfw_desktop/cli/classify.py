@@ -23,7 +23,8 @@ def register(subparsers) -> None:
                                                "the whole film) and print the results; nothing "
                                                "is stored. A personal policy adopted for the model "
                                                "in the results database (--db) gives its policy "
-                                               "score too.")
+                                               "score too. Exit status 1 when a named file could "
+                                               "not be classified (each is reported).")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_model_options(parser, precision=True)
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
@@ -47,8 +48,10 @@ def run(args) -> int:
 
         classifier = EmbeddingClassifier(classifier)  # the policy reads the embedding
     readable = []
+    failed = False  # like cat: exit status 1 when a named file could not be classified
     for item in entries_for_paths(args.images):
         if isinstance(item, tuple):
+            failed = True
             if args.json:
                 print(json_line(item[0], None, None, item[1]), flush=True)
             else:
@@ -62,8 +65,9 @@ def run(args) -> int:
             for r, value in zip(scored, values.tolist(), strict=True):
                 r.policy_score = value
         for r in results:
+            failed = failed or r.error is not None
             _print(args, r)
-    return 0
+    return 1 if failed else 0
 
 
 def _adopted_policy(args, model: str):

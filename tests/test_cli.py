@@ -306,3 +306,14 @@ def test_bench_alternates_rounds_and_prints_the_ratio(photos, tiny_model, capsys
     out = capsys.readouterr().out
     assert "files:                 5" in out
     assert "ratio:" in out and "peak memory (ours):" in out
+
+
+def test_gui_refuses_a_file_or_a_missing_folder_before_opening(photos, tmp_path, capsys):
+    assert main(["gui", str(photos / "photo_0000.png")]) == 1
+    assert f"photo_0000.png is a file, not a folder: give the folder that holds it ({photos})" in (
+        capsys.readouterr().err)
+    assert main(["gui", str(tmp_path / "missing")]) == 1
+    assert f"{tmp_path / 'missing'}: no such folder" in capsys.readouterr().err
+    from nsfw_desktop import settings as settings_file
+
+    assert settings_file.load_or_defaults()[0].folders == []

@@ -8,6 +8,7 @@ import sys
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.cli.common import CliError, add_db_option
+from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.model_source import DEFAULT_MODEL
 
 
@@ -37,6 +38,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    _check_folders(args.folders)
     _check_display()
     from nsfw_desktop.gui.app import LaunchOptions
     from nsfw_desktop.gui.app import run as run_app
@@ -63,6 +65,16 @@ def _exit_now(status: int) -> None:
         if stream is not None:
             stream.flush()
     os._exit(status)
+
+
+def _check_folders(folders: list[str]) -> None:
+    """A file or a missing folder would be remembered as a folder to screen: refuse it."""
+    for folder in folders:
+        if not os.path.exists(folder):
+            raise CliError(f"{display_path(folder)}: no such folder")
+        if not os.path.isdir(folder):
+            raise CliError(f"{display_path(folder)} is a file, not a folder: give the folder that "
+                           f"holds it ({display_path(os.path.dirname(os.path.abspath(folder)))})")
 
 
 def _check_display() -> None:

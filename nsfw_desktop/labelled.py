@@ -90,8 +90,12 @@ def _from_csv(path: Path, unsafe: set[str]) -> list[Labelled]:
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = [row for row in csv.reader(handle) if row]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelledError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError:
+        raise LabelledError(f"{path} is not a CSV of path,label rows (it is not text: a picture?). "
+                            "Give a folder with one sub-folder per label (nsfw/, normal/...) or "
+                            "such a CSV") from None
+    except OSError as exc:
+        raise LabelledError(f"cannot read {path}: {exc.strerror or exc}") from None
     if rows and [cell.strip().lower() for cell in rows[0]] == ["path", "label"]:
         rows = rows[1:]
     items = []

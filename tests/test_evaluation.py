@@ -136,3 +136,21 @@ def test_confusion_matrix_and_calibration():
     assert expected_calibration_error([0, 1, 1, 0], [0.0, 1.0, 1.0, 0.0]) == 0.0
     report = evaluate(marks, scores, 0.5, rounds=200)
     assert report.as_dict()["at_threshold"]["accuracy"] == 0.6
+
+
+def test_evaluate_says_plainly_what_is_wrong_with_its_arguments(tmp_path, capsys):
+    from tests.conftest import random_image
+
+    picture = tmp_path / "photo.jpg"
+    random_image(3).save(picture, format="JPEG")
+    assert main(["evaluate", str(picture)]) == 1
+    err = capsys.readouterr().err
+    assert "is not a CSV of path,label rows (it is not text: a picture?)" in err and "codec" not in err
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(tmp_path), "--target-recall", "1.5"])
+    assert ("argument --target-recall: must be a share between 0 and 1 (0.95 for 95%), not 1.5"
+            in capsys.readouterr().err)
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    help_text = capsys.readouterr().out
+    assert "95% intervals" in help_text and "95%%" not in help_text

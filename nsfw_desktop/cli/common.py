@@ -25,6 +25,14 @@ def threshold(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """A share between 0 and 1 (a target recall or false-positive rate); argparse names the option."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1 (0.95 for 95%), not {text}")
+    return value
+
+
 def add_threshold_option(parser: argparse.ArgumentParser) -> None:
     """--threshold, whose default is the model's recommended threshold (see ``resolve_threshold``)."""
     parser.add_argument("--threshold", type=threshold, default=None,

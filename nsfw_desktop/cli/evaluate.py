@@ -7,7 +7,7 @@ import json
 import sys
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
-from nsfw_desktop.cli.common import CliError, add_db_option, open_store, positive_int, threshold
+from nsfw_desktop.cli.common import CliError, add_db_option, open_store, positive_int, share, threshold
 from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="measure models on labelled photos",
         description="Score labelled photos with one or more models and print, per model: files per "
-                    "class, ROC AUC and average precision with bootstrap 95%% intervals, the "
+                    "class, ROC AUC and average precision with bootstrap 95% intervals, the "
                     "confusion matrix, recall and false-positive rate at the threshold, the threshold "
                     "for a target, and calibration. LABELLED is a folder with one sub-folder per label "
                     "(nsfw/, normal/...; a sub-folder named like an unsafe label counts as unsafe) or "
@@ -36,9 +36,9 @@ def register(subparsers) -> None:
     parser.add_argument("--threshold", type=threshold, default=0.5,
                         help="NSFW score from which a photo is flagged (default: %(default)s)")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--target-recall", type=threshold, metavar="R",
+    target.add_argument("--target-recall", type=share, metavar="R",
                         help="also print the threshold that flags this share of the unsafe photos")
-    target.add_argument("--target-fpr", type=threshold, metavar="F",
+    target.add_argument("--target-fpr", type=share, metavar="F",
                         help="also print the threshold whose false-positive rate stays within F")
     parser.add_argument("--plots", metavar="DIR", help="write ROC, precision-recall and score "
                                                         "histogram PNGs per model into DIR")

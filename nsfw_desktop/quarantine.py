@@ -18,7 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,24 +128,43 @@ def move_file(source: str | Path, wanted: str | Path, journal: Journal) -> tuple
     return destination, intent
 
 
-def _reserve(source: str, wanted: Path, journal: Journal) -> tuple[str, Intent]:
-    """Write the intent for the first free name, then create that name exclusively."""
+def free_name(wanted: str | Path, taken: Container[str] = ()) -> str:
+    """``wanted``, or the first ``stem (n).suffix`` beside it that no file has and that is
+    not in ``taken``."""
+    wanted = Path(wanted)
     stem, suffix = wanted.stem, wanted.suffix
     for n in range(_MAX_ATTEMPTS):
         candidate = os.fspath(wanted if n == 0 else wanted.with_name(f"{stem} ({n}){suffix}"))
-        if os.path.lexists(candidate):
-            continue
+        if candidate not in taken and not os.path.lexists(candidate):
+            return candidate
+    raise FileExistsError(errno.EEXIST, f"no free name for {wanted.name} after {_MAX_ATTEMPTS} tries",
+                          os.fspath(wanted))
+
+
+def outside_folders(moves: Iterable[Move], folders: Iterable[str]) -> list[Move]:
+    """The moves back (``source``: where the file was) that would create folders outside every
+    one of ``folders``: the user confirms these first, as the journal may come from another
+    computer or name a drive that is gone."""
+    roots = [os.path.abspath(f) for f in folders]
+    return [m for m in moves if not os.path.isdir(os.path.dirname(m.source))
+            and not any(os.path.commonpath([root, os.path.abspath(m.source)]) == root for root in roots)]
+
+
+def _reserve(source: str, wanted: Path, journal: Journal) -> tuple[str, Intent]:
+    """Write the intent for the first free name, then create that name exclusively."""
+    raced: set[str] = set()
+    while True:
+        candidate = free_name(wanted, raced)
         intent = journal.intend(source, candidate)
         try:
             os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except OSError as exc:
             journal.abandon(intent)
-            if isinstance(exc, FileExistsError):
-                continue  # taken since the check
-            raise
+            if not isinstance(exc, FileExistsError):
+                raise
+            raced.add(candidate)  # taken since the check
+            continue
         return candidate, intent
-    raise FileExistsError(errno.EEXIST, f"no free name for {wanted.name} after {_MAX_ATTEMPTS} tries",
-                          os.fspath(wanted))
 
 
 def _copy_across_devices(source: str, destination: str) -> None:

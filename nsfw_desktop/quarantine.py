@@ -43,15 +43,18 @@ class Outcome:
     database_error: str | None = None
 
 
-def quarantine(paths: Iterable[str], folder: str | Path, store: Store | None = None) -> Outcome:
-    """Move each file into ``folder`` (created if needed) under a free name."""
+def quarantine(paths: Iterable[str], folder: str | Path, store: Store | None = None, *,
+               database_error: str | None = None) -> Outcome:
+    """Move each file into ``folder`` (created if needed) under a free name. With
+    ``database_error`` (why the database cannot follow now) the moves are left unfinished
+    in the journal, for ``recover`` to bring the database in step later."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = f"cannot create the quarantine folder {folder}: {exc.strerror}"
         return Outcome([], [(path, reason) for path in paths])
-    mover = _Mover(Journal(folder), store)
+    mover = _Mover(Journal(folder), store, database_error)
     for path in paths:
         if _inside(path, folder):
             mover.outcome.failures.append((path, "already in the quarantine folder"))
@@ -60,14 +63,14 @@ def quarantine(paths: Iterable[str], folder: str | Path, store: Store | None = N
     return mover.outcome
 
 
-def undo(moves: Iterable[Move], store: Store | None = None) -> Outcome:
+def undo(moves: Iterable[Move], store: Store | None = None, *, database_error: str | None = None) -> Outcome:
     """Put quarantined files back where they were. If something new took the old name
     meanwhile, the file comes back next to it under a free name instead."""
     outcomes = []
     for move in moves:
-        mover = _Mover(Journal(os.path.dirname(move.destination)), store)
+        mover = _Mover(Journal(os.path.dirname(move.destination)), store, database_error)
         mover.move(move.destination, move.source)
-        store = None if mover.outcome.database_error else store  # one wait for a busy database is enough
+        database_error = mover.outcome.database_error  # one wait for a busy database is enough
         outcomes.append(mover.outcome)
     return Outcome([m for o in outcomes for m in o.moves], [f for o in outcomes for f in o.failures],
                    next((o.database_error for o in outcomes if o.database_error), None))
@@ -77,9 +80,9 @@ class _Mover:
     """Moves files one by one under ``journal`` (locked for each), the database following
     until it fails once; the moves after that stay unfinished in the journal."""
 
-    def __init__(self, journal: Journal, store: Store | None):
+    def __init__(self, journal: Journal, store: Store | None, database_error: str | None):
         self.journal, self.store = journal, store
-        self.outcome = Outcome([], [])
+        self.outcome = Outcome([], [], database_error)
 
     def move(self, source: str, wanted: Path | str) -> None:
         try:
@@ -92,14 +95,15 @@ class _Mover:
         self.outcome.moves.append(Move(source, destination))
 
     def _follow(self, intent: Intent) -> None:
+        if self.outcome.database_error is not None:
+            return  # left unfinished: recover() brings the database in step
         if self.store is not None:
             try:
                 follow(self.store, intent.source, intent.destination)
             except StoreError as exc:
                 self.outcome.database_error = str(exc)
-                self.store = None
-        if self.outcome.database_error is None:
-            self.journal.finish(intent)
+                return
+        self.journal.finish(intent)
 
 
 def move_file(source: str | Path, wanted: str | Path, journal: Journal) -> tuple[str, Intent]:

@@ -16,6 +16,7 @@ removed; a move that fails leaves nothing behind in the quarantine folder.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 from collections.abc import Container, Iterable
@@ -25,6 +26,8 @@ from pathlib import Path
 from nsfw_desktop.quarantine_journal import LOG_NAME as LOG_NAME  # re-exported for callers
 from nsfw_desktop.quarantine_journal import Intent, Journal, follow, sync_folder
 from nsfw_desktop.store import Store, StoreError
+
+log = logging.getLogger(__name__)
 
 _MAX_ATTEMPTS = 10_000
 
@@ -103,7 +106,10 @@ class _Mover:
             except StoreError as exc:
                 self.outcome.database_error = str(exc)
                 return
-        self.journal.finish(intent)
+        try:
+            self.journal.finish(intent)
+        except OSError as exc:  # the move stands; recover() marks it done next time
+            log.warning("could not mark a quarantine move done in %s: %s", self.journal.path, exc)
 
 
 def move_file(source: str | Path, wanted: str | Path, journal: Journal) -> tuple[str, Intent]:

@@ -56,6 +56,15 @@ def test_the_intent_is_written_before_the_file_moves(tmp_path, store, photo, mon
     assert intent.state == "open"
 
 
+def test_the_intent_is_fsynced_before_the_rename(tmp_path, store, photo, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda *args: events.append("rename") or real_replace(*args))
+    quarantine.quarantine([str(photo)], tmp_path / "q", store)
+    assert events == ["fsync", "fsync", "rename"]  # the journal, its new folder entry, then the file
+
+
 def test_a_kill_before_the_move_is_rolled_back(tmp_path, store, photo, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(quarantine.os, "replace", _kill)

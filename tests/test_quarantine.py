@@ -1,11 +1,11 @@
 import errno
-import json
 import os
 
 import pytest
 
 from nsfw_desktop import quarantine
-from nsfw_desktop.store import Result, Store
+from nsfw_desktop.quarantine_journal import Journal, origins, recover
+from nsfw_desktop.store import Result, Store, StoreError
 
 
 def _result(path, score=0.9):
@@ -63,9 +63,10 @@ def test_undo_puts_files_back(tmp_path, store):
     for i, p in enumerate(photos):
         assert p.read_bytes() == bytes([i])
         assert store.get(str(p)) is not None
-    assert sorted(os.listdir(tmp_path / "q")) == [quarantine.LOG_NAME]
-    journal = [json.loads(line) for line in (tmp_path / "q" / quarantine.LOG_NAME).read_text().splitlines()]
-    assert len(journal) == 6 and journal[0]["from"] == str(photos[0])
+    assert [p for p in os.listdir(tmp_path / "q") if not p.startswith(".")] == []
+    journal = Journal(tmp_path / "q").read()
+    assert len(journal) == 6 and journal[0].source == str(photos[0])
+    assert all(intent.state == "done" for intent in journal)
 
 
 def test_undo_does_not_overwrite_a_new_file_with_the_old_name(tmp_path, store):
@@ -93,19 +94,15 @@ def test_a_file_already_in_quarantine_stays_put(tmp_path, store):
     assert inside.read_bytes() == b"x"
 
 
-def test_another_file_system_is_copied_then_removed(tmp_path, monkeypatch):
+def test_another_file_system_is_copied_then_removed(tmp_path, store, monkeypatch):
     photo = _photo(tmp_path / "p", "a.jpg", b"content")
-    real_replace = os.replace
-
-    def cross_device(src, dst):
-        if os.fspath(src) == str(photo):
-            raise OSError(errno.EXDEV, "Invalid cross-device link")
-        return real_replace(src, dst)
-
-    monkeypatch.setattr(quarantine.os, "replace", cross_device)
-    destination = quarantine.move_file(photo, tmp_path / "q" / "a.jpg")
+    _cross_device_for(monkeypatch, photo)
+    synced = []
+    monkeypatch.setattr(quarantine, "sync_folder", synced.append)
+    outcome = quarantine.quarantine([str(photo)], tmp_path / "q", store)
     assert not photo.exists() and (tmp_path / "q" / "a.jpg").read_bytes() == b"content"
-    assert destination == str(tmp_path / "q" / "a.jpg")
+    assert outcome.moves == [quarantine.Move(str(photo), str(tmp_path / "q" / "a.jpg"))]
+    assert synced == [str(tmp_path / "q")]  # the copy's folder, before the original went
 
 
 def test_an_unwritable_quarantine_folder_fails_every_file_with_the_reason(tmp_path, store):
@@ -123,3 +120,54 @@ def test_undo_recreates_a_folder_removed_meanwhile(tmp_path, store):
     os.rmdir(tmp_path / "p" / "sub")
     restored = quarantine.undo(moved.moves, store)
     assert restored.moves[0].destination == str(photo) and photo.read_bytes() == b"x"
+
+
+def _cross_device_for(monkeypatch, photo):
+    """os.replace of ``photo`` fails as it does across file systems."""
+    real_replace = os.replace
+
+    def cross_device(src, dst):
+        if os.fspath(src) == str(photo):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(quarantine.os, "replace", cross_device)
+
+
+def test_a_source_that_may_not_be_deleted_leaves_no_copy_in_quarantine(tmp_path, store, monkeypatch):
+    photo = _photo(tmp_path / "readonly", "ro.jpg", b"x")
+    _cross_device_for(monkeypatch, photo)
+    real_unlink = os.unlink
+
+    def read_only_folder(path, *args, **kwargs):  # tests run as root, where chmod would not stop it
+        if os.fspath(path) == str(photo):
+            raise PermissionError(errno.EACCES, "Permission denied", str(photo))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(quarantine.os, "unlink", read_only_folder)
+    for _attempt in range(2):
+        outcome = quarantine.quarantine([str(photo)], tmp_path / "q", store)
+        assert outcome.failures == [(str(photo), "permission denied")] and not outcome.moves
+    assert [p for p in os.listdir(tmp_path / "q") if not p.startswith(".")] == []
+    assert photo.read_bytes() == b"x"
+
+
+def _busy(*args, **kwargs):
+    raise StoreError("The results database is busy: another nsfw-desktop is writing to it.")
+
+
+def test_a_busy_database_keeps_the_move_in_the_journal_and_catches_up_later(tmp_path, store, monkeypatch):
+    photos = [_photo(tmp_path / "p", f"{i}.jpg", bytes([i])) for i in range(2)]
+    store.put_many([_result(p) for p in photos])
+    with monkeypatch.context() as patch:
+        patch.setattr(Store, "move", _busy)
+        outcome = quarantine.quarantine([str(p) for p in photos], tmp_path / "q", store)
+    assert "busy" in outcome.database_error and not outcome.failures
+    moved = [m.destination for m in outcome.moves]
+    assert moved == [str(tmp_path / "q" / "0.jpg"), str(tmp_path / "q" / "1.jpg")]
+    assert origins(tmp_path / "q") == {m.destination: m.source for m in outcome.moves}
+    assert store.get(str(photos[0])) is not None  # not followed yet
+    recovery = recover(tmp_path / "q", store)
+    assert [i.destination for i in recovery.completed] == moved and recovery.database_error is None
+    assert store.get(str(photos[0])) is None and store.get(moved[0]) is not None
+    assert [i.state for i in Journal(tmp_path / "q").read()] == ["done", "done"]

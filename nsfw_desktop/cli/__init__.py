@@ -17,7 +17,7 @@ from nsfw_desktop.cli.common import CliError
 from nsfw_desktop.logs import setup_logging
 
 COMMANDS = ["scan", "classify", "export", "models", "bench", "serve", "watch", "explain", "embed", "similar",
-            "tag", "evaluate", "review", "policy", "gui"]
+            "tag", "quarantine", "evaluate", "review", "policy", "gui"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,6 +59,7 @@ class QuarantineController(QObject):
                                        "Edit > Undo quarantine (Ctrl+Z) puts them back.")
         for path, reason in outcome.failures[:MAX_LISTED]:
             self.messages.show_message(f"Not moved: {path}: {reason}")
+        self._tell_database_error(outcome)
 
     def _restored(self, outcome: Outcome) -> None:
         self.model.apply_moves(outcome.moves)
@@ -72,3 +73,20 @@ class QuarantineController(QObject):
                                        f"{listed(moved_elsewhere)}")
         for path, reason in outcome.failures[:MAX_LISTED]:
             self.messages.show_message(f"Not put back: {path}: {reason}")
+        self._tell_database_error(outcome)
+
+    def _tell_database_error(self, outcome: Outcome) -> None:
+        if outcome.database_error and outcome.moves:
+            reason = window_terms(outcome.database_error)
+            self.messages.show_message(
+                f"The files moved, but their results could not be updated: {reason} "
+                "Nothing is lost: the quarantine's journal knows where each file came from, and the "
+                "results catch up when the quarantine is opened or the app starts again. Undo still "
+                "puts the files back.")
+
+
+def window_terms(database_error: str) -> str:
+    """The database's message without its command-line advice (the first sentence, which
+    says what is wrong)."""
+    first, _, _ = database_error.partition(". ")
+    return first.rstrip(".") + "."

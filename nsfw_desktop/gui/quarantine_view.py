@@ -3,17 +3,18 @@ empty it to the system trash after a confirmation.
 
 The folder panel's "Quarantine" item shows the quarantine folder's photos in the
 grid, and this bar above it. Where each file came from is read from the
-quarantine's journal (``quarantine.LOG_NAME``), which every move appends to, so
-a file can be put back after a restart too. Emptying sends the files to the
+quarantine's journal (``quarantine_journal``), which every move writes to before
+it happens, so a file can be put back after a restart, or a crash, too: at
+start-up and each time the quarantine is opened, the moves a crash or a busy
+database left unfinished are completed or rolled back first. A file is put back
+into a folder that is gone, outside the screened folders, only when the user
+confirms it. Emptying sends the files to the
 system trash (``send2trash``), never a plain delete, and forgets their results.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
 
@@ -21,32 +22,12 @@ from nsfw_desktop.gui.folder_counts import under
 from nsfw_desktop.gui.folder_panel import FolderPanel
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
+from nsfw_desktop.gui.quarantine_controller import window_terms
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
-from nsfw_desktop.quarantine import LOG_NAME, Move
-
-log = logging.getLogger(__name__)
-
-
-def origins(folder: str | Path) -> dict[str, str]:
-    """Quarantined path -> where it was before, from the quarantine's journal; the last
-    move into each name counts."""
-    found: dict[str, str] = {}
-    try:
-        with open(Path(folder) / LOG_NAME, encoding="utf-8") as journal:
-            for line in journal:
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash; the others still count
-                found[entry["to"]] = entry["from"]
-                found.pop(entry["from"], None)  # moved out again (an undo)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log.warning("cannot read the quarantine journal in %s: %s", folder, exc)
-    return found
+from nsfw_desktop.quarantine import Move, outside_folders
+from nsfw_desktop.quarantine_journal import Recovery, origins
 
 
 class QuarantineView(QWidget):
@@ -73,6 +54,8 @@ class QuarantineView(QWidget):
         panel.chosen.connect(self._chosen)
         live.changed.connect(lambda _settings: panel.set_quarantine(self.folder))
         store.worker.trashed.connect(self._trashed)  # queued: a method of this thread's QObject
+        store.worker.recovered.connect(self._recovered)
+        store.recover(self.folder)
         for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved):
             signal.connect(self._update_label)
 
@@ -94,8 +77,21 @@ class QuarantineView(QWidget):
             self.messages.show_message(f"Where these came from is not in the quarantine's journal, so they "
                                        f"stay: {listed(unknown)}. Move them by hand in the file manager.")
         moves = [Move(source=known[p], destination=p) for p in paths if p in known]
+        elsewhere = outside_folders(moves, self.live.settings.folders)
+        if elsewhere and not self._confirmed(elsewhere):
+            self.messages.show_info(f"Kept in the quarantine: {listed([m.destination for m in elsewhere])}.")
+            moves = [m for m in moves if m not in elsewhere]
         if moves:
             self.put_back(moves)
+
+    def _confirmed(self, elsewhere: list[Move]) -> bool:
+        text = ("These photos came from folders that no longer exist and are not among your folders: "
+                f"{listed([m.source for m in elsewhere])}. Create those folders again and put the photos "
+                "back there?")
+        answer = QMessageBox.question(self, "Put back into missing folders", text,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def empty(self) -> None:
         paths = self.quarantined()
@@ -115,7 +111,23 @@ class QuarantineView(QWidget):
 
     def _chosen(self, folder: str | None) -> None:
         self.setVisible(folder == self.folder)
+        if folder == self.folder:
+            self.store.recover(self.folder)
         self._update_label()
+
+    def _recovered(self, recovery: Recovery) -> None:
+        """Moves an earlier crash (or a busy database) left unfinished, now finished."""
+        self.model.apply_moves(Move(i.source, i.destination) for i in recovery.completed)
+        finished = len(recovery.completed) + len(recovery.rolled_back)
+        if finished:
+            self.messages.show_info(f"Finished {finished} quarantine move(s) that were interrupted: "
+                                    f"{len(recovery.completed)} file(s) are in the quarantine, "
+                                    f"{len(recovery.rolled_back)} stayed where they were.")
+        if recovery.database_error:
+            self.messages.show_message(
+                f"Quarantined files' results could not be updated: {window_terms(recovery.database_error)} "
+                "The quarantine's journal keeps their moves; the results catch up when the quarantine "
+                "is opened again or the app restarts.")
 
     def _update_label(self) -> None:
         if self.isVisible():

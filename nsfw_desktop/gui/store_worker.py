@@ -17,6 +17,7 @@ import sqlite3
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from nsfw_desktop import export, quarantine
+from nsfw_desktop.quarantine_journal import Recovery, recover
 from nsfw_desktop.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class StoreWorker(QObject):
     reviewed = Signal(object, object)  # paths, review ('safe', 'nsfw' or None)
     quarantined = Signal(object)  # quarantine.Outcome
     restored = Signal(object)  # quarantine.Outcome of an undo
+    recovered = Signal(object)  # quarantine_journal.Recovery: unfinished moves completed or rolled back
     forgotten = Signal(object)  # paths whose results were deleted
     trashed = Signal(object, object)  # paths sent to the trash, [(path, why not)]
     exported = Signal(object, int)  # CSV path, rows written
@@ -61,7 +63,29 @@ class StoreWorker(QObject):
 
     @Slot(object, object)
     def quarantine(self, paths: list[str], folder: str) -> None:
-        self.quarantined.emit(quarantine.quarantine(paths, folder, self.store))
+        database_error = self._recovered(folder)
+        store = None if database_error else self.store
+        self.quarantined.emit(quarantine.quarantine(paths, folder, store, database_error=database_error))
+
+    @Slot(object)
+    def recover(self, folder: str) -> None:
+        """Complete or roll back the moves a killed process (or a busy database) left unfinished."""
+        self._recovered(folder)
+
+    def _recovered(self, folder: str) -> str | None:
+        """Recover ``folder``'s journal and say what was done. Returns why the database
+        cannot follow moves now (the journal then keeps them for later), or None."""
+        try:
+            recovery = recover(folder, self.store)
+        except sqlite3.Error as exc:  # the database cannot even be opened
+            recovery = Recovery(database_error=str(exc))
+        except OSError as exc:
+            self.failed.emit(f"Could not use the quarantine's journal in {folder}: {exc.strerror or exc}. "
+                             "Check that the quarantine folder can be written, in Settings if need be.")
+            return None
+        if recovery.completed or recovery.rolled_back or recovery.database_error:
+            self.recovered.emit(recovery)
+        return recovery.database_error
 
     @Slot(object)
     def forget(self, paths: list[str]) -> None:
@@ -94,7 +118,10 @@ class StoreWorker(QObject):
 
     @Slot(object)
     def undo(self, moves: list[quarantine.Move]) -> None:
-        self.restored.emit(quarantine.undo(moves, self.store))
+        folders = sorted({os.path.dirname(m.destination) for m in moves})
+        database_error = next(filter(None, [self._recovered(folder) for folder in folders]), None)
+        store = None if database_error else self.store
+        self.restored.emit(quarantine.undo(moves, store, database_error=database_error))
 
     @Slot(object, float)
     def export_flagged(self, path: str, threshold: float) -> None:
@@ -128,6 +155,7 @@ class StoreClient(QObject):
     _set_review = Signal(object, object)
     _quarantine = Signal(object, object)
     _undo = Signal(object)
+    _recover = Signal(object)
     _forget = Signal(object)
     _trash = Signal(object)
     _export = Signal(object, float)
@@ -144,6 +172,7 @@ class StoreClient(QObject):
         self._set_review.connect(self.worker.set_review)
         self._quarantine.connect(self.worker.quarantine)
         self._undo.connect(self.worker.undo)
+        self._recover.connect(self.worker.recover)
         self._forget.connect(self.worker.forget)
         self._trash.connect(self.worker.trash)
         self._export.connect(self.worker.export_flagged)
@@ -162,6 +191,10 @@ class StoreClient(QObject):
 
     def undo(self, moves: list[quarantine.Move]) -> None:
         self._undo.emit(moves)
+
+    def recover(self, folder: str) -> None:
+        """Finish what an interrupted quarantine move left; ``worker.recovered`` answers."""
+        self._recover.emit(folder)
 
     def forget(self, paths: list[str]) -> None:
         """Delete the stored results of ``paths``; ``worker.forgotten`` answers."""

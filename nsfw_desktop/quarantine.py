@@ -23,6 +23,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nsfw_desktop.paths import is_inside
 from nsfw_desktop.quarantine_journal import LOG_NAME as LOG_NAME  # re-exported for callers
 from nsfw_desktop.quarantine_journal import Intent, Journal, follow, sync_folder
 from nsfw_desktop.store import Store, StoreError
@@ -155,9 +156,9 @@ def outside_folders(moves: Iterable[Move], folders: Iterable[str]) -> list[Move]
     """The moves back (``source``: where the file was) that would create folders outside every
     one of ``folders``: the user confirms these first, as the journal may come from another
     computer or name a drive that is gone."""
-    roots = [os.path.abspath(f) for f in folders]
+    roots = list(folders)
     return [m for m in moves if not os.path.isdir(os.path.dirname(m.source))
-            and not any(os.path.commonpath([root, os.path.abspath(m.source)]) == root for root in roots)]
+            and not any(is_inside(m.source, root) for root in roots)]
 
 
 def _reserve(source: str, wanted: Path, journal: Journal) -> tuple[str, Intent]:

@@ -12,6 +12,7 @@ import sys
 
 from nsfw_desktop.cli.common import CliError, add_db_option, open_store, threshold
 from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.paths import is_inside
 
 
 def register(subparsers) -> None:
@@ -106,7 +107,7 @@ def _flagged(args: argparse.Namespace, store, folder: str, saved) -> list[str]:
     if not roots:
         raise CliError("--flagged needs the scanned files or folders to take flagged files from")
     under = [r for r in store.results()
-             if any(os.path.commonpath([root, r.path]) == root for root in roots)]
+             if any(is_inside(r.path, root) for root in roots)]
     if not under:
         raise CliError(f"no stored results under {', '.join(map(display_path, roots))}; scan them first "
                        "with 'nsfw-desktop scan'")

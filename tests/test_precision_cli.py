@@ -61,3 +61,9 @@ def test_embeddings_of_an_onnx_model_fail_with_one_clear_line(photos, tmp_path, 
     args = ["scan", str(photos), "--model", "open-nsfw", "--db", str(tmp_path / "r.db"), "--embeddings"]
     assert main(args) == 1
     assert "Choose the exact (or balanced) precision" in capsys.readouterr().err
+
+
+def test_models_list_names_the_included_model(capsys):
+    assert main(["models", "list"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("open-nsfw\t") and "works offline" in first

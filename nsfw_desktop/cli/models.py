@@ -13,7 +13,7 @@ def register(subparsers) -> None:
     pull.add_argument("model", nargs="?", default=None, metavar="ID",
                       help=f"Hugging Face repo id[@revision] (default: {DEFAULT_MODEL})")
     pull.set_defaults(func=run_pull)
-    listing = actions.add_parser("list", help="show the models in the Hugging Face cache")
+    listing = actions.add_parser("list", help="show the included model and those in the Hugging Face cache")
     listing.add_argument("--available", action="store_true",
                          help="show the models the app knows instead: architecture, size, licence, "
                               "where they come from, their recommended threshold, their speed "
@@ -38,6 +38,7 @@ def run_list(args) -> int:
 
     if args.available:
         return _print_catalogue()
+    _print_included(model_source)
     models = model_source.list_cached()
     if not models:
         print("No models in the Hugging Face cache. Fetch one with `nsfw-desktop models pull`.")
@@ -46,6 +47,18 @@ def run_list(args) -> int:
         print(f"{model.repo_id}\t{', '.join(model.revisions)}\t"
               f"{model.size_bytes / 1e6:.0f} MB{usable}")
     return 0
+
+
+def _print_included(model_source) -> None:
+    """open-nsfw, installed with the app: always there, though in no cache."""
+    try:
+        source = model_source.open_nsfw()
+    except ModelError as exc:
+        print(f"{model_source.OPEN_NSFW}\tnot usable: {exc}")
+        return
+    size = sum(p.stat().st_size for p in source.folder.glob("*.onnx"))
+    print(f"{model_source.OPEN_NSFW}\t{source.model_id.partition('@')[2]}\t{size / 1e6:.0f} MB"
+          "  (installed with the app: works offline, --model open-nsfw)")
 
 
 def _print_catalogue() -> int:

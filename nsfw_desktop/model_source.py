@@ -52,6 +52,11 @@ class ModelError(Exception):
         self.setting = setting
 
 
+class ModelUnavailable(ModelError):
+    """The model is not on this computer and cannot be downloaded now (offline, downloads
+    off, the Hub unreachable): the command line may fall back to open-nsfw."""
+
+
 @dataclass(frozen=True)
 class ModelSource:
     folder: Path  # holds config.json, preprocessor_config.json and the weights (or open-nsfw.onnx)
@@ -112,13 +117,13 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=
             f"{repo_id!r} is neither a model folder nor a Hugging Face repo id (owner/name)"
         ) from None
     if not download or constants.HF_HUB_OFFLINE:
-        raise ModelError(
+        raise ModelUnavailable(
             f"Model {repo_id} is not downloaded yet and downloads are off.",
             f"Fetch it with `nsfw-desktop models pull {repo_id}` while online, point --model at a "
             "local model folder, or use --model open-nsfw, whose weights come with nsfw-desktop.",
             setting="model")
     if not _hub_resolves(constants.ENDPOINT):
-        raise ModelError(
+        raise ModelUnavailable(
             f"Could not download model {repo_id}: {UNREACHABLE}.", DOWNLOAD_ADVICE, setting="model")
     try:
         return Path(snapshot_download(repo_id, revision=revision, allow_patterns=ALLOWED_PATTERNS,
@@ -137,7 +142,7 @@ def _snapshot(repo_id: str, revision: str | None, *, download: bool, tqdm_class=
         reason = _first_line(exc)
         if "ConnectError" in reason or "Name or service not known" in reason:
             reason = UNREACHABLE
-        raise ModelError(
+        raise ModelUnavailable(
             f"Could not download model {repo_id}: {reason}.", DOWNLOAD_ADVICE, setting="model") from None
 
 

@@ -99,9 +99,8 @@ def test_unusable_models_fail_with_one_clear_line(tmp_path, photos):
     pickled = build_tiny_vit(tmp_path / "pickled", safetensors=False)
     for model, expected in [(str(pickled), "only pickle weights"),
                             (str(tmp_path / "nowhere"), "Model folder not found"),
-                            (None, "nsfw-desktop models pull")]:
-        model_args = ["--model", model] if model else []
-        done = run_cli("scan", str(photos), "--db", str(tmp_path / "r.db"), *model_args)
+                            ("Falconsai/nsfw_image_detection", "nsfw-desktop models pull")]:
+        done = run_cli("scan", str(photos), "--db", str(tmp_path / "r.db"), "--model", model)
         assert done.returncode == 1, done.stderr
         assert expected in done.stderr and "Traceback" not in done.stderr
 

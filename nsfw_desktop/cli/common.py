@@ -96,32 +96,48 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
                         help="results database (default: in the app's data folder)")
 
 
-def build_classifier(args: argparse.Namespace, *, load: bool = True) -> Classifier:
+def build_classifier(args: argparse.Namespace, *, load: bool = True, fallback: bool = True) -> Classifier:
     """The classifier the options ask for, checked (and loaded), or CliError.
 
     ``load=False`` leaves the weights for the engine to load only if a file
-    needs classifying, so an unchanged rescan never pays for it."""
-    from nsfw_desktop.catalogue import recommended_threshold
-    from nsfw_desktop.classify import make_classifier
+    needs classifying, so an unchanged rescan never pays for it. Without --model
+    or --endpoint, when the default model is not here and cannot be downloaded
+    (offline), open-nsfw, installed with the app, is used instead and the user
+    told so (``fallback``); an explicit --model never falls back."""
+    from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW, ModelUnavailable
 
     endpoints = getattr(args, "endpoint", None) or []
     if endpoints and args.model:
         raise CliError("give either --model or --endpoint, not both")
-    threshold = getattr(args, "threshold", None)
-    db = getattr(args, "db", None)
     try:
-        classifier = make_classifier(args.model, device=args.device,
-                                     unsafe_labels=args.unsafe_labels.split(","),
-                                     endpoints=endpoints, token=getattr(args, "token", None),
-                                     precision=getattr(args, "precision", DEFAULT_PRECISION),
-                                     notify=_note, results_db=Path(db) if db else None,
-                                     threshold=recommended_threshold(args.model) if threshold is None
-                                     else threshold)
+        try:
+            classifier = _make(args, endpoints)
+        except ModelUnavailable as exc:
+            if not fallback or args.model or endpoints:
+                raise
+            _note(f"{exc.problem} Using open-nsfw instead, installed with the app (works offline); "
+                  f"`nsfw-desktop models pull` fetches {DEFAULT_MODEL}, --model chooses another.")
+            args.model = OPEN_NSFW
+            classifier = _make(args, endpoints)
         if load:
             classifier.load()
     except ModelError as exc:
         raise CliError(str(exc)) from None
     return classifier
+
+
+def _make(args: argparse.Namespace, endpoints: list[str]) -> Classifier:
+    from nsfw_desktop.catalogue import recommended_threshold
+    from nsfw_desktop.classify import make_classifier
+
+    threshold = getattr(args, "threshold", None)
+    db = getattr(args, "db", None)
+    return make_classifier(args.model, device=args.device, unsafe_labels=args.unsafe_labels.split(","),
+                           endpoints=endpoints, token=getattr(args, "token", None),
+                           precision=getattr(args, "precision", DEFAULT_PRECISION),
+                           notify=_note, results_db=Path(db) if db else None,
+                           threshold=recommended_threshold(args.model) if threshold is None
+                           else threshold)
 
 
 def _note(message: str) -> None:

@@ -66,8 +66,8 @@ def run(args) -> int:
 
     from nsfw_desktop.engine import scan
 
+    classifier = build_classifier(args, load=False)  # first: it may fall back to open-nsfw
     resolve_threshold(args)
-    classifier = build_classifier(args, load=False)
     policy = ScanPolicy(recursive=not args.no_recursive, include_hidden=args.include_hidden,
                         embeddings=args.embeddings, retry_errors=args.retry_errors)
     options = DecodeOptions(batch_size=args.batch_size, decode_workers=args.workers)

@@ -109,7 +109,7 @@ def run(args) -> int:
         return _serve_on_ray(args, config)
     if args.replicas != 1 or args.autoscale or args.max_ongoing:
         raise CliError("--replicas, --autoscale and --max-ongoing are for serve --ray")
-    classifier = build_classifier(args)
+    classifier = build_classifier(args, fallback=False)
     if not isinstance(classifier, LocalClassifier):
         raise CliError(f"serve answers with a transformers checkpoint, not {classifier.model_id}")
     app = create_app(InferenceService(classifier, config))

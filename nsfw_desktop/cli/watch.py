@@ -42,8 +42,8 @@ def run(args) -> int:
     for folder in folders:
         if not os.path.isdir(folder):
             raise CliError(f"not a folder: {folder}")
+    classifier = build_classifier(args)  # first: it may fall back to open-nsfw
     resolve_threshold(args)
-    classifier = build_classifier(args)
     printer = _Printer(args)
     watcher = Watcher(folders, classifier, args.db or default_db_path(), on_event=printer,
                       threshold=args.threshold, poll=args.poll)

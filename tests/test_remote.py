@@ -296,3 +296,17 @@ def test_panorama_scores_as_in_a_local_scan(tiny_model, tmp_path):
     for want in local_store.results():
         same = 1e-5 if want.path.endswith(".jpg") else 0.05  # sent as is, or shrunk to 448 px
         assert by_path[want.path] == pytest.approx(want.nsfw_score, abs=same), want.path
+
+
+def test_an_endpoint_that_is_down_is_retried_aloud_once(tmp_path):
+    """A command against a stopped server used to sit silent for the whole retry budget."""
+    told = []
+    classifier = remote(["http://127.0.0.1:9"], notify=told.append)
+    data = classifier.prepare(random_image(1))
+    predictions = classifier.predict([data, data, data])
+    classifier.close()
+    assert all("gave up after 4 tries" in p.error for p in predictions)
+    assert len(told) == 1
+    assert "http://127.0.0.1:9" in told[0] and "retrying, for up to 0 s and 4 tries per file" in told[0]
+    assert FAST_RETRY.longest_wait() == pytest.approx(0.07)
+    assert RetryPolicy().longest_wait() == 31

@@ -58,7 +58,7 @@ def make_classifier(
     if endpoints:
         from nsfw_desktop.classify.remote import RemoteClassifier
 
-        return RemoteClassifier(endpoints, token=token, unsafe_labels=unsafe_labels)
+        return RemoteClassifier(endpoints, token=token, unsafe_labels=unsafe_labels, notify=notify)
     source = model_source.resolve(model)
     if source.format != "transformers" or precision == "fast":
         from nsfw_desktop.classify.onnx import OnnxClassifier

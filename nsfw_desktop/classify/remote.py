@@ -30,7 +30,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -63,6 +63,10 @@ class RetryPolicy:
             raise ValueError(f"attempts must be at least 1, not {self.attempts}")
         if min(self.base_delay, self.max_delay, self.timeout) < 0:
             raise ValueError("delays and the timeout cannot be negative")
+
+    def longest_wait(self) -> float:
+        """Seconds of waiting, at most, before an image is given up on (without Retry-After)."""
+        return sum(min(self.base_delay * 2 ** n, self.max_delay) for n in range(self.attempts - 1))
 
     def delay(self, attempt: int, asked: float | None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (0-based)."""
@@ -135,6 +139,7 @@ class RemoteClassifier:
         jpeg_quality: int = 90,
         in_flight: int = DEFAULT_IN_FLIGHT,
         retry: RetryPolicy | None = None,
+        notify: Callable[[str], None] = log.info,
     ):
         self.urls = list(dict.fromkeys(url.strip() for url in endpoints if url.strip()))
         if not self.urls:
@@ -158,6 +163,8 @@ class RemoteClassifier:
         self.jpeg_quality = jpeg_quality
         self.in_flight = in_flight
         self.retry = retry or RetryPolicy()
+        self._notify = notify
+        self._retrying = False  # the user was told of retries since the last answer
         self.unsafe_names = tuple(unsafe_labels)
         self._token = token
         self._lock = threading.Lock()
@@ -250,11 +257,23 @@ class RemoteClassifier:
                 self._endpoints.release(endpoint, failed=True,
                                         rest=self.retry.delay(attempt, failure.wait))
                 log.info("%s (attempt %d of %d)", failure.reason, attempt + 1, self.retry.attempts)
+                self._tell_retrying(failure.reason)
                 continue
             self._endpoints.release(endpoint)
+            self._retrying = False
             return prediction
         return Prediction(label="", nsfw_score=0.0,
                           error=f"gave up after {self.retry.attempts} tries: {failure.reason}")
+
+    def _tell_retrying(self, reason: str) -> None:
+        """Say once, until an answer comes, that the endpoint is being retried and for how long:
+        without it a command sits silent for half a minute."""
+        with self._lock:
+            if self._retrying:
+                return
+            self._retrying = True
+        self._notify(f"{reason}; retrying, for up to {self.retry.longest_wait():.0f} s and "
+                     f"{self.retry.attempts} tries per file, before reporting the file as an error")
 
     def _prediction(self, answer) -> Prediction:
         scores = {}

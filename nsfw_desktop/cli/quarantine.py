@@ -10,9 +10,9 @@ import argparse
 import os
 import sys
 
+from nsfw_desktop.canonical import StoredNames, under
 from nsfw_desktop.cli.common import CliError, add_db_option, open_store, threshold
 from nsfw_desktop.displaypath import display_path
-from nsfw_desktop.paths import is_inside
 
 
 def register(subparsers) -> None:
@@ -106,18 +106,20 @@ def _flagged(args: argparse.Namespace, store, folder: str, saved) -> list[str]:
     roots = [os.path.abspath(p) for p in args.paths]
     if not roots:
         raise CliError("--flagged needs the scanned files or folders to take flagged files from")
-    under = [r for r in store.results()
-             if any(is_inside(r.path, root) for root in roots)]
-    if not under:
+    found = list(under(store.results(), roots))
+    if not found:
         raise CliError(f"no stored results under {', '.join(map(display_path, roots))}; scan them first "
                        "with 'nsfw-desktop scan'")
-    return [r.path for r in under if r.flagged(args.threshold) and os.path.dirname(r.path) != folder]
+    return [r.path for r in found if r.flagged(args.threshold) and os.path.dirname(r.path) != folder]
 
 
 def _quarantine(paths: list[str], folder: str, store) -> int:
     from nsfw_desktop import quarantine
 
-    outcome = quarantine.quarantine([os.path.abspath(p) for p in paths], folder, store)
+    names = StoredNames(store.results())
+    # A file named through a link, or by its real path, moves under the name its row has.
+    stored = [p if store.get(p) is not None else names.find(p) or p for p in map(os.path.abspath, paths)]
+    outcome = quarantine.quarantine(stored, folder, store)
     for move in outcome.moves:
         print(f"moved\t{display_path(move.source)}\t{display_path(move.destination)}")
     for path, reason in outcome.failures:

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+from nsfw_desktop.canonical import StoredNames
 from nsfw_desktop.cli.common import CliError, add_db_option, open_store, positive_int, threshold
 from nsfw_desktop.displaypath import display_path, path_fields
 
@@ -37,10 +38,12 @@ def run(args) -> int:
                          (("nsfw", args.nsfw), ("safe", args.safe), (None, args.clear)) if paths)
     paths = [os.path.abspath(path) for path in paths]
     with open_store(args) as store:
-        known = [path for path in paths if store.get(path) is not None]
+        names = StoredNames(store.results())
+        stored = {path: path if store.get(path) is not None else names.find(path) for path in paths}
+        known = [found for found in stored.values() if found is not None]
         store.set_review(known, review)
-    for path in paths:
-        if path not in known:
+    for path, found in stored.items():
+        if found is None:
             print(f"warning: {display_path(path)} is not in the results database: scan it first "
                   "(nsfw-desktop scan), then review it", file=sys.stderr)
     verb = f"marked {review}" if review else "cleared"

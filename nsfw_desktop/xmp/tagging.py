@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nsfw_desktop.paths import is_inside
+from nsfw_desktop.canonical import under
 from nsfw_desktop.store import Result, Store
 from nsfw_desktop.xmp.files import remove_stale_temporaries
 from nsfw_desktop.xmp.keywords import TagOptions, state_of
@@ -48,11 +48,9 @@ def tag_stored(store: Store, paths: Iterable[str], options: TagOptions, *, remov
 
 
 def results_under(store: Store, paths: Iterable[str]) -> Iterator[Result]:
-    """The stored results of the files ``paths`` name, and of every file under the folders."""
-    roots = list(paths)
-    for result in store.results():
-        if any(is_inside(result.path, root) for root in roots):
-            yield result
+    """The stored results of the files ``paths`` name, and of every file under the folders,
+    however a folder is reached (``canonical``: a link, or its real path)."""
+    return under(store.results(), paths)
 
 
 def remove_tags(photos: Iterable[str], options: TagOptions) -> Report:

@@ -214,6 +214,7 @@ def test_a_schema_1_database_is_upgraded_keeping_its_rows_and_reviews(tmp_path):
         assert (row.kind, row.duration, row.worst_frame_time, row.frames, row.frame_scores) == (
             "image", None, None, None, None)
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.sniffed() == {}  # schema 7's table of files known to be no picture
 
 
 def test_a_video_row_keeps_its_duration_worst_frame_time_and_frames(tmp_path):

@@ -36,7 +36,8 @@ class SniffedFiles:
     @user_errors
     def sniffed(self) -> dict[bytes, tuple[int, int]]:
         """path bytes -> (file_size, mtime_ns) of every file sniffed as no picture or video."""
-        return {row[0]: (row[1], row[2]) for row in self.db.execute("SELECT * FROM sniffed")}
+        rows = self.db.execute("SELECT path, file_size, mtime_ns FROM sniffed")
+        return {path: (size, mtime_ns) for path, size, mtime_ns in rows}
 
     @user_errors
     def update_sniffed(self, found: Iterable[tuple[bytes, int, int]], gone: Iterable[bytes]) -> None:

@@ -17,7 +17,7 @@ from nsfw_desktop.classify import Classifier, speeds
 from nsfw_desktop.pipeline import ClassifyEntries, ScanControl, ScanPolicy, classify_and_commit, is_current
 from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.store import Result, Store
-from nsfw_desktop.walker import FileEntry, WalkReport, walk
+from nsfw_desktop.walker import FileEntry, Sniffed, WalkReport, walk
 
 DEFAULT_BATCH_SIZE = 8
 
@@ -106,11 +106,12 @@ def scan(
     roots = [os.path.abspath(root) for root in roots]
     report = WalkReport()
     known = store.fingerprints()
+    sniffed = Sniffed(store.sniffed())
     seen: set[bytes] = set()
     todo: list[FileEntry] = []
     earlier_flagged = earlier_errors = 0
     for entry in walk(roots, report, recursive=policy.recursive, include_hidden=policy.include_hidden,
-                      videos=policy.videos):
+                      videos=policy.videos, sniffed=sniffed):
         key = os.fsencode(entry.path)
         seen.add(key)
         if defer is not None and defer(entry):
@@ -123,6 +124,11 @@ def scan(
             todo.append(entry)
     store.mark_found(seen)
     pruned, missing = _prune_vanished(store, known, seen, roots)
+    # Non-pictures the walk did not meet under the roots (gone, pictures now, or skipped this
+    # time) are forgotten: a row too many would only cost one more sniff, never a wrong skip.
+    under = tuple(os.fsencode(os.path.join(root, "")) for root in roots)
+    store.update_sniffed(sniffed.found, [path for path in sniffed.known
+                                         if path not in sniffed.met and path.startswith(under)])
     unchanged = len(seen) - len(todo)
     yield ScanStarted(len(todo), unchanged, pruned, missing, list(report.problems))
 

@@ -15,7 +15,8 @@ model's rows also carries a ``policy_score``, computed from its stored
 embedding (``linear_policy``); ``put_many`` gives new rows theirs as they are
 stored, in the same transaction, so a scan, the watcher and a fill-in all get
 it. A review mark wins over both scores (``Result.flagged``). The policies and
-evaluate's kept scores are in ``store_learning``.
+evaluate's kept scores are in ``store_learning``; the files a walk found to be
+no picture, so that a rescan need not open them again, in ``store_sniffed``.
 
 Opening and SQLite's errors (``StoreError``) are the job of ``database``.
 """
@@ -39,6 +40,7 @@ from nsfw_desktop.linear_policy import batch_scores
 from nsfw_desktop.store_learning import LearningTables
 from nsfw_desktop.store_schema import SCHEMA, migrate
 from nsfw_desktop.store_schema import SCHEMA_VERSION as SCHEMA_VERSION  # re-exported for callers
+from nsfw_desktop.store_sniffed import SniffedFiles
 
 EMBEDDING_DTYPE = np.dtype("<f2")  # float16, little-endian, whatever the machine
 
@@ -121,7 +123,7 @@ class Fingerprint(NamedTuple):
         return (self.file_size, self.mtime_ns, self.model) == (size, mtime_ns, model)
 
 
-class Store(LearningTables):
+class Store(LearningTables, SniffedFiles):
     """The results database at ``path``, created if needed; ``read_only=True`` opens an
     existing one without ever taking the write lock (so a running scan is never held up)
     and works on read-only media. Raises StoreError."""

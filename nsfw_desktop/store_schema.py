@@ -10,7 +10,8 @@ date. The ``embeddings_log`` says which rows changed (by rowid, the most recent
 100,000 changes), so that matrix follows a scan batch or a removal without a
 reload; a move keeps its row and needs nothing. ``database_identity`` tells two
 databases at the same path apart. The personal policies' tables are in
-``store_learning``.
+``store_learning``; the files known to be no picture (``sniffed``) in
+``store_sniffed``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from __future__ import annotations
 import sqlite3
 
 from nsfw_desktop.store_learning import LEARNING_SCHEMA
+from nsfw_desktop.store_sniffed import SNIFFED_SCHEMA
 
 SCHEMA_VERSION = 6  # 2: results.missing_since; 3: results.policy_score, policies,
 # evaluation_scores; 4: embeddings_log, database_identity; 5: kind, duration, worst_frame_time, frames;
-# 6: frame_scores
+# 6: frame_scores. The sniffed table came without a new version: the schema script adds it on the
+# next writable opening, an older nsfw-desktop ignores it, and read-only commands never read it, so
+# a database stays readable (export, similar on a read-only copy) and usable by the version before.
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -94,7 +98,7 @@ CREATE TABLE IF NOT EXISTS database_identity (
     id TEXT NOT NULL                -- random, made with the database: files kept for it say whose
 );
 INSERT OR IGNORE INTO database_identity VALUES (0, lower(hex(randomblob(16))));
-""" + LEARNING_SCHEMA
+""" + LEARNING_SCHEMA + SNIFFED_SCHEMA
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -111,4 +115,4 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE results ADD COLUMN frames INTEGER")
     if columns and "frame_scores" not in columns:  # schema 1 to 5
         db.execute("ALTER TABLE results ADD COLUMN frame_scores TEXT")
-    # Schema 3 to 4 only adds tables and triggers: the schema script makes them.
+    # Schema 3 to 4 (and the sniffed table) only add tables and triggers: the schema script makes them.

@@ -14,9 +14,11 @@ Rules (documented in the README):
 - Each frame is scaled down as soon as it is decoded (shorter side
   ``min_side``), so no full-size copies are kept; the display rotation of a
   phone video is applied, so the model sees it upright.
-- Bounded per file: a resolution over ``max_pixels``, a duration over
-  ``max_seconds`` or a frame count no frame rate explains is refused from the
-  headers; decoding stops at ``timeout`` seconds (also for reads that stall).
+- Bounded per file: an MP4 whose tables list more samples than it has bytes of
+  data is refused before FFmpeg opens it (``video_tables``); a resolution over
+  ``max_pixels``, a duration over ``max_seconds`` or a frame count no frame rate
+  explains is refused from the headers; decoding stops at ``timeout`` seconds
+  (also for reads that stall).
 - A file whose frames stop well before the duration it claims is truncated.
 - Failures raise ImageError with a reason for the user.
 """
@@ -35,6 +37,7 @@ from typing import BinaryIO
 from PIL import Image
 
 from nsfw_desktop.imaging import ImageError, looks_like_image, open_regular
+from nsfw_desktop.video_tables import sample_claim_problem
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".qt", ".3gp", ".3g2", ".mkv", ".webm", ".avi"})
 
@@ -195,6 +198,9 @@ def _opened(source: str | Path | BinaryIO, timeout: float, max_pixels: int, max_
                 if os.path.getsize(source) == 0:
                     raise VideoError("the file is empty (0 bytes)")
                 source = stack.enter_context(open_regular(source))
+            # Before FFmpeg builds its index from the tables, which a hostile file inflates.
+            if (problem := sample_claim_problem(source)) is not None:
+                raise VideoError(problem)
             # The timeout interrupts FFmpeg's reads too, so a stalled read cannot hang a scan.
             container = stack.enter_context(av.open(source, "r", timeout=(timeout, timeout)))
             stream = _checked_stream(container, max_pixels)
@@ -218,6 +224,8 @@ def _opened(source: str | Path | BinaryIO, timeout: float, max_pixels: int, max_
                          "it may be damaged or on a very slow drive") from None
     except av.FFmpegError as exc:
         raise VideoError(f"the video is truncated or corrupt ({exc.strerror or exc})") from None
+    except OSError as exc:  # reading the tables before FFmpeg: a failing drive, say
+        raise VideoError(f"the file could not be read ({exc.strerror or exc})") from None
 
 
 def _checked_stream(container, max_pixels: int):

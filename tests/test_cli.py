@@ -11,7 +11,7 @@ import pytest
 
 from nsfw_desktop.cli import main
 from nsfw_desktop.export import COLUMNS
-from nsfw_desktop.store import Store
+from nsfw_desktop.store import SCHEMA_VERSION, Store
 from tests.conftest import build_tiny_vit, write_photos
 
 
@@ -147,10 +147,11 @@ def test_database_problems_are_one_line_errors_and_delete_nothing(photos, tiny_m
                                                                   capsys, monkeypatch):
     from nsfw_desktop import database
 
-    newer = tmp_path / "newer.db"
+    newer, newer_version = tmp_path / "newer.db", SCHEMA_VERSION + 1
+    too_new = f"written by a newer nsfw-desktop (schema {newer_version};"
     Store(newer).close()
     with sqlite3.connect(newer) as raw:
-        raw.execute("PRAGMA user_version=7")
+        raw.execute(f"PRAGMA user_version={newer_version}")
     text = tmp_path / "notes.txt"
     text.write_text("not a database\n" * 100)
     busy = tmp_path / "busy.db"
@@ -160,9 +161,8 @@ def test_database_problems_are_one_line_errors_and_delete_nothing(photos, tiny_m
     writer.execute("BEGIN EXCLUSIVE")  # another nsfw-desktop, mid-way through a batch
     try:
         for argv, expected in [
-            (scan_args(tiny_model, newer, photos), "written by a newer nsfw-desktop (schema 7;"),
-            (["export", "--csv", str(tmp_path / "a.csv"), "--db", str(newer)],
-             "written by a newer nsfw-desktop (schema 7;"),
+            (scan_args(tiny_model, newer, photos), too_new),
+            (["export", "--csv", str(tmp_path / "a.csv"), "--db", str(newer)], too_new),
             (["export", "--csv", str(tmp_path / "b.csv"), "--db", str(text)],
              f"{text} is not an nsfw-desktop results database (file is not a database)"),
             (scan_args(tiny_model, text, photos),
@@ -180,7 +180,7 @@ def test_database_problems_are_one_line_errors_and_delete_nothing(photos, tiny_m
         writer.close()
     assert text.read_text() == "not a database\n" * 100
     with sqlite3.connect(newer) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == newer_version
     assert Store(busy).count() == 0
     assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
 

@@ -89,6 +89,36 @@ def test_walk_rules(tmp_path, make_classifier, store):
     assert flat == []  # everything at the top level is already known
 
 
+def test_an_unchanged_rescan_opens_no_file_it_found_to_be_no_picture(tmp_path, make_classifier, store,
+                                                                     monkeypatch):
+    from nsfw_desktop import walker
+
+    root = tmp_path / "downloads"
+    write_photos(root, 1)
+    (root / "report.pdf").write_bytes(b"%PDF-1.7 not an image")
+    (root / "notes").write_bytes(b"no extension, no picture")
+    run_scan([root], make_classifier(), store)
+    opened = []
+    sniff = walker.open_regular
+
+    def counted(path):
+        opened.append(os.path.basename(path))
+        return sniff(path)
+
+    monkeypatch.setattr(walker, "open_regular", counted)
+    started, _, _ = run_scan([root], make_classifier(), store)
+    assert opened == [] and started.unchanged == 1
+    # A changed file is sniffed again; a vanished one, or one that became a picture, is forgotten.
+    (root / "notes").write_bytes(b"longer notes, still no picture")
+    run_scan([root], make_classifier(), store)
+    assert opened == ["notes"]
+    (root / "report.pdf").unlink()
+    shutil.copyfile(root / "photo_0000.png", root / "notes")
+    _, _, results = run_scan([root], make_classifier(), store)
+    assert [os.path.basename(r.path) for r in results] == ["notes"]
+    assert store.sniffed() == {}
+
+
 def test_unicode_and_undecodable_names(tmp_path, make_classifier, store):
     if sys.platform != "linux":
         pytest.skip("byte file names are a POSIX feature")

@@ -214,6 +214,7 @@ def test_a_schema_1_database_is_upgraded_keeping_its_rows_and_reviews(tmp_path):
         assert (row.kind, row.duration, row.worst_frame_time, row.frames, row.frame_scores) == (
             "image", None, None, None, None)
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.sniffed() == {}  # the table of files known to be no picture
 
 
 def test_a_video_row_keeps_its_duration_worst_frame_time_and_frames(tmp_path):
@@ -245,3 +246,18 @@ def test_an_older_schema_opened_read_only_says_how_to_upgrade(tmp_path):
         Store(path, read_only=True)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1  # left as it was
+
+
+def test_a_database_of_the_version_before_the_sniffed_table_stays_readable_and_gains_it(tmp_path):
+    """No new schema version for an added table: a read-only command reads the previous
+    version's database as it is, and the next scan adds the table."""
+    path = tmp_path / "r.db"
+    with Store(path) as db:
+        db.put_many([result(1)])
+        db.db.execute("DROP TABLE sniffed")  # as the version before left it
+        db.db.commit()
+    with Store(path, read_only=True) as db:
+        assert db.count() == 1
+    with Store(path) as db:
+        assert db.sniffed() == {}
+        assert db.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6

@@ -3,6 +3,7 @@ become error rows. The videos are encoded here with PyAV from still pictures."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -17,7 +18,14 @@ from nsfw_desktop.store import Store
 from nsfw_desktop.video import load_video, looks_like_video, sample_times
 from nsfw_desktop.walker import WalkReport, walk
 from tests.conftest import random_image, run_scan, write_photos
-from tests.videos import patched, write_audio, write_video
+from tests.videos import (
+    claiming_samples,
+    compressed_movie,
+    patched,
+    write_audio,
+    write_old_quicktime,
+    write_video,
+)
 
 SIZE = (128, 96)
 
@@ -167,6 +175,67 @@ def test_containers_claiming_absurd_frame_counts_or_durations_are_error_rows(tmp
                       "the file is corrupt or hostile",
     }
     assert [Path(r.path).name for r in results if not r.error] == ["photo_0000.png"]
+
+
+def test_mp4_tables_claiming_more_samples_than_the_file_holds_are_refused_before_ffmpeg(
+        tmp_path, local, store, monkeypatch):
+    # FFmpeg allocates its index from these counts: 2.9 GB and 7 s to open each of these files.
+    import av
+
+    folder = tmp_path / "downloads"
+    write_photos(folder, 1)
+    frame = [(random_image(1, (16, 16)), 0.1)]
+    one = write_video(tmp_path / "one.mp4", frame, size=(16, 16)).read_bytes()
+    fragmented = write_video(tmp_path / "fragmented.mp4", frame, size=(16, 16),
+                             options={"movflags": "frag_keyframe+empty_moov"}).read_bytes()
+    (folder / "tables.mp4").write_bytes(claiming_samples(one, 80_000_000))
+    (folder / "compressed.mov").write_bytes(compressed_movie(claiming_samples(one, 80_000_000)))
+    # A fragment's track run (trun) with no per-sample fields: its count after version and flags.
+    (folder / "fragment.mp4").write_bytes(patched(fragmented, b"trun", 8, ">I", 80_000_000))
+
+    def never(*args, **kwargs):
+        raise AssertionError("FFmpeg was asked to open a file that claims 80 million samples")
+
+    monkeypatch.setattr(av, "open", never)
+    _, _, results = run_scan([folder], local, store)
+    errors = {Path(r.path).name: r.error for r in results if r.error}
+    assert errors.keys() == {"tables.mp4", "compressed.mov", "fragment.mp4"}
+    for error in errors.values():
+        assert re.fullmatch(r"refused: the video's tables list 80000000 samples, but the file holds only "
+                            r"\d{3} bytes of picture and sound data: the file is truncated, corrupt or "
+                            "hostile", error), error
+    assert [Path(r.path).name for r in results if not r.error] == ["photo_0000.png"]
+
+
+def test_real_mp4s_pass_the_sample_count_check(tmp_path):
+    scenes = [(random_image(1, SIZE), 4), (random_image(2, SIZE), 4)]
+    fragmented = write_video(tmp_path / "fragmented.mp4", scenes,
+                             options={"movflags": "frag_keyframe+empty_moov"})
+    assert len(load_video(fragmented, min_side=48).frames) == 8
+    compressed = tmp_path / "compressed.mov"
+    compressed.write_bytes(compressed_movie(write_video(tmp_path / "plain.mp4", scenes).read_bytes()))
+    assert len(load_video(compressed, min_side=48).frames) == 8
+    # Old QuickTime films count uncompressed sound samples, more than the bytes of IMA4 sound
+    # (0.53 byte each): FFmpeg indexes such a track by chunks, so its count is no claim.
+    film = write_old_quicktime(tmp_path / "old.mov", scenes)
+    assert len(load_video(film, min_side=48).frames) == 8
+
+
+def test_mp4_headers_too_large_to_check_are_refused(tmp_path, monkeypatch):
+    from nsfw_desktop import video_tables
+
+    clip = write_video(tmp_path / "clip.mp4", [(random_image(1, SIZE), 2)]).read_bytes()
+    monkeypatch.setattr(video_tables, "_MAX_BOXES", 50)
+    padded = tmp_path / "padded.mp4"
+    at = clip.index(b"moov") - 4
+    padded.write_bytes(clip[:at] + b"\0\0\0\x08free" * 60 + clip[at:])
+    with pytest.raises(ImageError, match="made of more than 50 boxes, which no real video is"):
+        load_video(padded, min_side=48)
+    monkeypatch.setattr(video_tables, "_MAX_COMPRESSED_MOVIE", 1 << 10)
+    compressed = tmp_path / "compressed.mov"
+    compressed.write_bytes(compressed_movie(clip))
+    with pytest.raises(ImageError, match=r"compressed header claims \d+ bytes, more than the 0 MB"):
+        load_video(compressed, min_side=48)
 
 
 @pytest.mark.parametrize("limit, reason", [

@@ -3,8 +3,11 @@
 Builds a tree of N small photos (default 10,000) in 100 folders, scans it once
 with a tiny model to fill the database, then times a second, unchanged scan
 beside the floor any rescan must pay: ``os.walk`` plus ``os.stat`` of every file.
+With ``--documents``, the tree is mostly other files instead (a photo in 29:
+documents, data and files without extension, which the walk tells from
+pictures by their first bytes), in folders of 1,000.
 
-    python -m nsfw_desktop.benchmarks.rescan [--files 10000] [--dir DIR]
+    python -m nsfw_desktop.benchmarks.rescan [--files 10000] [--documents] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +37,28 @@ def build_library(root: Path, files: int, per_folder: int = 100) -> None:
     sample.unlink()
 
 
+# What a home folder or Downloads holds beside photos: name and first bytes.
+DOCUMENTS = [("report.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), ("notes.txt", b"Meeting notes\n"),
+             ("table.csv", b"date,amount\n2024-01-01,12.50\n"), ("data.json", b'{"rows": []}\n'),
+             ("letter.docx", b"PK\x03\x04\x14\x00\x06\x00"), ("README", b"Build with make.\n"),
+             ("core", b"\x7fELF\x02\x01\x01\x00"), ("archive.zip", b"PK\x03\x04\x0a\x00\x00\x00")]
+
+
+def build_documents(root: Path, files: int, per_folder: int = 1000, photo_every: int = 29) -> None:
+    sample = root / "sample.jpg"
+    camera_photo(0, (64, 48)).save(sample, "JPEG")
+    for i in range(files):
+        folder = root / f"folder_{i // per_folder:03d}"
+        folder.mkdir(exist_ok=True)
+        if i % photo_every == 0:
+            shutil.copyfile(sample, folder / f"IMG_{i:06d}.jpg")
+        else:
+            name, content = DOCUMENTS[i % len(DOCUMENTS)]
+            stem, dot, suffix = name.partition(".")
+            (folder / f"{stem}_{i:06d}{dot}{suffix}").write_bytes(content)
+    sample.unlink()
+
+
 def bare_walk(root: Path) -> int:
     count = 0
     for folder, _, names in os.walk(root):
@@ -55,14 +80,16 @@ def timed_scan(root: Path, classifier, store: Store) -> tuple[float, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--documents", action="store_true",
+                        help="a tree of mostly documents and data, one photo in 29")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary one)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of rescan and walk")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="nsfw-rescan-"))
-    library = work / "library"
+    library = work / ("documents" if args.documents else "library")
     if not library.exists():
         library.mkdir(parents=True)
-        build_library(library, args.files)
+        (build_documents if args.documents else build_library)(library, args.files)
     classifier = make_classifier(str(make_vit(work / "tiny-vit", TINY_VIT)), device="cpu")
     with Store(work / "results.db") as store:
         first, _ = timed_scan(library, classifier, store)

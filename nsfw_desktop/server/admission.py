@@ -6,7 +6,8 @@ than ``limit``, or one whose body would take the budget past its end, is
 refused, unread, with a Retry-After that says when its turn is likely to
 come: the number of requests ahead of it (those accepted, and those refused
 earlier and not yet back) times the measured time per answer, and no more
-refused clients sent back in one second than there are places. So a burst is
+refused clients sent back in one second than there are places (for large
+bodies, as many as the budget holds at once). So a burst is
 spread over the time the server needs to drain it, instead of every refused
 client coming back in the same second to find the server still full.
 
@@ -54,7 +55,7 @@ class Admission:
             soon = now + self.seconds_per_answer() * self.limit
             room = self.limit - self.in_flight - sum(1 for due in self._returns if due <= soon)
         if room <= 0 or self.held + size > self.budget:
-            return self._refuse(now)
+            return self._refuse(now, size)
         if self.in_flight == 0:
             self._busy_since = now
         self.in_flight += 1
@@ -87,12 +88,14 @@ class Admission:
             return True
         return False
 
-    def _refuse(self, now: float) -> int:
+    def _refuse(self, now: float, size: int) -> int:
+        # Places for requests like this one: bodies this large may fit the budget fewer times.
+        places = max(1, min(self.limit, self.budget // max(size, 1)))
         per_answer = self.seconds_per_answer()
-        ahead = self.in_flight + len(self._returns) - self.limit + 1  # answers before a free place
+        ahead = self.in_flight + len(self._returns) - places + 1  # answers before a free place
         # Retry-After counts whole seconds, so clients told the same number come back together
-        # and at most ``limit`` of them find a place: the others are told a later second.
-        rounds = 1 + len(self._returns) // self.limit
+        # and at most ``places`` of them find one: the others are told a later second.
+        rounds = 1 + len(self._returns) // places
         after_the_last = math.ceil(self._returns[-1] - now) if self._returns else 0  # keeps the order
         retry_after = min(MAX_RETRY_AFTER, max(rounds, after_the_last, math.ceil(ahead * per_answer)))
         if len(self._returns) < RETURNS_PER_PLACE * self.limit:

@@ -5,6 +5,7 @@ import logging
 import select
 import socket
 import time
+from collections import Counter
 
 import aiohttp
 import httpx2
@@ -12,6 +13,7 @@ import pytest
 
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.model_source import resolve
+from nsfw_desktop.server.admission import Admission
 from nsfw_desktop.server.background import ServerThread
 from tests import serving
 from tests.serving import png_bytes
@@ -97,6 +99,15 @@ def test_bodies_are_admitted_before_they_are_sent_and_within_a_budget(local):
         for sock in socks:
             sock.close()
         thread.stop()
+
+
+def test_large_bodies_refused_by_the_budget_are_sent_back_as_many_a_second_as_it_holds():
+    admission = Admission(limit=64, budget=8 * 2**20)
+    assert all(admission.enter(2**20) is None for _ in range(8))  # the budget is full
+    retry_afters = [admission.enter(2**20) for _ in range(40)]
+    assert None not in retry_afters
+    # Before, all 40 were told the same second, as if 64 places were free for them.
+    assert max(Counter(retry_afters).values()) <= 8, retry_afters
 
 
 def test_a_chunked_body_holds_the_largest_body_of_the_budget(local):

@@ -73,6 +73,7 @@ def register(subparsers) -> None:
 
 
 def port(text: str) -> int:
+    """--port: checked before anything loads (a port over 65535 was an OverflowError at listening)."""
     value = int(text)
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text}")

@@ -115,9 +115,6 @@ class InferenceService:
         if retry_after is not None:
             return refused(request, self._busy(retry_after))
         try:
-            if _expects_continue(request):
-                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                request.writer.output_size = 0  # as aiohttp's own: the response has not begun
             body = await self._read_body(request)
             if isinstance(body, web.Response):
                 return body
@@ -133,6 +130,9 @@ class InferenceService:
 
     async def _read_body(self, request: web.Request) -> bytes | web.Response:
         try:
+            if _expects_continue(request):  # admitted: now the client may send its body
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.writer.output_size = 0  # as aiohttp's own: the response has not begun
             return await asyncio.wait_for(request.read(), self.config.body_timeout)
         except web.HTTPRequestEntityTooLarge:
             return self._error(413, "too_large", too_large(self.config.max_body))

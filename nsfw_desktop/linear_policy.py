@@ -9,15 +9,19 @@ embeddings, without the ViT and without scikit-learn.
 The ``policies`` table holds at most one policy per model id. A policy learnt
 on one model's embeddings means nothing for another model's, so a row of
 ``results`` is only ever scored by the policy of its own model; ``rescore``
-and ``batch_scores`` are the two places that compute ``results.policy_score``.
+and ``Store.policy_scores`` are the two places that compute ``results.policy_score``.
+
+A row that cannot be used (weights that are not float32 values, figures that
+are not JSON: a damaged or hand-edited database) raises ``DamagedPolicy``; the
+store ignores such a policy and says so once.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +42,16 @@ CREATE TABLE IF NOT EXISTS policies (
     fit_seconds REAL NOT NULL       -- how long fitting and cross-validation took
 );
 """
+
+
+class DamagedPolicy(ValueError):
+    """A stored policy that cannot be used; the message says so in one line, and what to do."""
+
+    def __init__(self, model: str, reason: str) -> None:
+        super().__init__(f"the personal policy for {model} is damaged ({reason}) and is ignored: the "
+                         "model's scores decide for files classified now. `nsfw-desktop policy reset` "
+                         "removes it and its scores, and `policy fit` learns a new one.")
+        self.model = model
 
 
 def score_log_odds(scores: Any) -> np.ndarray:
@@ -64,9 +78,12 @@ class LinearPolicy:
         """(N,) float32 policy scores in 0..1 of N files from their embeddings (N, D) and the
         model's scores (N,)."""
         embeddings = np.asarray(embeddings)
-        if embeddings.ndim != 2 or embeddings.shape[1] != self.dimensions:
-            raise ValueError(f"the policy for {self.model} reads {self.dimensions}-dimensional "
-                             f"embeddings, not an array of shape {embeddings.shape}")
+        if embeddings.ndim != 2:
+            raise ValueError(f"a policy reads embeddings (N, D), not an array of shape {embeddings.shape}")
+        if embeddings.shape[1] != self.dimensions:
+            # One model's embeddings all have one length: the policy was stored wrong.
+            raise DamagedPolicy(self.model, f"its weights are for embeddings of {self.dimensions} "
+                                            f"numbers, the model's have {embeddings.shape[1]}")
         logits = np.empty(len(embeddings), np.float32)
         # Stored float16 rows are widened a block at a time: 100,000 x 768 would take 300 MB at once.
         for start in range(0, len(embeddings), _BLOCK_ROWS):
@@ -79,12 +96,27 @@ class LinearPolicy:
 
 
 def load_policy(db: sqlite3.Connection, model: str) -> LinearPolicy | None:
+    """``model``'s policy, or None; DamagedPolicy for a row that cannot be used."""
     row = db.execute("SELECT weights, intercept, figures, fitted_at, fit_seconds FROM policies "
                      "WHERE model=?", (model,)).fetchone()
     if row is None:
         return None
-    weights = np.frombuffer(row[0], dtype=WEIGHTS_DTYPE).astype(np.float32)
-    return LinearPolicy(model, weights, row[1], json.loads(row[2]), row[3], row[4])
+    weights, intercept, figures, fitted_at, fit_seconds = row
+    size = WEIGHTS_DTYPE.itemsize
+    if not isinstance(weights, bytes) or len(weights) % size or len(weights) < 2 * size:
+        raise DamagedPolicy(model, "its weights are not float32 numbers")
+    values = np.frombuffer(weights, dtype=WEIGHTS_DTYPE).astype(np.float32)
+    numbers = (intercept, fitted_at, fit_seconds)
+    if not (all(isinstance(n, (int, float)) and math.isfinite(n) for n in numbers)
+            and np.isfinite(values).all()):
+        raise DamagedPolicy(model, "some of its numbers are not numbers")
+    try:
+        figures = json.loads(figures)
+    except (TypeError, ValueError):
+        raise DamagedPolicy(model, "its figures are not JSON") from None
+    if not isinstance(figures, dict):
+        raise DamagedPolicy(model, "its figures are not a JSON object")
+    return LinearPolicy(model, values, float(intercept), figures, float(fitted_at), float(fit_seconds))
 
 
 def save_policy(db: sqlite3.Connection, policy: LinearPolicy) -> int:
@@ -126,22 +158,3 @@ def rescore(db: sqlite3.Connection, model: str) -> int:
     db.executemany("UPDATE results SET policy_score=? WHERE rowid=?",
                    zip(scores.tolist(), rowids, strict=True))
     return len(rows)
-
-
-def batch_scores(db: sqlite3.Connection, models: Sequence[str], embeddings: Sequence[Any],
-                 nsfw_scores: Sequence[float | None]) -> list[float | None]:
-    """Policy scores of a batch being stored: one per file, None where its model has no policy
-    or the file has no embedding or score."""
-    scores: list[float | None] = [None] * len(models)
-    for model in set(models):
-        policy = load_policy(db, model)
-        if policy is None:
-            continue
-        wanted = [i for i, m in enumerate(models)
-                  if m == model and embeddings[i] is not None and nsfw_scores[i] is not None]
-        if wanted:
-            values = policy.scores(np.stack([np.asarray(embeddings[i], np.float32) for i in wanted]),
-                                   [nsfw_scores[i] for i in wanted])
-            for i, value in zip(wanted, values.tolist(), strict=True):
-                scores[i] = value
-    return scores

@@ -36,7 +36,6 @@ import numpy as np
 
 from nsfw_desktop.database import StoreError as StoreError  # re-exported: callers catch it here
 from nsfw_desktop.database import open_database, user_errors
-from nsfw_desktop.linear_policy import batch_scores
 from nsfw_desktop.store_learning import LearningTables
 from nsfw_desktop.store_schema import SCHEMA, migrate
 from nsfw_desktop.store_schema import SCHEMA_VERSION as SCHEMA_VERSION  # re-exported for callers
@@ -131,6 +130,7 @@ class Store(LearningTables, SniffedFiles):
     def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
+        self.damaged_policies: set[str] = set()
         self.db = open_database(self.path, schema=SCHEMA, version=SCHEMA_VERSION,
                                 read_only=read_only, migrate=migrate)
 
@@ -164,9 +164,7 @@ class Store(LearningTables, SniffedFiles):
         results = list(results)
         if not self.db.in_transaction:
             self.db.execute("BEGIN IMMEDIATE")
-        policy_scores = batch_scores(self.db, [r.model for r in results],
-                                     [r.embedding for r in results], [r.nsfw_score for r in results])
-        for result, policy_score in zip(results, policy_scores, strict=True):
+        for result, policy_score in zip(results, self.policy_scores(results), strict=True):
             result.policy_score = policy_score
         self.db.executemany(
             f"""INSERT INTO results ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,NULL,NULL,?,?,?,?,?,?)

@@ -13,9 +13,10 @@ connection, in the store's thread, with its errors in plain words):
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +25,14 @@ from nsfw_desktop.database import user_errors
 from nsfw_desktop.linear_policy import (
     EMBEDDING_DTYPE,
     POLICY_SCHEMA,
+    DamagedPolicy,
     LinearPolicy,
     delete_policy,
     load_policy,
 )
 from nsfw_desktop.linear_policy import save_policy as _save_policy
+
+log = logging.getLogger(__name__)
 
 LEARNING_SCHEMA = POLICY_SCHEMA + """
 CREATE TABLE IF NOT EXISTS evaluation_scores (
@@ -49,11 +53,42 @@ class LearningTables:
     db: sqlite3.Connection
     path: Path
     read_only: bool
+    damaged_policies: set[str]  # models whose stored policy is damaged: ignored, said once
 
     @user_errors
     def policy(self, model: str) -> LinearPolicy | None:
-        """The adopted policy for ``model``, or None."""
-        return load_policy(self.db, model)
+        """The adopted policy for ``model``, or None. A damaged one (a damaged or hand-edited
+        database) is ignored, and a warning line says so once, naming ``policy reset``."""
+        try:
+            return load_policy(self.db, model)
+        except DamagedPolicy as exc:
+            self._ignore(exc)
+            return None
+
+    def policy_scores(self, results: Sequence) -> list[float | None]:
+        """Policy scores of a batch of Results being stored: one each, None where the model
+        has no policy (or a damaged one) or the result has no embedding or score."""
+        scores: list[float | None] = [None] * len(results)
+        for model in {r.model for r in results}:
+            wanted = [i for i, r in enumerate(results)
+                      if r.model == model and r.embedding is not None and r.nsfw_score is not None]
+            policy = self.policy(model) if wanted else None
+            if policy is None:
+                continue
+            embeddings = np.stack([np.asarray(results[i].embedding, np.float32) for i in wanted])
+            try:
+                values = policy.scores(embeddings, [results[i].nsfw_score for i in wanted])
+            except DamagedPolicy as exc:
+                self._ignore(exc)
+                continue
+            for i, value in zip(wanted, values.tolist(), strict=True):
+                scores[i] = value
+        return scores
+
+    def _ignore(self, damage: DamagedPolicy) -> None:
+        if damage.model not in self.damaged_policies:
+            self.damaged_policies.add(damage.model)
+            log.warning("%s: %s", self.path, damage)
 
     @user_errors
     def save_policy(self, policy: LinearPolicy) -> int:

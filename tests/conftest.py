@@ -19,6 +19,9 @@ from nsfw_desktop.sample_data import TINY_VIT, make_vit
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="nsfw-desktop-tests-hf-")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.pop("HF_TOKEN", None)
+# What tests and the processes they start would keep in the home folder (Ray's token in
+# ~/.ray, libraries' caches) goes to a temporary one: no test writes to the user's.
+os.environ["HOME"] = tempfile.mkdtemp(prefix="nsfw-desktop-tests-home-")
 
 
 def build_tiny_vit(folder: Path, *, seed: int = 0, labels=("normal", "nsfw"),
@@ -55,10 +58,11 @@ def isolated_home(tmp_path, monkeypatch):
 def ray_instance():
     """One local Ray instance (2 CPUs) for every test marked ``ray``: starting one takes seconds."""
     ray = pytest.importorskip("ray", reason="needs the cluster extra: pip install 'nsfw-desktop[cluster]'")
+    from nsfw_desktop.cluster import connect
+
     # Workers import this checkout's nsfw_desktop, not another installed copy.
     root = str(Path(__file__).resolve().parent.parent)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
-             runtime_env={"env_vars": {"PYTHONPATH": root}})
+    connect(num_cpus=2, runtime_env={"env_vars": {"PYTHONPATH": root}})  # as scan --ray starts one
     yield ray
     ray.shutdown()
 

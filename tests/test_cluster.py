@@ -6,9 +6,12 @@ without the cluster extra; the others need no Ray.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
+import stat
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,28 @@ from tests.conftest import run_scan, write_photos
 
 # Scores of the same inputs through the same fp32 model, in another process and batch.
 TOLERANCE = 1e-5
+
+
+@pytest.mark.ray
+def test_a_ray_started_here_listens_on_this_computer_only(ray_instance):
+    import psutil  # comes with Ray
+
+    ray_processes = psutil.Process().children(recursive=True)
+    listening = {ipaddress.ip_address(connection.laddr.ip) for process in ray_processes
+                 for connection in process.net_connections("inet") if connection.status == psutil.CONN_LISTEN}
+    # An IPv6 socket may listen on an IPv4 address: ::ffff:127.0.0.1.
+    listening = {getattr(address, "ipv4_mapped", None) or address for address in listening}
+    # Before, Ray's servers (GCS, raylet, workers) listened on every address.
+    assert listening, "no listening socket found among Ray's processes"
+    assert all(address.is_loopback for address in listening), listening
+
+
+@pytest.mark.ray
+def test_a_ray_started_here_keeps_its_token_private_and_out_of_the_home_folder(ray_instance):
+    token = Path.home() / ".ray" / "auth_token"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600  # Ray writes it 0644
+    # The tests' Ray wrote its token into the user's home folder before.
+    assert Path(tempfile.gettempdir()) in token.parents
 
 
 def ray_step(model: Path, **options):

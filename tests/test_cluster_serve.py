@@ -9,6 +9,9 @@ whose queue three requests sent together fill for sure. The others need no Ray.
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
+import select
 import signal
 import socket
 import subprocess
@@ -33,6 +36,7 @@ from tests.serving import png_bytes
 
 API_KEY = "cluster-secret"
 RETRY_AFTER = 3
+BODY_TIMEOUT = 3.0
 TOLERANCE = 1e-5  # the same fp32 model on the same decoded pixels, another process and batch
 
 
@@ -60,7 +64,8 @@ def on_ray(ray_instance, tiny_model):
     spec = asdict(ModelSpec(str(tiny_model), device="cpu"))
     port = free_port()
     apps = {
-        "main": (ServerConfig(max_batch=4, api_key=API_KEY), ServeOptions(max_batch=4, num_cpus=0.5)),
+        "main": (ServerConfig(max_batch=4, api_key=API_KEY, body_timeout=BODY_TIMEOUT),
+                 ServeOptions(max_batch=4, num_cpus=0.5)),
         "tiny": (ServerConfig(max_batch=4, max_wait=2.0),
                  ServeOptions(max_batch=4, max_ongoing=1, max_queued=1, retry_after=RETRY_AFTER,
                               num_cpus=0.5)),
@@ -108,6 +113,22 @@ def test_the_api_key_is_needed_except_for_health(on_ray, local):
     assert bad.status_code == 400 and bad.json()["error"].startswith("bad image")
     metrics = httpx2.get(on_ray + "/main/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
     assert metrics.status_code == 404 and "metrics-export-port" in metrics.json()["error"]
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_slow_upload_gets_408_as_from_serve(on_ray):
+    host, _, port = on_ray.removeprefix("http://").partition(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"POST /main/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n"
+                     "Content-Type: image/png\r\nContent-Length: 1000\r\n\r\n".encode())
+        deadline = time.monotonic() + 6 * BODY_TIMEOUT
+        while not select.select([sock], [], [], 0.2)[0] and time.monotonic() < deadline:
+            sock.send(b"x")  # one byte every 0.2 s: 1000 bytes would take 200 s
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()  # before, the replica waited for the whole body, however slow: no answer
+        assert answer.status == 408
+        assert f"longer than {BODY_TIMEOUT:g} s" in json.loads(answer.read())["error"]
 
 
 @pytest.mark.ray

@@ -14,7 +14,7 @@ from nsfw_desktop.cli import main
 from nsfw_desktop.linear_policy import LinearPolicy
 from nsfw_desktop.policy import _estimator, _features, _folded
 from nsfw_desktop.store import SCHEMA_VERSION, Result, Store
-from tests.conftest import build_tiny_vit
+from tests.conftest import build_tiny_vit, write_photos
 
 SOURCES = ["coffee", "astronaut", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field"]
 USERS_LINE = "coffee"  # the user marks every photo cut from this picture nsfw, all others safe
@@ -250,3 +250,58 @@ def test_classify_gives_the_adopted_policys_score_and_stores_nothing(tiles, tiny
     assert cli("scan", *held_out, "--model", tiny_model, "--db", db) == 0
     for line in lines:
         assert store.get(line["path"]).policy_score == pytest.approx(line["policy_score"], abs=1e-6)
+
+
+DAMAGES = {  # what a damaged or hand-edited database may hold in a policy's row
+    "weights": ("weights", b"\x00" * 7),  # not a multiple of 4 bytes
+    "figures": ("figures", "{not json"),
+    "dimensions": ("weights", np.zeros(4, "<f4").tobytes()),  # for embeddings of 3 numbers
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_policy_costs_one_line(tiny_model, tmp_path, capsys, damage):
+    db, photos = tmp_path / "r.db", tmp_path / "photos"
+    write_photos(photos, 3)
+    assert cli("scan", photos, "--model", tiny_model, "--db", db, "--embeddings") == 0
+    with Store(db) as store:
+        first = next(store.results())
+        dimensions = len(store.embedding(first.path, first.model))
+        judged = dict.fromkeys(("accuracy", "balanced_accuracy", "false_positive_rate", "recall",
+                                "roc_auc"), 0.5)
+        figures = {"nsfw_marks": 5, "safe_marks": 5, "folds": 5, "threshold": 0.5,
+                   "policy": judged, "model": judged}
+        store.save_policy(LinearPolicy(first.model, np.zeros(dimensions + 1, np.float32), 0.0, figures))
+    column, value = DAMAGES[damage]
+    with sqlite3.connect(db) as raw:
+        raw.execute(f"UPDATE policies SET {column}=?", (value,))
+    raw.close()
+    write_photos(photos, 2, start=3)  # new files: stored with their policy score, before
+    capsys.readouterr()
+
+    def said_once(status: int, *argv) -> str:
+        assert cli(*argv) == status  # before, a traceback
+        captured = capsys.readouterr()
+        lines = [line for line in captured.err.splitlines() if "personal policy" in line]
+        assert len(lines) == 1, captured.err
+        assert "is damaged" in lines[0] and "`nsfw-desktop policy reset` removes it" in lines[0]
+        assert "Traceback" not in captured.err
+        return captured.out
+
+    said_once(0, "scan", photos, "--model", tiny_model, "--db", db)
+    write_photos(photos, 1, start=5)
+    said_once(0, "scan", photos, "--model", tiny_model, "--db", db, "--embeddings")
+    with Store(db) as store:
+        new = [r for r in store.results() if not r.path.endswith(("0000.png", "0001.png", "0002.png"))]
+    assert len(new) == 3 and all(r.policy_score is None for r in new)  # the model's scores decide
+    out = said_once(0, "classify", photos / "photo_0000.png", "--model", tiny_model, "--db", db, "--json")
+    assert json.loads(out)["policy_score"] is None and json.loads(out)["nsfw_score"] is not None
+    if damage == "dimensions":  # seen only beside the model's embeddings: its figures are intact
+        assert cli("policy", "show", "--model", tiny_model, "--db", db) == 0
+        assert "Held-out marks: 5 nsfw, 5 safe" in capsys.readouterr().out
+    else:
+        said_once(1, "policy", "show", "--model", tiny_model, "--db", db)
+    assert cli("policy", "reset", "--model", tiny_model, "--db", db) == 0
+    assert "removed" in capsys.readouterr().out
+    assert cli("policy", "show", "--model", tiny_model, "--db", db) == 0
+    assert "No policy for" in capsys.readouterr().out

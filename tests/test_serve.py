@@ -16,6 +16,7 @@ from huggingface_hub import InferenceClient
 
 from nsfw_desktop.cli import main
 from nsfw_desktop.pipeline import classify_entries, entries_for_paths
+from nsfw_desktop.server.background import ServerThread
 from tests.conftest import png_bomb, random_image, write_photos
 from tests.serving import png_bytes, start
 from tests.videos import write_video
@@ -223,3 +224,72 @@ def test_an_onnx_model_is_refused_in_a_sentence_before_anything_starts(ray, monk
     assert main(["serve", "--model", "open-nsfw", *ray]) == 1
     error = capsys.readouterr().err
     assert "serve answers with a transformers checkpoint" in error and "Traceback" not in error
+
+
+@pytest.fixture
+def listening(monkeypatch):
+    """serve's run_app, recorded instead of run: the app and where it would listen."""
+    from aiohttp import web
+
+    calls = []
+    monkeypatch.setattr(web, "run_app", lambda app, **kwargs: calls.append((app, kwargs)))
+    return calls
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "gpu-box.local"])
+def test_a_network_host_needs_an_api_key_or_no_auth(tiny_model, listening, monkeypatch, capsys, host):
+    monkeypatch.delenv("NSFW_DESKTOP_API_KEY", raising=False)
+    assert main(["serve", "--model", str(tiny_model), "--host", host]) == 1
+    error = capsys.readouterr().err
+    assert f"serving on {host} without an API key" in error and "--no-auth" in error
+    assert "--api-key-file" in error and "NSFW_DESKTOP_API_KEY" in error
+    assert listening == []  # before, it listened on every address, open to anyone
+    assert main(["serve", "--model", str(tiny_model), "--host", host, "--no-auth"]) == 0
+    assert listening[0][1]["host"] == host
+
+
+def test_no_auth_with_a_key_in_the_environment_is_refused(tiny_model, listening, monkeypatch, capsys):
+    monkeypatch.setenv("NSFW_DESKTOP_API_KEY", "s3cret")
+    assert main(["serve", "--model", str(tiny_model), "--host", "0.0.0.0", "--no-auth"]) == 1
+    assert "--no-auth asks for no API key, but NSFW_DESKTOP_API_KEY gives one" in capsys.readouterr().err
+    assert listening == []
+
+
+def test_the_api_key_can_come_from_a_file(tiny_model, listening, tmp_path, capsys):
+    key_file = tmp_path / "key"
+    key_file.write_text("s3cret-from-a-file\n")
+    assert main(["serve", "--model", str(tiny_model), "--device", "cpu", "--host", "0.0.0.0",
+                 "--api-key-file", str(key_file)]) == 0
+    [(app, _options)] = listening
+    with ServerThread(app) as thread:
+        assert httpx2.post(thread.url, content=png_bytes(1)).status_code == 401
+        answer = httpx2.post(thread.url, content=png_bytes(1),
+                             headers={"Authorization": "Bearer s3cret-from-a-file"})
+        assert answer.status_code == 200
+    key_file.write_text("")
+    assert main(["serve", "--model", str(tiny_model), "--api-key-file", str(key_file)]) == 1
+    assert f"{key_file} is empty" in capsys.readouterr().err
+    assert main(["serve", "--model", str(tiny_model), "--api-key-file", str(tmp_path / "none")]) == 1
+    assert "cannot read the API key from" in capsys.readouterr().err
+
+
+def test_the_config_never_shows_the_api_key():
+    from nsfw_desktop.server import ServerConfig
+
+    assert "s3cret" not in repr(ServerConfig(api_key="s3cret"))
+    assert "s3cret" not in str(ServerConfig(api_key="s3cret"))
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_a_port_out_of_range_is_a_usage_error(tiny_model, listening, capsys, port):
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--model", str(tiny_model), "--port", port])
+    assert exit_.value.code == 2  # before, an OverflowError traceback once the model had loaded
+    assert f"a port is a number from 1 to 65535, not {port}" in capsys.readouterr().err
+    assert listening == []
+
+
+def test_a_body_limit_over_the_budget_is_refused(tiny_model, listening, capsys):
+    assert main(["serve", "--model", str(tiny_model), "--max-body-mb", "64",
+                 "--max-body-budget-mb", "32"]) == 1
+    assert "--max-body-mb (64) cannot be more than --max-body-budget-mb (32)" in capsys.readouterr().err

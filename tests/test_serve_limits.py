@@ -5,6 +5,7 @@ import logging
 import select
 import socket
 import time
+from collections import Counter
 
 import aiohttp
 import httpx2
@@ -12,6 +13,7 @@ import pytest
 
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.model_source import resolve
+from nsfw_desktop.server.admission import Admission
 from nsfw_desktop.server.background import ServerThread
 from tests import serving
 from tests.serving import png_bytes
@@ -22,36 +24,106 @@ def start(classifier, **config) -> ServerThread:
 
 
 
-def test_slow_uploads_do_not_lock_others_out_and_time_out(local):
+def post_head(length: int, *extra: str) -> bytes:
+    """The head of a POST whose body of ``length`` bytes is to follow."""
+    lines = ["POST / HTTP/1.1", "Host: x", "Content-Type: image/png", f"Content-Length: {length}", *extra]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def answer_to(sock: socket.socket, seconds: float = 5) -> bytes:
+    """What the server sends first: its interim or final answer's first bytes."""
+    sock.settimeout(seconds)
+    return sock.recv(65536)
+
+
+def test_slow_uploads_hold_their_place_until_the_body_timeout(local):
     thread = start(local, max_queue=2, body_timeout=1.5)
     dribblers = []
     try:
-        head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n"
-        for _ in range(4):  # twice the queue: before, they held every place
+        for _ in range(4):  # twice the queue: two get in, two are refused at once
             sock = socket.create_connection(("127.0.0.1", thread.port), timeout=5)
-            sock.sendall(head)
+            sock.sendall(post_head(1000))
             dribblers.append(sock)
         answers = {}
-        normal = None
         deadline = time.monotonic() + 5
+        busy = None
         while len(answers) < len(dribblers) and time.monotonic() < deadline:
             for sock in dribblers:
                 if sock in answers:
                     continue
                 if select.select([sock], [], [], 0)[0]:
-                    answers[sock] = b"".join(iter(lambda s=sock: s.recv(4096), b""))  # up to the close
+                    answers[sock] = sock.recv(65536)
                 else:
                     sock.send(b"x")  # one byte every 0.2 s: 1000 bytes would take 200 s
-            if normal is None:
-                normal = httpx2.post(thread.url, content=png_bytes(1), timeout=5)
+            if busy is None and len(answers) == 2:
+                busy = httpx2.post(thread.url, content=png_bytes(1), timeout=5)  # both places held
             time.sleep(0.2)
-        assert normal.status_code == 200
-        assert len(answers) == 4
-        assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers.values()), answers
-        assert all(b"longer than 1.5 s" in answer for answer in answers.values())
+        statuses = sorted(answer[:12] for answer in answers.values())
+        # Before, the bodies were read before admission: four dribblers held four bodies.
+        assert statuses == [b"HTTP/1.1 408", b"HTTP/1.1 408", b"HTTP/1.1 429", b"HTTP/1.1 429"], answers
+        assert all(b"longer than 1.5 s" in a for a in answers.values() if a.startswith(b"HTTP/1.1 408"))
+        assert busy.status_code == 429 and int(busy.headers["Retry-After"]) >= 1
+        assert httpx2.post(thread.url, content=png_bytes(1), timeout=5).status_code == 200  # places freed
     finally:
         for sock in dribblers:
             sock.close()
+        thread.stop()
+
+
+def test_bodies_are_admitted_before_they_are_sent_and_within_a_budget(local):
+    # Room for two bodies of 1 MiB at once, whatever the number of places.
+    thread = start(local, max_body=2**20, max_body_budget=2 * 2**20)
+    socks = [socket.create_connection(("127.0.0.1", thread.port), timeout=5) for _ in range(4)]
+    try:
+        for sock in socks[:3]:
+            sock.sendall(post_head(2**20, "Expect: 100-continue"))
+        first, second, third = (answer_to(sock) for sock in socks[:3])
+        assert first.startswith(b"HTTP/1.1 100 Continue") and second.startswith(b"HTTP/1.1 100 Continue")
+        # The third is refused before it sends its body (before, every client was told to
+        # send it, and every body was read), and the connection is closed.
+        assert third.startswith(b"HTTP/1.1 429"), third
+        assert b"Retry-After: " in third and b"Connection: close" in third
+        # Without Expect the answer comes as soon as the head has arrived, body unread.
+        socks[3].sendall(post_head(2**20))
+        assert answer_to(socks[3]).startswith(b"HTTP/1.1 429")
+        # Once a body is in and answered (not a picture: 400), its bytes are free again.
+        socks[0].sendall(b"x" * 2**20)
+        assert answer_to(socks[0]).startswith(b"HTTP/1.1 400")
+        assert httpx2.post(thread.url, content=png_bytes(1), timeout=5).status_code == 200
+        # A body larger than the limit is refused before it is sent, too.
+        too_big = socket.create_connection(("127.0.0.1", thread.port), timeout=5)
+        socks.append(too_big)
+        too_big.sendall(post_head(2**20 + 1, "Expect: 100-continue"))
+        assert answer_to(too_big).startswith(b"HTTP/1.1 413")
+    finally:
+        for sock in socks:
+            sock.close()
+        thread.stop()
+
+
+def test_large_bodies_refused_by_the_budget_are_sent_back_as_many_a_second_as_it_holds():
+    admission = Admission(limit=64, budget=8 * 2**20)
+    assert all(admission.enter(2**20) is None for _ in range(8))  # the budget is full
+    retry_afters = [admission.enter(2**20) for _ in range(40)]
+    assert None not in retry_afters
+    # Before, all 40 were told the same second, as if 64 places were free for them.
+    assert max(Counter(retry_afters).values()) <= 8, retry_afters
+
+
+def test_a_chunked_body_holds_the_largest_body_of_the_budget(local):
+    thread = start(local, max_body=2**20, max_body_budget=2**20)
+    held = socket.create_connection(("127.0.0.1", thread.port), timeout=5)
+    try:
+        held.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        assert answer_to(held).startswith(b"HTTP/1.1 100 Continue")
+        # Its length is unknown: it may take the whole budget, and nothing else gets in meanwhile.
+        assert httpx2.post(thread.url, content=png_bytes(1), timeout=5).status_code == 429
+        body = png_bytes(1)
+        held.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        assert answer_to(held).startswith(b"HTTP/1.1 200")
+    finally:
+        held.close()
         thread.stop()
 
 
@@ -152,6 +224,33 @@ def test_client_disconnects_log_a_line_at_most(local, caplog):
     server_lines = [r for r in caplog.records if r.name.startswith(("aiohttp", "nsfw_desktop"))]
     assert len(server_lines) <= 6, [r.getMessage() for r in server_lines]  # one per disconnect at most
     assert all(r.levelno < logging.INFO for r in server_lines)
+
+
+def test_the_api_key_is_checked_before_the_body_is_sent(local):
+    thread = start(local, api_key="s3cret")
+    sock = socket.create_connection(("127.0.0.1", thread.port), timeout=5)
+    try:
+        sock.sendall(post_head(2**20, "Expect: 100-continue"))
+        answer = answer_to(sock)
+        assert answer.startswith(b"HTTP/1.1 401"), answer  # not "100 Continue", then 401
+    finally:
+        sock.close()
+        thread.stop()
+
+
+def test_an_authorization_header_that_is_not_ascii_is_a_401(local, caplog):
+    thread = start(local, api_key="s3cret")
+    sock = socket.create_connection(("127.0.0.1", thread.port), timeout=5)
+    try:
+        body = png_bytes(1)
+        head = post_head(len(body)).replace(b"\r\n\r\n", b"\r\nAuthorization: Bearer \xff\r\n\r\n")
+        sock.sendall(head + body)
+        answer = answer_to(sock)
+    finally:
+        sock.close()
+        thread.stop()
+    assert answer.startswith(b"HTTP/1.1 401"), answer  # a 500 and a traceback before
+    assert "Traceback" not in caplog.text
 
 
 def test_bearer_scheme_is_case_insensitive(local):

@@ -39,6 +39,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import numpy as np
 
+    from nsfw_desktop.linear_policy import DamagedPolicy
+    from nsfw_desktop.paths import default_db_path
     from nsfw_desktop.pipeline import classify_entries, entries_for_paths
 
     classifier = build_classifier(args)
@@ -61,9 +63,15 @@ def run(args) -> int:
     for results in classify_entries(readable, classifier, DecodeOptions(batch_size=args.batch_size)):
         scored = [r for r in results if r.embedding is not None and r.nsfw_score is not None]
         if policy is not None and scored:
-            values = policy.scores(np.stack([r.embedding for r in scored]), [r.nsfw_score for r in scored])
-            for r, value in zip(scored, values.tolist(), strict=True):
-                r.policy_score = value
+            try:
+                values = policy.scores(np.stack([r.embedding for r in scored]),
+                                       [r.nsfw_score for r in scored])
+            except DamagedPolicy as exc:  # weights for embeddings of another length
+                print(f"{args.db or default_db_path()}: {exc}", file=sys.stderr)
+                policy = None
+            else:
+                for r, value in zip(scored, values.tolist(), strict=True):
+                    r.policy_score = value
         for r in results:
             failed = failed or r.error is not None
             _print(args, r)

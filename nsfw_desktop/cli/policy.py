@@ -111,6 +111,8 @@ def run_show(args) -> int:
     model = build_classifier(args, load=False).model_id
     with open_store(args, read_only=True) as store:
         policy = store.policy(model)
+        if model in store.damaged_policies:
+            return 1  # the store said why, and what to do, in one line
     if args.json:
         print(json.dumps(None if policy is None else {
             "model": model, "fitted_at": policy.fitted_at, "fit_seconds": policy.fit_seconds,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import os
 import signal
 import sys
@@ -28,11 +29,18 @@ def register(subparsers) -> None:
     add_model_options(parser, remote=False)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: %(default)s, this computer only; "
-                             "0.0.0.0 for the whole network, with an API key)")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--api-key", default=None, metavar="KEY",
-                        help=f"require 'Authorization: Bearer KEY' (default: the {API_KEY_VARIABLE} "
-                             "environment variable; none: open to anyone who can connect)")
+                             "0.0.0.0 for the whole network, which needs an API key or --no-auth)")
+    parser.add_argument("--port", type=port, default=8080, help="1 to 65535 (default: %(default)s)")
+    auth = parser.add_mutually_exclusive_group()
+    auth.add_argument("--api-key-file", default=None, metavar="FILE",
+                      help="require 'Authorization: Bearer KEY' with the KEY in FILE (its first line)")
+    auth.add_argument("--api-key", default=None, metavar="KEY",
+                      help=f"the same with KEY given here, where other users see it in the process list "
+                           f"and it stays in the shell history: prefer --api-key-file or the "
+                           f"{API_KEY_VARIABLE} environment variable, which is the default")
+    auth.add_argument("--no-auth", action="store_true",
+                      help="serve a --host other than loopback without an API key, on purpose: "
+                           "anyone who can reach it can use it")
     parser.add_argument("--max-batch", type=positive_int, default=8, help="images per forward pass")
     parser.add_argument("--max-wait-ms", type=float, default=10.0,
                         help="how long a batch waits for more images (default: %(default)s)")
@@ -40,6 +48,9 @@ def register(subparsers) -> None:
                         help="requests accepted at once; more are answered 429 (default: %(default)s)")
     parser.add_argument("--max-body-mb", type=positive_int, default=32,
                         help="largest request body in MiB; larger ones get 413 (default: %(default)s)")
+    parser.add_argument("--max-body-budget-mb", type=positive_int, default=256,
+                        help="MiB of request bodies held at once; a request whose body would go past "
+                             "it gets 429 before its body is read (default: %(default)s)")
     parser.add_argument("--body-timeout", type=float, default=30.0, metavar="SECONDS",
                         help="time for a whole request body to arrive; slower uploads get 408 "
                              "(default: %(default)s)")
@@ -59,6 +70,14 @@ def register(subparsers) -> None:
     cluster.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS",
                          help="the Retry-After of a 429 when the queue is full (default: %(default)s)")
     parser.set_defaults(func=run)
+
+
+def port(text: str) -> int:
+    """--port: checked before anything loads (a port over 65535 was an OverflowError at listening)."""
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text}")
+    return value
 
 
 def replica_range(text: str) -> tuple[int, int]:
@@ -94,11 +113,13 @@ def run(args) -> int:
         raise CliError("--max-wait-ms cannot be negative")
     if args.body_timeout <= 0:
         raise CliError("--body-timeout must be more than 0 seconds")
+    if args.max_body_mb > args.max_body_budget_mb:
+        raise CliError(f"--max-body-mb ({args.max_body_mb}) cannot be more than --max-body-budget-mb "
+                       f"({args.max_body_budget_mb}): a body that large could never be admitted")
     config = ServerConfig(
         max_batch=args.max_batch, max_wait=args.max_wait_ms / 1000, max_queue=args.max_queue,
-        max_body=args.max_body_mb * 2**20, body_timeout=args.body_timeout,
-        decode_workers=args.decode_workers,
-        api_key=args.api_key or os.environ.get(API_KEY_VARIABLE) or None,
+        max_body=args.max_body_mb * 2**20, max_body_budget=args.max_body_budget_mb * 2**20,
+        body_timeout=args.body_timeout, decode_workers=args.decode_workers, api_key=_api_key(args),
     )
     if config.api_key:
         hide_secret(config.api_key)  # whatever logs it (a traceback, a library) writes [hidden]
@@ -123,6 +144,41 @@ def run(args) -> int:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print("Stopped.", file=sys.stderr)
     return 0
+
+
+def _api_key(args) -> str | None:
+    """The API key from --api-key-file, --api-key or the environment; CliError for a network
+    --host without one (unless --no-auth), and for --no-auth with one."""
+    key = args.api_key
+    if args.api_key_file:
+        try:
+            with open(args.api_key_file, encoding="utf-8") as file:
+                key = file.readline().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read the API key from {args.api_key_file}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
+        if not key:
+            raise CliError(f"{args.api_key_file} is empty: put the API key on its first line")
+    key = key or os.environ.get(API_KEY_VARIABLE) or None
+    if args.no_auth and key:
+        raise CliError(f"--no-auth asks for no API key, but {API_KEY_VARIABLE} gives one: unset it "
+                       "to serve without a key, or leave out --no-auth")
+    if not key and not args.no_auth and not _loopback(args.host):
+        raise CliError(f"serving on {args.host} without an API key would let anyone who can reach "
+                       "this computer use the model and its memory: give a key with --api-key-file "
+                       f"FILE or the {API_KEY_VARIABLE} environment variable (clients send it as "
+                       "--token), or add --no-auth to serve without one on purpose.")
+    return key
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` reaches this computer only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: whatever it resolves to may be reached from the network
 
 
 def _started(model: str, args, config) -> str:

@@ -1,10 +1,13 @@
 """Admission: how many requests the server works on at once, and when a refused one should come back.
 
-A request counts once its body is read, until it is answered. One more than
-``limit`` is refused with a Retry-After that says when its turn is likely to
+A request counts from before its body is read until it is answered, and holds
+the bytes its body may take (its Content-Length) from the ``budget``. One more
+than ``limit``, or one whose body would take the budget past its end, is
+refused, unread, with a Retry-After that says when its turn is likely to
 come: the number of requests ahead of it (those accepted, and those refused
 earlier and not yet back) times the measured time per answer, and no more
-refused clients sent back in one second than there are places. So a burst is
+refused clients sent back in one second than there are places (for large
+bodies, as many as the budget holds at once). So a burst is
 spread over the time the server needs to drain it, instead of every refused
 client coming back in the same second to find the server still full.
 
@@ -29,21 +32,19 @@ MAX_RETRY_AFTER = 60
 
 
 class Admission:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, budget: int) -> None:
         self.limit = limit
+        self.budget = budget  # bytes of request bodies held at once
         self.in_flight = 0
+        self.held = 0  # bytes of the budget the requests in flight hold
         # When refused requests were told to come back, in order.
         self._returns: deque[float] = deque()
         self._intervals: deque[float] = deque(maxlen=RECENT_ANSWERS)
         self._busy_since: float | None = None  # last answer, while more work was in flight
 
-    @property
-    def full(self) -> bool:
-        return self.in_flight >= self.limit
-
-    def enter(self) -> int | None:
-        """None when the request is accepted (call ``leave`` once it is answered), else the
-        Retry-After in seconds."""
+    def enter(self, size: int) -> int | None:
+        """None when a request whose body takes ``size`` bytes is accepted (call ``leave(size)``
+        once it is answered), else the Retry-After in seconds."""
         now = self._arrival()
         if self._returned(now):  # it may take any free place
             room = self.limit - self.in_flight
@@ -53,22 +54,18 @@ class Admission:
             # one is answered, would take every place and the others would never get one.
             soon = now + self.seconds_per_answer() * self.limit
             room = self.limit - self.in_flight - sum(1 for due in self._returns if due <= soon)
-        if room <= 0:
-            return self._refuse(now)
+        if room <= 0 or self.held + size > self.budget:
+            return self._refuse(now, size)
         if self.in_flight == 0:
             self._busy_since = now
         self.in_flight += 1
+        self.held += size
         return None
 
-    def refuse(self) -> int:
-        """The Retry-After in seconds for a request that arrives while the server is full."""
-        now = self._arrival()
-        self._returned(now)
-        return self._refuse(now)
-
-    def leave(self) -> None:
+    def leave(self, size: int) -> None:
         now = time.monotonic()
         self.in_flight -= 1
+        self.held -= size
         if self._busy_since is not None:
             self._intervals.append(now - self._busy_since)
         # Idle time between answers says nothing about how fast the server answers.
@@ -91,12 +88,14 @@ class Admission:
             return True
         return False
 
-    def _refuse(self, now: float) -> int:
+    def _refuse(self, now: float, size: int) -> int:
+        # Places for requests like this one: bodies this large may fit the budget fewer times.
+        places = max(1, min(self.limit, self.budget // max(size, 1)))
         per_answer = self.seconds_per_answer()
-        ahead = self.in_flight + len(self._returns) - self.limit + 1  # answers before a free place
+        ahead = self.in_flight + len(self._returns) - places + 1  # answers before a free place
         # Retry-After counts whole seconds, so clients told the same number come back together
-        # and at most ``limit`` of them find a place: the others are told a later second.
-        rounds = 1 + len(self._returns) // self.limit
+        # and at most ``places`` of them find one: the others are told a later second.
+        rounds = 1 + len(self._returns) // places
         after_the_last = math.ceil(self._returns[-1] - now) if self._returns else 0  # keeps the order
         retry_after = min(MAX_RETRY_AFTER, max(rounds, after_the_last, math.ceil(ahead * per_answer)))
         if len(self._returns) < RETURNS_PER_PLACE * self.limit:

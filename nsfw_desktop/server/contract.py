@@ -65,11 +65,20 @@ def authorized(header: str | None, api_key: str) -> bool:
     """Whether an Authorization header carries ``Bearer <api_key>``; the scheme's case does not
     matter (RFC 7235), and the comparison takes the same time whatever the key given."""
     scheme, _, given = (header or "").strip().partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), api_key.encode())
+    # Bytes that are not UTF-8 (in a header, or a key from the command line) come as the
+    # surrogates of surrogateescape: encoded back to those bytes, where a strict encode raised
+    # (a 500 with a traceback for "Bearer \xff").
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), api_key.encode("utf-8", "surrogateescape"))
 
 
 def too_large(max_body: int) -> str:
     return f"the request body is larger than the {max_body / 2**20:.0f} MiB limit"
+
+
+def too_slow(body_timeout: float) -> str:
+    return (f"the request body took longer than {body_timeout:g} s to arrive (the server's "
+            "--body-timeout): send it over a faster link")
 
 
 def _public_name(classifier: LocalClassifier) -> str:

@@ -26,7 +26,15 @@ from starlette.responses import JSONResponse
 
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.prepare import DecodeOptions
-from nsfw_desktop.server.contract import REFUSED, UNAUTHORIZED, Contract, authorized, refusal, too_large
+from nsfw_desktop.server.contract import (
+    REFUSED,
+    UNAUTHORIZED,
+    Contract,
+    authorized,
+    refusal,
+    too_large,
+    too_slow,
+)
 from nsfw_desktop.server.service import ServerConfig
 
 log = logging.getLogger(__name__)
@@ -38,7 +46,7 @@ NO_METRICS = ("serve --ray has no /metrics of its own: scrape Ray's metrics port
 
 class Replica:
     """One copy of the model on the cluster. ``spec``: ``make_classifier``'s arguments;
-    ``config``: ServerConfig's fields (its max_queue and body_timeout are Ray's proxy's business)."""
+    ``config``: ServerConfig's fields (its max_queue is Ray's proxy's business)."""
 
     def __init__(self, spec: dict, config: dict) -> None:
         from nsfw_desktop.classify import make_classifier
@@ -69,7 +77,11 @@ class Replica:
             return _error(404, f"no such route {path}: POST images to / or /predict")
         if request.method != "POST":
             return _error(405, "send images with POST", {"Allow": "POST"})
-        body = await self._read_body(request)
+        try:
+            # Ray's proxy hands the body on as it arrives: a slow upload is cut here, as in serve.
+            body = await asyncio.wait_for(self._read_body(request), self.config.body_timeout)
+        except asyncio.TimeoutError:
+            return _error(408, too_slow(self.config.body_timeout))
         if body is None:
             return _error(413, too_large(self.config.max_body))
         loop = asyncio.get_running_loop()

@@ -3,10 +3,12 @@
 A request goes through three stages: the body is read and decoded (with the
 same safe decoder as scans, so bombs and non-images are refused) in a pool of
 decode threads, then waits in the Batcher for a forward pass, then its logits
-become the answer. The number of requests accepted at once is bounded: one
-more gets 429 with a Retry-After estimate, never a hang. A request counts only
-once its body has arrived, and a body must arrive within ``body_timeout``
-(408 otherwise), so slow uploads cannot lock other clients out.
+become the answer. A request is admitted before its body is read, and the
+requests accepted at once and the bytes their bodies hold are bounded: one more
+gets 429 with a Retry-After estimate, never a hang, and its body is never read
+(with ``Expect: 100-continue`` the client does not even send it). So memory is
+bounded whatever the clients send. A body must arrive within ``body_timeout``
+(408 otherwise): a slow upload holds its place that long at most.
 """
 
 from __future__ import annotations
@@ -16,16 +18,26 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http import HttpVersion11
 
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.imaging import DEFAULT_MAX_PIXELS
 from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.server.admission import Admission
 from nsfw_desktop.server.batcher import Batcher
-from nsfw_desktop.server.contract import BUSY, REFUSED, UNAUTHORIZED, Contract, authorized, refusal, too_large
+from nsfw_desktop.server.contract import (
+    BUSY,
+    REFUSED,
+    UNAUTHORIZED,
+    Contract,
+    authorized,
+    refusal,
+    too_large,
+    too_slow,
+)
 from nsfw_desktop.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -38,14 +50,22 @@ class ServerConfig:
     max_queue: int = 64  # requests accepted at once (decoding, waiting or in the model)
     body_timeout: float = 30.0  # seconds for a whole request body to arrive; slower gets 408
     max_body: int = 32 * 1024 * 1024  # bytes; a larger body gets 413
+    # Bytes of request bodies held at once (their Content-Length, max_body when unknown); a
+    # request whose body would go past it gets 429 before its body is read.
+    max_body_budget: int = 256 * 1024 * 1024
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are refused as bombs
     decode_workers: int = 2
-    api_key: str | None = None  # when set, requests need "Authorization: Bearer <key>"
+    # When set, requests need "Authorization: Bearer <key>"; never shown by repr (logs, tracebacks).
+    api_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("max_batch", "max_queue", "max_body", "max_pixels", "decode_workers"):
+        for name in ("max_batch", "max_queue", "max_body", "max_body_budget", "max_pixels",
+                     "decode_workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.max_body > self.max_body_budget:
+            raise ValueError(f"max_body ({self.max_body} bytes) cannot be more than max_body_budget "
+                             f"({self.max_body_budget}): a body that large could never be admitted")
         if self.max_wait < 0:
             raise ValueError(f"max_wait cannot be negative, not {self.max_wait}")
         if self.body_timeout <= 0:
@@ -56,7 +76,7 @@ class InferenceService:
     def __init__(self, classifier: LocalClassifier, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
         self.contract = Contract(classifier, DecodeOptions(max_pixels=self.config.max_pixels))
-        self.admission = Admission(self.config.max_queue)
+        self.admission = Admission(self.config.max_queue, self.config.max_body_budget)
         self.batcher: Batcher | None = None
         self._decode_pool: ThreadPoolExecutor | None = None
         self.metrics = Metrics(queue_size=lambda: self.batcher.waiting if self.batcher else 0,
@@ -87,30 +107,37 @@ class InferenceService:
                             headers={"Content-Type": self.metrics.content_type})
 
     async def _handle(self, request: web.Request) -> web.Response:
-        # A request counts against admission only once its body is read, so slow uploads
-        # cannot hold the places; when the server is full already, the body is not even read.
-        if self.admission.full:
-            return self._busy(self.admission.refuse())
-        body = await self._read_body(request)
-        if isinstance(body, web.Response):
-            return body
-        retry_after = self.admission.enter()
+        # Admitted before its body is read, so a refused body is never held in memory.
+        if request.content_length is not None and request.content_length > self.config.max_body:
+            return refused(request, self._error(413, "too_large", too_large(self.config.max_body)))
+        size = self._body_size(request)
+        retry_after = self.admission.enter(size)
         if retry_after is not None:
-            return self._busy(retry_after)
+            return refused(request, self._busy(retry_after))
         try:
+            body = await self._read_body(request)
+            if isinstance(body, web.Response):
+                return body
             return await self._classify(body, request.headers.get("Content-Type"))
         finally:
-            self.admission.leave()
+            self.admission.leave(size)
+
+    def _body_size(self, request: web.Request) -> int:
+        """The bytes the body may take: its Content-Length, or the most a chunked one may."""
+        if request.content_length is not None:
+            return request.content_length
+        return self.config.max_body if request.body_exists else 0
 
     async def _read_body(self, request: web.Request) -> bytes | web.Response:
         try:
+            if _expects_continue(request):  # admitted: now the client may send its body
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.writer.output_size = 0  # as aiohttp's own: the response has not begun
             return await asyncio.wait_for(request.read(), self.config.body_timeout)
         except web.HTTPRequestEntityTooLarge:
             return self._error(413, "too_large", too_large(self.config.max_body))
         except asyncio.TimeoutError:
-            response = self._error(408, "timeout", f"the request body took longer than "
-                                                   f"{self.config.body_timeout:g} s to arrive (the server's "
-                                                   "--body-timeout): send it over a faster link")
+            response = self._error(408, "timeout", too_slow(self.config.body_timeout))
             # Answer, then close: aiohttp would otherwise keep reading the slow body for a while.
             await response.prepare(request)
             await response.write_eof()
@@ -154,18 +181,39 @@ def bearer_auth(api_key: str):
     @web.middleware
     async def check(request: web.Request, handler):
         if request.path != "/health" and not authorized(request.headers.get("Authorization"), api_key):
-            return web.json_response({"error": UNAUTHORIZED}, status=401,
-                                     headers={"WWW-Authenticate": "Bearer"})
+            return refused(request, web.json_response({"error": UNAUTHORIZED}, status=401,
+                                                      headers={"WWW-Authenticate": "Bearer"}))
         return await handler(request)
 
     return check
 
 
+async def continue_when_admitted(request: web.Request) -> None:
+    """aiohttp's Expect handler for the routes that take a body: "100 Continue" is left to
+    the handler, which sends it once the request is admitted (and authorized: the middleware
+    runs in between), so a refused client never sends its body."""
+    if request.version == HttpVersion11 and not _expects_continue(request):
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers[hdrs.EXPECT]}")
+
+
+def refused(request: web.Request, response: web.Response) -> web.Response:
+    """``response`` to a request refused before its body was read. A client waiting for
+    "100 Continue" will not send its body: the connection closes after the answer, where
+    aiohttp would otherwise wait for that body before reading the next request."""
+    if _expects_continue(request):
+        response.force_close()
+    return response
+
+
+def _expects_continue(request: web.Request) -> bool:
+    return request.version == HttpVersion11 and request.headers.get(hdrs.EXPECT, "").lower() == "100-continue"
+
+
 def create_app(service: InferenceService) -> web.Application:
     middlewares = [bearer_auth(service.config.api_key)] if service.config.api_key else []
     app = web.Application(client_max_size=service.config.max_body, middlewares=middlewares)
-    app.router.add_post("/", service.predict)
-    app.router.add_post("/predict", service.predict)
+    app.router.add_post("/", service.predict, expect_handler=continue_when_admitted)
+    app.router.add_post("/predict", service.predict, expect_handler=continue_when_admitted)
     app.router.add_get("/health", service.health)
     app.router.add_get("/metrics", service.metrics_page)
     app.cleanup_ctx.append(service.running)

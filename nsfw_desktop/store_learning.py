@@ -65,6 +65,11 @@ class LearningTables:
             self._ignore(exc)
             return None
 
+    @user_errors
+    def policy_models(self) -> list[str]:
+        """The models that have an adopted policy (read without loading any model)."""
+        return [model for (model,) in self.db.execute("SELECT model FROM policies ORDER BY model")]
+
     def policy_scores(self, results: Sequence) -> list[float | None]:
         """Policy scores of a batch of Results being stored: one each, None where the model
         has no policy (or a damaged one) or the result has no embedding or score."""

@@ -92,6 +92,11 @@ def test_the_policy_learns_the_users_line_and_new_files_follow_it(tiles, tiny_mo
     capsys.readouterr()
     assert cli("policy", "show", "--model", tiny_model, "--db", db) == 0
     assert "balanced accuracy" in capsys.readouterr().out
+    # Without --model it only reads: every adopted policy, no model looked for or downloaded.
+    assert cli("policy", "show", "--db", db) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"Policy for {tiny_model}#") and "balanced accuracy" in out
+    assert "note:" not in err and "download" not in err
 
 
 def test_not_adopted_without_marks_of_both_kinds(tiles, tiny_model, tmp_path, capsys):

@@ -35,7 +35,8 @@ def register(subparsers) -> None:
                      help="do not fill in the missing embeddings of reviewed files (which classifies "
                           "those files again); fit on the marks that have one")
     fit.set_defaults(func=run_fit)
-    show = actions.add_parser("show", help="print the adopted policy's figures")
+    show = actions.add_parser("show", help="print the adopted policy's figures (without --model: "
+                                           "every adopted policy, read from the database alone)")
     show.set_defaults(func=run_show)
     reset = actions.add_parser("reset", help="forget the policy: back to the model's scores")
     reset.set_defaults(func=run_reset)
@@ -108,23 +109,29 @@ def _fill(store, classifier, paths: list[str]) -> None:
 
 
 def run_show(args) -> int:
-    model = build_classifier(args, load=False).model_id
+    """The policy of --model; without --model, every adopted policy, read from the database
+    alone (no model is looked for, so nothing is downloaded)."""
     with open_store(args, read_only=True) as store:
-        policy = store.policy(model)
-        if model in store.damaged_policies:
+        models = store.policy_models() if args.model is None else [
+            build_classifier(args, load=False).model_id]
+        policies = {model: store.policy(model) for model in models}
+        if any(model in store.damaged_policies for model in models):
             return 1  # the store said why, and what to do, in one line
     if args.json:
-        print(json.dumps(None if policy is None else {
-            "model": model, "fitted_at": policy.fitted_at, "fit_seconds": policy.fit_seconds,
-            "comparison": policy.figures}))
+        for model, policy in policies.items():
+            print(json.dumps(None if policy is None else {
+                "model": model, "fitted_at": policy.fitted_at, "fit_seconds": policy.fit_seconds,
+                "comparison": policy.figures}))
         return 0
-    if policy is None:
-        print(f"No policy for {display_path(model)}: flagged files follow the model's scores. "
+    if not any(policies.values()):
+        subject = "any model" if args.model is None else display_path(models[0])
+        print(f"No policy for {subject}: flagged files follow the model's scores. "
               "`nsfw-desktop policy fit` learns one from your review marks.")
         return 0
-    print(f"Policy for {display_path(model)}, fitted on {_when(policy.fitted_at)} "
-          f"in {policy.fit_seconds:.1f} s")
-    _print_comparison(policy.figures)
+    for model, policy in policies.items():
+        print(f"Policy for {display_path(model)}, fitted on {_when(policy.fitted_at)} "
+              f"in {policy.fit_seconds:.1f} s")
+        _print_comparison(policy.figures)
     return 0
 
 

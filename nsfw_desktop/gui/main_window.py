@@ -204,11 +204,9 @@ class MainWindow(QMainWindow):
         self.scanner.batch_shown.connect(self.batch_shown)
         self.scanner.ended.connect(self._scan_ended)
         self.similar.shown.connect(self.similar_shown)
-        self.watch.results_changed.connect(self.filters.update_counts)
         self.watch.folder_marked.connect(self.folders.mark)
         self.watch.stopped.connect(self.folders.clear_marks)
         self.loader.idle.connect(self._check_settled)
-        self.folder_link.counted.connect(self._check_settled)
         for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved,
                        self.scanner.started, self.scanner.ended, self.live.changed):
             signal.connect(self._refresh_grid_area)
@@ -278,7 +276,7 @@ class MainWindow(QMainWindow):
         self._check_settled()
 
     def _check_settled(self) -> None:
-        if not self.loaded or self.scanner.scanning or self._scan_on_load or self.folder_link.counting:
+        if not self.loaded or self.scanner.scanning or self._scan_on_load:
             return
         self.grid.request_visible()
         if self.loader.is_idle:

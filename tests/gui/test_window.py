@@ -160,7 +160,10 @@ def test_quarantine_moves_and_undo_restores(make_window, scan, photos, qtbot, tm
     assert all(not os.path.exists(p) for p in chosen) and all(os.path.exists(p) for p in moved)
     stored = _stored(db_path)
     assert all(p in stored for p in moved) and not any(p in stored for p in chosen)
-    assert {window.model.result(row).path for row in (0, 1)} == set(moved)
+    assert all(window.model.row_of(p) is None for p in moved)  # out of "All photos"
+    window.folders.choose(str(quarantine))
+    assert {window.model.result(row).path for row in range(window.model.rowCount())} == set(moved)
+    window.folders.choose(None)
     assert window.named_actions["undo"].isEnabled()
 
     window.quarantine.undo()

@@ -57,7 +57,7 @@ from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.gui.tile_delegate import TileDelegate
 from nsfw_desktop.gui.view_controls import ViewControls
 from nsfw_desktop.gui.watch_controller import WatchController
-from nsfw_desktop.gui.window_fit import WindowFit
+from nsfw_desktop.gui.window_fit import WindowFit, fit_to_screen
 from nsfw_desktop.settings import Settings
 from nsfw_desktop.store import Result
 
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         guard_singleton_refcounts()
         super().__init__()
         self.setWindowTitle("nsfw-desktop")
-        self.resize(1280, 800)
+        fit_to_screen(self, 1280, 800)
         db_path = os.fspath(db_path)
         self.loaded = False  # the stored results are in the grid
         self._scan_on_load = scan_on_load

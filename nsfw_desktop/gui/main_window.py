@@ -90,12 +90,14 @@ class MainWindow(QMainWindow):
         self.live.problem.connect(self.messages.show_message)
         self.host.note.connect(self.messages.show_info)
         self.store.worker.failed.connect(self.messages.show_message)
+        self.loader.problem.connect(self.messages.show_message)
         self.status = QLabel()  # the status line: what the app is doing
         self.named_actions = window_actions.create_actions(self)
         self.feature_thread = QThread(self)
         self.feature_thread.setObjectName("features")
         self.feature_worker = FeatureWorker(self.loader.cache, self.host)
         self.feature_worker.moveToThread(self.feature_thread)
+        self.feature_worker.failed.connect(self.messages.show_message)
 
         # The parts, each wired to what it needs.
         self.heatmaps = HeatmapProvider(self)

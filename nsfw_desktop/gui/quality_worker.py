@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from nsfw_desktop.gui.model_host import ModelHost
+from nsfw_desktop.gui.worker_errors import on_failed, reported
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.store import Store
 
@@ -56,6 +57,7 @@ class QualityWorker(QObject):
         return self._store
 
     @Slot(float)
+    @reported("Model quality", on_failed)
     def measure(self, threshold: float) -> None:
         from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -85,6 +87,7 @@ class QualityWorker(QObject):
         self.measured.emit(quality)
 
     @Slot(float, bool)
+    @reported("Learn from my reviews", on_failed)
     def learn(self, threshold: float, fill: bool) -> None:
         from nsfw_desktop.policy import fill_embeddings, fit_policy, reviewed_without_embedding
 
@@ -105,6 +108,7 @@ class QualityWorker(QObject):
         self.learned.emit(outcome)
 
     @Slot(object)
+    @reported("Keeping the learnt policy", on_failed)
     def apply(self, policy) -> None:
         try:
             self.applied.emit(self._open().save_policy(policy))
@@ -112,6 +116,7 @@ class QualityWorker(QObject):
             self.failed.emit(f"Could not keep the learnt policy: {exc}")
 
     @Slot(str)
+    @reported("Going back to the model's scores", on_failed)
     def reset(self, model: str) -> None:
         try:
             self._open().reset_policy(model)

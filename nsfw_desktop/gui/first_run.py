@@ -31,11 +31,13 @@ from tqdm.std import tqdm
 from nsfw_desktop import model_source
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.icon import app_icon
+from nsfw_desktop.gui.window_fit import fit_to_screen
 from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW, ModelError, ModelSource
 from nsfw_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
 
+WIDTH = 620  # pixels: the introduction's lines stay short enough to read
 MODEL_SIZE_TEXT = "about 340 MB"  # ViT-B/16 in float32: 86 million parameters x 4 bytes
 # After a failed download: what the window offers instead of the command line's advice.
 DOWNLOAD_FAILED_ADVICE = ("Try again once connected, or use the included model (works offline) "
@@ -171,18 +173,24 @@ class FirstRunDialog(QDialog):
         self.folder_button.clicked.connect(self.choose_folder)
         self.later_button.clicked.connect(self.reject)
 
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.later_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.folder_button)
-        buttons.addWidget(self.included_button)
-        buttons.addWidget(self.download_button)
+        # The two ways to a model that works now side by side; the rest below them.
+        choices = QHBoxLayout()
+        choices.addStretch(1)
+        choices.addWidget(self.included_button)
+        choices.addWidget(self.download_button)
+        others = QHBoxLayout()
+        others.addWidget(self.later_button)
+        others.addStretch(1)
+        others.addWidget(self.folder_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.introduction)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addLayout(buttons)
-        self.setMinimumWidth(520)
+        layout.addLayout(choices)
+        layout.addLayout(others)
+        # As wide as the buttons need and the text reads well, as tall as the text then needs.
+        width = max(WIDTH, layout.minimumSize().width())
+        fit_to_screen(self, width, layout.totalHeightForWidth(width))
         # Enter downloads; the other buttons need a click or Tab.
         for button in (self.folder_button, self.included_button, self.later_button):
             button.setAutoDefault(False)

@@ -68,4 +68,7 @@ def test_every_dialog_opens_within_the_screen_with_its_buttons_in_view(screen_ro
         buttons = dialog.findChildren(QDialogButtonBox) or [
             b for b in dialog.findChildren(QAbstractButton) if b.text() in ("Not now", "Close")]
         assert buttons and all(_in_view(b, dialog) for b in buttons), name
+        squeezed = [b.text() for b in dialog.findChildren(QAbstractButton)
+                     if b.isVisible() and b.width() < b.sizeHint().width()]
+        assert squeezed == [], name
         dialog.close()

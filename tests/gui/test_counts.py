@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from nsfw_desktop.gui.folder_counts import under
 from nsfw_desktop.gui.results_model import FlaggedRole
 from tests.conftest import write_photos
@@ -37,6 +39,10 @@ def _counts_disagree(window) -> list[str]:
     status = window.filters.counts_label.text()
     if not status.startswith(f"{len(paths)} files · {len(flagged)} flagged"):
         wrong.append(f"the status bar says {status!r} beside {len(paths)} tiles, {len(flagged)} flagged")
+    # The status bar's other line (the scan's progress and outcome) tells no count of its own.
+    said = re.findall(r"(\d+) flagged", window.status.text())
+    if said and said != [str(len(flagged))]:
+        wrong.append(f"the status line says {window.status.text()!r} beside {len(flagged)} flagged tiles")
     return wrong
 
 

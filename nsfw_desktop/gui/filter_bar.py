@@ -32,7 +32,8 @@ class FilterBar(QObject):
         self.show_box.currentIndexChanged.connect(lambda i: model.set_show(list(Show)[i]))
         self.sort_box.currentIndexChanged.connect(lambda i: model.set_sort(list(SortBy)[i]))
         self.slider.valueChanged.connect(self._threshold_moved)
-        for signal in (model.contents_changed, model.modelReset, model.rowsInserted, model.rowsRemoved):
+        # Results that change say so (contents_changed); a new filter or folder resets the rows.
+        for signal in (model.contents_changed, model.modelReset):
             signal.connect(self.update_counts)
         live.changed.connect(self._settings_changed)
 

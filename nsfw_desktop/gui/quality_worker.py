@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.worker_errors import on_failed, reported
 from nsfw_desktop.model_source import ModelError
@@ -82,7 +83,7 @@ class QualityWorker(QObject):
             if policy is not None:
                 quality.policy, quality.policy_fitted_at = policy.figures, policy.fitted_at
         except (ModelError, sqlite3.Error) as exc:
-            self.failed.emit(f"Model quality: {exc}")
+            self.failed.emit(f"Model quality: {for_window(exc)}")
             return
         self.measured.emit(quality)
 
@@ -103,7 +104,7 @@ class QualityWorker(QObject):
                     self.progress.emit(done, len(missing))
             outcome = fit_policy(store, classifier.model_id, threshold=threshold, adopt=False)
         except (ModelError, sqlite3.Error) as exc:
-            self.failed.emit(f"Learn from my reviews: {exc}")
+            self.failed.emit(f"Learn from my reviews: {for_window(exc)}")
             return
         self.learned.emit(outcome)
 

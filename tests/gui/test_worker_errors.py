@@ -76,3 +76,19 @@ def test_a_worker_that_breaks_says_so_in_the_window(worker, make_window, scan, p
     if worker == "find similar":
         assert "Looking for photos like" not in window.status.text()
     window.close()
+
+
+def test_a_model_error_in_model_quality_names_no_command_line_flag(make_window, photos, qtbot, monkeypatch):
+    from nsfw_desktop.model_source import ModelError
+
+    def refuse(_worker):
+        raise ModelError("The model folder /m has no weights.", "Point --model at another folder.",
+                         setting="model")
+
+    monkeypatch.setattr("nsfw_desktop.gui.quality_worker.QualityWorker._open", refuse)
+    window = make_window([photos])
+    window.named_actions["model_quality"].trigger()
+    qtbot.waitUntil(lambda: any(m.startswith("Model quality:") for m in window.messages.messages),
+                    timeout=30_000)
+    message = next(m for m in window.messages.messages if m.startswith("Model quality:"))
+    assert "has no weights" in message and "--" not in message and "File > Settings" in message

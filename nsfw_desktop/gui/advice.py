@@ -13,7 +13,7 @@ from nsfw_desktop.search import EmbeddingsError
 
 SETTINGS = "File > Settings…"
 SETTING_ADVICE = {
-    "model": f"Choose another model under Model in {SETTINGS} (open-nsfw works offline).",
+    "model": f"Choose another model under Model in {SETTINGS} (the included open_nsfw works offline).",
     "device": f"Choose auto or cpu under Device in {SETTINGS}.",
     "endpoints": f"Start the app without HF_HUB_OFFLINE to use the endpoints set under Model in {SETTINGS}.",
 }
@@ -25,6 +25,6 @@ def for_window(exc: Exception) -> str:
     """``exc``'s message, with the window's advice in place of the command line's."""
     if isinstance(exc, EmbeddingsError):
         return f"{exc.problem}. {EMBEDDINGS_ADVICE}"
-    if isinstance(exc, ModelError) and exc.setting in SETTING_ADVICE:
-        return f"{exc.problem} {SETTING_ADVICE[exc.setting]}"
+    if isinstance(exc, ModelError):  # its own advice is for the command line
+        return f"{exc.problem} {SETTING_ADVICE.get(exc.setting, '')}".rstrip()
     return str(exc)

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.thumbnail_loader import PREVIEW_SIZE, to_qimage
+from nsfw_desktop.gui.worker_errors import reported
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.thumbnails import ThumbnailCache, make_thumbnail
@@ -38,12 +39,22 @@ class HeatmapKey:
     at: float | None = None  # a video's worst frame, the one its tile and preview show
 
 
+def _heatmap_failed(worker: FeatureWorker, message: str, key: HeatmapKey) -> None:
+    worker.heatmap_failed.emit(key, message)  # the tile stops waiting for it
+    worker.failed.emit(message)
+
+
+def _similar_failed(worker: FeatureWorker, message: str, *_args) -> None:
+    worker.similar_failed.emit(message)
+
+
 class FeatureWorker(QObject):
     heatmap_ready = Signal(object, object)  # HeatmapKey, QImage: the colour map alone, the image's size
     heatmap_failed = Signal(object, object)  # HeatmapKey, why this file has none
     heatmaps_unavailable = Signal(object)  # the model cannot make heatmaps at all, and why
     similar_found = Signal(object, object)  # query path, list[Match] best first
     similar_failed = Signal(object)  # a message for the user
+    failed = Signal(object)  # a message for the user: an unexpected error
 
     def __init__(self, thumbnails: ThumbnailCache, host: ModelHost):
         super().__init__()
@@ -51,6 +62,7 @@ class FeatureWorker(QObject):
         self.host = host
 
     @Slot(object)
+    @reported("The heatmap", _heatmap_failed)
     def explain(self, key: HeatmapKey) -> None:
         from nsfw_desktop.classify.features import load_vit
         from nsfw_desktop.heatmap import explain, explain_file
@@ -83,6 +95,7 @@ class FeatureWorker(QObject):
         self.heatmap_ready.emit(key, to_qimage(overlay))
 
     @Slot(object, object, int)
+    @reported("Find similar", _similar_failed)
     def find_similar(self, db_path: str, path: str, top_k: int) -> None:
         from nsfw_desktop.search import EmbeddingsError, find_similar
 

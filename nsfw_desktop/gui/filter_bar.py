@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QToolBar, QToolButton
 
+from nsfw_desktop.gui.folder_counts import count
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.results_model import ResultsModel, Show, SortBy
 from nsfw_desktop.settings import Settings
@@ -31,7 +32,8 @@ class FilterBar(QObject):
         self.show_box.currentIndexChanged.connect(lambda i: model.set_show(list(Show)[i]))
         self.sort_box.currentIndexChanged.connect(lambda i: model.set_sort(list(SortBy)[i]))
         self.slider.valueChanged.connect(self._threshold_moved)
-        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved):
+        # Results that change say so (contents_changed); a new filter or folder resets the rows.
+        for signal in (model.contents_changed, model.modelReset):
             signal.connect(self.update_counts)
         live.changed.connect(self._settings_changed)
 
@@ -41,8 +43,12 @@ class FilterBar(QObject):
             toolbar.addWidget(widget)
 
     def update_counts(self) -> None:
-        files, flagged, errors = self.model.counts()
-        self.counts_label.setText(f"{files} files · {flagged} flagged · {errors} error(s)")
+        """Count the rows the grid shows, out of the chosen folder's (or all) photos."""
+        threshold = self.model.threshold
+        shown = count(self.model.shown_results(), threshold)
+        files = len(self.model.results_in(self.model.folder))
+        what = f"{files} files" if shown.photos == files else f"{shown.photos} of {files} files shown"
+        self.counts_label.setText(f"{what} · {shown.flagged} flagged · {shown.errors} error(s)")
 
     def _reverse_toggled(self, reverse: bool) -> None:
         self.reverse_button.setText("↑" if reverse else "↓")
@@ -52,7 +58,6 @@ class FilterBar(QObject):
         threshold = value / 100
         self.threshold_label.setText(f"{threshold:.2f}")
         self.model.set_threshold(threshold)
-        self.update_counts()
         if threshold != self.live.settings.threshold:
             # Saved on close, not at each step of a drag.
             self.live.update(self.live.settings.replace(threshold=threshold), save=False)

@@ -2,7 +2,8 @@
 
 Shown at start while no model is usable (``FirstRunDialog.needed``). It offers
 to download the default model into the Hugging Face cache, with a progress bar,
-or to use a model folder already on this computer. The download runs in its own
+to use the model that comes with the app (open_nsfw, which never needs a
+download), or a model folder already on this computer. The download runs in its own
 thread; results come back to the dialog only by signal.
 """
 
@@ -30,12 +31,17 @@ from tqdm.std import tqdm
 from nsfw_desktop import model_source
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.icon import app_icon
-from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError, ModelSource
+from nsfw_desktop.gui.window_fit import fit_to_screen
+from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW, ModelError, ModelSource
 from nsfw_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
 
+WIDTH = 620  # pixels: the introduction's lines stay short enough to read
 MODEL_SIZE_TEXT = "about 340 MB"  # ViT-B/16 in float32: 86 million parameters x 4 bytes
+# After a failed download: what the window offers instead of the command line's advice.
+DOWNLOAD_FAILED_ADVICE = ("Try again once connected, or use the included model (works offline) "
+                          "or a model folder instead.")
 
 INTRODUCTION = (
     "<p><b>nsfw-desktop looks through the photo folders you choose and points out pictures "
@@ -45,7 +51,8 @@ INTRODUCTION = (
     "you choose a remote classification endpoint in Settings yourself.</p>"
     f"<p>To recognise such pictures the app needs its model, a file of {MODEL_SIZE_TEXT}. "
     "It is downloaded once, from Hugging Face, and kept for later; after that the app works "
-    "offline. If you already have a model folder, you can use it instead.</p>"
+    "offline. You can also start at once with the model included with the app (open_nsfw, "
+    "works offline), or use a model folder you already have.</p>"
 )
 
 
@@ -106,7 +113,7 @@ class ModelDownload(QObject):
         try:
             source = self._pull(self.spec, tqdm_class=progress_bar_class(self._report))
         except ModelError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(f"{exc.problem} {DOWNLOAD_FAILED_ADVICE}")
         except Exception as exc:  # the thread's last stop: the dialog must hear of any failure
             log.exception("model download failed")
             self.failed.emit(f"The download failed: {for_window(exc)}")
@@ -133,7 +140,8 @@ def _megabytes(count: int) -> str:
 
 class FirstRunDialog(QDialog):
     """Accepted once a model is ready; then ``model`` is the value for ``Settings.model``
-    (None for the downloaded default model, else the chosen folder) and ``source`` its files.
+    (None for the downloaded default model, else open-nsfw or the chosen folder) and
+    ``source`` its files.
     Rejected when the user chose "Not now"."""
 
     @staticmethod
@@ -157,25 +165,34 @@ class FirstRunDialog(QDialog):
         self.status = QLabel(wordWrap=True, visible=False)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.download_button = QPushButton(f"Download the model ({MODEL_SIZE_TEXT})", default=True)
+        self.included_button = QPushButton("Use the included model (works offline)")
         self.folder_button = QPushButton("Use a model folder…")
         self.later_button = QPushButton("Not now")
         self.download_button.clicked.connect(self.start_download)
+        self.included_button.clicked.connect(self.use_included)
         self.folder_button.clicked.connect(self.choose_folder)
         self.later_button.clicked.connect(self.reject)
 
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.later_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.folder_button)
-        buttons.addWidget(self.download_button)
+        # The two ways to a model that works now side by side; the rest below them.
+        choices = QHBoxLayout()
+        choices.addStretch(1)
+        choices.addWidget(self.included_button)
+        choices.addWidget(self.download_button)
+        others = QHBoxLayout()
+        others.addWidget(self.later_button)
+        others.addStretch(1)
+        others.addWidget(self.folder_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.introduction)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addLayout(buttons)
-        self.setMinimumWidth(520)
+        layout.addLayout(choices)
+        layout.addLayout(others)
+        # As wide as the buttons need and the text reads well, as tall as the text then needs.
+        width = max(WIDTH, layout.minimumSize().width())
+        fit_to_screen(self, width, layout.totalHeightForWidth(width))
         # Enter downloads; the other buttons need a click or Tab.
-        for button in (self.folder_button, self.later_button):
+        for button in (self.folder_button, self.included_button, self.later_button):
             button.setAutoDefault(False)
         self.download_button.setFocus()
 
@@ -191,6 +208,10 @@ class FirstRunDialog(QDialog):
         self.download.failed.connect(self._download_failed)
         self.download.start()
 
+    def use_included(self) -> None:
+        """Accept open_nsfw, which comes with the app: nothing to download."""
+        self.use_model(OPEN_NSFW)
+
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
         if folder:
@@ -198,12 +219,17 @@ class FirstRunDialog(QDialog):
 
     def use_folder(self, folder: str) -> None:
         """Accept ``folder`` when it holds a usable model, else say why and stay open."""
+        self.use_model(folder)
+
+    def use_model(self, spec: str) -> None:
+        """Accept the model ``spec`` names (open-nsfw or a folder) when it is usable here,
+        else say why and stay open."""
         try:
-            source = model_source.resolve(folder, download=False)
+            source = model_source.resolve(spec, download=False)
         except ModelError as exc:
             self._say(for_window(exc), problem=True)
             return
-        self.model = str(source.folder)
+        self.model = spec if spec == OPEN_NSFW else str(source.folder)
         self.source = source
         self.accept()
 
@@ -228,8 +254,8 @@ class FirstRunDialog(QDialog):
         self._say(message, problem=True)
 
     def _set_busy(self, busy: bool) -> None:
-        self.download_button.setEnabled(not busy)
-        self.folder_button.setEnabled(not busy)
+        for button in (self.download_button, self.included_button, self.folder_button):
+            button.setEnabled(not busy)
 
     def _say(self, message: str, *, problem: bool = False) -> None:
         self.status.setText(message)

@@ -37,6 +37,13 @@ class Counts:
         self.missing += other.missing
 
 
+def count(results: Iterable[Result], threshold: float) -> Counts:
+    counts = Counts()
+    for result in results:
+        counts.add(result, threshold)
+    return counts
+
+
 def count_by_folder(results: Iterable[Result], roots: Iterable[str], threshold: float) -> dict[str, Counts]:
     """Counts for every folder that holds results, from each root down; a result counts in its
     own folder and in every folder above it up to its root. Results under no root are left out."""

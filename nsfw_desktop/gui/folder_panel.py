@@ -58,6 +58,7 @@ class FolderPanel(QWidget):
         self.live = live
         self.offline: dict[str, str] = {}  # watched folder -> why it is offline
         self._counts: dict[str, Counts] = {}
+        self._all = Counts()  # what "All photos" shows
         self.tree = QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
         self.tree.setHeaderLabels(list(COLUMNS))
@@ -112,7 +113,7 @@ class FolderPanel(QWidget):
                 current.append(folder)
                 self._add_root(folder)
         self.live.update(self.live.settings.replace(folders=current))
-        self.set_counts(self._counts)
+        self.set_counts(self._counts, self._all)
 
     def remove_selected(self) -> None:
         gone = [item.folder for item in self.tree.selectedItems()
@@ -158,9 +159,10 @@ class FolderPanel(QWidget):
 
     # Counts and sub-folders
 
-    def set_counts(self, counts: dict[str, Counts]) -> None:
-        """Show ``counts`` (folder -> Counts) and the sub-folders that hold photos."""
-        self._counts = counts
+    def set_counts(self, counts: dict[str, Counts], everything: Counts) -> None:
+        """Show ``counts`` (folder -> Counts), the sub-folders that hold photos, and
+        ``everything`` that "All photos" shows."""
+        self._counts, self._all = counts, everything
         self.tree.blockSignals(True)  # text changes are not watch-box clicks
         try:
             for row in range(self.tree.topLevelItemCount()):
@@ -170,12 +172,7 @@ class FolderPanel(QWidget):
                     self._fill_children(item)
                     if not had_children:
                         item.setExpanded(True)  # a screened folder shows its sub-folders at first
-            total = Counts()
-            for row in range(self.tree.topLevelItemCount()):
-                item = self.tree.topLevelItem(row)
-                if isinstance(item, FolderItem) and item.root:
-                    total.merge(counts.get(item.folder, Counts()))
-            _show_counts(self.all_item, total)
+            _show_counts(self.all_item, everything)
             if self.quarantine_item is not None:
                 _show_counts(self.quarantine_item, counts.get(self.quarantine_item.folder, Counts()))
         finally:

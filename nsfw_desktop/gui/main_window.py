@@ -57,7 +57,7 @@ from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.gui.tile_delegate import TileDelegate
 from nsfw_desktop.gui.view_controls import ViewControls
 from nsfw_desktop.gui.watch_controller import WatchController
-from nsfw_desktop.gui.window_fit import WindowFit
+from nsfw_desktop.gui.window_fit import WindowFit, fit_to_screen
 from nsfw_desktop.settings import Settings
 from nsfw_desktop.store import Result
 
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         guard_singleton_refcounts()
         super().__init__()
         self.setWindowTitle("nsfw-desktop")
-        self.resize(1280, 800)
+        fit_to_screen(self, 1280, 800)
         db_path = os.fspath(db_path)
         self.loaded = False  # the stored results are in the grid
         self._scan_on_load = scan_on_load
@@ -90,12 +90,14 @@ class MainWindow(QMainWindow):
         self.live.problem.connect(self.messages.show_message)
         self.host.note.connect(self.messages.show_info)
         self.store.worker.failed.connect(self.messages.show_message)
+        self.loader.problem.connect(self.messages.show_message)
         self.status = QLabel()  # the status line: what the app is doing
         self.named_actions = window_actions.create_actions(self)
         self.feature_thread = QThread(self)
         self.feature_thread.setObjectName("features")
         self.feature_worker = FeatureWorker(self.loader.cache, self.host)
         self.feature_worker.moveToThread(self.feature_thread)
+        self.feature_worker.failed.connect(self.messages.show_message)
 
         # The parts, each wired to what it needs.
         self.heatmaps = HeatmapProvider(self)
@@ -204,11 +206,9 @@ class MainWindow(QMainWindow):
         self.scanner.batch_shown.connect(self.batch_shown)
         self.scanner.ended.connect(self._scan_ended)
         self.similar.shown.connect(self.similar_shown)
-        self.watch.results_changed.connect(self.filters.update_counts)
         self.watch.folder_marked.connect(self.folders.mark)
         self.watch.stopped.connect(self.folders.clear_marks)
         self.loader.idle.connect(self._check_settled)
-        self.folder_link.counted.connect(self._check_settled)
         for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved,
                        self.scanner.started, self.scanner.ended, self.live.changed):
             signal.connect(self._refresh_grid_area)
@@ -278,7 +278,7 @@ class MainWindow(QMainWindow):
         self._check_settled()
 
     def _check_settled(self) -> None:
-        if not self.loaded or self.scanner.scanning or self._scan_on_load or self.folder_link.counting:
+        if not self.loaded or self.scanner.scanning or self._scan_on_load:
             return
         self.grid.request_visible()
         if self.loader.is_idle:

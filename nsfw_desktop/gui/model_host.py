@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, Classifier
 from nsfw_desktop.gui.advice import for_window
+from nsfw_desktop.gui.worker_errors import reported
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.settings import Settings
 
@@ -128,6 +129,7 @@ class _Builder(QObject):
         self._host = host
 
     @Slot()
+    @reported("Loading the model", lambda builder, text: builder.failed.emit(builder._host.choice, text))
     def build(self) -> None:
         choice = self._host.choice
         try:

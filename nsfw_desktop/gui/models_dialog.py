@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from nsfw_desktop.catalogue import MODELS, CatalogueModel, is_example
 from nsfw_desktop.classify import speeds
 from nsfw_desktop.classify.agreement import kept_agreement
+from nsfw_desktop.gui.window_fit import fit_to_screen
 from nsfw_desktop.model_source import DEFAULT_MODEL
 from nsfw_desktop.settings import Settings
 
@@ -76,7 +77,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(intro)
         layout.addWidget(scroll, 1)
         layout.addWidget(buttons)
-        self.resize(720, 640)
+        fit_to_screen(self, 720, 640)
 
     def text(self) -> str:
         """Everything the dialog says, for tests and screen readers alike."""

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.model_host import ModelHost
+from nsfw_desktop.gui.worker_errors import on_failed, reported
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.store import Store
 
@@ -56,6 +58,7 @@ class QualityWorker(QObject):
         return self._store
 
     @Slot(float)
+    @reported("Model quality", on_failed)
     def measure(self, threshold: float) -> None:
         from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -80,11 +83,12 @@ class QualityWorker(QObject):
             if policy is not None:
                 quality.policy, quality.policy_fitted_at = policy.figures, policy.fitted_at
         except (ModelError, sqlite3.Error) as exc:
-            self.failed.emit(f"Model quality: {exc}")
+            self.failed.emit(f"Model quality: {for_window(exc)}")
             return
         self.measured.emit(quality)
 
     @Slot(float, bool)
+    @reported("Learn from my reviews", on_failed)
     def learn(self, threshold: float, fill: bool) -> None:
         from nsfw_desktop.policy import fill_embeddings, fit_policy, reviewed_without_embedding
 
@@ -100,11 +104,12 @@ class QualityWorker(QObject):
                     self.progress.emit(done, len(missing))
             outcome = fit_policy(store, classifier.model_id, threshold=threshold, adopt=False)
         except (ModelError, sqlite3.Error) as exc:
-            self.failed.emit(f"Learn from my reviews: {exc}")
+            self.failed.emit(f"Learn from my reviews: {for_window(exc)}")
             return
         self.learned.emit(outcome)
 
     @Slot(object)
+    @reported("Keeping the learnt policy", on_failed)
     def apply(self, policy) -> None:
         try:
             self.applied.emit(self._open().save_policy(policy))
@@ -112,6 +117,7 @@ class QualityWorker(QObject):
             self.failed.emit(f"Could not keep the learnt policy: {exc}")
 
     @Slot(str)
+    @reported("Going back to the model's scores", on_failed)
     def reset(self, model: str) -> None:
         try:
             self._open().reset_policy(model)

@@ -14,7 +14,7 @@ import enum
 import os
 from collections.abc import Iterable
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 
 from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.folder_counts import under
@@ -57,13 +57,20 @@ def _sort_key(sort: SortBy):
 
 
 class ResultsModel(QAbstractListModel):
+    """The one source of the window's counts: the folder panel and the status bar count what
+    this model holds, and recount on ``contents_changed``."""
+
+    # A result came, went, moved or changed its flag (score, review, threshold): counts may differ.
+    contents_changed = Signal()
+
     def __init__(self, thumbnails: ThumbnailLoader, *, threshold: float = 0.5,
                  parent: QObject | None = None):
         super().__init__(parent)
         self.thumbnails = thumbnails
         self.threshold = threshold
         self.show = Show.ALL
-        self.folder: str | None = None  # only the photos in this folder and below; None: all
+        self.folder: str | None = None  # only the photos in this folder and below; None: all photos
+        self.quarantine: str | None = None  # its photos are not among "All photos"
         self.sort = SortBy.SCORE
         self.reverse = False  # against each sort's natural order (highest score, A to Z, newest first)
         self._results: dict[str, Result] = {}
@@ -124,6 +131,7 @@ class ResultsModel(QAbstractListModel):
         self._rows = self._visible_sorted()
         self._index_rows()
         self.endResetModel()
+        self.contents_changed.emit()
 
     def add_results(self, results: Iterable[Result]) -> None:
         """New or updated results from a scan: updates in place, new ones at the end
@@ -151,6 +159,7 @@ class ResultsModel(QAbstractListModel):
             self._row_of.update((path, first + i) for i, path in enumerate(new))
             self.endInsertRows()
             self._resort_timer.start()
+        self.contents_changed.emit()
 
     def remove_paths(self, paths: Iterable[str]) -> None:
         self._shared_names = None
@@ -161,6 +170,7 @@ class ResultsModel(QAbstractListModel):
             row = self._row_of.get(path)
             if row is not None:
                 self._remove_row(row)
+        self.contents_changed.emit()
 
     def apply_moves(self, moves: Iterable[Move]) -> None:
         """Files were moved (quarantine, undo): rename their rows, keeping their place."""
@@ -183,10 +193,11 @@ class ResultsModel(QAbstractListModel):
                 self._row_of[move.destination] = row
                 if self._accepts(result):
                     self._changed(row)
-                else:  # moved out of the folder shown
+                else:  # moved out of the folder shown (into the quarantine, out of "All photos")
                     self._remove_row(row)
             elif self._accepts(result):
                 self.add_results([result])
+        self.contents_changed.emit()
 
     def set_review(self, paths: Iterable[str], review: str | None) -> None:
         """A review mark decides whether a file is flagged, and whether it is still to review:
@@ -204,6 +215,7 @@ class ResultsModel(QAbstractListModel):
                 self._changed(row)
             else:
                 self._remove_row(row)
+        self.contents_changed.emit()
 
     # What is shown
 
@@ -215,11 +227,20 @@ class ResultsModel(QAbstractListModel):
             self._refilter()
         elif self._rows:
             self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+        self.contents_changed.emit()
 
     def set_show(self, show: Show) -> None:
         if show is not self.show:
             self.show = show
             self._refilter()
+
+    def set_quarantine(self, folder: str) -> None:
+        """The quarantine folder: its photos show under its own item, not among "All photos"."""
+        if folder != self.quarantine:
+            self.quarantine = folder
+            if self.folder is None:
+                self._refilter()
+            self.contents_changed.emit()
 
     def set_folder(self, folder: str | None) -> None:
         if folder != self.folder:
@@ -283,20 +304,20 @@ class ResultsModel(QAbstractListModel):
     def results_under(self, folder: str) -> list[Result]:
         return [r for r in self._results.values() if under(r.path, folder)]
 
-    def counts(self) -> tuple[int, int, int]:
-        """(files, flagged, errors) over every result, whatever is shown."""
-        flagged = errors = 0
-        for result in self._results.values():
-            errors += result.error is not None
-            flagged += result.flagged(self.threshold)
-        return len(self._results), flagged, errors
+    def results_in(self, folder: str | None) -> list[Result]:
+        """The results a click on ``folder``'s item shows under "Show: All" (None: "All photos")."""
+        return [r for r in self._results.values() if self._in_folder(r.path, folder)]
+
+    def shown_results(self) -> list[Result]:
+        """The results of the rows shown, after every filter."""
+        return [self._results[path] for path in self._rows]
 
     # Internals
 
     def _accepts(self, result: Result) -> bool:
         if self._similar is not None:
             return result.path in self._similar
-        if self.folder is not None and not under(result.path, self.folder):
+        if not self._in_folder(result.path, self.folder):
             return False
         if self.show is Show.ALL:
             return True
@@ -308,6 +329,11 @@ class ResultsModel(QAbstractListModel):
         if self.show is Show.FLAGGED:
             return flagged
         return result.error is None and not flagged
+
+    def _in_folder(self, path: str, folder: str | None) -> bool:
+        if folder is None:
+            return self.quarantine is None or not under(path, self.quarantine)
+        return under(path, folder)
 
     def _visible_sorted(self) -> list[str]:
         shown = [r for r in self._results.values() if self._accepts(r)]

@@ -118,11 +118,12 @@ class ScanController(QObject):
         p = event.progress
         self.progress.setValue(p.done)
         if self.control is None or not self.control.paused:
+            # No flagged count here: the counts beside it follow the threshold, this line would not.
             left = p.seconds_left
             self.status.setText(
                 f"{p.done} / {p.total} · {p.images_per_second:.1f} images/s · "
                 f"{duration(left) + ' left' if left is not None else 'estimating…'} · "
-                f"{p.errors} error(s) · {p.flagged} flagged")
+                f"{p.errors} error(s)")
         self.batch_shown.emit(event)
 
     def _finished(self, summary: ScanSummary) -> None:
@@ -131,7 +132,7 @@ class ScanController(QObject):
         self.model.resort()
         verb = "Cancelled after" if summary.cancelled else "Done:"
         self.status.setText(
-            f"{verb} {summary.scanned} scanned, {summary.unchanged} unchanged, {summary.flagged} flagged, "
+            f"{verb} {summary.scanned} scanned, {summary.unchanged} unchanged, "
             f"{summary.errors} error(s) in {duration(summary.seconds)}")
         if summary.pruned:
             self.store.load()  # rows of vanished files were removed from the database

@@ -27,7 +27,11 @@ from nsfw_desktop.gui.video_settings import VideoSettings
 from nsfw_desktop.model_source import OPEN_NSFW
 from nsfw_desktop.settings import BLUR_MODES, DEVICES, MAX_BATCH_SIZE, Settings, SettingsError
 
-MODEL_KINDS = ("Default model", "Local folder", "Hugging Face id", "Remote endpoint")
+MODEL_KINDS = ("Default model", "open_nsfw, included (works offline)", "Local folder", "Hugging Face id",
+               "Remote endpoint")
+DEFAULT, INCLUDED, FOLDER, HUB, REMOTE = range(len(MODEL_KINDS))  # MODEL_KINDS' indexes
+MODEL_PLACEHOLDERS = ("", "", "/path/to/model folder", "owner/name or owner/name@revision",
+                      "https://host:port (several: separated by spaces)")
 PRECISION_LABELS = {
     "exact": "Exact: full precision, the reference scores",
     "balanced": "Balanced: 2-3x faster on CPUs with native bf16, scores within about 0.02",
@@ -118,14 +122,15 @@ class SettingsDialog(QDialog):
 
     def _fill(self, s: Settings) -> None:
         if s.endpoints:
-            kind, text = 3, " ".join(s.endpoints)
+            kind, text = REMOTE, " ".join(s.endpoints)
         elif s.model is None:
-            kind, text = 0, ""
-        elif s.model == OPEN_NSFW or (
-                "/" in s.model and not s.model.startswith(("/", ".", "~")) and s.model.count("/") == 1):
-            kind, text = 2, s.model
+            kind, text = DEFAULT, ""
+        elif s.model == OPEN_NSFW:
+            kind, text = INCLUDED, ""
+        elif "/" in s.model and not s.model.startswith(("/", ".", "~")) and s.model.count("/") == 1:
+            kind, text = HUB, s.model
         else:
-            kind, text = 1, s.model
+            kind, text = FOLDER, s.model
         self.model_kind.setCurrentIndex(kind)
         self.model_text.setText(text)
         self._kind_changed(kind)
@@ -146,14 +151,14 @@ class SettingsDialog(QDialog):
     def edited(self) -> Settings:
         """The settings as the dialog shows them, checked; raises SettingsError."""
         kind = self.model_kind.currentIndex()
+        model = self._model()
         text = self.model_text.text().strip()
-        if kind != 0 and not text:
+        if kind in (FOLDER, HUB, REMOTE) and not text:
             raise SettingsError(f"enter a {MODEL_KINDS[kind].lower()}, or choose the default model")
-        model = text if kind in (1, 2) else None
         threshold = round(self.threshold.value(), 2)
         new = self.settings.replace(
             model=model,
-            endpoints=text.split() if kind == 3 else [],
+            endpoints=text.split() if kind == REMOTE else [],
             token=self.token.text().strip() or None,
             remember_token=self.remember_token.isChecked(),
             threshold=threshold,
@@ -181,19 +186,23 @@ class SettingsDialog(QDialog):
             return
         super().accept()
 
+    def _model(self) -> str | None:
+        """The model setting the dialog shows (None: the default model, or endpoints)."""
+        kind = self.model_kind.currentIndex()
+        if kind == INCLUDED:
+            return OPEN_NSFW
+        return (self.model_text.text().strip() or None) if kind in (FOLDER, HUB) else None
+
     def _kind_changed(self, kind: int) -> None:
-        self.model_text.setEnabled(kind != 0)
-        self.token.setEnabled(kind == 3)
-        self.remember_token.setEnabled(kind == 3)
-        self.model_text.setPlaceholderText(
-            ("", "/path/to/model folder", f"owner/name, owner/name@revision or {OPEN_NSFW}",
-             "https://host:port (several: separated by spaces)")[kind])
+        self.model_text.setEnabled(kind in (FOLDER, HUB, REMOTE))
+        self.token.setEnabled(kind == REMOTE)
+        self.remember_token.setEnabled(kind == REMOTE)
+        self.model_text.setPlaceholderText(MODEL_PLACEHOLDERS[kind])
 
     def _propose_threshold(self) -> None:
-        kind = self.model_kind.currentIndex()
-        if kind == 3:
+        if self.model_kind.currentIndex() == REMOTE:
             return
-        model = (self.model_text.text().strip() or None) if kind in (1, 2) else None
+        model = self._model()
         proposed = self.settings.threshold_for(model)
         if abs(proposed - self.threshold.value()) >= 0.005:
             self.threshold.setValue(proposed)
@@ -202,7 +211,7 @@ class SettingsDialog(QDialog):
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Model folder")
         if folder:
-            self.model_kind.setCurrentIndex(1)
+            self.model_kind.setCurrentIndex(FOLDER)
             self.model_text.setText(folder)
 
     def _browse_quarantine(self) -> None:

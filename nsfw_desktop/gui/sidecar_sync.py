@@ -19,6 +19,7 @@ from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar
 from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
+from nsfw_desktop.gui.worker_errors import on_failed, reported
 from nsfw_desktop.quarantine import Outcome
 from nsfw_desktop.settings import Settings
 from nsfw_desktop.store import Store
@@ -44,14 +45,17 @@ class SidecarWorker(QObject):
         return self._store
 
     @Slot(list, object, bool)
+    @reported("Updating XMP sidecars", on_failed)
     def tag(self, paths: list[str], options: TagOptions, asked: bool) -> None:
         self._answer(lambda: tag_stored(self.store, paths, options), asked)
 
     @Slot(list, object)
+    @reported("Updating XMP sidecars", on_failed)
     def untag(self, paths: list[str], options: TagOptions) -> None:
         self._answer(lambda: remove_tags(paths, options), False)
 
     @Slot(object, object)
+    @reported("Updating XMP sidecars", on_failed)
     def retag_all(self, previous: TagOptions, options: TagOptions) -> None:
         """Every stored file, after a change of threshold or root; keywords under a root
         no longer used are taken away first."""

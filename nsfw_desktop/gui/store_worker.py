@@ -17,6 +17,7 @@ import sqlite3
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from nsfw_desktop import export, quarantine
+from nsfw_desktop.gui.worker_errors import on_failed, reported
 from nsfw_desktop.quarantine_journal import Recovery, recover
 from nsfw_desktop.store import Store
 
@@ -46,6 +47,7 @@ class StoreWorker(QObject):
         return self._store
 
     @Slot()
+    @reported("Loading the stored results", on_failed)
     def load(self) -> None:
         try:
             self.loaded.emit(list(self.store.results()))
@@ -53,6 +55,7 @@ class StoreWorker(QObject):
             self.failed.emit(f"Cannot read the results database {self.db_path}: {exc}")
 
     @Slot(object, object)
+    @reported("Saving the review", on_failed)
     def set_review(self, paths: list[str], review: str | None) -> None:
         try:
             self.store.set_review(paths, review)
@@ -62,12 +65,14 @@ class StoreWorker(QObject):
         self.reviewed.emit(paths, review)
 
     @Slot(object, object)
+    @reported("Quarantine", on_failed)
     def quarantine(self, paths: list[str], folder: str) -> None:
         database_error = self._recovered(folder)
         store = None if database_error else self.store
         self.quarantined.emit(quarantine.quarantine(paths, folder, store, database_error=database_error))
 
     @Slot(object)
+    @reported("Finishing interrupted quarantine moves", on_failed)
     def recover(self, folder: str) -> None:
         """Complete or roll back the moves a killed process (or a busy database) left unfinished."""
         self._recovered(folder)
@@ -88,6 +93,7 @@ class StoreWorker(QObject):
         return recovery.database_error
 
     @Slot(object)
+    @reported("Forgetting the results", on_failed)
     def forget(self, paths: list[str]) -> None:
         try:
             self.store.remove(paths)
@@ -97,6 +103,7 @@ class StoreWorker(QObject):
         self.forgotten.emit(paths)
 
     @Slot(object)
+    @reported("Emptying the quarantine", on_failed)
     def trash(self, paths: list[str]) -> None:
         """Send ``paths`` to the system trash and forget their results."""
         from send2trash import send2trash
@@ -117,6 +124,7 @@ class StoreWorker(QObject):
         self.trashed.emit(done, failures)
 
     @Slot(object)
+    @reported("Undo quarantine", on_failed)
     def undo(self, moves: list[quarantine.Move]) -> None:
         folders = sorted({os.path.dirname(m.destination) for m in moves})
         database_error = next(filter(None, [self._recovered(folder) for folder in folders]), None)
@@ -124,10 +132,12 @@ class StoreWorker(QObject):
         self.restored.emit(quarantine.undo(moves, store, database_error=database_error))
 
     @Slot(object, float)
+    @reported("Export", on_failed)
     def export_flagged(self, path: str, threshold: float) -> None:
         self._export(path, lambda: export.select(self.store.results(), threshold, everything=False))
 
     @Slot(object, object)
+    @reported("Export", on_failed)
     def export_paths(self, path: str, paths: list[str]) -> None:
         self._export(path, lambda: (r for r in map(self.store.get, paths) if r is not None))
 

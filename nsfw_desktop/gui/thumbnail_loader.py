@@ -17,6 +17,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
+from nsfw_desktop.gui.worker_errors import reported
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.thumbnails import ThumbnailCache, make_thumbnail, privacy_blur
 
@@ -37,6 +38,14 @@ class _JobSignals(QObject):
     failed = Signal(object, object)  # path, reason
     preview_done = Signal(object, QImage, QImage)
     preview_failed = Signal(object, object)
+    unexpected = Signal(object)  # a message for the message bar
+
+
+def _job_failed(job: _ThumbnailJob | _PreviewJob, message: str) -> None:
+    """The tile (or the preview) says so, the loader moves on, and the message bar is told."""
+    failed = job.signals.failed if isinstance(job, _ThumbnailJob) else job.signals.preview_failed
+    failed.emit(job.path, message)
+    job.signals.unexpected.emit(message)
 
 
 class _ThumbnailJob(QRunnable):
@@ -44,6 +53,7 @@ class _ThumbnailJob(QRunnable):
         super().__init__()
         self.path, self.at, self.cache, self.signals = path, at, cache, signals
 
+    @reported("Making a thumbnail", _job_failed)
     def run(self) -> None:
         try:
             with Image.open(self.cache.thumbnail(self.path, self.at)) as stored:
@@ -62,6 +72,7 @@ class _PreviewJob(QRunnable):
         super().__init__()
         self.path, self.at, self.signals = path, at, signals
 
+    @reported("Making a preview", _job_failed)
     def run(self) -> None:
         try:
             image = make_thumbnail(self.path, PREVIEW_SIZE, self.at)
@@ -76,6 +87,7 @@ class ThumbnailLoader(QObject):
     preview_ready = Signal(object, QPixmap, QPixmap)  # path, sharp, blurred
     preview_failed = Signal(object, object)
     idle = Signal()  # nothing running and nothing waiting
+    problem = Signal(object)  # a message for the message bar: a job stopped on an unexpected error
 
     def __init__(self, cache: ThumbnailCache | None = None, *, capacity: int = DEFAULT_CAPACITY,
                  threads: int = 1, parent: QObject | None = None):
@@ -96,6 +108,7 @@ class ThumbnailLoader(QObject):
         self._signals.failed.connect(self._on_failed)
         self._signals.preview_done.connect(self._on_preview_done)
         self._signals.preview_failed.connect(self.preview_failed)
+        self._signals.unexpected.connect(self.problem)
 
     def pixmaps(self, path: str, at: float | None = None) -> tuple[QPixmap, QPixmap] | None:
         """(sharp, blurred) if ready; otherwise None and the thumbnail (of a video, its

@@ -15,7 +15,7 @@ with a play badge and the video's duration.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
@@ -31,6 +31,7 @@ from nsfw_desktop.store import Result
 
 PADDING = 6
 CAPTION_LINES = 2
+CAPTION_GAP = 6  # pixels between two texts on one caption line
 MIN_SIDE, DEFAULT_SIDE, MAX_SIDE = 96, 160, 320  # the picture's side, in pixels
 FLAGGED_COLOR = QColor(200, 40, 40)
 ERROR_COLOR = QColor(200, 120, 0)
@@ -38,6 +39,7 @@ MISSING_COLOR = QColor(110, 110, 140)
 PLACEHOLDER_COLOR = QColor(120, 120, 120)
 LOADING_COLOR = QColor(225, 225, 225)
 REVIEW_TEXT = {"safe": "reviewed safe", "nsfw": "reviewed NSFW"}
+REVIEW_MARK = {"safe": "\u2713 safe", "nsfw": "\u2713 NSFW"}  # where the words do not fit
 HEATMAP_OPACITY = 0.5
 HIDDEN_TEXT = "Flagged\n(Space to reveal)"
 EYE_SIZE = 26  # the reveal button on a flagged tile
@@ -203,41 +205,66 @@ class TileDelegate(QStyledItemDelegate):
     @staticmethod
     def _paint_caption(painter: QPainter, area: QRect, option: QStyleOptionViewItem,
                        result: Result, flagged: bool, similarity: float | None, name: str) -> None:
-        line = QRect(area.left(), area.top(), area.width(), option.fontMetrics.height())
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         text_color = (option.palette.highlightedText() if selected else option.palette.text()).color()
         bold = QFont(option.font)
         bold.setBold(True)
         if result.missing_since is not None:
-            painter.setFont(bold)
-            painter.setPen(text_color)
-            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, "missing")
+            verdict, verdict_color, verdict_bold = "missing", text_color, True
         elif result.error:
-            painter.setFont(bold)
-            painter.setPen(ERROR_COLOR if not selected else text_color)
-            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, "error")
+            verdict, verdict_color, verdict_bold = "error", ERROR_COLOR, True
         elif flagged:
-            painter.setFont(bold)
-            painter.setPen(FLAGGED_COLOR if not selected else text_color)
-            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"Flagged {result.score:.2f}")
+            verdict, verdict_color, verdict_bold = f"Flagged {result.score:.2f}", FLAGGED_COLOR, True
         else:
             # Under the threshold: the score alone, in plain text, whatever the model's top label.
-            painter.setFont(option.font)
-            painter.setPen(text_color)
-            painter.drawText(line, Qt.AlignmentFlag.AlignLeft, f"score {result.score:.2f}")
-        if result.review:
-            painter.setFont(option.font)
-            painter.setPen(text_color)
-            painter.drawText(line, Qt.AlignmentFlag.AlignRight, REVIEW_TEXT[result.review])
-        painter.setFont(option.font)
-        painter.setPen(text_color)
-        line.translate(0, line.height())
-        width = line.width()
-        if similarity is not None:
-            alike = f"{similarity:.2f} alike"
-            painter.setFont(bold)
-            painter.drawText(line, Qt.AlignmentFlag.AlignRight, alike)
-            painter.setFont(option.font)
-            width -= option.fontMetrics.horizontalAdvance(alike) * 1.2
-        name = option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle, int(width))
-        painter.drawText(line, Qt.AlignmentFlag.AlignLeft, name)
+            verdict, verdict_color, verdict_bold = f"score {result.score:.2f}", text_color, False
+        alike = None if similarity is None else f"{similarity:.2f} alike"
+        pieces = caption_layout(area, option.fontMetrics, QFontMetrics(bold), verdict=verdict,
+                                verdict_bold=verdict_bold, review=result.review,
+                                alike=alike, name=name)
+        for role, (rect, text) in pieces.items():
+            strong = role == "alike" or (role == "verdict" and verdict_bold)
+            painter.setFont(bold if strong else option.font)
+            painter.setPen(verdict_color if role == "verdict" and not selected else text_color)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignLeft, text)
+
+
+def caption_layout(area: QRect, metrics: QFontMetrics, bold: QFontMetrics, *, verdict: str,
+                   verdict_bold: bool, review: str | None, alike: str | None,
+                   name: str) -> dict[str, tuple[QRect, str]]:
+    """Where each text of a tile's caption goes (role -> (rect, text)), on two lines of
+    ``area``, so that none overlaps another at any tile size: the verdict first; the review
+    (``review``: 'safe', 'nsfw' or None) beside it when both fit, else on the second line, in
+    short if need be; the second line's marks on its right, and the file's name elided into
+    the room they leave."""
+    height = metrics.height()
+    first = QRect(area.left(), area.top(), area.width(), height)
+    second = first.translated(0, height)
+    placed: dict[str, tuple[QRect, str]] = {}
+    verdict_metrics = bold if verdict_bold else metrics
+    verdict = verdict_metrics.elidedText(verdict, Qt.TextElideMode.ElideRight, first.width())
+    verdict_width = verdict_metrics.horizontalAdvance(verdict)
+    placed["verdict"] = (QRect(first.left(), first.top(), verdict_width, height), verdict)
+    on_second: list[tuple[str, str, QFontMetrics]] = []  # right to left
+    if alike:
+        on_second.append(("alike", alike, bold))
+    if review:
+        words = REVIEW_TEXT[review]
+        width = metrics.horizontalAdvance(words)
+        if verdict_width + CAPTION_GAP + width <= first.width():
+            placed["review"] = (QRect(first.right() + 1 - width, first.top(), width, height), words)
+        else:
+            on_second.append(("review", words, metrics))
+    edge = second.right() + 1  # the free room on the second line ends before this x
+    for role, text, text_metrics in on_second:
+        if role == "review" and text_metrics.horizontalAdvance(text) > edge - second.left():
+            text = REVIEW_MARK[review]
+        text = text_metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0, edge - second.left()))
+        width = text_metrics.horizontalAdvance(text)
+        if text:
+            placed[role] = (QRect(edge - width, second.top(), width, height), text)
+            edge -= width + CAPTION_GAP
+    name = metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, max(0, edge - second.left()))
+    if name:
+        placed["name"] = (QRect(second.left(), second.top(), metrics.horizontalAdvance(name), height), name)
+    return placed

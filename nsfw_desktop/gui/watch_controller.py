@@ -29,7 +29,6 @@ from nsfw_desktop.store import Result
 class WatchController(QObject):
     flagged_arrived = Signal(object)  # Result: a flagged file just landed in a watched folder
     event = Signal(object)  # every WatchEvent, after the app has acted on it
-    results_changed = Signal()  # a file was classified or removed: the counts may differ
     folder_marked = Signal(object, object)  # folder, why it is offline (None: back online)
     stopped = Signal()  # the watcher was stopped: no folder is offline any more
 
@@ -96,14 +95,12 @@ class WatchController(QObject):
 
         if isinstance(event, watch.FileClassified):
             self.model.add_results([event.result])
-            self.results_changed.emit()
             if event.result.flagged(self.live.settings.threshold) and not event.catch_up:
                 self._flagged_arrived(event.result)
         elif isinstance(event, watch.FileMoved):
             self.model.apply_moves([Move(event.old, event.new)])
         elif isinstance(event, watch.FileRemoved):
             self.model.remove_paths([event.path])
-            self.results_changed.emit()
         elif isinstance(event, watch.FolderOnline):
             self.folder_marked.emit(event.folder, None)
         elif isinstance(event, watch.FolderOffline):

@@ -1,5 +1,9 @@
 """Keep the window usable at any size, from 800x600 to 4K.
 
+The window and every dialog open at their usual size where the screen has room
+for it, and within the screen's available room (taskbars and panels left out)
+where it has not (``fit_to_screen``).
+
 When the window's width changes, the docks on either side take their share of
 it, within bounds, but never squeeze the grid below two tiles; the toolbars
 share one row when the window is wide enough, and take two when it is not, so
@@ -9,12 +13,28 @@ no control goes into the toolbar's overflow menu.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
 
 FOLDER_SHARE, DETAIL_SHARE = 0.22, 0.26  # of the window's width, at most
 FOLDER_WIDTH = (170, 340)  # the folder dock's narrowest and widest, in pixels
 DETAIL_WIDTH = (200, 480)
 GRID_TILES = 2  # tiles side by side the grid keeps room for, at least
+SCREEN_SHARE = 0.95  # of the screen's available room a window opens in at most: its frame takes the rest
+
+
+def fit_to_screen(widget: QWidget, width: int, height: int) -> None:
+    """Give ``widget`` its usual ``width`` x ``height``, or less where its screen's available
+    room is smaller, and place it inside that room."""
+    screen = widget.screen()
+    room = screen.availableGeometry() if screen is not None else None
+    if room is None or room.isEmpty():
+        widget.resize(width, height)
+        return
+    width = min(width, int(room.width() * SCREEN_SHARE))
+    height = min(height, int(room.height() * SCREEN_SHARE))
+    widget.resize(width, height)
+    if not room.contains(widget.frameGeometry()):
+        widget.move(room.left() + (room.width() - width) // 2, room.top() + (room.height() - height) // 2)
 
 
 class WindowFit(QObject):

@@ -156,3 +156,29 @@ def test_the_furthest_byte_bar_is_reported(qtbot):
     files.update(1)
     received.refresh()
     assert seen[-1] == (60, 100)
+
+
+def test_the_included_model_is_offered_beside_the_download(qtbot):
+    from nsfw_desktop.model_source import OPEN_NSFW
+
+    dialog = FirstRunDialog(pull=lambda *args, **kwargs: pytest.fail("nothing is downloaded"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.included_button.text() == "Use the included model (works offline)"
+    assert dialog.included_button.parentWidget() is dialog.download_button.parentWidget()
+    assert abs(dialog.included_button.y() - dialog.download_button.y()) < 4  # beside it, on its row
+    dialog.included_button.click()
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert dialog.model == OPEN_NSFW and dialog.source.format == OPEN_NSFW
+    assert not FirstRunDialog.needed(Settings(model=dialog.model))
+
+
+def test_a_failed_download_names_no_command_line_flag(qtbot):
+    dialog = FirstRunDialog()  # the tests run offline: the download fails
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.start_download()
+    qtbot.waitUntil(lambda: dialog.download_button.isEnabled(), timeout=30_000)
+    text = dialog.status.text()
+    assert "not downloaded yet" in text and "included model" in text
+    assert "--" not in text and "nsfw-desktop models" not in text

@@ -233,8 +233,9 @@ def test_auto_quarantine_moves_newly_flagged_files(make_window, photos, tmp_path
     # A move that never overwrites puts the file in place, then removes the original: wait for both.
     qtbot.waitUntil(lambda: (quarantine / "incoming.png").exists() and not (photos / "incoming.png").exists(),
                     timeout=WATCH_TIMEOUT_MS)
-    qtbot.waitUntil(lambda: window.model.row_of(str(quarantine / "incoming.png")) is not None,
+    qtbot.waitUntil(lambda: window.model.result_for(str(quarantine / "incoming.png")) is not None,
                     timeout=10_000)
+    assert window.model.row_of(str(quarantine / "incoming.png")) is None  # shown in the quarantine only
     assert window.named_actions["undo"].isEnabled()
     with Store(db_path) as store:  # the database followed the move, whoever saw it first
         assert store.get(str(quarantine / "incoming.png")) is not None

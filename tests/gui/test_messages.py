@@ -77,5 +77,15 @@ def test_an_unreachable_model_shows_the_advice_in_the_bar_itself(qtbot):
     bar.show()
     qtbot.waitExposed(bar)
     label = bar._lines[0].label
-    assert label.text().endswith("(open-nsfw works offline).")
+    assert label.text().endswith("(the included open_nsfw works offline).")
     _no_command_line(label.text())
+
+
+def test_a_model_error_reaches_the_window_without_its_command_line_advice():
+    from nsfw_desktop.gui.advice import for_window
+    from nsfw_desktop.model_source import ModelError
+
+    plain = ModelError("The model folder /m has no weights.", "Point --model at another folder.")
+    assert for_window(plain) == "The model folder /m has no weights."
+    chosen = ModelError("Model x/y is not downloaded yet.", "Use --model open-nsfw.", setting="model")
+    assert "--" not in for_window(chosen) and "under Model in File > Settings" in for_window(chosen)

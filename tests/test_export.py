@@ -14,6 +14,7 @@ from pathlib import Path
 
 from nsfw_desktop.cli import main
 from nsfw_desktop.export import COLUMNS
+from nsfw_desktop.store import Store
 
 from .test_cli import scan_args
 
@@ -72,3 +73,19 @@ def test_a_regular_file_is_replaced_whole(photos, tiny_model, tmp_path):
     assert main(["export", "--csv", str(out), "--all", "--db", str(db)]) == 0
     assert out.stat().st_ino != before  # renamed into place: a reader sees old or new, never half
     assert len(out.read_text(encoding="utf-8").splitlines()) == 6
+
+
+def test_the_threshold_defaults_to_the_stored_models_recommended_one(photos, tmp_path, monkeypatch):
+    """As scan flags by its model's recommended threshold, so does export of its results."""
+    import dataclasses
+
+    from nsfw_desktop import catalogue
+
+    db = tmp_path / "r.db"
+    assert main(["scan", str(photos), "--model", "open-nsfw", "--db", str(db)]) == 0
+    lowest = min(r.nsfw_score for r in Store(db).results())
+    monkeypatch.setattr(catalogue, "MODELS", tuple(
+        dataclasses.replace(m, threshold=lowest) if m.name == "open-nsfw" else m for m in catalogue.MODELS))
+    out = tmp_path / "flagged.csv"
+    assert main(["export", "--csv", str(out), "--db", str(db)]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 1 + 5

@@ -12,7 +12,14 @@ from PIL import Image
 
 from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.classify.cam import with_features
-from nsfw_desktop.classify.capabilities import FAST_HEATMAPS, ONNX_FOLDER, REMOTE, Capabilities, of_choice
+from nsfw_desktop.classify.capabilities import (
+    FAST_HEATMAPS,
+    ONE_MAP,
+    ONNX_FOLDER,
+    REMOTE,
+    Capabilities,
+    of_choice,
+)
 from nsfw_desktop.cli import main
 from nsfw_desktop.heatmap import explain
 from nsfw_desktop.model_source import OPEN_NSFW, OPEN_NSFW_FILE, open_nsfw
@@ -163,14 +170,14 @@ def test_an_onnx_folder_refuses_heatmaps_and_embeddings_in_one_line(photos, tiny
 
 
 def test_what_a_chosen_model_gives_is_known_before_it_is_built(tiny_model, tmp_path):
-    assert of_choice(OPEN_NSFW, "exact") == Capabilities()
-    assert of_choice(OPEN_NSFW, "fast") == Capabilities()  # it runs as published in every precision
+    assert of_choice(OPEN_NSFW, "exact") == Capabilities(no_heatmap_methods=ONE_MAP)
+    assert of_choice(OPEN_NSFW, "fast") == of_choice(OPEN_NSFW, "exact")  # it runs as published
     assert of_choice(str(tiny_model), "exact") == Capabilities()
-    assert of_choice(str(tiny_model), "fast") == Capabilities(no_heatmaps=FAST_HEATMAPS)
+    assert of_choice(str(tiny_model), "fast") == Capabilities(FAST_HEATMAPS, "", FAST_HEATMAPS)
     assert of_choice("owner/name", "balanced").heatmaps
-    assert of_choice(OPEN_NSFW, "exact", ["https://example.org"]) == Capabilities(REMOTE, REMOTE)
+    assert of_choice(OPEN_NSFW, "exact", ["https://example.org"]) == Capabilities(REMOTE, REMOTE, REMOTE)
     folder = str(onnx_folder(tiny_model, tmp_path))
-    assert of_choice(folder, "exact") == Capabilities(ONNX_FOLDER, ONNX_FOLDER)
+    assert of_choice(folder, "exact") == Capabilities(ONNX_FOLDER, ONNX_FOLDER, ONNX_FOLDER)
 
 
 def test_the_classifiers_say_the_same(tiny_model):

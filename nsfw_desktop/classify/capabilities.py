@@ -23,12 +23,15 @@ ONNX_FOLDER = ("An ONNX model folder gives only scores: heatmaps and embeddings 
                "model (a ViT) or open-nsfw.")
 FAST_HEATMAPS = ("The fast precision's int8 model keeps no attention maps: heatmaps need the exact or "
                  "balanced precision.")
+ONE_MAP = ("open-nsfw draws one heatmap, its class activation map: the choice of attention method is "
+           "a ViT's.")
 
 
 @dataclass(frozen=True)
 class Capabilities:
     no_heatmaps: str = ""  # why the model draws no heatmaps; empty when it draws them
     no_embeddings: str = ""  # why it gives no embeddings (find similar, personal policy); empty when it does
+    no_heatmap_methods: str = ""  # why the heatmap method (rollout, last) changes nothing; empty when it does
 
     @property
     def heatmaps(self) -> bool:
@@ -42,12 +45,14 @@ class Capabilities:
 def of_format(model_format: str | None, precision: str) -> Capabilities:
     """What a model of ``model_format`` (a model_source format; None: remote endpoints) gives."""
     if model_format is None:
-        return Capabilities(REMOTE, REMOTE)
+        return Capabilities(REMOTE, REMOTE, REMOTE)
     if model_format == "onnx":
-        return Capabilities(ONNX_FOLDER, ONNX_FOLDER)
+        return Capabilities(ONNX_FOLDER, ONNX_FOLDER, ONNX_FOLDER)
     if model_format == "transformers" and precision == "fast":
-        return Capabilities(no_heatmaps=FAST_HEATMAPS)
-    return Capabilities()  # a ViT in exact or balanced precision, or open_nsfw (its CAM, its pooled features)
+        return Capabilities(no_heatmaps=FAST_HEATMAPS, no_heatmap_methods=FAST_HEATMAPS)
+    if model_format == OPEN_NSFW:
+        return Capabilities(no_heatmap_methods=ONE_MAP)  # its CAM, its pooled features
+    return Capabilities()  # a ViT in exact or balanced precision
 
 
 def of_choice(model: str | None, precision: str, endpoints: Sequence[str] = ()) -> Capabilities:

@@ -1,7 +1,6 @@
 """The heatmap switch and method: the View menu's toggle, the detail view's, and whether
 the model can make heatmaps at all (``ModelChoice.capabilities``; a checkpoint that is no
-ViT is found out when the worker loads it). The method is a ViT's: open_nsfw draws its one
-map whichever is chosen."""
+ViT is found out when the worker loads it); the method is a ViT's choice."""
 
 from __future__ import annotations
 
@@ -49,13 +48,19 @@ class HeatmapControls(QObject):
         self.refresh_detail()
 
     def _model_changed(self, choice: ModelChoice) -> None:
-        reason = choice.capabilities.no_heatmaps
-        self.heatmaps.reset(available=not reason, reason=reason)
+        capabilities = choice.capabilities
+        self.heatmaps.reset(available=capabilities.heatmaps, reason=capabilities.no_heatmaps)
+        why = capabilities.no_heatmap_methods
+        self.methods.setEnabled(not why)
+        for action in self.methods.actions():
+            action.setToolTip(why or action.text())
+            action.setStatusTip(why)
 
     def _availability_changed(self, available: bool, reason: str) -> None:
         for widget in (self.action, self.detail.heatmap_toggle):
             widget.setEnabled(available)
             widget.setToolTip(reason if not available else TIP)
+        self.action.setStatusTip(reason if not available else TIP)  # what the View menu shows
         if not available:
             if self.heatmaps.enabled:  # the user asked for them: say why there are none
                 self.messages.show_message(reason)

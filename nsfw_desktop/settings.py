@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from nsfw_desktop import atomic, catalogue, paths, video
+from nsfw_desktop.classify.capabilities import of_choice
 from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
 from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW
 from nsfw_desktop.pipeline import ScanPolicy
@@ -159,11 +160,11 @@ class Settings:
 
     def scan_policy(self) -> ScanPolicy:
         """What scans of the app and the watcher keep with these settings. Embeddings are
-        kept only with a local PyTorch model: a remote endpoint, open_nsfw and the fast
-        precision give scores alone. Sidecars follow the scan's results when "Keep tags in
+        kept only with a model that gives them (``classify.capabilities``): not a remote
+        endpoint or an ONNX model folder. Sidecars follow the scan's results when "Keep tags in
         XMP sidecars up to date" is on."""
-        scores_only = bool(self.endpoints) or self.model == OPEN_NSFW or self.precision == "fast"
-        return ScanPolicy(embeddings=self.embeddings and not scores_only, videos=self.videos,
+        gives = of_choice(self.model, self.precision, self.endpoints).embeddings
+        return ScanPolicy(embeddings=self.embeddings and gives, videos=self.videos,
                           sidecars=self.tag_options() if self.xmp_sidecars else None)
 
     def tag_options(self) -> TagOptions:

@@ -200,11 +200,6 @@ def test_onnx_folder_runs_on_onnx_runtime_and_never_opens_pickle(tiny_model, tmp
     assert not sprung.exists()
 
 
-def test_onnx_models_refuse_embeddings_clearly():
-    with pytest.raises(ModelError, match="not available with .*Choose the exact"):
-        EmbeddingClassifier(make_classifier("open-nsfw"))
-
-
 def test_fast_embeddings_agree_with_exact(tiny_model, images):
     fast = EmbeddingClassifier(make_classifier(str(tiny_model), precision="fast"))
     exact = EmbeddingClassifier(make_classifier(str(tiny_model), device="cpu"))

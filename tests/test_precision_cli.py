@@ -57,12 +57,6 @@ def test_a_fast_scan_keeps_embeddings_for_find_similar(photos, tiny_model, tmp_p
     assert best["path"] == str(first) and best["similarity"] > 0.999
 
 
-def test_embeddings_of_an_onnx_model_fail_with_one_clear_line(photos, tmp_path, capsys):
-    args = ["scan", str(photos), "--model", "open-nsfw", "--db", str(tmp_path / "r.db"), "--embeddings"]
-    assert main(args) == 1
-    assert "Choose the exact (or balanced) precision" in capsys.readouterr().err
-
-
 def test_models_list_names_the_included_model(capsys):
     assert main(["models", "list"]) == 0
     first = capsys.readouterr().out.splitlines()[0]

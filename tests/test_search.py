@@ -149,9 +149,7 @@ def test_find_similar_reads_while_a_scan_writes(tmp_path, make_classifier, store
 
 
 def test_embedding_classifier_refuses_a_remote_classifier():
-    class Remote:
-        model_id = "remote"
-        input_size = 224
+    from nsfw_desktop.classify.remote import RemoteClassifier
 
-    with pytest.raises(ModelError, match="local model"):
-        EmbeddingClassifier(Remote())
+    with pytest.raises(ModelError, match="a model on this computer"):
+        EmbeddingClassifier(RemoteClassifier(["https://example.org"]))

@@ -102,11 +102,15 @@ def test_thresholds_are_kept_per_model():
         Settings(model_thresholds={"owner/name": 3})
 
 
-def test_scores_only_choices_keep_no_embeddings():
+def test_embeddings_are_kept_where_the_model_gives_them(tmp_path):
     assert Settings(embeddings=True).scan_policy().embeddings
-    assert not Settings(embeddings=True, precision="fast").scan_policy().embeddings
-    assert not Settings(embeddings=True, model="open-nsfw").scan_policy().embeddings
+    assert Settings(embeddings=True, precision="fast").scan_policy().embeddings  # the int8 ViT's CLS token
+    assert Settings(embeddings=True, model="open-nsfw").scan_policy().embeddings  # its pooled features
     Settings(model="open-nsfw").check_model()
+    assert not Settings(embeddings=True, endpoints=["https://example.org"]).scan_policy().embeddings
+    for name in ("model.onnx", "config.json", "preprocessor_config.json"):
+        (tmp_path / name).write_bytes(b"")
+    assert not Settings(embeddings=True, model=str(tmp_path)).scan_policy().embeddings  # scores only
 
 
 def test_video_settings_reach_the_scans():

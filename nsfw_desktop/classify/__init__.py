@@ -6,7 +6,9 @@
 - ``onnx``: an ONNX model on ONNX Runtime (the fast precision's int8 export, an ONNX
   folder, open_nsfw); ``onnx_export`` builds and caches the int8 export.
 - ``precision``: the precision modes (exact, balanced, fast).
-- ``features`` and ``embedding``: embeddings and attention maps from a local ViT's forward pass.
+- ``features`` and ``embedding``: embeddings and attention maps from a local ViT's forward pass;
+  ``cam``: open_nsfw's pooled features and class activation maps, from its own pass.
+- ``capabilities``: what a model gives beyond scores (heatmaps, embeddings), and why not.
 
 Nothing heavy is imported here: torch loads with a local model, not before.
 """

@@ -42,6 +42,8 @@ class Classifier(Protocol):
     def predict(self, prepared: Sequence[Any]) -> list[Prediction]:
         """Classify a batch; one Prediction per prepared input, in order."""
 
+    # Local, ONNX and remote classifiers also say what they give beyond scores in their
+    # ``capabilities`` (classify.capabilities).
     # Optional: ``prepare_file(path, decoded: DecodedImage) -> list`` prepares from the
     # file itself when it has one (RemoteClassifier sends a small file's own bytes);
     # decode_and_prepare calls it instead of ``prepare`` on each frame.

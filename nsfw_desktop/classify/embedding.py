@@ -3,7 +3,7 @@
 The scan pipeline wraps the classifier in one when embeddings are kept for
 "find similar"; ``embed`` uses one for its files. A local ViT gives any layer's CLS
 or mean embedding; the fast precision's int8 graph gives the last layer's CLS token,
-the default, which is what scans store.
+the default, which is what scans store; open_nsfw gives its pooled features (1024).
 """
 
 from __future__ import annotations
@@ -18,37 +18,39 @@ from nsfw_desktop.model_source import ModelError
 
 FAST_ONLY = ("the fast precision keeps the CLS embedding of the last layer only; for layer {layer} "
              "and pool {pool!r}, choose the exact (or balanced) precision")
+POOLED_ONLY = ("{model} has one embedding, its pooled features: it has no layer {layer} or pool {pool!r} "
+               "to choose")
 
 
 class EmbeddingClassifier:
-    """A LocalClassifier (or a fast ViT's OnnxClassifier) whose predictions also carry an
-    embedding, from the same forward pass.
+    """A LocalClassifier (or a fast ViT's or open_nsfw's OnnxClassifier) whose predictions also
+    carry an embedding, from the same forward pass.
 
     Each ``Prediction.embedding`` is a float32 numpy vector of the model's hidden size.
     """
 
     def __init__(self, classifier: LocalClassifier | OnnxClassifier, *, layer: int = -1, pool: str = "cls"):
-        fast = isinstance(classifier, OnnxClassifier) and classifier.exported
-        if not (isinstance(classifier, LocalClassifier) or fast):
-            raise ModelError(NOT_IN_THIS_MODE.format(model=classifier.model_id))
+        if not classifier.capabilities.embeddings:
+            raise ModelError(classifier.capabilities.no_embeddings)
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {pool!r}")
-        if fast and (layer != -1 or pool != "cls"):
-            raise ModelError(FAST_ONLY.format(layer=layer, pool=pool))
+        if isinstance(classifier, OnnxClassifier) and (layer != -1 or pool != "cls"):
+            raise ModelError((FAST_ONLY if classifier.exported else POOLED_ONLY).format(
+                model=classifier.model_id, layer=layer, pool=pool))
         self.classifier = classifier
         self.model_id = classifier.model_id
         self.input_size = classifier.input_size
-        self.layer = layer
+        self.layer = layer  # once loaded, a ViT's hidden-state index 0..L (-1: an ONNX model's one)
         self.pool = pool
 
     def load(self) -> None:
         if isinstance(self.classifier, OnnxClassifier):
             self.classifier.load()
-            if not self.classifier.embeds:  # exported from a checkpoint that is not a ViT
+            if not self.classifier.embeds:  # a fast model exported from a checkpoint that is not a ViT
                 raise ModelError(NOT_IN_THIS_MODE.format(model=self.model_id))
             return
         load_vit(self.classifier)
-        resolve_layer(self.classifier, self.layer)  # a bad layer fails before any decoding
+        self.layer = resolve_layer(self.classifier, self.layer)  # a bad layer fails before any decoding
 
     def prepare(self, image):
         return self.classifier.prepare(image)

@@ -24,10 +24,8 @@ from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.model_source import ModelError
 
 POOLS = ("cls", "mean")
-NOT_IN_THIS_MODE = ("embeddings and heatmaps are not available with {model}: they need a local model "
-                    "(a ViT) run by PyTorch in the exact or balanced precision (the fast precision of a ViT "
-                    "keeps embeddings, not heatmaps), and a remote classifier or an ONNX model returns "
-                    "scores only. Choose the exact (or balanced) precision and a transformers model.")
+NOT_IN_THIS_MODE = ("embeddings and heatmaps are not available with {model}: they need a ViT (in the exact "
+                    "or balanced precision for heatmaps) or open-nsfw. Choose one of them.")
 
 _twins: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its eager twin
 _twins_lock = threading.Lock()

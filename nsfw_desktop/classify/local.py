@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from PIL import Image
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
+from nsfw_desktop.classify.capabilities import Capabilities, of_format
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, autocast_dtype, check
 from nsfw_desktop.classify.preprocess import direct_preparer
 from nsfw_desktop.model_source import ModelError, ModelSource
@@ -71,6 +72,10 @@ class LocalClassifier:
         self._lock = threading.Lock()
         self.model = None
         self.processor = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return of_format(self.source.format, self.precision)
 
     def load(self) -> None:
         with self._lock:

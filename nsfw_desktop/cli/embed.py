@@ -34,7 +34,6 @@ def run(args) -> int:
     import numpy as np
 
     from nsfw_desktop.classify.embedding import EmbeddingClassifier
-    from nsfw_desktop.classify.features import load_vit, resolve_layer
     from nsfw_desktop.model_source import ModelError
     from nsfw_desktop.pipeline import classify_entries
     from nsfw_desktop.prepare import DecodeOptions
@@ -42,16 +41,16 @@ def run(args) -> int:
 
     classifier = build_classifier(args)
     try:
-        load_vit(classifier)
-        layer = resolve_layer(classifier, args.layer)
+        embedder = EmbeddingClassifier(classifier, layer=args.layer, pool=args.pool)
+        embedder.load()
     except (ModelError, ValueError) as exc:
         raise CliError(str(exc)) from None
+    layer = embedder.layer
     report = WalkReport()
     entries = list(walk(args.paths, report))
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     paths, vectors = [], []
-    embedder = EmbeddingClassifier(classifier, layer=layer, pool=args.pool)
     for results in classify_entries(entries, embedder, DecodeOptions(batch_size=args.batch_size)):
         for result in results:
             if result.error:

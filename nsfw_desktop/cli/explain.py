@@ -20,15 +20,16 @@ def register(subparsers) -> None:
     from nsfw_desktop.heatmap import HEAD_FUSIONS, METHODS
 
     parser = subparsers.add_parser(
-        "explain", help="write attention heatmap overlays of images",
-        description="Classify images and write, for each, a PNG with the model's attention "
-                    "drawn over the picture (red: where the model looked most); for a video, over "
-                    "its highest-scoring sampled frame, whose time is printed last.")
+        "explain", help="write heatmap overlays of images",
+        description="Classify images and write, for each, a PNG with where the model looked "
+                    "drawn over the picture (red: most): a ViT's attention, open-nsfw's class "
+                    "activation map; for a video, over its highest-scoring sampled frame, whose "
+                    "time is printed last.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG overlays")
     parser.add_argument("--method", choices=METHODS, default="rollout",
                         help="attention rollout through all layers, or the last layer's CLS "
-                             "attention (default: %(default)s)")
+                             "attention (default: %(default)s; a ViT's only)")
     parser.add_argument("--head-fusion", choices=HEAD_FUSIONS, default="mean",
                         help="how the attention heads are combined (default: %(default)s)")
     parser.add_argument("--opacity", type=opacity, default=0.5,
@@ -38,8 +39,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop.classify.features import load_vit
-    from nsfw_desktop.heatmap import explain_file
+    from nsfw_desktop.heatmap import explain_file, load_for_heatmaps
     from nsfw_desktop.imaging import ImageError
     from nsfw_desktop.model_source import ModelError
 
@@ -50,7 +50,7 @@ def run(args) -> int:
         raise CliError(f"cannot create the output folder {out}: {exc.strerror}") from None
     classifier = build_classifier(args)
     try:
-        load_vit(classifier)
+        load_for_heatmaps(classifier)
     except ModelError as exc:
         raise CliError(str(exc)) from None
     taken: set[str] = set()

@@ -25,9 +25,6 @@ from nsfw_desktop.thumbnails import ThumbnailCache, make_thumbnail
 
 log = logging.getLogger(__name__)
 
-REMOTE_REASON = "Heatmaps need a local model: a remote endpoint sends back only scores."
-
-
 @dataclass(frozen=True)
 class HeatmapKey:
     """One heatmap: a file as it was (path + mtime), a method, and the size it is drawn at."""
@@ -64,15 +61,11 @@ class FeatureWorker(QObject):
     @Slot(object)
     @reported("The heatmap", _heatmap_failed)
     def explain(self, key: HeatmapKey) -> None:
-        from nsfw_desktop.classify.features import load_vit
-        from nsfw_desktop.heatmap import explain, explain_file
+        from nsfw_desktop.heatmap import explain, explain_file, load_for_heatmaps
 
-        if self.host.choice.remote:
-            self.heatmaps_unavailable.emit(REMOTE_REASON)
-            return
         try:
             _choice, classifier = self.host.classifier()
-            load_vit(classifier)  # ModelError unless a local ViT; loads it the first time
+            load_for_heatmaps(classifier)  # ModelError when it draws none; loads it the first time
             # Opacity 1: the colour map alone; the view lays it over the picture it shows,
             # so the overlay has that picture's size: the stored thumbnail, or the preview.
             if key.kind == "tile":
@@ -99,9 +92,9 @@ class FeatureWorker(QObject):
     def find_similar(self, db_path: str, path: str, top_k: int) -> None:
         from nsfw_desktop.search import EmbeddingsError, find_similar
 
-        if self.host.choice.remote:
-            self.similar_failed.emit("Find similar needs a local model: a remote endpoint sends back "
-                                     "only scores, not the embeddings that are compared.")
+        reason = self.host.choice.capabilities.no_embeddings
+        if reason:
+            self.similar_failed.emit(f"Find similar: {reason}")
             return
         try:
             _choice, classifier = self.host.classifier()

@@ -1,5 +1,6 @@
 """The heatmap switch and method: the View menu's toggle, the detail view's, and whether
-the model can make heatmaps at all (a remote endpoint or a model that is no ViT cannot)."""
+the model can make heatmaps at all (``ModelChoice.capabilities``; a checkpoint that is no
+ViT is found out when the worker loads it); the method is a ViT's choice."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QActionGroup
 
 from nsfw_desktop.gui.detail_view import DetailView
-from nsfw_desktop.gui.feature_worker import REMOTE_REASON, FeatureWorker
+from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
@@ -33,8 +34,7 @@ class HeatmapControls(QObject):
         detail.heatmap_toggle.toggled.connect(action.setChecked)
         methods.triggered.connect(lambda chosen: self.set_method(chosen.data()))
         host.changed.connect(self._model_changed)
-        if host.choice.remote:
-            heatmaps.reset(available=False, reason=REMOTE_REASON)
+        self._model_changed(host.choice)
 
     def set_enabled(self, on: bool) -> None:
         self.heatmaps.set_enabled(on)
@@ -48,12 +48,19 @@ class HeatmapControls(QObject):
         self.refresh_detail()
 
     def _model_changed(self, choice: ModelChoice) -> None:
-        self.heatmaps.reset(available=not choice.remote, reason=REMOTE_REASON if choice.remote else "")
+        capabilities = choice.capabilities
+        self.heatmaps.reset(available=capabilities.heatmaps, reason=capabilities.no_heatmaps)
+        why = capabilities.no_heatmap_methods
+        self.methods.setEnabled(not why)
+        for action in self.methods.actions():
+            action.setToolTip(why or action.text())
+            action.setStatusTip(why)
 
     def _availability_changed(self, available: bool, reason: str) -> None:
         for widget in (self.action, self.detail.heatmap_toggle):
             widget.setEnabled(available)
             widget.setToolTip(reason if not available else TIP)
+        self.action.setStatusTip(reason if not available else TIP)  # what the View menu shows
         if not available:
             if self.heatmaps.enabled:  # the user asked for them: say why there are none
                 self.messages.show_message(reason)

@@ -19,6 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.classify.capabilities import Capabilities, of_choice
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.worker_errors import reported
 from nsfw_desktop.model_source import ModelError
@@ -46,6 +47,11 @@ class ModelChoice:
     @property
     def remote(self) -> bool:
         return bool(self.endpoints)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the chosen model gives beyond scores, known without building it."""
+        return of_choice(self.model, self.precision, self.endpoints)
 
     def __repr__(self) -> str:  # the token never reaches a log line
         return (f"ModelChoice(model={self.model!r}, endpoints={self.endpoints!r}, device={self.device!r}, "

@@ -1,5 +1,6 @@
 """Find similar: ask the ``FeatureWorker`` for the stored photos most like the selected one,
-show them in the grid best first, and the bar above it that leads back to all results."""
+show them in the grid best first, and the bar above it that leads back to all results.
+The action is disabled, its tooltip saying why, while the model gives no embeddings."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 from nsfw_desktop.displaypath import display_path
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.message_bar import MessageBar
+from nsfw_desktop.gui.model_host import ModelChoice
 from nsfw_desktop.gui.results_model import ResultsModel
 
 SIMILAR_TOP_K = 50  # matches shown by "Find similar"
@@ -38,12 +40,22 @@ class SimilarView(QWidget):
         layout.addWidget(self.label, 1)
         layout.addWidget(back)
         self.setVisible(False)
-        actions["similar"].triggered.connect(self.find_similar_to_selected)
+        self.similar_action = actions["similar"]
+        self.similar_action.triggered.connect(self.find_similar_to_selected)
+        self.tip = self.similar_action.toolTip()
+        worker.host.changed.connect(self._model_changed)
+        self._model_changed(worker.host.choice)
         self.all_results_action.triggered.connect(self.show_all_results)
         self._requested.connect(worker.find_similar)
         worker.similar_found.connect(self._found)
         self.messages = messages
         worker.similar_failed.connect(self._failed)
+
+    def _model_changed(self, choice: ModelChoice) -> None:
+        reason = choice.capabilities.no_embeddings
+        self.similar_action.setEnabled(not reason)
+        self.similar_action.setToolTip(f"Find similar: {reason}" if reason else self.tip)
+        self.similar_action.setStatusTip(reason)  # what the Edit menu shows
 
     def find_similar_to_selected(self) -> None:
         paths = self.selected()

@@ -91,8 +91,8 @@ def test_no_heatmap_over_a_hidden_tile(make_window, scan, photos, qtbot):
 def test_the_toggle_is_disabled_with_a_remote_endpoint(make_window):
     window = make_window(model=None, endpoints=["http://127.0.0.1:9"])
     assert not window.heatmap_action.isEnabled() and not window.detail.heatmap_toggle.isEnabled()
-    assert "local model" in window.heatmap_action.toolTip()
-    assert "local model" in window.detail.heatmap_toggle.toolTip()
+    assert "a model on this computer" in window.heatmap_action.toolTip()
+    assert "a model on this computer" in window.detail.heatmap_toggle.toolTip()
     window.close()
 
 

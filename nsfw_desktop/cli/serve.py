@@ -13,7 +13,7 @@ import threading
 from nsfw_desktop.cli.cluster_options import add_ray_options, connect
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, positive_int
 from nsfw_desktop.logs import hide_secret
-from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError, resolve
+from nsfw_desktop.model_source import DEFAULT_MODEL
 
 API_KEY_VARIABLE = "NSFW_DESKTOP_API_KEY"
 
@@ -89,25 +89,11 @@ def replica_range(text: str) -> tuple[int, int]:
     return int(low), int(high)
 
 
-def _refuse_onnx_models(spec: str | None) -> None:
-    """Before anything starts: the contract's ``function_to_apply`` needs a checkpoint's
-    logits, which open_nsfw and ONNX model folders (probabilities only) do not give."""
-    try:
-        source = resolve(spec, download=False)
-    except ModelError:
-        return  # a Hub model not downloaded yet (always a checkpoint), or none: building says why
-    if source.format != "transformers":
-        raise CliError(f"serve answers with a transformers checkpoint (the Hugging Face contract's "
-                       f"function_to_apply needs its logits); {spec} is an ONNX model, which serve "
-                       "does not run: classify with it through scan or classify, or serve a "
-                       "transformers model.")
-
-
 def run(args) -> int:
     from aiohttp import web
 
-    from nsfw_desktop.classify.local import LocalClassifier
     from nsfw_desktop.server import InferenceService, ServerConfig, create_app
+    from nsfw_desktop.server.contract import SERVED
 
     if args.max_wait_ms < 0:
         raise CliError("--max-wait-ms cannot be negative")
@@ -125,14 +111,13 @@ def run(args) -> int:
         hide_secret(config.api_key)  # whatever logs it (a traceback, a library) writes [hidden]
     if args.retry_after < 0:
         raise CliError("--retry-after cannot be negative")
-    _refuse_onnx_models(args.model)
     if args.ray is not None:
         return _serve_on_ray(args, config)
     if args.replicas != 1 or args.autoscale or args.max_ongoing:
         raise CliError("--replicas, --autoscale and --max-ongoing are for serve --ray")
     classifier = build_classifier(args, fallback=False)
-    if not isinstance(classifier, LocalClassifier):
-        raise CliError(f"serve answers with a transformers checkpoint, not {classifier.model_id}")
+    if not isinstance(classifier, SERVED):
+        raise CliError(f"serve answers with a model on this computer, not {classifier.model_id}")
     app = create_app(InferenceService(classifier, config))
     started = _started(classifier.model_id, args, config)
     try:

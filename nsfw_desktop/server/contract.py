@@ -12,6 +12,7 @@ import hmac
 import io
 
 from nsfw_desktop.classify.local import LocalClassifier
+from nsfw_desktop.classify.onnx import OnnxClassifier
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
 from nsfw_desktop.server import payload
@@ -20,10 +21,12 @@ from nsfw_desktop.video import is_video_file
 UNAUTHORIZED = "a valid API key is needed (Authorization: Bearer ...)"
 BUSY = "the server is busy: try again shortly"
 REFUSED = (payload.BadRequest, ImageError)  # what Contract.prepare raises for a request it cannot use
+SERVED = (LocalClassifier, OnnxClassifier)  # a model on this computer, whatever runs it
 
 
 class Contract:
-    def __init__(self, classifier: LocalClassifier, decode_options: DecodeOptions | None = None) -> None:
+    def __init__(self, classifier: LocalClassifier | OnnxClassifier,
+                 decode_options: DecodeOptions | None = None) -> None:
         classifier.load()
         self.classifier = classifier
         self.decode_options = decode_options or DecodeOptions()
@@ -81,7 +84,7 @@ def too_slow(body_timeout: float) -> str:
             "--body-timeout): send it over a faster link")
 
 
-def _public_name(classifier: LocalClassifier) -> str:
+def _public_name(classifier: LocalClassifier | OnnxClassifier) -> str:
     """The model id without the local folder it was loaded from: /health is open to anyone."""
     folder = str(classifier.source.folder)
     model_id = classifier.model_id

@@ -24,10 +24,10 @@ from ray import serve
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.server.contract import (
     REFUSED,
+    SERVED,
     UNAUTHORIZED,
     Contract,
     authorized,
@@ -53,8 +53,8 @@ class Replica:
 
         classifier = make_classifier(spec["model"], device=spec["device"], precision=spec["precision"],
                                      unsafe_labels=spec["unsafe_labels"])
-        if not isinstance(classifier, LocalClassifier):
-            raise ValueError(f"serve answers with a transformers model, not {classifier.model_id}")
+        if not isinstance(classifier, SERVED):
+            raise ValueError(f"serve answers with a model on this computer, not {classifier.model_id}")
         self.config = ServerConfig(**config)
         self.contract = Contract(classifier, DecodeOptions(max_pixels=self.config.max_pixels))
         self._decode_pool = ThreadPoolExecutor(self.config.decode_workers, thread_name_prefix="decode")

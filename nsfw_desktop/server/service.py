@@ -24,6 +24,7 @@ from aiohttp import hdrs, web
 from aiohttp.http import HttpVersion11
 
 from nsfw_desktop.classify.local import LocalClassifier
+from nsfw_desktop.classify.onnx import OnnxClassifier
 from nsfw_desktop.imaging import DEFAULT_MAX_PIXELS
 from nsfw_desktop.prepare import DecodeOptions
 from nsfw_desktop.server.admission import Admission
@@ -73,7 +74,8 @@ class ServerConfig:
 
 
 class InferenceService:
-    def __init__(self, classifier: LocalClassifier, config: ServerConfig | None = None) -> None:
+    def __init__(self, classifier: LocalClassifier | OnnxClassifier,
+                 config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
         self.contract = Contract(classifier, DecodeOptions(max_pixels=self.config.max_pixels))
         self.admission = Admission(self.config.max_queue, self.config.max_body_budget)

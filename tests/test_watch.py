@@ -27,6 +27,7 @@ from nsfw_desktop.watch import (
     WatchStopped,
     WatchWarning,
 )
+from nsfw_desktop.watch.observers import system_setting
 from tests.conftest import build_tiny_vit, random_image, write_photos
 
 QUICK = 0.3  # settle interval for tests that are not about it
@@ -445,10 +446,13 @@ def test_inotify_limit_falls_back_to_polling(watch, tmp_path, monkeypatch):
 
     monkeypatch.setattr(InotifyObserver, "schedule", refuse)
     folder = tmp_path / "inbox"
-    folder.mkdir()
+    for sub in ("2024/summer", "2025"):
+        (folder / sub).mkdir(parents=True)
     watcher, recorder = watch(folder)
     [warning] = recorder.of(WatchWarning)
-    assert "fs.inotify.max_user_watches" in warning.message and "sysctl" in warning.message
+    assert f"Watching {folder} needs 4 of them, one for each folder in it" in warning.message
+    limit = system_setting("fs.inotify.max_user_watches")
+    assert f"sudo sysctl fs.inotify.max_user_watches={limit + 4} " in warning.message
     random_image(4).save(folder / "polled.png")
     recorder.wait_for(lambda r: r.classified())
     assert recorder.classified() == {str(folder / "polled.png"): 1}

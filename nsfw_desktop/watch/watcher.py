@@ -8,6 +8,12 @@ with the engine, writes the results to its own ``Store`` and calls
 watcher costs no CPU; the only periodic work is a look at each watched folder
 every ``folder_check`` seconds (``WatchedFolders.check``), which notices an
 unmounted drive and a folder coming back.
+
+When the kernel drops events (its inotify queue overflows while a burst of
+files arrives faster than they are read), watchdog repairs its watches and
+sends an ``EventsLostEvent`` for each watched folder; the worker then runs the
+same catch-up scan as on start (``Readiness.lost`` holds it back until the
+burst pauses), so every file that arrived is classified once.
 """
 
 from __future__ import annotations
@@ -19,10 +25,10 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import EventsLostEvent, FileSystemEvent, FileSystemEventHandler
 
 from nsfw_desktop.classify import Classifier
-from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, scan
+from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, ScanSummary, scan
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.pipeline import ScanControl, ScanPolicy, classify_and_commit, is_current
 from nsfw_desktop.prepare import DecodeOptions
@@ -38,7 +44,7 @@ from nsfw_desktop.watch.events import (
     WatchWarning,
 )
 from nsfw_desktop.watch.folders import WatchedFolders
-from nsfw_desktop.watch.observers import Observers
+from nsfw_desktop.watch.observers import Observers, queue_limit_message
 from nsfw_desktop.watch.readiness import OPEN_LIMIT, Readiness, fingerprint
 
 logger = logging.getLogger(__name__)
@@ -95,6 +101,7 @@ class Watcher:
         self._control = ScanControl()
         self._thread: threading.Thread | None = None
         self._store: Store | None = None  # owned by the worker thread
+        self._told_queue_limit = False  # the advice to raise the kernel's event queue is given once
 
     @property
     def folders(self) -> tuple[str, ...]:
@@ -162,13 +169,14 @@ class Watcher:
             woke = self._readiness.wait(next_check)
             if woke is None:
                 return
-            tasks, due = woke
-            for task in tasks:
+            for task in woke.tasks:
                 task()
+            if woke.lost:
+                self._catch_up_lost(woke.lost)
             if time.monotonic() >= next_check:
                 self._catch_up(self._folders.check())
                 next_check = time.monotonic() + self.folder_check
-            ready = self._ready_entries(due)
+            ready = self._ready_entries(woke.due)
             if ready:
                 self._classify(ready)
 
@@ -191,9 +199,10 @@ class Watcher:
             for result in results:
                 self._emit(FileClassified(result, result.flagged(self.threshold)))
 
-    def _catch_up(self, folders: list[str]) -> None:
+    def _catch_up(self, folders: list[str]) -> ScanSummary | None:
         if not folders:
-            return
+            return None
+        summary = None
         for event in scan(folders, self.classifier, self._store, policy=self.policy, options=self.options,
                           control=self._control, threshold=self.threshold, defer=self._still_written):
             if isinstance(event, ScanStarted):
@@ -203,7 +212,18 @@ class Watcher:
                 for result in event.results:
                     self._emit(FileClassified(result, result.flagged(self.threshold), catch_up=True))
             elif isinstance(event, ScanFinished):
-                self._emit(CaughtUp(tuple(folders), event.summary))
+                summary = event.summary
+                self._emit(CaughtUp(tuple(folders), summary))
+        return summary
+
+    def _catch_up_lost(self, folders: list[str]) -> None:
+        summary = self._catch_up([folder for folder in folders if self._folders.watched(folder)])
+        if summary is None or self._told_queue_limit:
+            return
+        message = queue_limit_message(folders, summary.scanned)
+        if message is not None:
+            self._told_queue_limit = True
+            self._emit(WatchWarning(message))
 
     def _still_written(self, entry: FileEntry) -> bool:
         """Leave a file open for writing, or changed within the settle interval, to the
@@ -263,6 +283,11 @@ class Watcher:
         self._readiness.forget(path)
         self._readiness.post(lambda: self._forget_file(path))
 
+    def _events_lost(self, folder: str) -> None:
+        if folder in self.folders:
+            logger.info("the system dropped file events in %s: looking through it again", folder)
+            self._readiness.lost(folder)
+
     def _folder_deleted(self, path: str) -> None:
         if path in self.folders:
             self._readiness.post(lambda: self._folders.go_offline(
@@ -311,3 +336,6 @@ class _Handler(FileSystemEventHandler):
             self.watcher._folder_deleted(path)
         else:
             self.watcher._file_deleted(path)
+
+    def on_events_lost(self, event: EventsLostEvent) -> None:
+        self.watcher._events_lost(self.watched(event.src_path))

@@ -25,8 +25,6 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from watchdog.events import EventsLostEvent, FileSystemEvent, FileSystemEventHandler
-
 from nsfw_desktop.classify import Classifier
 from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, ScanSummary, scan
 from nsfw_desktop.model_source import ModelError
@@ -44,6 +42,7 @@ from nsfw_desktop.watch.events import (
     WatchWarning,
 )
 from nsfw_desktop.watch.folders import WatchedFolders
+from nsfw_desktop.watch.handler import Handler
 from nsfw_desktop.watch.observers import Observers, queue_limit_message
 from nsfw_desktop.watch.readiness import OPEN_LIMIT, Readiness, fingerprint
 
@@ -147,7 +146,7 @@ class Watcher:
         error = None
         try:
             self._store = Store(self.db_path)
-            self._folders.observers = Observers(_Handler(self), recursive=self.policy.recursive,
+            self._folders.observers = Observers(Handler(self), recursive=self.policy.recursive,
                                                 poll=self.poll)
             self._catch_up([folder for folder in self.folders if self._folders.go_online(folder)])
             self._loop()
@@ -301,41 +300,3 @@ class Watcher:
         relative = os.path.relpath(path, folder).split(os.sep)
         return self.policy.include_hidden or not any(p.startswith(".") for p in relative)
 
-
-class _Handler(FileSystemEventHandler):
-    """Hands each event to the watcher, under the path of the folder as the user named it."""
-
-    def __init__(self, watcher: Watcher):
-        self.watcher = watcher
-        self.watched = watcher._folders.as_watched
-
-    def on_created(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.watched(event.src_path))
-
-    def on_modified(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.watched(event.src_path), wrote=True)
-
-    def on_attrib(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.watched(event.src_path))
-
-    def on_opened(self, event: FileSystemEvent) -> None:
-        self.watcher._file_opened(self.watched(event.src_path))
-
-    def on_closed(self, event: FileSystemEvent) -> None:
-        self.watcher._file_closed(self.watched(event.src_path), wrote=True)
-
-    def on_closed_no_write(self, event: FileSystemEvent) -> None:
-        self.watcher._file_closed(self.watched(event.src_path), wrote=False)
-
-    def on_moved(self, event: FileSystemEvent) -> None:
-        self.watcher._file_moved(self.watched(event.src_path), self.watched(event.dest_path))
-
-    def on_deleted(self, event: FileSystemEvent) -> None:
-        path = self.watched(event.src_path)
-        if event.is_directory:
-            self.watcher._folder_deleted(path)
-        else:
-            self.watcher._file_deleted(path)
-
-    def on_events_lost(self, event: EventsLostEvent) -> None:
-        self.watcher._events_lost(self.watched(event.src_path))

@@ -99,6 +99,10 @@ class Watcher:
         self._folders = WatchedFolders(names, self._emit, self._readiness.forget_under)
         self._control = ScanControl()
         self._thread: threading.Thread | None = None
+        # Set as the worker thread ends. Waiting on it, not on Thread.join: Python 3.11's join,
+        # interrupted by Ctrl-C, takes a thread that is still running for ended, so a later
+        # join returned at once and the process exited with the watcher inside torch (SIGABRT).
+        self._ended = threading.Event()
         self._store: Store | None = None  # owned by the worker thread
         self._told_queue_limit = False  # the advice to raise the kernel's event queue is given once
 
@@ -117,7 +121,7 @@ class Watcher:
         self._readiness.close()
         self._control.cancel()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+            self.wait(timeout)
 
     def add_folder(self, folder: str | Path) -> None:
         """Watch one more folder (with a catch-up scan of it); from any thread."""
@@ -133,12 +137,14 @@ class Watcher:
         """Block until the watcher has stopped (or ``timeout``); True when it has."""
         if self._thread is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if not self._ended.wait(timeout):
+            return False
+        self._thread.join()  # it has nothing left to do but end
+        return True
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and not self._ended.is_set()
 
     # The worker thread.
 
@@ -161,6 +167,7 @@ class Watcher:
             if self._store is not None:
                 self._store.close()
             self._emit(WatchStopped(error))
+            self._ended.set()
 
     def _loop(self) -> None:
         next_check = time.monotonic() + self.folder_check

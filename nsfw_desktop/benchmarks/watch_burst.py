@@ -9,10 +9,13 @@ came once (none missing, none twice, counted after a few quiet seconds), how
 often the kernel's inotify queue overflowed on the way, and the process's
 resident memory before the burst and at its peak (VmHWM). ``--stop`` stops the
 watcher (SIGSTOP) for the whole copy and lets it go on after it, so every event
-past the kernel's queue is lost.
+past the kernel's queue is lost. ``--flat`` copies the photos themselves
+(``cp -r PHOTOS/. FOLDER``) rather than their folder: a folder copied in is
+not watched until its creation is read, and watchdog lists it then, so a
+stopped watcher loses no event of the files in it.
 
     flock /tmp/bench.lock python -m nsfw_desktop.benchmarks.watch_burst [--files 12000]
-        [--model open-nsfw | MODEL] [--stop] [--dir DIR]
+        [--model open-nsfw | MODEL] [--stop] [--flat] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -95,7 +98,8 @@ class Lines:
         return [line for _, line in iter(lambda: self.next(0), None)]
 
 
-def burst(source: Path, inbox: Path, model: str, db: Path, *, stop: bool, timeout: float) -> dict:
+def burst(source: Path, inbox: Path, model: str, db: Path, *, stop: bool, flat: bool,
+          timeout: float) -> dict:
     process = subprocess.Popen(
         [sys.executable, "-m", "nsfw_desktop", "watch", str(inbox), "--model", model, "--db", str(db),
          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -108,7 +112,8 @@ def burst(source: Path, inbox: Path, model: str, db: Path, *, stop: bool, timeou
         start = time.perf_counter()
         if stop:
             process.send_signal(signal.SIGSTOP)
-        subprocess.run(["cp", "-r", str(source), str(inbox / source.name)], check=True)
+        copy = [f"{source}/.", str(inbox)] if flat else [str(source), str(inbox / source.name)]
+        subprocess.run(["cp", "-r", *copy], check=True)
         copied = time.perf_counter() - start
         if stop:
             process.send_signal(signal.SIGCONT)
@@ -143,6 +148,8 @@ def main() -> None:
     parser.add_argument("--model", default=None,
                         help="model to watch with (default: a tiny random ViT made in the work folder)")
     parser.add_argument("--stop", action="store_true", help="stop the watcher for the whole copy")
+    parser.add_argument("--flat", action="store_true",
+                        help="copy the photos into the watched folder itself, not in a folder of theirs")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary one)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one result")
     args = parser.parse_args()
@@ -157,9 +164,10 @@ def main() -> None:
     shutil.rmtree(inbox, ignore_errors=True)  # each run starts from an empty folder and database
     inbox.mkdir()
     db.unlink(missing_ok=True)
-    r = burst(source, inbox, model, db, stop=args.stop, timeout=args.timeout)
-    print(f"burst:        cp -r of {r['files']} photos of {SIDE} px into a watched folder "
-          f"({'watcher stopped during the copy' if args.stop else 'watcher running'}), model {model}")
+    r = burst(source, inbox, model, db, stop=args.stop, flat=args.flat, timeout=args.timeout)
+    print(f"burst:        cp -r of {r['files']} photos of {SIDE} px into a watched folder"
+          f"{' (the files, not their folder)' if args.flat else ''}, "
+          f"{'watcher stopped during the copy' if args.stop else 'watcher running'}, model {model}")
     print(f"copy:         {r['copied']:.1f} s")
     print(f"classified:   {r['classified']} of {r['files']}, {r['twice']} twice; last result "
           f"{r['seconds']:.1f} s after the copy began ({r['classified'] / r['seconds']:.0f} files/s)")

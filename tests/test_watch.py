@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -27,6 +28,7 @@ from nsfw_desktop.watch import (
     WatchStopped,
     WatchWarning,
 )
+from nsfw_desktop.watch.observers import system_setting
 from tests.conftest import build_tiny_vit, random_image, write_photos
 
 QUICK = 0.3  # settle interval for tests that are not about it
@@ -445,10 +447,13 @@ def test_inotify_limit_falls_back_to_polling(watch, tmp_path, monkeypatch):
 
     monkeypatch.setattr(InotifyObserver, "schedule", refuse)
     folder = tmp_path / "inbox"
-    folder.mkdir()
+    for sub in ("2024/summer", "2025"):
+        (folder / sub).mkdir(parents=True)
     watcher, recorder = watch(folder)
     [warning] = recorder.of(WatchWarning)
-    assert "fs.inotify.max_user_watches" in warning.message and "sysctl" in warning.message
+    assert f"Watching {folder} needs 4 of them, one for each folder in it" in warning.message
+    limit = system_setting("fs.inotify.max_user_watches")
+    assert f"sudo sysctl fs.inotify.max_user_watches={limit + 4} " in warning.message
     random_image(4).save(folder / "polled.png")
     recorder.wait_for(lambda r: r.classified())
     assert recorder.classified() == {str(folder / "polled.png"): 1}
@@ -517,3 +522,43 @@ def test_retry_errors_policy_reaches_the_watcher(watch, tmp_path):
     again.wait_for(lambda r: r.classified()[str(broken)] == 1)  # stored as an error, tried again
     settle_time()
     assert again.classified()[str(broken)] == 1
+
+
+class _CtrlCInTheModel:
+    """The tiny model, which presses Ctrl-C on this process in its first forward pass."""
+
+    def __init__(self, classifier):
+        self.classifier = classifier
+        self.pressed = False
+
+    def __getattr__(self, name):
+        return getattr(self.classifier, name)
+
+    def predict(self, inputs):
+        if not self.pressed:
+            self.pressed = True
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)  # still in the model while the main thread handles Ctrl-C
+        return self.classifier.predict(inputs)
+
+
+def test_ctrl_c_while_classifying_stops_once_the_batch_is_saved(tiny_model, tmp_path):
+    # What `nsfw-desktop watch` does on Ctrl-C. Python 3.11's Thread.join, interrupted,
+    # takes the thread for ended: the process then exited with the watcher inside torch,
+    # which aborted it (SIGABRT, "terminate called without an active exception").
+    folder = tmp_path / "inbox"
+    write_photos(folder, 1)
+    recorder = Recorder()
+    watcher = Watcher([folder], _CtrlCInTheModel(make_classifier(str(tiny_model))),
+                      tmp_path / "db.sqlite3", on_event=recorder)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        watcher.start()
+        with pytest.raises(KeyboardInterrupt):
+            watcher.wait(30)
+        watcher.stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert recorder.of(WatchStopped) == [WatchStopped(None)]  # the watcher's thread had ended
+    assert recorder.classified() == {str(folder / "photo_0000.png"): 1}
+    assert not watcher.running

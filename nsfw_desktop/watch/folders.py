@@ -95,6 +95,10 @@ class WatchedFolders:
         self._forget_under(folder)
         self._reported_offline.discard(folder)
 
+    def watched(self, folder: str) -> bool:
+        """True while ``folder`` is online and watched."""
+        return folder in self._online
+
     def under(self, path: str) -> str | None:
         """The watched folder that ``path`` is in, or None."""
         for folder in self.names:

@@ -3,7 +3,10 @@
 watchdog's native observer (inotify on Linux) is told about changes by the
 kernel and costs nothing while idle. Linux limits inotify watches and instances
 per user; when a folder hits a limit it is polled instead, and the user is told
-how to raise the limit.
+how far to raise the limit. The kernel also holds at most
+``fs.inotify.max_queued_events`` events that are not read yet, and drops the
+rest in a burst: the watcher then looks through the folders again, and the
+user is told once how large a queue would have held the burst.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 
 from watchdog.events import (
     DirDeletedEvent,
+    EventsLostEvent,
     FileAttribEvent,
     FileClosedEvent,
     FileClosedNoWriteEvent,
@@ -35,21 +39,62 @@ POLL_INTERVAL = 2.0  # seconds between two looks at a polled folder
 # they never schedule a check, so classifying a file does not wake the watcher again.
 # Their price: about 40 microseconds of CPU per file another program reads in a
 # watched folder (0.4 s while `cat` read 10,000 files). Polling sees none of them.
+# EventsLostEvent: the kernel's queue overflowed (watchdog sends it only when asked for).
 EVENTS = [FileCreatedEvent, FileModifiedEvent, FileAttribEvent, FileOpenedEvent, FileClosedEvent,
-          FileClosedNoWriteEvent, FileMovedEvent, FileDeletedEvent, DirDeletedEvent]
+          FileClosedNoWriteEvent, FileMovedEvent, FileDeletedEvent, DirDeletedEvent, EventsLostEvent]
 
 _LIMITS = {
-    errno.ENOSPC: ("watched folders", "fs.inotify.max_user_watches", 524288),
-    errno.EMFILE: ("file watchers", "fs.inotify.max_user_instances", 512),
+    errno.ENOSPC: ("watched folders", "fs.inotify.max_user_watches"),
+    errno.EMFILE: ("file watchers", "fs.inotify.max_user_instances"),
 }
+QUEUE_SETTING = "fs.inotify.max_queued_events"
+EVENTS_PER_FILE = 4  # a file written: created, opened, modified, closed
 
 
-def limit_message(exc: OSError, folder: str) -> str:
-    what, setting, value = _LIMITS[exc.errno]
+def limit_message(exc: OSError, folder: str, *, recursive: bool) -> str:
+    what, setting = _LIMITS[exc.errno]
+    limit = system_setting(setting)
+    if exc.errno == errno.ENOSPC:
+        needed = _folders_in(folder) if recursive else 1
+        need = f"Watching {folder} needs {needed} of them, one for each folder in it. "
+    else:
+        needed, need = 1, ""
+    advice = (f"To raise the limit: {_sysctl(setting, limit + needed)}, then watch the folder again."
+              if limit is not None else "")
     return (f"The system's limit on {what} ({setting}) is reached, so {folder} is checked for new "
-            f"files every {POLL_INTERVAL:g} s instead, which is slower and costs some CPU. To raise "
-            f"the limit: sudo sysctl {setting}={value} (add '{setting}={value}' to "
-            f"/etc/sysctl.conf to keep it after a restart).")
+            f"files every {POLL_INTERVAL:g} s instead, which is slower and costs some CPU. {need}{advice}")
+
+
+def queue_limit_message(folders: list[str], files: int) -> str | None:
+    """Advice after a burst overflowed the kernel's event queue, or None where there is no such queue."""
+    limit = system_setting(QUEUE_SETTING)
+    if limit is None:
+        return None
+    # The queue held ``limit`` events and dropped at least those of the files the catch-up found.
+    value = 1 << (limit + EVENTS_PER_FILE * files).bit_length()
+    return (f"So many files arrived at once in {', '.join(folders)} that the system's queue of file "
+            f"events ({QUEUE_SETTING}={limit}) overflowed; looking through the folder again found "
+            f"{files} file(s) it had missed, which takes longer than following events. A queue of "
+            f"{value} events would have held this burst. To raise it: {_sysctl(QUEUE_SETTING, value)}; "
+            f"it applies to watching started afterwards.")
+
+
+def _sysctl(setting: str, value: int) -> str:
+    return (f"sudo sysctl {setting}={value} (add '{setting}={value}' to /etc/sysctl.conf to keep it "
+            f"after a restart)")
+
+
+def system_setting(name: str) -> int | None:
+    """The value of a kernel setting such as fs.inotify.max_user_watches, or None where there is none."""
+    try:
+        with open(os.path.join("/proc/sys", *name.split(".")), encoding="ascii") as file:
+            return int(file.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _folders_in(folder: str) -> int:
+    return sum(1 for _ in os.walk(folder))
 
 
 class Observers:
@@ -88,7 +133,7 @@ class Observers:
         if failure is None:
             return None
         logger.info("polling %s: %s", folder, failure)
-        return limit_message(failure, folder)
+        return limit_message(failure, folder, recursive=self.recursive)
 
     def unwatch(self, folder: str) -> None:
         observer, watch = self._watches.pop(folder, (None, None))

@@ -21,6 +21,12 @@ in a row (two closes) into one or dropped some (a full inotify queue).
 A polled folder sees no opens and closes, so the settle rule alone applies
 there, as it does to a file already open when watching began.
 
+When the kernel drops events (its queue overflowed during a burst), the
+folder is caught up on by a scan once no events have been lost for
+``lost_quiet`` seconds, so a burst that overflows the queue again and again
+causes one catch-up; a stream of losses that never pauses is caught up on every
+``lost_max_wait`` seconds.
+
 Waiting uses one heap of due times and a Condition: the worker sleeps until
 the next check is due, or without any timeout when nothing is pending, so an
 idle watcher costs no CPU. The same Condition wakes the worker for tasks that
@@ -38,11 +44,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 logger = logging.getLogger(__name__)
 
 CLOSE_GRACE = 0.2  # seconds between a close-after-write and the check
 OPEN_LIMIT = 600.0  # seconds a file open for writing may go without a change before it is classified
+LOST_QUIET = 2.0  # seconds without lost events before the catch-up of a burst
+LOST_MAX_WAIT = 30.0  # seconds from the first lost event to the catch-up, however long the burst
 
 Fingerprint = tuple[int, int]  # (size, mtime_ns)
 
@@ -66,6 +75,12 @@ class _Pending:
     changed: float  # monotonic time of the latest event or change seen
 
 
+class Woke(NamedTuple):
+    tasks: list[Callable[[], None]]  # to run now
+    due: list[str]  # paths to check (``settled``)
+    lost: list[str]  # folders whose events were lost, to catch up on
+
+
 @dataclass
 class _Handles:
     open: int = 0  # opens seen minus closes seen
@@ -80,7 +95,8 @@ class Readiness:
     ``settled`` belong to the worker thread.
     """
 
-    def __init__(self, settle: float, *, close_grace: float = CLOSE_GRACE, open_limit: float = OPEN_LIMIT):
+    def __init__(self, settle: float, *, close_grace: float = CLOSE_GRACE, open_limit: float = OPEN_LIMIT,
+                 lost_quiet: float = LOST_QUIET, lost_max_wait: float = LOST_MAX_WAIT):
         if settle < 0:
             raise ValueError(f"settle interval must not be negative, not {settle}")
         if open_limit < settle:
@@ -89,11 +105,14 @@ class Readiness:
         self.settle = settle
         self.close_grace = min(close_grace, settle)
         self.open_limit = open_limit
+        self.lost_quiet, self.lost_max_wait = lost_quiet, lost_max_wait
         self._cond = threading.Condition()
         self._pending: dict[str, _Pending] = {}
         self._handles: dict[str, _Handles] = {}  # files with a handle open, as far as we saw
         self._heap: list[tuple[float, str]] = []
         self._tasks: deque[Callable[[], None]] = deque()
+        self._lost: dict[str, None] = {}  # folders to catch up on, in the order their losses came
+        self._lost_since = self._catch_up_due = 0.0  # monotonic times, while ``_lost`` is not empty
         self._closed = False
 
     def touch(self, path: str, *, wrote: bool = False, closed: bool = False) -> None:
@@ -165,6 +184,27 @@ class Readiness:
             for known in (self._pending, self._handles):
                 for path in [p for p in known if p.startswith(prefix)]:
                     del known[path]
+            self._lost.pop(folder, None)
+
+    def lost(self, folder: str) -> None:
+        """Events under ``folder`` were lost: have ``wait`` hand it over for a catch-up once
+        the losses pause.
+
+        Opens and closes may be among the lost events, so the handles counted
+        under ``folder`` are forgotten: a file whose close was lost would
+        otherwise wait ``open_limit`` seconds. The settle rule alone applies to
+        them, as to a file already open when watching began.
+        """
+        prefix = os.path.join(folder, "")
+        with self._cond:
+            for path in [p for p in self._handles if p.startswith(prefix)]:
+                del self._handles[path]
+            now = time.monotonic()
+            if not self._lost:
+                self._lost_since = now
+            self._lost[folder] = None
+            self._catch_up_due = min(now + self.lost_quiet, self._lost_since + self.lost_max_wait)
+            self._cond.notify()
 
     def post(self, task: Callable[[], None]) -> None:
         """Run ``task`` on the worker thread, as soon as it is free."""
@@ -177,23 +217,24 @@ class Readiness:
             self._closed = True
             self._cond.notify()
 
-    def wait(self, deadline: float | None = None) -> tuple[list[Callable[[], None]], list[str]] | None:
-        """Block until a task is posted, a check is due or ``deadline`` (monotonic) passes.
-
-        Returns the tasks to run and the paths to check (``settled``), or None
-        once closed.
-        """
+    def wait(self, deadline: float | None = None) -> Woke | None:
+        """Block until a task is posted, a check or a catch-up is due or ``deadline``
+        (monotonic) passes; None once closed."""
         with self._cond:
             while True:
                 if self._closed:
                     return None
                 now = time.monotonic()
                 due = self._pop_due(now)
-                if due or self._tasks or (deadline is not None and now >= deadline):
+                lost = list(self._lost) if self._lost and now >= self._catch_up_due else []
+                if due or lost or self._tasks or (deadline is not None and now >= deadline):
                     tasks = list(self._tasks)
                     self._tasks.clear()
-                    return tasks, due
-                wake = min((t for t in (deadline, self._heap[0][0] if self._heap else None)
+                    if lost:
+                        self._lost.clear()
+                    return Woke(tasks, due, lost)
+                wake = min((t for t in (deadline, self._heap[0][0] if self._heap else None,
+                                        self._catch_up_due if self._lost else None)
                             if t is not None), default=None)
                 self._cond.wait(None if wake is None else wake - now)
 

@@ -8,6 +8,12 @@ with the engine, writes the results to its own ``Store`` and calls
 watcher costs no CPU; the only periodic work is a look at each watched folder
 every ``folder_check`` seconds (``WatchedFolders.check``), which notices an
 unmounted drive and a folder coming back.
+
+When the kernel drops events (its inotify queue overflows while a burst of
+files arrives faster than they are read), watchdog repairs its watches and
+sends an ``EventsLostEvent`` for each watched folder; the worker then runs the
+same catch-up scan as on start (``Readiness.lost`` holds it back until the
+burst pauses), so every file that arrived is classified once.
 """
 
 from __future__ import annotations
@@ -19,10 +25,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-
 from nsfw_desktop.classify import Classifier
-from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, scan
+from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, ScanSummary, scan
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.pipeline import ScanControl, ScanPolicy, classify_and_commit, is_current
 from nsfw_desktop.prepare import DecodeOptions
@@ -38,7 +42,8 @@ from nsfw_desktop.watch.events import (
     WatchWarning,
 )
 from nsfw_desktop.watch.folders import WatchedFolders
-from nsfw_desktop.watch.observers import Observers
+from nsfw_desktop.watch.handler import Handler
+from nsfw_desktop.watch.observers import Observers, queue_limit_message
 from nsfw_desktop.watch.readiness import OPEN_LIMIT, Readiness, fingerprint
 
 logger = logging.getLogger(__name__)
@@ -94,7 +99,12 @@ class Watcher:
         self._folders = WatchedFolders(names, self._emit, self._readiness.forget_under)
         self._control = ScanControl()
         self._thread: threading.Thread | None = None
+        # Set as the worker thread ends. Waiting on it, not on Thread.join: Python 3.11's join,
+        # interrupted by Ctrl-C, takes a thread that is still running for ended, so a later
+        # join returned at once and the process exited with the watcher inside torch (SIGABRT).
+        self._ended = threading.Event()
         self._store: Store | None = None  # owned by the worker thread
+        self._told_queue_limit = False  # the advice to raise the kernel's event queue is given once
 
     @property
     def folders(self) -> tuple[str, ...]:
@@ -111,7 +121,7 @@ class Watcher:
         self._readiness.close()
         self._control.cancel()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+            self.wait(timeout)
 
     def add_folder(self, folder: str | Path) -> None:
         """Watch one more folder (with a catch-up scan of it); from any thread."""
@@ -127,12 +137,14 @@ class Watcher:
         """Block until the watcher has stopped (or ``timeout``); True when it has."""
         if self._thread is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if not self._ended.wait(timeout):
+            return False
+        self._thread.join()  # it has nothing left to do but end
+        return True
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and not self._ended.is_set()
 
     # The worker thread.
 
@@ -140,7 +152,7 @@ class Watcher:
         error = None
         try:
             self._store = Store(self.db_path)
-            self._folders.observers = Observers(_Handler(self), recursive=self.policy.recursive,
+            self._folders.observers = Observers(Handler(self), recursive=self.policy.recursive,
                                                 poll=self.poll)
             self._catch_up([folder for folder in self.folders if self._folders.go_online(folder)])
             self._loop()
@@ -155,6 +167,7 @@ class Watcher:
             if self._store is not None:
                 self._store.close()
             self._emit(WatchStopped(error))
+            self._ended.set()
 
     def _loop(self) -> None:
         next_check = time.monotonic() + self.folder_check
@@ -162,13 +175,14 @@ class Watcher:
             woke = self._readiness.wait(next_check)
             if woke is None:
                 return
-            tasks, due = woke
-            for task in tasks:
+            for task in woke.tasks:
                 task()
+            if woke.lost:
+                self._catch_up_lost(woke.lost)
             if time.monotonic() >= next_check:
                 self._catch_up(self._folders.check())
                 next_check = time.monotonic() + self.folder_check
-            ready = self._ready_entries(due)
+            ready = self._ready_entries(woke.due)
             if ready:
                 self._classify(ready)
 
@@ -191,9 +205,10 @@ class Watcher:
             for result in results:
                 self._emit(FileClassified(result, result.flagged(self.threshold)))
 
-    def _catch_up(self, folders: list[str]) -> None:
+    def _catch_up(self, folders: list[str]) -> ScanSummary | None:
         if not folders:
-            return
+            return None
+        summary = None
         for event in scan(folders, self.classifier, self._store, policy=self.policy, options=self.options,
                           control=self._control, threshold=self.threshold, defer=self._still_written):
             if isinstance(event, ScanStarted):
@@ -203,7 +218,18 @@ class Watcher:
                 for result in event.results:
                     self._emit(FileClassified(result, result.flagged(self.threshold), catch_up=True))
             elif isinstance(event, ScanFinished):
-                self._emit(CaughtUp(tuple(folders), event.summary))
+                summary = event.summary
+                self._emit(CaughtUp(tuple(folders), summary))
+        return summary
+
+    def _catch_up_lost(self, folders: list[str]) -> None:
+        summary = self._catch_up([folder for folder in folders if self._folders.watched(folder)])
+        if summary is None or self._told_queue_limit:
+            return
+        message = queue_limit_message(folders, summary.scanned)
+        if message is not None:
+            self._told_queue_limit = True
+            self._emit(WatchWarning(message))
 
     def _still_written(self, entry: FileEntry) -> bool:
         """Leave a file open for writing, or changed within the settle interval, to the
@@ -263,6 +289,11 @@ class Watcher:
         self._readiness.forget(path)
         self._readiness.post(lambda: self._forget_file(path))
 
+    def _events_lost(self, folder: str) -> None:
+        if folder in self.folders:
+            logger.info("the system dropped file events in %s: looking through it again", folder)
+            self._readiness.lost(folder)
+
     def _folder_deleted(self, path: str) -> None:
         if path in self.folders:
             self._readiness.post(lambda: self._folders.go_offline(
@@ -276,38 +307,3 @@ class Watcher:
         relative = os.path.relpath(path, folder).split(os.sep)
         return self.policy.include_hidden or not any(p.startswith(".") for p in relative)
 
-
-class _Handler(FileSystemEventHandler):
-    """Hands each event to the watcher, under the path of the folder as the user named it."""
-
-    def __init__(self, watcher: Watcher):
-        self.watcher = watcher
-        self.watched = watcher._folders.as_watched
-
-    def on_created(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.watched(event.src_path))
-
-    def on_modified(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.watched(event.src_path), wrote=True)
-
-    def on_attrib(self, event: FileSystemEvent) -> None:
-        self.watcher._file_changed(self.watched(event.src_path))
-
-    def on_opened(self, event: FileSystemEvent) -> None:
-        self.watcher._file_opened(self.watched(event.src_path))
-
-    def on_closed(self, event: FileSystemEvent) -> None:
-        self.watcher._file_closed(self.watched(event.src_path), wrote=True)
-
-    def on_closed_no_write(self, event: FileSystemEvent) -> None:
-        self.watcher._file_closed(self.watched(event.src_path), wrote=False)
-
-    def on_moved(self, event: FileSystemEvent) -> None:
-        self.watcher._file_moved(self.watched(event.src_path), self.watched(event.dest_path))
-
-    def on_deleted(self, event: FileSystemEvent) -> None:
-        path = self.watched(event.src_path)
-        if event.is_directory:
-            self.watcher._folder_deleted(path)
-        else:
-            self.watcher._file_deleted(path)

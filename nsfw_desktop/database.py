@@ -27,7 +27,12 @@ class StoreError(sqlite3.Error):
     """The results database cannot be used; the message is for the user.
 
     A ``sqlite3.Error``, so code that already catches SQLite's errors (the app's
-    workers) catches it too."""
+    workers) catches it too. ``problem`` is the why alone, without the command line's
+    advice (--db), which the window leaves out."""
+
+    def __init__(self, problem: str, cli_advice: str = "") -> None:
+        super().__init__(f"{problem} {cli_advice}" if cli_advice else problem)
+        self.problem = problem
 
 
 def open_database(path: Path, *, schema: str, version: int, read_only: bool,
@@ -45,7 +50,7 @@ def open_database(path: Path, *, schema: str, version: int, read_only: bool,
         with contextlib.suppress(FileExistsError):  # an existing database keeps its mode
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:
-        raise StoreError(f"Cannot create the results database {path}: {exc.strerror}. "
+        raise StoreError(f"Cannot create the results database {path}: {exc.strerror}.",
                          "Use another database with --db.") from None
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
     try:
@@ -71,8 +76,8 @@ def open_database(path: Path, *, schema: str, version: int, read_only: bool,
 
 def _open_read_only(path: Path, version: int) -> sqlite3.Connection:
     if not path.is_file():
-        raise StoreError(f"There is no results database at {path}: scan a folder first, "
-                         "or name the database with --db.")
+        raise StoreError(f"There is no results database at {path}: scan a folder first.",
+                         "Or name the database with --db.")
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
         return _connect_read_only(uri, version)
@@ -120,8 +125,8 @@ def _checked_version(db: sqlite3.Connection, version: int, *, read_only: bool = 
     found = db.execute("PRAGMA user_version").fetchone()[0]
     if found > version:
         raise StoreError(f"This results database was written by a newer nsfw-desktop (schema "
-                         f"{found}; this version reads up to {version}). Update nsfw-desktop, "
-                         "or use another database with --db.")
+                         f"{found}; this version reads up to {version}). Update nsfw-desktop.",
+                         "Or use another database with --db.")
     if read_only and found < version:
         raise StoreError(f"This results database was written by an earlier nsfw-desktop (schema "
                          f"{found}; this version reads {version}) and cannot be upgraded while it is "
@@ -136,7 +141,7 @@ def failure(db: sqlite3.Connection | None, exc: sqlite3.DatabaseError, path: Pat
         # The error being reported matters, not a rollback that fails after it.
         with contextlib.suppress(sqlite3.Error):
             db.rollback()
-    return StoreError(explain(exc, path, read_only=read_only))
+    return StoreError(*explain(exc, path, read_only=read_only))
 
 
 def user_errors(method: Callable) -> Callable:
@@ -160,28 +165,29 @@ def user_errors(method: Callable) -> Callable:
     return wrapper
 
 
-def explain(exc: sqlite3.DatabaseError, path: Path, *, read_only: bool) -> str:
-    """A message for the user from SQLite's error (its texts are fixed by SQLite)."""
+def explain(exc: sqlite3.DatabaseError, path: Path, *, read_only: bool) -> tuple[str, str]:
+    """What SQLite's error means for the user (its texts are fixed by SQLite), and what to
+    do on the command line."""
     text = str(exc)
+    other = "Use another database with --db."
     if "database or disk is full" in text:
         return (f"The disk holding the results database {path} is full: free some space, then "
-                "run again. Everything saved before is kept.")
+                "run again. Everything saved before is kept.", "")
     if "file is not a database" in text:
-        return f"{path} is not an nsfw-desktop results database (file is not a database)"
+        return f"{path} is not an nsfw-desktop results database (file is not a database)", ""
     if "database is locked" in text:
         return (f"The results database {path} is busy: another nsfw-desktop is writing to it. "
-                "Wait for it to finish, or use another database with --db.")
+                "Wait for it to finish.", other)
     if read_only and "readonly database" in text:
-        return f"The results database {path} is open read-only: nothing can be changed in it here."
+        return f"The results database {path} is open read-only: nothing can be changed in it here.", ""
     if not read_only and ("readonly database" in text or "unable to open" in text) and not (
             os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
         return (f"Cannot write the results database {path}: it or its folder is read-only "
-                "(read-only media, or no permission). Use another database with --db.")
+                "(read-only media, or no permission).", other)
     if "malformed" in text:
-        return (f"The results database {path} is damaged ({text}). Move it aside and scan again, "
-                "or use another database with --db.")
+        return (f"The results database {path} is damaged ({text}). Move it aside and scan again.", other)
     if read_only and "unable to open" in text:
         return (f"Cannot read the results database {path} here: its latest results are in "
                 f"{path}-wal, and SQLite cannot open them on read-only media. Copy both files "
-                "to a writable folder and use that copy with --db.")
-    return f"Cannot use the results database {path}: {text}. Use another database with --db."
+                "to a writable folder.", "Use that copy with --db.")
+    return f"Cannot use the results database {path}: {text}.", other

@@ -41,7 +41,7 @@ def test_a_newer_schema_is_refused_and_left_as_it_is(tmp_path):
         assert str(caught.value) == (
             f"This results database was written by a newer nsfw-desktop (schema {SCHEMA_VERSION + 1}; "
             f"this version "
-            f"reads up to {SCHEMA_VERSION}). Update nsfw-desktop, or use another database with --db.")
+            f"reads up to {SCHEMA_VERSION}). Update nsfw-desktop. Or use another database with --db.")
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     assert raw.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 1
@@ -89,7 +89,7 @@ def test_a_database_another_process_is_writing_is_busy(tmp_path, short_busy_time
             db.put_many([result(2)])
         assert str(caught.value) == (
             f"The results database {path} is busy: another nsfw-desktop is writing to it. "
-            "Wait for it to finish, or use another database with --db.")
+            "Wait for it to finish. Use another database with --db.")
     finally:
         writer.execute("ROLLBACK")
         writer.close()
@@ -119,7 +119,7 @@ def test_read_only_store_needs_an_existing_database(tmp_path):
     with pytest.raises(StoreError) as caught:
         Store(missing, read_only=True)
     assert str(caught.value) == (f"There is no results database at {missing}: scan a folder "
-                                 "first, or name the database with --db.")
+                                 "first. Or name the database with --db.")
     assert not missing.parent.exists()
 
 
@@ -188,8 +188,8 @@ for path, read_only in [({str(media / "r.db")!r}, False), ({str(crashed / "live.
         f"Cannot write the results database {media / 'r.db'}: it or its folder is read-only "
         "(read-only media, or no permission). Use another database with --db.",
         f"Cannot read the results database {live} here: its latest results are in {live}-wal, "
-        "and SQLite cannot open them on read-only media. Copy both files to a writable folder "
-        "and use that copy with --db."]
+        "and SQLite cannot open them on read-only media. Copy both files to a writable folder. "
+        "Use that copy with --db."]
     assert sorted(p.name for p in media.iterdir()) == ["crashed", "r.db"]
 
 

@@ -2,12 +2,14 @@
 ("point --model at a folder", "scan --embeddings"), which means nothing in the app.
 
 The core errors that carry such advice keep the problem apart from it
-(``problem``) and name the setting that fixes it (``setting``); here each setting
-becomes the menu and field that change it.
+(``problem``: models, embeddings, the results database) and name the setting
+that fixes it (``setting``); here each setting becomes the menu and field that
+change it.
 """
 
 from __future__ import annotations
 
+from nsfw_desktop.database import StoreError
 from nsfw_desktop.model_source import ModelError
 from nsfw_desktop.search import EmbeddingsError
 
@@ -27,4 +29,6 @@ def for_window(exc: Exception) -> str:
         return f"{exc.problem}. {EMBEDDINGS_ADVICE}"
     if isinstance(exc, ModelError):  # its own advice is for the command line
         return f"{exc.problem} {SETTING_ADVICE.get(exc.setting, '')}".rstrip()
+    if isinstance(exc, StoreError):  # the app's database is its own: no --db to choose
+        return exc.problem
     return str(exc)

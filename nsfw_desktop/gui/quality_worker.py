@@ -114,7 +114,7 @@ class QualityWorker(QObject):
         try:
             self.applied.emit(self._open().save_policy(policy))
         except sqlite3.Error as exc:
-            self.failed.emit(f"Could not keep the learnt policy: {exc}")
+            self.failed.emit(f"Could not keep the learnt policy: {for_window(exc)}")
 
     @Slot(str)
     @reported("Going back to the model's scores", on_failed)
@@ -122,7 +122,7 @@ class QualityWorker(QObject):
         try:
             self._open().reset_policy(model)
         except sqlite3.Error as exc:
-            self.failed.emit(f"Could not go back to the model's scores: {exc}")
+            self.failed.emit(f"Could not go back to the model's scores: {for_window(exc)}")
             return
         self.applied.emit(0)
 

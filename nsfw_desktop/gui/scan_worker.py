@@ -70,4 +70,4 @@ class ScanWorker(QObject):
             # This thread is the last place that can catch it: log the traceback for a
             # bug report and tell the user, rather than take the whole app down.
             log.exception("the scan stopped")
-            self.scan_failed.emit(f"The scan stopped: {exc}")
+            self.scan_failed.emit(f"The scan stopped: {for_window(exc)}")

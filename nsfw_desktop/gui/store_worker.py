@@ -17,6 +17,7 @@ import sqlite3
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from nsfw_desktop import export, quarantine
+from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.worker_errors import on_failed, reported
 from nsfw_desktop.quarantine_journal import Recovery, recover
 from nsfw_desktop.store import Store
@@ -52,7 +53,7 @@ class StoreWorker(QObject):
         try:
             self.loaded.emit(list(self.store.results()))
         except sqlite3.Error as exc:
-            self.failed.emit(f"Cannot read the results database {self.db_path}: {exc}")
+            self.failed.emit(f"Cannot read the results database {self.db_path}: {for_window(exc)}")
 
     @Slot(object, object)
     @reported("Saving the review", on_failed)
@@ -60,7 +61,7 @@ class StoreWorker(QObject):
         try:
             self.store.set_review(paths, review)
         except sqlite3.Error as exc:
-            self.failed.emit(f"Could not save the review: {exc}")
+            self.failed.emit(f"Could not save the review: {for_window(exc)}")
             return
         self.reviewed.emit(paths, review)
 
@@ -98,7 +99,7 @@ class StoreWorker(QObject):
         try:
             self.store.remove(paths)
         except sqlite3.Error as exc:
-            self.failed.emit(f"Could not forget the results of the removed folders: {exc}")
+            self.failed.emit(f"Could not forget the results of the removed folders: {for_window(exc)}")
             return
         self.forgotten.emit(paths)
 
@@ -120,7 +121,8 @@ class StoreWorker(QObject):
         try:
             self.store.remove(done)
         except sqlite3.Error as exc:
-            self.failed.emit(f"The files went to the trash, but their results could not be forgotten: {exc}")
+            self.failed.emit("The files went to the trash, but their results could not be forgotten: "
+                             f"{for_window(exc)}")
         self.trashed.emit(done, failures)
 
     @Slot(object)

@@ -89,3 +89,21 @@ def test_a_model_error_reaches_the_window_without_its_command_line_advice():
     assert for_window(plain) == "The model folder /m has no weights."
     chosen = ModelError("Model x/y is not downloaded yet.", "Use --model open-nsfw.", setting="model")
     assert "--" not in for_window(chosen) and "under Model in File > Settings" in for_window(chosen)
+
+
+def test_a_busy_database_during_a_scan_is_told_without_the_command_lines_advice(
+        make_window, scan, photos, qtbot, db_path, monkeypatch):
+    import sqlite3
+
+    from nsfw_desktop.database import failure
+    from nsfw_desktop.store import Store
+
+    def busy(self, *args, **kwargs):
+        raise failure(None, sqlite3.OperationalError("database is locked"), db_path, read_only=False)
+
+    window = make_window([photos])
+    monkeypatch.setattr(Store, "put_many", busy)
+    scan(window)
+    said = window.scan_error
+    assert said.endswith("is busy: another nsfw-desktop is writing to it. Wait for it to finish.")
+    assert "--db" not in said

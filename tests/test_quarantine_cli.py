@@ -70,6 +70,15 @@ def test_flagged_uses_the_apps_threshold_and_quarantine_folder(tmp_path, library
     assert _visible(settings.Settings().quarantine_path()) == ["low-but-nsfw.jpg"]
 
 
+def test_list_without_a_folder_lists_the_apps(tmp_path, library, capsys):
+    assert main(["quarantine", "--flagged", str(tmp_path / "photos"), "--threshold", "0.95",
+                 "--db", str(tmp_path / "r.db")]) == 0
+    capsys.readouterr()
+    assert main(["quarantine", "--list"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(str(settings.Settings().quarantine_path() / "low-but-nsfw.jpg"))
+
+
 def test_dry_run_moves_nothing(tmp_path, library, capsys):
     db, q = str(tmp_path / "r.db"), tmp_path / "q"
     (q).mkdir()

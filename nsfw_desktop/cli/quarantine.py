@@ -14,6 +14,8 @@ from nsfw_desktop.canonical import StoredNames, under
 from nsfw_desktop.cli.common import CliError, add_db_option, open_store, threshold
 from nsfw_desktop.displaypath import display_path
 
+APP_FOLDER = ""  # --list without a folder: the desktop app's quarantine folder
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -34,8 +36,9 @@ def register(subparsers) -> None:
                            "review mark first, then the personal policy, then the score")
     mode.add_argument("--restore", metavar="FOLDER",
                       help="put files of this quarantine folder back where they came from")
-    mode.add_argument("--list", metavar="FOLDER", help="list the files of this quarantine folder "
-                                                       "and where each came from")
+    mode.add_argument("--list", nargs="?", const=APP_FOLDER, metavar="FOLDER",
+                      help="list the files of this quarantine folder (default: the desktop app's) "
+                           "and where each came from")
     parser.add_argument("--to", metavar="FOLDER", default=None,
                         help="quarantine folder (default: the desktop app's)")
     parser.add_argument("--threshold", type=threshold, default=None,
@@ -54,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threshold is not None and not args.flagged:
         raise CliError("--threshold goes with --flagged")
-    if not (args.paths or args.restore or args.list):
+    listing = args.list is not None
+    if not (args.paths or args.restore or listing):
         raise CliError("name the files to quarantine, or use --flagged PATH, --restore FOLDER or "
                        "--list FOLDER")
-    if args.to and (args.restore or args.list):
+    if args.to and (args.restore or listing):
         raise CliError("--to names where files go; --restore and --list take their folder themselves")
     saved, problem = settings_file.load_or_defaults()
     if problem:
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     with open_store(args, read_only=args.dry_run) as store:
         if not args.dry_run:
             _recover(folder, store)
-        if args.list:
+        if listing:
             return _list(folder)
         if args.restore:
             return _restore(args, folder, store, saved.folders)
@@ -207,7 +211,7 @@ def _dry_run(args: argparse.Namespace, folder: str) -> None:
     if unfinished:
         print(f"{unfinished} move(s) of an interrupted run would be completed or rolled back first.",
               file=sys.stderr)
-    if args.list:
+    if args.list is not None:
         _list(folder)
     elif args.restore:
         taken: set[str] = set()

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from filelock import FileLock, Timeout
 
+from nsfw_desktop.canonical import Canonical
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.imaging import ImageError
 from nsfw_desktop.matrix_file import DatabaseState, matrix_path, owner_key
@@ -188,8 +189,26 @@ def find_similar(db_path: str | Path, query: str | Path | np.ndarray, classifier
     path = os.path.abspath(query)
     matches = _search(db_path, model, top_k, None, path)  # no embeddings stored: no model load
     if matches is None:
-        matches = _search(db_path, model, top_k, query_embedding(path, classifier), path)
+        stored = _stored_name(db_path, path)  # the same file, stored under another name (a link)
+        if stored != path:
+            matches = _search(db_path, model, top_k, None, stored)
+    if matches is None:
+        matches = _search(db_path, model, top_k, query_embedding(path, classifier), stored)
     return matches
+
+
+def _stored_name(db_path: Path, path: str) -> str:
+    """The name ``path``'s file is stored under: a library scanned through a link is stored
+    by the link's path, and the query may name the real one (``canonical``). The rows whose
+    name ends like the query's are compared: one pass over the paths, no model load."""
+    tail = os.fsencode(os.sep + os.path.basename(path))
+    canonical = Canonical()
+    with _read_only(db_path) as db:
+        for (stored,) in db.execute("SELECT path FROM results WHERE substr(path, -?) = ?",
+                                    (len(tail), tail)):
+            if canonical(os.fsdecode(stored)) == canonical(path):
+                return os.fsdecode(stored)
+    return path
 
 
 def _stored_vector(db: sqlite3.Connection, path: str, model: str) -> np.ndarray | None:

@@ -1,5 +1,5 @@
 """A library reached through a symbolic link (~/Pictures -> /data/photos): scanned by the
-link, then reviewed, tagged and quarantined by the real path or by a name typed inside
+link, then searched, reviewed, tagged and quarantined by the real path or by a name typed inside
 the folder (whose working directory is the real one). Every command finds the stored
 file and its review mark follows it."""
 
@@ -22,13 +22,18 @@ def cli(*args, cwd=ROOT) -> subprocess.CompletedProcess:
                           text=True, timeout=180, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def test_review_tag_and_quarantine_find_files_scanned_through_a_link(tmp_path, tiny_model):
+def test_similar_review_tag_and_quarantine_find_files_scanned_through_a_link(tmp_path, tiny_model):
     real = tmp_path / "data" / "photos"
     photos = write_photos(real, 3)
     link = tmp_path / "Pictures"
     link.symlink_to(real, target_is_directory=True)
     db = tmp_path / "r.db"
-    assert cli("scan", link, "--model", tiny_model, "--db", db).returncode == 0
+    assert cli("scan", link, "--model", tiny_model, "--db", db, "--embeddings").returncode == 0
+
+    similar = cli("similar", photos[0], "--model", tiny_model, "--db", db, "--top", "5")
+    assert similar.returncode == 0, similar.stderr
+    listed = [line.split("\t")[1] for line in similar.stdout.splitlines()]
+    assert sorted(listed) == sorted(str(link / p.name) for p in photos[1:])  # not the query itself
 
     by_real_path = cli("review", "--safe", photos[0], "--db", db)
     assert by_real_path.returncode == 0, by_real_path.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import struct
 import tempfile
 import zlib
@@ -22,6 +24,8 @@ os.environ.pop("HF_TOKEN", None)
 # What tests and the processes they start would keep in the home folder (Ray's token in
 # ~/.ray, libraries' caches) goes to a temporary one: no test writes to the user's.
 os.environ["HOME"] = tempfile.mkdtemp(prefix="nsfw-desktop-tests-home-")
+for _folder in (os.environ["HF_HOME"], os.environ["HOME"]):
+    atexit.register(shutil.rmtree, _folder, ignore_errors=True)  # gone with the test run
 
 
 def build_tiny_vit(folder: Path, *, seed: int = 0, labels=("normal", "nsfw"),

@@ -263,7 +263,7 @@ def test_a_temporary_file_another_run_holds_is_left_to_it(folder):
         (held,) = folder.glob(".IMG_17.jpg.xmp.*.tmp")
         old = time.time() - 60
         os.utime(held, (old, old))
-        files.remove_stale_temporaries(folder)
+        files.remove_stale_temporaries(folder, os.listdir(folder))
         assert held.exists()
     finally:
         writer.kill()

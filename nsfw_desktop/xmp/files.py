@@ -99,16 +99,12 @@ def write(path: Path, data: bytes | None, before: Snapshot, photo: str) -> None:
         raise SidecarError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def remove_stale_temporaries(folder: Path) -> None:
-    """Remove the temporary files a killed run of ours left in ``folder``."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX):
+def remove_stale_temporaries(folder: Path, names: list[str]) -> None:
+    """Remove the temporary files a killed run of ours left in ``folder`` (``names``: its listing)."""
+    for name in names:
+        if name.startswith(".") and name.endswith(TEMP_SUFFIX):
             with contextlib.suppress(OSError):  # gone already, or not ours to remove
-                _remove_if_abandoned(entry.path)
+                _remove_if_abandoned(os.path.join(folder, name))
 
 
 def _remove_if_abandoned(path: str) -> None:

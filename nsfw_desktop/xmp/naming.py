@@ -21,29 +21,36 @@ SUFFIX = ".xmp"
 
 
 class FolderNames:
-    """The names in a folder by stem, listed once per tagging run: one listing serves
-    every photo of the folder."""
+    """The names in a folder, listed once per tagging run: one listing serves every photo
+    of the folder, and the removal of a killed run's temporary files."""
 
     def __init__(self) -> None:
+        self._listings: dict[Path, list[str] | None] = {}
         self._by_stem: dict[Path, dict[str, set[str]] | None] = {}
+
+    def listing(self, folder: Path) -> list[str] | None:
+        """The names in ``folder``; None when it cannot be listed."""
+        if folder not in self._listings:
+            try:
+                self._listings[folder] = os.listdir(folder)
+            except OSError:
+                self._listings[folder] = None
+        return self._listings[folder]
 
     def stem_shared(self, photo: Path) -> bool:
         """Whether another file in ``photo``'s folder (any extension, picture or not) has
         ``photo``'s stem. A folder that cannot be listed answers yes: then nobody can tell
         whose the stem's sidecar is."""
         if photo.parent not in self._by_stem:
-            self._by_stem[photo.parent] = _names_by_stem(photo.parent)
+            names = self.listing(photo.parent)
+            self._by_stem[photo.parent] = None if names is None else _by_stem(names)
         by_stem = self._by_stem[photo.parent]
         if by_stem is None:
             return True
         return bool(by_stem.get(photo.stem.casefold(), set()) - {photo.name})
 
 
-def _names_by_stem(folder: Path) -> dict[str, set[str]] | None:
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return None
+def _by_stem(names: list[str]) -> dict[str, set[str]]:
     by_stem: dict[str, set[str]] = {}
     for name in names:
         if not name.lower().endswith(SUFFIX):  # a sidecar's stem is its photo's

@@ -62,16 +62,16 @@ def remove_tags(photos: Iterable[str], options: TagOptions) -> Report:
 def _apply_each(states: Iterable[tuple[str, str | None]], options: TagOptions, dry_run: bool) -> Report:
     report = Report()
     names = FolderNames()
-    cleaned: set[str] = set()
+    cleaned: set[Path] = set()
     for photo, state in states:
         if state is not None and not os.path.isfile(photo):
             report.problems.append((photo, "the photo is no longer there, so no tags were "
                                            "written; scan its folder again"))
             continue
-        folder = os.path.dirname(photo)
+        folder = Path(photo).parent
         if not dry_run and folder not in cleaned:
             cleaned.add(folder)
-            remove_stale_temporaries(Path(folder))
+            remove_stale_temporaries(folder, names.listing(folder) or [])
         try:
             report.changes.extend(apply_all(photo, state, options, dry_run=dry_run, names=names))
         except SidecarError as exc:

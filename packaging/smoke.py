@@ -23,8 +23,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from nsfw_desktop.sample_data import TINY_VIT, camera_photo, make_vit
-from nsfw_desktop.store import Store
+from nsfw_desktop.media.sample_data import TINY_VIT, camera_photo, make_vit
+from nsfw_desktop.store.results import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "dist" / "nsfw-desktop"

@@ -53,9 +53,9 @@ def main(out: str) -> None:
 
     home = tempfile.mkdtemp(prefix="nsfw-screenshot-")
     os.environ["NSFW_DESKTOP_HOME"] = home  # a fresh database and settings, nothing of yours
+    from nsfw_desktop.config.settings import Settings
     from nsfw_desktop.gui.main_window import MainWindow
     from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
-    from nsfw_desktop.settings import Settings
 
     guard_singleton_refcounts()
     pictures = Path(home) / "Pictures"

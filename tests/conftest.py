@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nsfw_desktop.sample_data import TINY_VIT, make_vit
+from nsfw_desktop.media.sample_data import TINY_VIT, make_vit
 
 # huggingface_hub reads these once, at import: set them before anything imports it,
 # so no test touches the user's model cache or the network.
@@ -81,7 +81,7 @@ def tiny_model(tmp_path_factory) -> Path:
 def local(tiny_model):
     """The tiny model as a LocalClassifier, loaded on the CPU."""
     from nsfw_desktop.classify.local import LocalClassifier
-    from nsfw_desktop.model_source import resolve
+    from nsfw_desktop.classify.model_source import resolve
 
     classifier = LocalClassifier(resolve(str(tiny_model)), device="cpu")
     classifier.load()
@@ -140,7 +140,7 @@ def make_classifier(tiny_model):
 @pytest.fixture
 def store(tmp_path):
     """An empty results database."""
-    from nsfw_desktop.store import Store
+    from nsfw_desktop.store.results import Store
 
     with Store(tmp_path / "results.sqlite3") as db:
         yield db
@@ -154,9 +154,8 @@ def run_scan(roots, classifier, store, classify=None, **settings):
     """
     from dataclasses import fields
 
-    from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, scan
-    from nsfw_desktop.pipeline import ScanPolicy
-    from nsfw_desktop.prepare import DecodeOptions
+    from nsfw_desktop.scan.engine import BatchDone, ScanFinished, ScanStarted, scan
+    from nsfw_desktop.scan.types import DecodeOptions, ScanPolicy
 
     policy_fields = {f.name for f in fields(ScanPolicy)}
     policy = ScanPolicy(**{k: v for k, v in settings.items() if k in policy_fields})

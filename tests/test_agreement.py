@@ -12,13 +12,13 @@ from nsfw_desktop.classify import agreement, make_classifier, onnx_export
 from nsfw_desktop.classify.agreement import Agreement, kept_agreement, measure
 from nsfw_desktop.classify.base import Prediction
 from nsfw_desktop.classify.local import LocalClassifier
-from nsfw_desktop.engine import scan
-from nsfw_desktop.model_source import resolve
+from nsfw_desktop.classify.model_source import resolve
+from nsfw_desktop.scan.engine import scan
 from tests.conftest import write_photos
 
 
 def file_scores(classifier, paths) -> list[float]:
-    from nsfw_desktop.imaging import load_image
+    from nsfw_desktop.media.imaging import load_image
 
     classifier.load()
     frames = [load_image(str(p), min_side=2 * classifier.input_size).frames[0] for p in paths]
@@ -30,7 +30,7 @@ def scanned(tiny_model, tmp_path):
     """Six photos scanned in exact into a database, one of them deleted since."""
     paths = write_photos(tmp_path / "photos", 6)
     db = tmp_path / "results.db"
-    from nsfw_desktop.store import Store
+    from nsfw_desktop.store.results import Store
 
     with Store(db) as store:
         list(scan([str(tmp_path / "photos")], make_classifier(str(tiny_model), device="cpu"), store))

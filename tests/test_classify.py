@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from nsfw_desktop.classify import make_classifier
-from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.pipeline import classify_entries, entries_for_paths
+from nsfw_desktop.classify.model_source import ModelError
+from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
 from tests.conftest import build_tiny_vit, random_image, write_photos
 
 # Our batched pipeline and transformers' per-image pipeline differ only by float

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from nsfw_desktop.cli import main
-from nsfw_desktop.export import COLUMNS
-from nsfw_desktop.store import SCHEMA_VERSION, Store
+from nsfw_desktop.store.export import COLUMNS
+from nsfw_desktop.store.results import SCHEMA_VERSION, Store
 from tests.conftest import build_tiny_vit, write_photos
 
 
@@ -145,7 +145,7 @@ def test_scan_resumes_after_sigkill(tmp_path, tiny_model):
 
 def test_database_problems_are_one_line_errors_and_delete_nothing(photos, tiny_model, tmp_path,
                                                                   capsys, monkeypatch):
-    from nsfw_desktop import database
+    from nsfw_desktop.store import database
 
     newer, newer_version = tmp_path / "newer.db", SCHEMA_VERSION + 1
     too_new = f"written by a newer nsfw-desktop (schema {newer_version};"
@@ -186,7 +186,7 @@ def test_database_problems_are_one_line_errors_and_delete_nothing(photos, tiny_m
 
 
 def test_export_reads_while_a_scan_holds_the_write_lock(photos, tiny_model, tmp_path, monkeypatch):
-    from nsfw_desktop import database
+    from nsfw_desktop.store import database
 
     db = tmp_path / "r.db"
     assert main(scan_args(tiny_model, db, photos)) == 0
@@ -313,6 +313,6 @@ def test_gui_refuses_a_file_or_a_missing_folder_before_opening(photos, tmp_path,
         capsys.readouterr().err)
     assert main(["gui", str(tmp_path / "missing")]) == 1
     assert f"{tmp_path / 'missing'}: no such folder" in capsys.readouterr().err
-    from nsfw_desktop import settings as settings_file
+    from nsfw_desktop.config import settings as settings_file
 
     assert settings_file.load_or_defaults()[0].folders == []

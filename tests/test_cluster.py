@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from nsfw_desktop.cli import main
-from nsfw_desktop.engine import BatchDone, scan
-from nsfw_desktop.pipeline import ScanControl
-from nsfw_desktop.prepare import DecodeOptions
-from nsfw_desktop.store import Store
+from nsfw_desktop.scan.engine import BatchDone, scan
+from nsfw_desktop.scan.pipeline import ScanControl
+from nsfw_desktop.scan.types import DecodeOptions
+from nsfw_desktop.store.results import Store
 from tests.conftest import run_scan, write_photos
 
 # Scores of the same inputs through the same fp32 model, in another process and batch.

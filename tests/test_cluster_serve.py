@@ -26,11 +26,11 @@ from huggingface_hub import InferenceClient
 
 from nsfw_desktop.classify.remote import RemoteClassifier
 from nsfw_desktop.cli import main
-from nsfw_desktop.pipeline import classify_entries, entries_for_paths
-from nsfw_desktop.prepare import decode_and_prepare
+from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
+from nsfw_desktop.scan.prepare import decode_and_prepare
 from nsfw_desktop.server.contract import Contract
 from nsfw_desktop.server.service import ServerConfig
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 from tests.conftest import run_scan, write_photos
 from tests.serving import png_bytes
 

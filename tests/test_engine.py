@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
-from nsfw_desktop.engine import BatchDone, scan
-from nsfw_desktop.pipeline import ScanControl
-from nsfw_desktop.prepare import DecodeOptions
+from nsfw_desktop.scan.engine import BatchDone, scan
+from nsfw_desktop.scan.pipeline import ScanControl
+from nsfw_desktop.scan.types import DecodeOptions
 from tests.conftest import build_tiny_vit, png_bomb, run_scan, write_photos
 
 
@@ -91,7 +91,7 @@ def test_walk_rules(tmp_path, make_classifier, store):
 
 def test_an_unchanged_rescan_opens_no_file_it_found_to_be_no_picture(tmp_path, make_classifier, store,
                                                                      monkeypatch):
-    from nsfw_desktop import walker
+    from nsfw_desktop.scan import walker
 
     root = tmp_path / "downloads"
     write_photos(root, 1)

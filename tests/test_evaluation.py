@@ -5,14 +5,14 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from nsfw_desktop.cli import main
-from nsfw_desktop.evaluation import (
+from nsfw_desktop.learn.evaluation import (
     at_threshold,
     evaluate,
     expected_calibration_error,
     threshold_for_false_positive_rate,
     threshold_for_recall,
 )
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 from tests.conftest import build_tiny_vit, write_photos
 
 
@@ -27,7 +27,7 @@ def labelled(tmp_path):
 
 def model_scores(tiny_model, paths) -> dict[str, float]:
     from nsfw_desktop.classify import make_classifier
-    from nsfw_desktop.pipeline import classify_entries, entries_for_paths
+    from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
 
     classifier = make_classifier(str(tiny_model), device="cpu")
     return {r.path: r.nsfw_score for batch in classify_entries(list(entries_for_paths(paths)), classifier)

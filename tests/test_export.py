@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 
 from nsfw_desktop.cli import main
-from nsfw_desktop.export import COLUMNS
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.export import COLUMNS
+from nsfw_desktop.store.results import Store
 
 from .test_cli import scan_args
 
@@ -79,7 +79,7 @@ def test_the_threshold_defaults_to_the_stored_models_recommended_one(photos, tmp
     """As scan flags by its model's recommended threshold, so does export of its results."""
     import dataclasses
 
-    from nsfw_desktop import catalogue
+    from nsfw_desktop.classify import catalogue
 
     db = tmp_path / "r.db"
     assert main(["scan", str(photos), "--model", "open-nsfw", "--db", str(db)]) == 0

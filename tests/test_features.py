@@ -8,7 +8,7 @@ from transformers import ViTForImageClassification
 
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.classify.features import extract, resolve_layer
-from nsfw_desktop.heatmap import cls_weights, explain, explain_frames, overlay, patch_grid, rollout
+from nsfw_desktop.explain.heatmap import cls_weights, explain, explain_frames, overlay, patch_grid, rollout
 from tests.conftest import random_image
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nsfw_desktop.imaging import ImageError, load_image, looks_like_image
+from nsfw_desktop.media.imaging import ImageError, load_image, looks_like_image
 from tests.conftest import png_bomb, random_image
 
 

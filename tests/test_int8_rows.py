@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 
-from nsfw_desktop.int8_rows import BLOCK, MATMUL_INTEGER, QUERY_LEVELS, margins, quantize, scores
-from nsfw_desktop.store import Result
+from nsfw_desktop.similar.int8_rows import BLOCK, MATMUL_INTEGER, QUERY_LEVELS, margins, quantize, scores
+from nsfw_desktop.store.result import Result
 
 
 def test_codes_times_scale_are_the_unit_vector_to_half_a_step():
@@ -63,13 +63,13 @@ def test_sums_are_exact_at_the_extremes():
 def test_a_query_by_vector_imports_neither_torch_nor_onnx(tmp_path):
     """Torch's libraries alone are ~0.1 GB of a process's memory, and importing onnx takes 0.7 s."""
     path = tmp_path / "results.sqlite3"
-    from nsfw_desktop.store import Store
+    from nsfw_desktop.store.results import Store
 
     with Store(path) as store:
         store.put_many([Result(f"/{i}.jpg", "normal", 0.1, "m", 1, 1, 1, 1, 0.0,
                                embedding=np.full(8, i + 1, np.float32)) for i in range(5)])
     code = ("import sys, numpy as np\n"
-            "from nsfw_desktop.search import find_similar\n"
+            "from nsfw_desktop.similar.search import find_similar\n"
             "class Model: model_id = 'm'\n"
             f"assert find_similar({str(path)!r}, np.ones(8), Model(), top_k=2)\n"
             "print('torch' in sys.modules, 'onnx' in sys.modules)\n")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from nsfw_desktop import logs, paths
+from nsfw_desktop.files import logs, paths
 
 
 @pytest.fixture(autouse=True)

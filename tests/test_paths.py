@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from nsfw_desktop import paths
+from nsfw_desktop.files import paths
 
 
 @pytest.fixture(autouse=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nsfw_desktop.pipeline import ScanControl, ScanPolicy, classify_and_commit, entries_for_paths, is_current
-from nsfw_desktop.prepare import DecodeOptions
-from nsfw_desktop.store import Fingerprint
-from nsfw_desktop.walker import FileEntry
+from nsfw_desktop.scan.pipeline import ScanControl, classify_and_commit, entries_for_paths, is_current
+from nsfw_desktop.scan.types import DecodeOptions, FileEntry, ScanPolicy
+from nsfw_desktop.store.result import Fingerprint
 from tests.conftest import write_photos
 
 ENTRY = FileEntry("/photos/a.jpg", size=100, mtime_ns=5)

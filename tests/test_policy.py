@@ -11,9 +11,10 @@ from PIL import Image
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from nsfw_desktop.cli import main
-from nsfw_desktop.linear_policy import LinearPolicy
-from nsfw_desktop.policy import _estimator, _features, _folded
-from nsfw_desktop.store import SCHEMA_VERSION, Result, Store
+from nsfw_desktop.learn.policy import _estimator, _features, _folded
+from nsfw_desktop.store.linear_policy import LinearPolicy
+from nsfw_desktop.store.result import Result
+from nsfw_desktop.store.results import SCHEMA_VERSION, Store
 from tests.conftest import build_tiny_vit, write_photos
 
 SOURCES = ["coffee", "astronaut", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field"]

@@ -15,9 +15,9 @@ from nsfw_desktop.classify import make_classifier, onnx_export, precision
 from nsfw_desktop.classify.agreement import AGREEMENT_FILE
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.classify.local import LocalClassifier
+from nsfw_desktop.classify.model_source import ModelError, resolve
 from nsfw_desktop.classify.onnx import OnnxClassifier
-from nsfw_desktop.model_source import ModelError, resolve
-from nsfw_desktop.pipeline import classify_entries, entries_for_paths
+from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
 from tests.conftest import build_tiny_vit, random_image, write_photos
 
 # What the README and --help promise, on the tiny ViT whose head spreads scores over 0..1.

@@ -3,7 +3,7 @@
 import json
 
 from nsfw_desktop.cli import main
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 
 
 def test_models_list_available_shows_the_catalogue(capsys):

@@ -6,10 +6,11 @@ import io
 
 import pytest
 
-from nsfw_desktop.heatmap import explain_file
-from nsfw_desktop.imaging import ImageError
-from nsfw_desktop.pipeline import classify_entries, entries_for_paths
-from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
+from nsfw_desktop.explain.heatmap import explain_file
+from nsfw_desktop.media.imaging import ImageError
+from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
+from nsfw_desktop.scan.prepare import decode_and_prepare
+from nsfw_desktop.scan.types import DecodeOptions
 from tests.conftest import png_bomb, random_image, write_photos
 
 

@@ -3,9 +3,10 @@ import os
 
 import pytest
 
-from nsfw_desktop import quarantine
-from nsfw_desktop.quarantine_journal import Journal, origins, recover
-from nsfw_desktop.store import Result, Store, StoreError
+from nsfw_desktop.quarantine import moves as quarantine
+from nsfw_desktop.quarantine.journal import Journal, origins, recover
+from nsfw_desktop.store.result import Result
+from nsfw_desktop.store.results import Store, StoreError
 
 
 def _result(path, score=0.9):

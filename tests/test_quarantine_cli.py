@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from nsfw_desktop import settings
 from nsfw_desktop.cli import main
-from nsfw_desktop.quarantine_journal import Journal
-from nsfw_desktop.store import Result, Store
+from nsfw_desktop.config import settings
+from nsfw_desktop.quarantine.journal import Journal
+from nsfw_desktop.store.result import Result
+from nsfw_desktop.store.results import Store
 
 
 def _scanned(db, files):
@@ -118,7 +119,7 @@ def test_a_folder_outside_the_apps_folders_is_created_only_when_confirmed(tmp_pa
 
 
 def test_a_busy_database_says_what_to_do_and_the_next_run_catches_up(tmp_path, library, monkeypatch, capsys):
-    from nsfw_desktop.store import StoreError
+    from nsfw_desktop.store.results import StoreError
 
     db, q, photo = str(tmp_path / "r.db"), tmp_path / "q", library[0][0]
 

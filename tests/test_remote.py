@@ -14,14 +14,14 @@ from PIL import Image
 
 from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.classify.local import LocalClassifier
+from nsfw_desktop.classify.model_source import ModelError, resolve
 from nsfw_desktop.classify.remote import RemoteClassifier, RetryPolicy
-from nsfw_desktop.engine import scan
-from nsfw_desktop.imaging import load_image
-from nsfw_desktop.model_source import ModelError, resolve
-from nsfw_desktop.prepare import DecodeOptions
+from nsfw_desktop.media.imaging import load_image
+from nsfw_desktop.scan.engine import scan
+from nsfw_desktop.scan.types import DecodeOptions
 from nsfw_desktop.server import InferenceService, ServerConfig, create_app
 from nsfw_desktop.server.background import ServerThread
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 from tests.conftest import png_bomb, random_image, write_photos
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=3.0, timeout=0.5)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from nsfw_desktop.classify.embedding import EmbeddingClassifier
-from nsfw_desktop.imaging import ImageError
-from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.search import EmbeddingsError, find_similar, query_embedding
-from nsfw_desktop.store import Result
+from nsfw_desktop.classify.model_source import ModelError
+from nsfw_desktop.media.imaging import ImageError
+from nsfw_desktop.similar.search import EmbeddingsError, find_similar, query_embedding
+from nsfw_desktop.store.result import Result
 from tests.conftest import run_scan, write_photos
 
 

@@ -9,11 +9,12 @@ import stat
 import numpy as np
 import pytest
 
-from nsfw_desktop import search
-from nsfw_desktop.int8_rows import BLOCK
-from nsfw_desktop.matrix_file import HEADER_BYTES, matrix_path, owner_key
-from nsfw_desktop.search import find_similar
-from nsfw_desktop.store import Result, Store
+from nsfw_desktop.similar import search
+from nsfw_desktop.similar.int8_rows import BLOCK
+from nsfw_desktop.similar.matrix_file import HEADER_BYTES, matrix_path, owner_key
+from nsfw_desktop.similar.search import find_similar
+from nsfw_desktop.store.result import Result
+from nsfw_desktop.store.results import Store
 
 DIM = 32
 

@@ -15,7 +15,7 @@ import pytest
 from huggingface_hub import InferenceClient
 
 from nsfw_desktop.cli import main
-from nsfw_desktop.pipeline import classify_entries, entries_for_paths
+from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
 from nsfw_desktop.server.background import ServerThread
 from tests.conftest import png_bomb, random_image, write_photos
 from tests.serving import png_bytes, start
@@ -62,7 +62,7 @@ def test_json_body_with_parameters(server, local):
     client = InferenceClient(model=server.url)
     top = client.image_classification(image, top_k=1, function_to_apply="none")
     assert len(top) == 1
-    from nsfw_desktop.imaging import load_image
+    from nsfw_desktop.media.imaging import load_image
 
     frame = load_image(io.BytesIO(image), min_side=2 * local.input_size).frames[0]
     logits = local.logits([local.prepare(frame)])[0].tolist()

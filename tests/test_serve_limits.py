@@ -12,7 +12,7 @@ import httpx2
 import pytest
 
 from nsfw_desktop.classify.local import LocalClassifier
-from nsfw_desktop.model_source import resolve
+from nsfw_desktop.classify.model_source import resolve
 from nsfw_desktop.server.admission import Admission
 from nsfw_desktop.server.background import ServerThread
 from tests import serving

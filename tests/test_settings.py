@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from nsfw_desktop import settings as settings_file
-from nsfw_desktop.settings import Settings, SettingsError
+from nsfw_desktop.config import settings as settings_file
+from nsfw_desktop.config.settings import Settings, SettingsError
 
 
 def test_defaults_when_nothing_saved():
@@ -88,7 +88,7 @@ def test_precision_is_checked_and_saved():
 
 
 def test_thresholds_are_kept_per_model():
-    from nsfw_desktop.catalogue import recommended_threshold
+    from nsfw_desktop.classify.catalogue import recommended_threshold
 
     settings = Settings(threshold=0.7)
     assert settings.threshold_for(None) == 0.7  # the current model's

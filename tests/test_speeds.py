@@ -8,11 +8,11 @@ import time
 import pytest
 
 from nsfw_desktop.classify import make_classifier, speeds
+from nsfw_desktop.classify.model_source import DEFAULT_MODEL, OPEN_NSFW
 from nsfw_desktop.cli import main
-from nsfw_desktop.engine import scan
-from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW
-from nsfw_desktop.prepare import DecodeOptions
-from nsfw_desktop.store import Store
+from nsfw_desktop.scan.engine import scan
+from nsfw_desktop.scan.types import DecodeOptions
+from nsfw_desktop.store.results import Store
 from tests.conftest import write_photos
 
 
@@ -69,7 +69,7 @@ def test_the_catalogue_shows_measured_speeds_or_says_there_are_none(capsys):
 
 
 def test_an_unreadable_speeds_file_is_measured_again(tmp_path):
-    from nsfw_desktop import paths
+    from nsfw_desktop.files import paths
 
     target = paths.cache_dir() / speeds.SPEEDS_FILE
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,9 @@ import stat
 import numpy as np
 import pytest
 
-from nsfw_desktop import database
-from nsfw_desktop.store import SCHEMA_VERSION, Result, Store, StoreError
+from nsfw_desktop.store import database
+from nsfw_desktop.store.result import Result
+from nsfw_desktop.store.results import SCHEMA_VERSION, Store, StoreError
 
 
 def result(i: int, *, error: str | None = None) -> Result:
@@ -171,7 +172,7 @@ def test_read_only_media_is_read_and_refuses_writes(tmp_path):
         for name in ("live.db", "live.db-wal"):
             shutil.copyfile(tmp_path / name, crashed / name)
     code = f"""
-from nsfw_desktop.store import Store, StoreError
+from nsfw_desktop.store.results import Store, StoreError
 with Store({str(media / "r.db")!r}, read_only=True) as db:
     print(db.count())
 for path, read_only in [({str(media / "r.db")!r}, False), ({str(crashed / "live.db")!r}, True)]:

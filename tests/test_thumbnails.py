@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from nsfw_desktop.imaging import ImageError
-from nsfw_desktop.thumbnails import THUMBNAIL_SIZE, ThumbnailCache, make_thumbnail, privacy_blur
+from nsfw_desktop.media.imaging import ImageError
+from nsfw_desktop.media.thumbnails import THUMBNAIL_SIZE, ThumbnailCache, make_thumbnail, privacy_blur
 from tests.conftest import random_image, write_photos
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from nsfw_desktop import refine
-from nsfw_desktop.imaging import ImageError
-from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
-from nsfw_desktop.refine import refine_times
-from nsfw_desktop.store import Store
-from nsfw_desktop.video import load_video, looks_like_video, sample_times
-from nsfw_desktop.walker import WalkReport, walk
+from nsfw_desktop.media.imaging import ImageError
+from nsfw_desktop.media.video import load_video, looks_like_video, sample_times
+from nsfw_desktop.scan import refine
+from nsfw_desktop.scan.prepare import decode_and_prepare
+from nsfw_desktop.scan.refine import refine_times
+from nsfw_desktop.scan.types import DecodeOptions
+from nsfw_desktop.scan.walker import WalkReport, walk
+from nsfw_desktop.store.results import Store
 from tests.conftest import random_image, run_scan, write_photos
 from tests.videos import (
     claiming_samples,
@@ -222,7 +223,7 @@ def test_real_mp4s_pass_the_sample_count_check(tmp_path):
 
 
 def test_mp4_headers_too_large_to_check_are_refused(tmp_path, monkeypatch):
-    from nsfw_desktop import video_tables
+    from nsfw_desktop.media import video_tables
 
     clip = write_video(tmp_path / "clip.mp4", [(random_image(1, SIZE), 2)]).read_bytes()
     monkeypatch.setattr(video_tables, "_MAX_BOXES", 50)
@@ -274,7 +275,7 @@ def test_explain_draws_the_worst_frame_and_says_when_it_is(film, tiny_model, tmp
 
 
 def test_find_similar_matches_a_video_by_its_worst_frame(film, local, store, tmp_path):
-    from nsfw_desktop.search import find_similar
+    from nsfw_desktop.similar.search import find_similar
 
     run_scan([film, write_photos(tmp_path / "photos", 3)[0].parent], local, store, embeddings=True)
     assert store.embedding(str(film), local.model_id) is not None
@@ -309,8 +310,8 @@ def test_classify_json_and_the_csv_carry_kind_duration_and_worst_frame_time(film
 
 def test_a_folder_of_videos_keeps_few_decoded_films_waiting(tmp_path, local, monkeypatch):
     """Each film's inputs take tens of MB: only a few wait for the model, not sixteen."""
-    from nsfw_desktop import pipeline
-    from nsfw_desktop.walker import FileEntry
+    from nsfw_desktop.scan import pipeline
+    from nsfw_desktop.scan.types import FileEntry
 
     clip = write_video(tmp_path / "clip.mp4", [(random_image(1, SIZE), 2)])
     entries = []
@@ -340,7 +341,7 @@ def test_a_folder_of_videos_keeps_few_decoded_films_waiting(tmp_path, local, mon
 def test_a_video_thumbnail_is_its_worst_frame(film, local, store, low_and_high, tmp_path):
     import numpy as np
 
-    from nsfw_desktop.thumbnails import ThumbnailCache, make_thumbnail
+    from nsfw_desktop.media.thumbnails import ThumbnailCache, make_thumbnail
 
     (low, _), (high, _) = low_and_high
     _, _, [result] = run_scan([film], local, store)
@@ -359,7 +360,7 @@ def test_a_video_thumbnail_is_its_worst_frame(film, local, store, low_and_high, 
 
 
 def test_a_film_with_one_keyframe_is_decoded_on_not_again_for_every_sample(tmp_path, monkeypatch):
-    from nsfw_desktop import video as videos
+    from nsfw_desktop.media import video as videos
 
     path = write_video(tmp_path / "screen-recording.mp4",
                        [(random_image(seed, SIZE), 5) for seed in range(8)], keyframe_every=1000)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from nsfw_desktop.walker import WalkReport, is_candidate, walk
+from nsfw_desktop.scan.walker import WalkReport, is_candidate, walk
 from tests.conftest import run_scan, write_photos
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")

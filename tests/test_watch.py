@@ -15,8 +15,8 @@ from collections import Counter
 import pytest
 
 from nsfw_desktop.classify import make_classifier
-from nsfw_desktop.pipeline import ScanPolicy
-from nsfw_desktop.store import Store
+from nsfw_desktop.scan.types import ScanPolicy
+from nsfw_desktop.store.results import Store
 from nsfw_desktop.watch import (
     CaughtUp,
     FileClassified,

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from nsfw_desktop import quarantine
 from nsfw_desktop.cli import main
-from nsfw_desktop.settings import Settings, SettingsError
-from nsfw_desktop.store import Result, Store
+from nsfw_desktop.config.settings import Settings, SettingsError
+from nsfw_desktop.quarantine import moves as quarantine
+from nsfw_desktop.store.result import Result
+from nsfw_desktop.store.results import Store
 from nsfw_desktop.xmp.keywords import TagOptions, state_of
 from nsfw_desktop.xmp.naming import sidecars
 from nsfw_desktop.xmp.sidecar import SidecarError, apply
@@ -332,7 +333,7 @@ def test_cli_tag_writes_and_removes(photo, tmp_path, capsys):
 
 
 def test_cli_tag_uses_the_apps_threshold_and_reports_unstored_paths(photo, tmp_path, capsys):
-    from nsfw_desktop import settings as settings_file
+    from nsfw_desktop.config import settings as settings_file
 
     db = _cli_db(tmp_path, result(photo, 0.6))
     settings_file.save(Settings(threshold=0.7))
@@ -348,7 +349,7 @@ def test_cli_tag_uses_the_apps_threshold_and_reports_unstored_paths(photo, tmp_p
 def test_a_scan_with_the_setting_on_tags_what_it_classifies(photos, make_classifier, tmp_path):
     import pyexiv2
 
-    from nsfw_desktop.engine import scan
+    from nsfw_desktop.scan.engine import scan
 
     from .conftest import build_tiny_vit
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from nsfw_desktop.cli import main
-from nsfw_desktop.paths import is_inside
-from nsfw_desktop.settings import Settings, SettingsError
+from nsfw_desktop.config.settings import Settings, SettingsError
+from nsfw_desktop.files.paths import is_inside
 from nsfw_desktop.xmp import files
 from nsfw_desktop.xmp.keywords import TagOptions
 from nsfw_desktop.xmp.sidecar import SidecarError, apply

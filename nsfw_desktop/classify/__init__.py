@@ -53,7 +53,7 @@ def make_classifier(
     database) and states it at ``threshold``. Every front end (CLI, desktop
     app, watcher, server) builds its classifier here.
     """
-    from nsfw_desktop import model_source
+    from nsfw_desktop.classify import model_source
     from nsfw_desktop.classify.precision import check
 
     check(precision)

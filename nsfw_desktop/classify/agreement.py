@@ -4,7 +4,7 @@ The int8 export gives up some agreement for its speed; how much depends on the
 photos. So when a fast model is first used, a random sample of the user's own
 stored files of that model (up to ``SAMPLE_SIZE``, within ``TIME_BUDGET_S``) is
 classified by both the exact (fp32) model and the fast one. With no stored files
-of the model (a first scan in fast), the sample pictures of ``sample_data`` are
+of the model (a first scan in fast), the sample pictures of ``media.sample_data`` are
 used instead, and the figure says so. The pairs of scores are kept beside the
 cached fast model (``AGREEMENT_FILE``), so the agreement can be stated again at any
 threshold: on every later use, in ``models list --available`` and in the app.
@@ -20,12 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nsfw_desktop.atomic import replaced
+from nsfw_desktop.classify.model_source import ModelError, resolve
 from nsfw_desktop.classify.onnx_export import cache_folder
-from nsfw_desktop.imaging import ImageError, load_image
-from nsfw_desktop.model_source import ModelError, resolve
-from nsfw_desktop.sample_data import camera_photo
-from nsfw_desktop.store import Store, StoreError
+from nsfw_desktop.files.atomic import replaced
+from nsfw_desktop.media.imaging import ImageError, load_image
+from nsfw_desktop.media.sample_data import camera_photo
+from nsfw_desktop.store.results import Store, StoreError
 
 log = logging.getLogger(__name__)
 

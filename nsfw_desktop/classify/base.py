@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.classify.model_source import ModelError
 
 DEFAULT_UNSAFE_LABELS = ("nsfw", "porn", "hentai", "sexy", "explicit", "unsafe")
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nsfw_desktop.model_source import OPEN_NSFW, ModelError, check_folder
+from nsfw_desktop.classify.model_source import OPEN_NSFW, ModelError, check_folder
 
 REMOTE = "A remote endpoint sends back only scores: heatmaps and embeddings need a model on this computer."
 ONNX_FOLDER = ("An ONNX model folder gives only scores: heatmaps and embeddings need a transformers "

@@ -13,8 +13,8 @@ from dataclasses import replace
 from nsfw_desktop.classify.base import Prediction
 from nsfw_desktop.classify.features import NOT_IN_THIS_MODE, POOLS, extract, load_vit, resolve_layer
 from nsfw_desktop.classify.local import LocalClassifier
+from nsfw_desktop.classify.model_source import ModelError
 from nsfw_desktop.classify.onnx import OnnxClassifier
-from nsfw_desktop.model_source import ModelError
 
 FAST_ONLY = ("the fast precision keeps the CLS embedding of the last layer only; for layer {layer} "
              "and pool {pool!r}, choose the exact (or balanced) precision")

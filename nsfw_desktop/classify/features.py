@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nsfw_desktop.classify.local import LocalClassifier
-from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.classify.model_source import ModelError
 
 POOLS = ("cls", "mean")
 NOT_IN_THIS_MODE = ("embeddings and heatmaps are not available with {model}: they need a ViT (in the exact "

@@ -16,9 +16,9 @@ from PIL import Image
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
 from nsfw_desktop.classify.capabilities import Capabilities, of_format
+from nsfw_desktop.classify.model_source import ModelError, ModelSource
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, autocast_dtype, check
 from nsfw_desktop.classify.preprocess import direct_preparer
-from nsfw_desktop.model_source import ModelError, ModelSource
 
 log = logging.getLogger(__name__)
 

@@ -37,10 +37,10 @@ from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, Unsafe
 from nsfw_desktop.classify.cam import class_maps, with_features
 from nsfw_desktop.classify.capabilities import Capabilities, of_format
 from nsfw_desktop.classify.local import LocalClassifier, input_size_of
+from nsfw_desktop.classify.model_source import ONNX_FILE, OPEN_NSFW, OPEN_NSFW_FILE, ModelError, ModelSource
 from nsfw_desktop.classify.onnx_export import EMBEDDING
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, check
 from nsfw_desktop.classify.preprocess import direct_preparer
-from nsfw_desktop.model_source import ONNX_FILE, OPEN_NSFW, OPEN_NSFW_FILE, ModelError, ModelSource
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class OnnxClassifier:
         """The fast model's agreement with exact: kept beside it, or measured now (first use)."""
         agreement = Agreement.load(folder)
         if agreement is None:
-            from nsfw_desktop.paths import default_db_path
+            from nsfw_desktop.files.paths import default_db_path
 
             files = stored_files(self.results_db or default_db_path(), self.source.model_id)
             self.notify(f"Measuring how the fast model agrees with exact on "

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
-from nsfw_desktop import paths
-from nsfw_desktop.model_source import ModelError, ModelSource
+from nsfw_desktop.classify.model_source import ModelError, ModelSource
+from nsfw_desktop.files import paths
 
 log = logging.getLogger(__name__)
 

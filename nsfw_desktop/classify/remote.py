@@ -39,8 +39,8 @@ from PIL import Image
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels
 from nsfw_desktop.classify.capabilities import Capabilities, of_format
-from nsfw_desktop.imaging import DecodedImage
-from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.classify.model_source import ModelError
+from nsfw_desktop.media.imaging import DecodedImage
 
 log = logging.getLogger(__name__)
 

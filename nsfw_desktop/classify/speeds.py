@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from filelock import FileLock
 
-from nsfw_desktop import paths
-from nsfw_desktop.atomic import replaced
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX
+from nsfw_desktop.files import paths
+from nsfw_desktop.files.atomic import replaced
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import sys
 
 from nsfw_desktop import __version__
 from nsfw_desktop.cli.common import CliError
-from nsfw_desktop.logs import setup_logging
+from nsfw_desktop.files.logs import setup_logging
 
 COMMANDS = ["scan", "classify", "export", "models", "bench", "serve", "watch", "explain", "embed", "similar",
             "tag", "quarantine", "evaluate", "review", "policy", "gui"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from nsfw_desktop.classify.model_source import ModelError
 from nsfw_desktop.cli.common import CliError, positive_int
-from nsfw_desktop.model_source import ModelError
 
 
 def register(subparsers) -> None:
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop.benchmarks import scan as bench
+    from nsfw_desktop.scan import benchmark as bench
 
     try:
         result = bench.run(args.path, args.model, batch_size=args.batch_size, rounds=args.rounds)

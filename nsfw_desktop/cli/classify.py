@@ -13,8 +13,8 @@ from nsfw_desktop.cli.common import (
     positive_int,
     result_json,
 )
-from nsfw_desktop.displaypath import display_path
-from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
+from nsfw_desktop.files.displaypath import display_path
+from nsfw_desktop.scan.types import DEFAULT_BATCH_SIZE, DecodeOptions
 
 
 def register(subparsers) -> None:
@@ -39,9 +39,9 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from nsfw_desktop.linear_policy import DamagedPolicy
-    from nsfw_desktop.paths import default_db_path
-    from nsfw_desktop.pipeline import classify_entries, entries_for_paths
+    from nsfw_desktop.files.paths import default_db_path
+    from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
+    from nsfw_desktop.store.linear_policy import DamagedPolicy
 
     classifier = build_classifier(args)
     policy = _adopted_policy(args, classifier.model_id)
@@ -81,8 +81,8 @@ def run(args) -> int:
 def _adopted_policy(args, model: str):
     """The personal policy adopted for ``model`` in the results database, if there is one;
     nothing is created or written."""
-    from nsfw_desktop.paths import default_db_path
-    from nsfw_desktop.store import Store, StoreError
+    from nsfw_desktop.files.paths import default_db_path
+    from nsfw_desktop.store.results import Store, StoreError
 
     path = Path(args.db) if args.db else default_db_path()
     if not path.is_file():

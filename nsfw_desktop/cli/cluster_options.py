@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from nsfw_desktop.classify.model_source import ModelError
 from nsfw_desktop.cli.common import CliError
-from nsfw_desktop.model_source import ModelError
 
 
 def add_ray_options(parser: argparse.ArgumentParser, *, ray_help: str, role: str):

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, PRECISIONS, Classifier
-from nsfw_desktop.displaypath import display_path, path_fields
-from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError
+from nsfw_desktop.classify.model_source import DEFAULT_MODEL, ModelError
+from nsfw_desktop.files.displaypath import display_path, path_fields
 
 
 class CliError(Exception):
@@ -43,7 +43,7 @@ def add_threshold_option(parser: argparse.ArgumentParser) -> None:
 
 def resolve_threshold(args: argparse.Namespace) -> float:
     """``--threshold``, or the recommended threshold of ``--model``; stored back into ``args``."""
-    from nsfw_desktop.catalogue import recommended_threshold
+    from nsfw_desktop.classify.catalogue import recommended_threshold
 
     if args.threshold is None:
         args.threshold = recommended_threshold(None if getattr(args, "endpoint", None) else args.model)
@@ -104,7 +104,7 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True, fallback: b
     or --endpoint, when the default model is not here and cannot be downloaded
     (offline), open-nsfw, installed with the app, is used instead and the user
     told so (``fallback``); an explicit --model never falls back."""
-    from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW, ModelUnavailable
+    from nsfw_desktop.classify.model_source import DEFAULT_MODEL, OPEN_NSFW, ModelUnavailable
 
     endpoints = getattr(args, "endpoint", None) or []
     if endpoints and args.model:
@@ -127,8 +127,8 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True, fallback: b
 
 
 def _make(args: argparse.Namespace, endpoints: list[str]) -> Classifier:
-    from nsfw_desktop.catalogue import recommended_threshold
     from nsfw_desktop.classify import make_classifier
+    from nsfw_desktop.classify.catalogue import recommended_threshold
 
     threshold = getattr(args, "threshold", None)
     db = getattr(args, "db", None)
@@ -149,8 +149,8 @@ def _note(message: str) -> None:
 def open_store(args: argparse.Namespace, *, read_only: bool = False) -> Iterator:
     """The results database of ``--db`` (or the default one), as a context. A StoreError, on
     opening or inside the ``with`` block, becomes a CliError: one line, exit status 1."""
-    from nsfw_desktop.paths import default_db_path
-    from nsfw_desktop.store import Store, StoreError
+    from nsfw_desktop.files.paths import default_db_path
+    from nsfw_desktop.store.results import Store, StoreError
 
     try:
         with Store(args.db or default_db_path(), read_only=read_only) as store:
@@ -162,7 +162,7 @@ def open_store(args: argparse.Namespace, *, read_only: bool = False) -> Iterator
 def export_csv(args: argparse.Namespace, store) -> None:
     """Write ``--csv`` from ``store``: the flagged files (``--threshold``), or all with ``--all``.
     A CSV that cannot be written is a CliError."""
-    from nsfw_desktop.export import describe, select, write_csv
+    from nsfw_desktop.store.export import describe, select, write_csv
 
     try:
         rows = write_csv(args.csv, select(store.results(), args.threshold, everything=args.all))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from nsfw_desktop import atomic
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, positive_int
-from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE
+from nsfw_desktop.files import atomic
+from nsfw_desktop.scan.types import DEFAULT_BATCH_SIZE
 
 
 def register(subparsers) -> None:
@@ -34,10 +34,10 @@ def run(args) -> int:
     import numpy as np
 
     from nsfw_desktop.classify.embedding import EmbeddingClassifier
-    from nsfw_desktop.model_source import ModelError
-    from nsfw_desktop.pipeline import classify_entries
-    from nsfw_desktop.prepare import DecodeOptions
-    from nsfw_desktop.walker import WalkReport, walk
+    from nsfw_desktop.classify.model_source import ModelError
+    from nsfw_desktop.scan.pipeline import classify_entries
+    from nsfw_desktop.scan.types import DecodeOptions
+    from nsfw_desktop.scan.walker import WalkReport, walk
 
     classifier = build_classifier(args)
     try:

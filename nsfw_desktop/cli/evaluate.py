@@ -7,10 +7,10 @@ import json
 import sys
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
+from nsfw_desktop.classify.model_source import ModelError
 from nsfw_desktop.cli.common import CliError, add_db_option, open_store, positive_int, share, threshold
-from nsfw_desktop.displaypath import display_path
-from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
+from nsfw_desktop.files.displaypath import display_path
+from nsfw_desktop.scan.types import DEFAULT_BATCH_SIZE, DecodeOptions
 
 
 def register(subparsers) -> None:
@@ -50,7 +50,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nsfw_desktop.classify import make_classifier
-    from nsfw_desktop.labelled import LabelledError, from_reviews, read_labelled
+    from nsfw_desktop.learn.labelled import LabelledError, from_reviews, read_labelled
 
     if bool(args.labelled) == args.from_reviews:
         raise CliError("give either LABELLED (a folder or CSV) or --from-reviews")
@@ -81,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
 def _evaluate_one(args, store, items, classifier) -> None:
     from tqdm import tqdm
 
-    from nsfw_desktop.evaluation import evaluate
-    from nsfw_desktop.labelled import score_labelled
+    from nsfw_desktop.learn.evaluation import evaluate
+    from nsfw_desktop.learn.labelled import score_labelled
 
     with tqdm(total=len(items), unit="img", file=sys.stderr, desc=f"Scoring with {classifier.model_id}",
               dynamic_ncols=True, disable=args.json or None) as bar:
@@ -100,7 +100,7 @@ def _evaluate_one(args, store, items, classifier) -> None:
         raise CliError(f"{classifier.model_id}: {exc}") from None
     plots = []
     if args.plots:
-        from nsfw_desktop.evaluation_plots import write_plots
+        from nsfw_desktop.learn.evaluation_plots import write_plots
 
         try:
             plots = write_plots(args.plots, classifier.model_id, scored.marks, scored.scores,

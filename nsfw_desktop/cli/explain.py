@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier
-from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.files.displaypath import display_path
 
 
 def opacity(text: str) -> float:
@@ -17,7 +17,7 @@ def opacity(text: str) -> float:
 
 
 def register(subparsers) -> None:
-    from nsfw_desktop.heatmap import HEAD_FUSIONS, METHODS
+    from nsfw_desktop.explain.heatmap import HEAD_FUSIONS, METHODS
 
     parser = subparsers.add_parser(
         "explain", help="write heatmap overlays of images",
@@ -39,9 +39,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop.heatmap import explain_file, load_for_heatmaps
-    from nsfw_desktop.imaging import ImageError
-    from nsfw_desktop.model_source import ModelError
+    from nsfw_desktop.classify.model_source import ModelError
+    from nsfw_desktop.explain.heatmap import explain_file, load_for_heatmaps
+    from nsfw_desktop.media.imaging import ImageError
 
     out = Path(args.out)
     try:

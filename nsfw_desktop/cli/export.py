@@ -31,7 +31,7 @@ def run(args) -> int:
 def _recommended(store) -> float:
     """The recommended threshold of the model that classified most stored files: what a scan
     with that model flagged by."""
-    from nsfw_desktop.catalogue import recommended_threshold
+    from nsfw_desktop.classify.catalogue import recommended_threshold
 
     models = Counter(result.model for result in store.results())
     return recommended_threshold(models.most_common(1)[0][0] if models else None)

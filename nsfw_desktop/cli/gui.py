@@ -7,9 +7,9 @@ import os
 import sys
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
+from nsfw_desktop.classify.model_source import DEFAULT_MODEL
 from nsfw_desktop.cli.common import CliError, add_db_option
-from nsfw_desktop.displaypath import display_path
-from nsfw_desktop.model_source import DEFAULT_MODEL
+from nsfw_desktop.files.displaypath import display_path
 
 
 def register(subparsers) -> None:
@@ -40,9 +40,9 @@ def register(subparsers) -> None:
 def run(args) -> int:
     _check_folders(args.folders)
     _check_display()
+    from nsfw_desktop.config.settings import SettingsError
     from nsfw_desktop.gui.app import LaunchOptions
     from nsfw_desktop.gui.app import run as run_app
-    from nsfw_desktop.settings import SettingsError
 
     options = LaunchOptions(
         folders=args.folders, model=args.model, endpoints=args.endpoint, device=args.device,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from nsfw_desktop.classify.model_source import DEFAULT_MODEL, ModelError
 from nsfw_desktop.cli.common import CliError
-from nsfw_desktop.model_source import DEFAULT_MODEL, ModelError
 
 
 def register(subparsers) -> None:
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
 
 
 def run_pull(args) -> int:
-    from nsfw_desktop import model_source
+    from nsfw_desktop.classify import model_source
 
     try:
         source = model_source.pull(args.model)
@@ -34,7 +34,7 @@ def run_pull(args) -> int:
 
 
 def run_list(args) -> int:
-    from nsfw_desktop import model_source
+    from nsfw_desktop.classify import model_source
 
     if args.available:
         return _print_catalogue()
@@ -62,9 +62,9 @@ def _print_included(model_source) -> None:
 
 
 def _print_catalogue() -> int:
-    from nsfw_desktop.catalogue import MODELS, is_example
     from nsfw_desktop.classify import speeds
     from nsfw_desktop.classify.agreement import kept_agreement
+    from nsfw_desktop.classify.catalogue import MODELS, is_example
 
     for entry in MODELS:
         print(entry.name)

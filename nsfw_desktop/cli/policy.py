@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import datetime
 
+from nsfw_desktop.classify.model_source import ModelError
 from nsfw_desktop.cli.common import (
     CliError,
     add_db_option,
@@ -15,8 +16,7 @@ from nsfw_desktop.cli.common import (
     open_store,
     threshold,
 )
-from nsfw_desktop.displaypath import display_path
-from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.files.displaypath import display_path
 
 
 def register(subparsers) -> None:
@@ -47,7 +47,7 @@ def register(subparsers) -> None:
 
 
 def run_fit(args) -> int:
-    from nsfw_desktop.policy import fit_policy, reviewed_without_embedding
+    from nsfw_desktop.learn.policy import fit_policy, reviewed_without_embedding
 
     classifier = build_classifier(args, load=False)
     model = classifier.model_id
@@ -86,7 +86,7 @@ def run_fit(args) -> int:
 def _fill(store, classifier, paths: list[str]) -> None:
     from tqdm import tqdm
 
-    from nsfw_desktop.policy import fill_embeddings
+    from nsfw_desktop.learn.policy import fill_embeddings
 
     print(f"{len(paths)} reviewed file(s) have no stored embedding of {display_path(classifier.model_id)}: "
           "filling them in, which classifies each of them once more.", file=sys.stderr)

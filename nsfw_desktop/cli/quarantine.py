@@ -10,9 +10,9 @@ import argparse
 import os
 import sys
 
-from nsfw_desktop.canonical import StoredNames, under
 from nsfw_desktop.cli.common import CliError, add_db_option, open_store, threshold
-from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.files.canonical import StoredNames, under
+from nsfw_desktop.files.displaypath import display_path
 
 APP_FOLDER = ""  # --list without a folder: the desktop app's quarantine folder
 
@@ -53,7 +53,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nsfw_desktop import settings as settings_file
+    from nsfw_desktop.config import settings as settings_file
 
     if args.threshold is not None and not args.flagged:
         raise CliError("--threshold goes with --flagged")
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _recover(folder: str, store) -> None:
-    from nsfw_desktop.quarantine_journal import recover
+    from nsfw_desktop.quarantine.journal import recover
 
     try:
         recovery = recover(folder, store)
@@ -102,8 +102,8 @@ def _recover(folder: str, store) -> None:
 
 
 def _flagged(args: argparse.Namespace, store, folder: str, saved) -> list[str]:
-    from nsfw_desktop.catalogue import recommended_threshold
-    from nsfw_desktop.settings import settings_path
+    from nsfw_desktop.classify.catalogue import recommended_threshold
+    from nsfw_desktop.config.settings import settings_path
 
     if args.threshold is None:  # the app's threshold, or the model's recommended one before the app saved any
         args.threshold = saved.threshold if settings_path().exists() else recommended_threshold(saved.model)
@@ -118,7 +118,7 @@ def _flagged(args: argparse.Namespace, store, folder: str, saved) -> list[str]:
 
 
 def _quarantine(paths: list[str], folder: str, store) -> int:
-    from nsfw_desktop import quarantine
+    from nsfw_desktop.quarantine import moves as quarantine
 
     names = StoredNames(store.results())
     # A file named through a link, or by its real path, moves under the name its row has.
@@ -135,7 +135,7 @@ def _quarantine(paths: list[str], folder: str, store) -> int:
 
 
 def _restore(args: argparse.Namespace, folder: str, store, app_folders: list[str]) -> int:
-    from nsfw_desktop import quarantine
+    from nsfw_desktop.quarantine import moves as quarantine
 
     moves = _chosen(args.paths, folder)
     risky = quarantine.outside_folders(moves, app_folders)
@@ -160,8 +160,8 @@ def _restore(args: argparse.Namespace, folder: str, store, app_folders: list[str
 def _chosen(paths: list[str], folder: str) -> list:
     """The moves back for ``paths`` (quarantined files, or where they came from), or for every
     quarantined file; files the journal does not know are reported, not moved."""
-    from nsfw_desktop.quarantine import Move
-    from nsfw_desktop.quarantine_journal import origins
+    from nsfw_desktop.quarantine.journal import origins
+    from nsfw_desktop.quarantine.moves import Move
 
     known = {q: source for q, source in origins(folder).items() if os.path.lexists(q)}
     if not paths:
@@ -193,7 +193,7 @@ def _confirmed(risky: list) -> bool:
 
 
 def _list(folder: str) -> int:
-    from nsfw_desktop.quarantine_journal import origins
+    from nsfw_desktop.quarantine.journal import origins
 
     known = origins(folder)
     for path in sorted(_files_in(folder)):
@@ -204,8 +204,8 @@ def _list(folder: str) -> int:
 
 def _dry_run(args: argparse.Namespace, folder: str) -> None:
     """--dry-run of a plain quarantine, --restore or --list: reads, moves nothing, needs no database."""
-    from nsfw_desktop.quarantine import free_name
-    from nsfw_desktop.quarantine_journal import Journal
+    from nsfw_desktop.quarantine.journal import Journal
+    from nsfw_desktop.quarantine.moves import free_name
 
     unfinished = sum(i.state == "open" for i in Journal(folder).read())
     if unfinished:
@@ -224,7 +224,7 @@ def _dry_run(args: argparse.Namespace, folder: str) -> None:
 
 
 def _show_plan(folder: str, paths: list[str]) -> None:
-    from nsfw_desktop.quarantine import free_name
+    from nsfw_desktop.quarantine.moves import free_name
 
     taken: set[str] = set()
     for path in map(os.path.abspath, paths):
@@ -238,7 +238,7 @@ def _show_plan(folder: str, paths: list[str]) -> None:
 
 
 def _files_in(folder: str) -> list[str]:
-    from nsfw_desktop.quarantine_journal import LOCK_NAME, LOG_NAME
+    from nsfw_desktop.quarantine.journal import LOCK_NAME, LOG_NAME
 
     try:
         names = os.listdir(folder)

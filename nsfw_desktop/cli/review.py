@@ -6,9 +6,9 @@ import json
 import os
 import sys
 
-from nsfw_desktop.canonical import StoredNames
 from nsfw_desktop.cli.common import CliError, add_db_option, open_store, positive_int, threshold
-from nsfw_desktop.displaypath import display_path, path_fields
+from nsfw_desktop.files.canonical import StoredNames
+from nsfw_desktop.files.displaypath import display_path, path_fields
 
 
 def register(subparsers) -> None:
@@ -54,7 +54,7 @@ def run(args) -> int:
 
 
 def _list_next(args) -> int:
-    from nsfw_desktop.policy import review_next
+    from nsfw_desktop.learn.policy import review_next
 
     with open_store(args, read_only=True) as store:
         results = review_next(store, args.threshold, args.next)

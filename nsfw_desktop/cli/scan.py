@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+from nsfw_desktop.classify.model_source import ModelError
 from nsfw_desktop.cli.cluster_options import add_ray_options, connect
 from nsfw_desktop.cli.common import (
     CliError,
@@ -19,11 +20,9 @@ from nsfw_desktop.cli.common import (
     resolve_threshold,
     result_json,
 )
-from nsfw_desktop.displaypath import display_path
-from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted
-from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.pipeline import ScanPolicy
-from nsfw_desktop.prepare import DEFAULT_BATCH_SIZE, DecodeOptions
+from nsfw_desktop.files.displaypath import display_path
+from nsfw_desktop.scan.engine import BatchDone, ScanFinished, ScanStarted
+from nsfw_desktop.scan.types import DEFAULT_BATCH_SIZE, DecodeOptions, ScanPolicy
 
 
 def register(subparsers) -> None:
@@ -64,7 +63,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from nsfw_desktop.engine import scan
+    from nsfw_desktop.scan.engine import scan
 
     classifier = build_classifier(args, load=False)  # first: it may fall back to open-nsfw
     resolve_threshold(args)

@@ -10,10 +10,10 @@ import signal
 import sys
 import threading
 
+from nsfw_desktop.classify.model_source import DEFAULT_MODEL
 from nsfw_desktop.cli.cluster_options import add_ray_options, connect
 from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, positive_int
-from nsfw_desktop.logs import hide_secret
-from nsfw_desktop.model_source import DEFAULT_MODEL
+from nsfw_desktop.files.logs import hide_secret
 
 API_KEY_VARIABLE = "NSFW_DESKTOP_API_KEY"
 

@@ -11,7 +11,7 @@ from nsfw_desktop.cli.common import (
     build_classifier,
     positive_int,
 )
-from nsfw_desktop.displaypath import display_path, path_fields
+from nsfw_desktop.files.displaypath import display_path, path_fields
 
 
 def register(subparsers) -> None:
@@ -32,10 +32,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop.imaging import ImageError
-    from nsfw_desktop.model_source import ModelError
-    from nsfw_desktop.paths import default_db_path
-    from nsfw_desktop.search import EmbeddingsError, find_similar
+    from nsfw_desktop.classify.model_source import ModelError
+    from nsfw_desktop.files.paths import default_db_path
+    from nsfw_desktop.media.imaging import ImageError
+    from nsfw_desktop.similar.search import EmbeddingsError, find_similar
 
     # Not loaded: the model is needed only when the image has no stored embedding.
     classifier = build_classifier(args, load=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from nsfw_desktop.cli.common import CliError, add_db_option, open_store, threshold
-from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.files.displaypath import display_path
 
 
 def register(subparsers) -> None:
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop import settings as settings_file
+    from nsfw_desktop.config import settings as settings_file
     from nsfw_desktop.xmp.keywords import TagOptions
     from nsfw_desktop.xmp.tagging import results_under, tag_results
 

@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from nsfw_desktop.paths import default_db_path
+    from nsfw_desktop.files.paths import default_db_path
     from nsfw_desktop.watch import Watcher
 
     folders = [os.path.abspath(folder) for folder in args.folders]

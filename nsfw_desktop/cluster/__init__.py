@@ -12,7 +12,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from nsfw_desktop.model_source import ModelError
+from nsfw_desktop.classify.model_source import ModelError
 
 INSTALL_HINT = "Install the cluster extra: pip install 'nsfw-desktop[cluster]'"
 _CLUSTER_MODE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray's single-computer mode

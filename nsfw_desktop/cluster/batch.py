@@ -25,10 +25,9 @@ import numpy as np
 
 from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, Classifier
 from nsfw_desktop.cluster import ClusterError, import_ray
-from nsfw_desktop.pipeline import ClassifyEntries, Decoded, ScanControl, decode_entry, predict_batch
-from nsfw_desktop.prepare import DecodeOptions
-from nsfw_desktop.store import Result
-from nsfw_desktop.walker import FileEntry
+from nsfw_desktop.scan.pipeline import ClassifyEntries, Decoded, ScanControl, decode_entry, predict_batch
+from nsfw_desktop.scan.types import DecodeOptions, FileEntry
+from nsfw_desktop.store.result import Result
 
 
 @dataclass(frozen=True)

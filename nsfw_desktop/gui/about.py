@@ -17,9 +17,10 @@ import PySide6
 from PySide6.QtCore import Qt, QUrl, qVersion
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from nsfw_desktop import __version__, paths
+from nsfw_desktop import __version__
+from nsfw_desktop.classify.model_source import DEFAULT_MODEL, DEFAULT_REVISION
+from nsfw_desktop.files import paths
 from nsfw_desktop.gui.icon import app_icon
-from nsfw_desktop.model_source import DEFAULT_MODEL, DEFAULT_REVISION
 
 APP_LICENCE = "MIT"
 HUB_URL = "https://huggingface.co/"

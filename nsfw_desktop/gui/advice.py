@@ -9,9 +9,9 @@ change it.
 
 from __future__ import annotations
 
-from nsfw_desktop.database import StoreError
-from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.search import EmbeddingsError
+from nsfw_desktop.classify.model_source import ModelError
+from nsfw_desktop.similar.search import EmbeddingsError
+from nsfw_desktop.store.database import StoreError
 
 SETTINGS = "File > Settings…"
 SETTING_ADVICE = {

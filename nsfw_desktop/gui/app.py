@@ -10,11 +10,11 @@ import logging
 import sys
 from dataclasses import dataclass, field
 
-from nsfw_desktop import paths
-from nsfw_desktop import settings as settings_file
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
-from nsfw_desktop.logs import setup_logging
-from nsfw_desktop.resources import APP_ID
+from nsfw_desktop.config import settings as settings_file
+from nsfw_desktop.files import paths
+from nsfw_desktop.files.logs import setup_logging
+from nsfw_desktop.files.resources import APP_ID
 
 log = logging.getLogger(__name__)
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, QObject
 from PySide6.QtWidgets import QDockWidget
 
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.detail_view import DetailView
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.results_model import HiddenRole
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 from nsfw_desktop.gui.tile_delegate import TileDelegate
-from nsfw_desktop.settings import Settings
 
 
 class DetailLink(QObject):

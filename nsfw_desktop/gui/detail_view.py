@@ -25,11 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.files.displaypath import display_path
 from nsfw_desktop.gui.frame_strip import FrameStrip
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.gui.tile_delegate import REVIEW_TEXT, video_duration_text
-from nsfw_desktop.store import Result
+from nsfw_desktop.store.result import Result
 
 OVERLAY_OPACITY = 0.5
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from PIL import Image
 from PySide6.QtCore import QObject, Signal, Slot
 
+from nsfw_desktop.classify.model_source import ModelError
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.thumbnail_loader import PREVIEW_SIZE, to_qimage
 from nsfw_desktop.gui.worker_errors import reported
-from nsfw_desktop.imaging import ImageError
-from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.thumbnails import ThumbnailCache, make_thumbnail
+from nsfw_desktop.media.imaging import ImageError
+from nsfw_desktop.media.thumbnails import ThumbnailCache, make_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class FeatureWorker(QObject):
     @Slot(object)
     @reported("The heatmap", _heatmap_failed)
     def explain(self, key: HeatmapKey) -> None:
-        from nsfw_desktop.heatmap import explain, explain_file, load_for_heatmaps
+        from nsfw_desktop.explain.heatmap import explain, explain_file, load_for_heatmaps
 
         try:
             _choice, classifier = self.host.classifier()
@@ -90,7 +90,7 @@ class FeatureWorker(QObject):
     @Slot(object, object, int)
     @reported("Find similar", _similar_failed)
     def find_similar(self, db_path: str, path: str, top_k: int) -> None:
-        from nsfw_desktop.search import EmbeddingsError, find_similar
+        from nsfw_desktop.similar.search import EmbeddingsError, find_similar
 
         reason = self.host.choice.capabilities.no_embeddings
         if reason:

@@ -8,7 +8,7 @@ import os
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QGuiApplication
 
-from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.files.displaypath import display_path
 from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.store_worker import StoreClient

@@ -6,10 +6,10 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QToolBar, QToolButton
 
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.folder_counts import count
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.results_model import ResultsModel, Show, SortBy
-from nsfw_desktop.settings import Settings
 
 
 class FilterBar(QObject):

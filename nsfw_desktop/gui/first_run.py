@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
 )
 from tqdm.std import tqdm
 
-from nsfw_desktop import model_source
+from nsfw_desktop.classify import model_source
+from nsfw_desktop.classify.model_source import DEFAULT_MODEL, OPEN_NSFW, ModelError, ModelSource
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.icon import app_icon
 from nsfw_desktop.gui.window_fit import fit_to_screen
-from nsfw_desktop.model_source import DEFAULT_MODEL, OPEN_NSFW, ModelError, ModelSource
-from nsfw_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nsfw_desktop.store import Result
+from nsfw_desktop.store.result import Result
 
 
 def under(path: str, folder: str) -> bool:

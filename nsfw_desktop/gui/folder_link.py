@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog, QWidget
 
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.folder_counts import count, count_by_folder, under
 from nsfw_desktop.gui.folder_panel import FolderPanel
 from nsfw_desktop.gui.folder_removal import RemoveFoldersDialog
@@ -13,7 +14,6 @@ from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.store_worker import StoreClient
-from nsfw_desktop.settings import Settings
 
 
 class FolderLink(QObject):

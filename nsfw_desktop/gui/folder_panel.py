@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.files.displaypath import display_path
 from nsfw_desktop.gui.folder_counts import Counts
 from nsfw_desktop.gui.live_settings import LiveSettings
 

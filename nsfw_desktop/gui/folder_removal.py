@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from nsfw_desktop.displaypath import display_path
-from nsfw_desktop.store import Result
+from nsfw_desktop.files.displaypath import display_path
+from nsfw_desktop.store.result import Result
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QVBoxLayout, QWi
 
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader, to_qimage
 from nsfw_desktop.gui.tile_delegate import video_duration_text
-from nsfw_desktop.imaging import ImageError
-from nsfw_desktop.store import Result
-from nsfw_desktop.thumbnails import privacy_blur
-from nsfw_desktop.video import load_video
+from nsfw_desktop.media.imaging import ImageError
+from nsfw_desktop.media.thumbnails import privacy_blur
+from nsfw_desktop.media.video import load_video
+from nsfw_desktop.store.result import Result
 
 FRAME_HEIGHT = 54  # pixels of a frame in the strip
 LABEL_HEIGHT = 16  # its time and score under it

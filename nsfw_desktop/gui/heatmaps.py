@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from nsfw_desktop.gui.feature_worker import HeatmapKey
-from nsfw_desktop.store import Result
+from nsfw_desktop.store.result import Result
 
 CAPACITY = 300  # cached heatmap pixmaps: tiles are 192 px, previews at most 1024 px
 MAX_BACKLOG = 200  # waiting requests; the oldest are dropped, as the thumbnail loader does

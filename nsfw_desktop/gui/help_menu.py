@@ -13,10 +13,10 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from nsfw_desktop import paths
+from nsfw_desktop.config.settings import Settings
+from nsfw_desktop.files import paths
 from nsfw_desktop.gui.about import AboutDialog, describe_model
 from nsfw_desktop.gui.models_dialog import ModelsDialog
-from nsfw_desktop.settings import Settings
 
 
 def open_log_folder() -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QIcon
 
-from nsfw_desktop.resources import ICON_NAME, icon_files
+from nsfw_desktop.files.resources import ICON_NAME, icon_files
 
 
 def app_icon() -> QIcon:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from nsfw_desktop import settings as settings_file
-from nsfw_desktop.logs import hide_secret
-from nsfw_desktop.settings import Settings
+from nsfw_desktop.config import settings as settings_file
+from nsfw_desktop.config.settings import Settings
+from nsfw_desktop.files.logs import hide_secret
 
 
 class LiveSettings(QObject):

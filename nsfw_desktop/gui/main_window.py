@@ -22,7 +22,7 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
-from nsfw_desktop.engine import ScanSummary
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui import actions as window_actions
 from nsfw_desktop.gui import view_state
 from nsfw_desktop.gui.detail_link import DetailLink
@@ -58,8 +58,8 @@ from nsfw_desktop.gui.tile_delegate import TileDelegate
 from nsfw_desktop.gui.view_controls import ViewControls
 from nsfw_desktop.gui.watch_controller import WatchController
 from nsfw_desktop.gui.window_fit import WindowFit, fit_to_screen
-from nsfw_desktop.settings import Settings
-from nsfw_desktop.store import Result
+from nsfw_desktop.scan.engine import ScanSummary
+from nsfw_desktop.store.result import Result
 
 
 class MainWindow(QMainWindow):

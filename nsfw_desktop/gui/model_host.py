@@ -20,10 +20,10 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, Classifier
 from nsfw_desktop.classify.capabilities import Capabilities, of_choice
+from nsfw_desktop.classify.model_source import ModelError
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.worker_errors import reported
-from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.settings import Settings
 
 
 @dataclass(frozen=True)

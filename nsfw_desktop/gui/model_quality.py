@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nsfw_desktop.evaluation import threshold_for_false_positive_rate
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.quality_worker import Quality, QualityWorker
 from nsfw_desktop.gui.store_worker import StoreClient
+from nsfw_desktop.learn.evaluation import threshold_for_false_positive_rate
 
 ROWS = (("accuracy", "Accuracy"), ("false_positive_rate", "False-positive rate"), ("recall", "Recall"),
         ("roc_auc", "ROC AUC"))

@@ -21,12 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nsfw_desktop.catalogue import MODELS, CatalogueModel, is_example
 from nsfw_desktop.classify import speeds
 from nsfw_desktop.classify.agreement import kept_agreement
+from nsfw_desktop.classify.catalogue import MODELS, CatalogueModel, is_example
+from nsfw_desktop.classify.model_source import DEFAULT_MODEL
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.window_fit import fit_to_screen
-from nsfw_desktop.model_source import DEFAULT_MODEL
-from nsfw_desktop.settings import Settings
 
 EXAMPLE_TITLE = "Any Hugging Face model by its id (owner/name), under Model in Settings"
 

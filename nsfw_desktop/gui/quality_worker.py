@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+from nsfw_desktop.classify.model_source import ModelError
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.worker_errors import on_failed, reported
-from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 
 
 @dataclass
@@ -62,7 +62,7 @@ class QualityWorker(QObject):
     def measure(self, threshold: float) -> None:
         from sklearn.metrics import roc_auc_score, roc_curve
 
-        from nsfw_desktop.policy import reviewed_without_embedding
+        from nsfw_desktop.learn.policy import reviewed_without_embedding
 
         try:
             _choice, classifier = self.host.classifier()
@@ -90,7 +90,7 @@ class QualityWorker(QObject):
     @Slot(float, bool)
     @reported("Learn from my reviews", on_failed)
     def learn(self, threshold: float, fill: bool) -> None:
-        from nsfw_desktop.policy import fill_embeddings, fit_policy, reviewed_without_embedding
+        from nsfw_desktop.learn.policy import fill_embeddings, fit_policy, reviewed_without_embedding
 
         try:
             _choice, classifier = self.host.classifier()

@@ -17,7 +17,7 @@ from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
-from nsfw_desktop.quarantine import Move, Outcome
+from nsfw_desktop.quarantine.moves import Move, Outcome
 
 
 class QuarantineController(QObject):

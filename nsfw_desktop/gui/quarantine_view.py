@@ -3,7 +3,7 @@ empty it to the system trash after a confirmation.
 
 The folder panel's "Quarantine" item shows the quarantine folder's photos in the
 grid, and this bar above it. Where each file came from is read from the
-quarantine's journal (``quarantine_journal``), which every move writes to before
+quarantine's journal (``quarantine.journal``), which every move writes to before
 it happens, so a file can be put back after a restart, or a crash, too: at
 start-up and each time the quarantine is opened, the moves a crash or a busy
 database left unfinished are completed or rolled back first. A file is put back
@@ -26,8 +26,8 @@ from nsfw_desktop.gui.quarantine_controller import window_terms
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
-from nsfw_desktop.quarantine import Move, outside_folders
-from nsfw_desktop.quarantine_journal import Recovery, origins
+from nsfw_desktop.quarantine.journal import Recovery, origins
+from nsfw_desktop.quarantine.moves import Move, outside_folders
 
 
 class QuarantineView(QWidget):

@@ -16,11 +16,11 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 
-from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.files.displaypath import display_path
 from nsfw_desktop.gui.folder_counts import under
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
-from nsfw_desktop.quarantine import Move
-from nsfw_desktop.store import Result
+from nsfw_desktop.quarantine.moves import Move
+from nsfw_desktop.store.result import Result
 
 ResultRole = Qt.ItemDataRole.UserRole + 1  # the Result itself
 FlaggedRole = Qt.ItemDataRole.UserRole + 2  # bool: score at or over the threshold

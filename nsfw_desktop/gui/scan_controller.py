@@ -12,14 +12,14 @@ from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QProgressBar
 
-from nsfw_desktop.engine import BatchDone, ScanStarted, ScanSummary
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.scan_worker import ScanJob, ScanWorker
 from nsfw_desktop.gui.store_worker import StoreClient
-from nsfw_desktop.pipeline import ScanControl
+from nsfw_desktop.scan.engine import BatchDone, ScanStarted, ScanSummary
+from nsfw_desktop.scan.pipeline import ScanControl
 
 
 class ScanController(QObject):

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted
+from nsfw_desktop.classify.model_source import ModelError
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.model_host import ModelHost
-from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.pipeline import ScanControl, ScanPolicy
-from nsfw_desktop.prepare import DecodeOptions
-from nsfw_desktop.store import Store
+from nsfw_desktop.scan.engine import BatchDone, ScanFinished, ScanStarted
+from nsfw_desktop.scan.pipeline import ScanControl
+from nsfw_desktop.scan.types import DecodeOptions, ScanPolicy
+from nsfw_desktop.store.results import Store
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class ScanWorker(QObject):
 
     @Slot(object, object)
     def run(self, job: ScanJob, control: ScanControl) -> None:
-        from nsfw_desktop.engine import scan
+        from nsfw_desktop.scan.engine import scan
 
         try:
             self.status.emit("Loading the model…")

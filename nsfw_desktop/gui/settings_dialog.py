@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nsfw_desktop.classify.model_source import OPEN_NSFW
 from nsfw_desktop.classify.precision import PRECISIONS
+from nsfw_desktop.config.settings import BLUR_MODES, DEVICES, MAX_BATCH_SIZE, Settings, SettingsError
 from nsfw_desktop.gui.sidecar_settings import SidecarSettings
 from nsfw_desktop.gui.video_settings import VideoSettings
-from nsfw_desktop.model_source import OPEN_NSFW
-from nsfw_desktop.settings import BLUR_MODES, DEVICES, MAX_BATCH_SIZE, Settings, SettingsError
 
 MODEL_KINDS = ("Default model", "open_nsfw, included (works offline)", "Local folder", "Hugging Face id",
                "Remote endpoint")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit
 
-from nsfw_desktop.settings import Settings
+from nsfw_desktop.config.settings import Settings
 
 NAMINGS = {"darktable": "photo.jpg.xmp (darktable, digiKam, Immich)",
            "lightroom": "photo.xmp (Lightroom, Bridge)"}

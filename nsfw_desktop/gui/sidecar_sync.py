@@ -15,14 +15,14 @@ import sqlite3
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar
 from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 from nsfw_desktop.gui.worker_errors import on_failed, reported
-from nsfw_desktop.quarantine import Outcome
-from nsfw_desktop.settings import Settings
-from nsfw_desktop.store import Store
+from nsfw_desktop.quarantine.moves import Outcome
+from nsfw_desktop.store.results import Store
 from nsfw_desktop.xmp.keywords import TagOptions
 from nsfw_desktop.xmp.tagging import Report, remove_tags, tag_stored
 

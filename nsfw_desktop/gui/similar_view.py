@@ -11,7 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.files.displaypath import display_path
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelChoice

@@ -16,11 +16,12 @@ import sqlite3
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from nsfw_desktop import export, quarantine
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.worker_errors import on_failed, reported
-from nsfw_desktop.quarantine_journal import Recovery, recover
-from nsfw_desktop.store import Store
+from nsfw_desktop.quarantine import moves as quarantine
+from nsfw_desktop.quarantine.journal import Recovery, recover
+from nsfw_desktop.store import export
+from nsfw_desktop.store.results import Store
 
 log = logging.getLogger(__name__)
 

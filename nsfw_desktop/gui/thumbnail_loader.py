@@ -1,7 +1,7 @@
 """Thumbnails and previews made off the GUI thread, kept in a bounded pixmap cache.
 
 Jobs run in a ``QThreadPool``: they read or make the disk thumbnail
-(``nsfw_desktop.thumbnails``), blur a copy for privacy and hand both back as
+(``nsfw_desktop.media.thumbnails``), blur a copy for privacy and hand both back as
 ``QImage``s by signal; the ``QPixmap``s are made here, on the GUI thread, as Qt
 requires. Requests are served newest first and the backlog is capped, so
 scrolling fast through 20,000 photos decodes what is on screen now, not what
@@ -18,8 +18,8 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from nsfw_desktop.gui.worker_errors import reported
-from nsfw_desktop.imaging import ImageError
-from nsfw_desktop.thumbnails import ThumbnailCache, make_thumbnail, privacy_blur
+from nsfw_desktop.media.imaging import ImageError
+from nsfw_desktop.media.thumbnails import ThumbnailCache, make_thumbnail, privacy_blur
 
 DEFAULT_CAPACITY = 400  # pixmap pairs: about 90 MB at most with 192 px thumbnails
 MAX_BACKLOG = 400  # requests waiting for a thread; older ones are dropped

@@ -27,7 +27,7 @@ from nsfw_desktop.gui.results_model import (
     SimilarityRole,
     ThumbnailRole,
 )
-from nsfw_desktop.store import Result
+from nsfw_desktop.store.result import Result
 
 PADDING = 6
 CAPTION_LINES = 2

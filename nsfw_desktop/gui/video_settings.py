@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox
 
-from nsfw_desktop.settings import MAX_VIDEO_FRAMES, MAX_VIDEO_INTERVAL, MIN_VIDEO_INTERVAL, Settings
-from nsfw_desktop.video import DEFAULT_MIN_FRAMES
+from nsfw_desktop.config.settings import MAX_VIDEO_FRAMES, MAX_VIDEO_INTERVAL, MIN_VIDEO_INTERVAL, Settings
+from nsfw_desktop.media.video import DEFAULT_MIN_FRAMES
 
 
 class VideoSettings:

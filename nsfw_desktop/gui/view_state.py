@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
 
-from nsfw_desktop import paths
+from nsfw_desktop.files import paths
 
 VERSION = 1  # of the saved dock and toolbar layout; a new layout ignores older saves
 

@@ -14,16 +14,16 @@ import os
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon
 
-from nsfw_desktop.displaypath import display_path
+from nsfw_desktop.config.settings import Settings
+from nsfw_desktop.files.displaypath import display_path
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.watching import WatchBridge
-from nsfw_desktop.quarantine import Move
-from nsfw_desktop.settings import Settings
-from nsfw_desktop.store import Result
+from nsfw_desktop.quarantine.moves import Move
+from nsfw_desktop.store.result import Result
 
 
 class WatchController(QObject):

@@ -14,8 +14,7 @@ from collections.abc import Iterable
 from PySide6.QtCore import QObject, Signal
 
 from nsfw_desktop.classify import Classifier
-from nsfw_desktop.pipeline import ScanPolicy
-from nsfw_desktop.prepare import DecodeOptions
+from nsfw_desktop.scan.types import DecodeOptions, ScanPolicy
 
 
 class WatchBridge(QObject):

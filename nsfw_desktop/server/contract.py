@@ -13,10 +13,11 @@ import io
 
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.classify.onnx import OnnxClassifier
-from nsfw_desktop.imaging import ImageError
-from nsfw_desktop.prepare import DecodeOptions, decode_and_prepare
+from nsfw_desktop.media.imaging import ImageError
+from nsfw_desktop.media.video import is_video_file
+from nsfw_desktop.scan.prepare import decode_and_prepare
+from nsfw_desktop.scan.types import DecodeOptions
 from nsfw_desktop.server import payload
-from nsfw_desktop.video import is_video_file
 
 UNAUTHORIZED = "a valid API key is needed (Authorization: Bearer ...)"
 BUSY = "the server is busy: try again shortly"

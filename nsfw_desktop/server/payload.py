@@ -14,7 +14,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from nsfw_desktop.imaging import looks_like_image
+from nsfw_desktop.media.imaging import looks_like_image
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 DEFAULT_TOP_K = 5  # transformers' image-classification pipeline default

@@ -24,7 +24,7 @@ from ray import serve
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from nsfw_desktop.prepare import DecodeOptions
+from nsfw_desktop.scan.types import DecodeOptions
 from nsfw_desktop.server.contract import (
     REFUSED,
     SERVED,

@@ -25,8 +25,8 @@ from aiohttp.http import HttpVersion11
 
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.classify.onnx import OnnxClassifier
-from nsfw_desktop.imaging import DEFAULT_MAX_PIXELS
-from nsfw_desktop.prepare import DecodeOptions
+from nsfw_desktop.media.imaging import DEFAULT_MAX_PIXELS
+from nsfw_desktop.scan.types import DecodeOptions
 from nsfw_desktop.server.admission import Admission
 from nsfw_desktop.server.batcher import Batcher
 from nsfw_desktop.server.contract import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nsfw_desktop.engine import ScanSummary
-from nsfw_desktop.store import Result
+from nsfw_desktop.scan.engine import ScanSummary
+from nsfw_desktop.store.result import Result
 
 
 @dataclass(frozen=True)

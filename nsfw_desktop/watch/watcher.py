@@ -26,12 +26,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from nsfw_desktop.classify import Classifier
-from nsfw_desktop.engine import BatchDone, ScanFinished, ScanStarted, ScanSummary, scan
-from nsfw_desktop.model_source import ModelError
-from nsfw_desktop.pipeline import ScanControl, ScanPolicy, classify_and_commit, is_current
-from nsfw_desktop.prepare import DecodeOptions
-from nsfw_desktop.store import Store
-from nsfw_desktop.walker import FileEntry, is_candidate, is_temporary
+from nsfw_desktop.classify.model_source import ModelError
+from nsfw_desktop.scan.engine import BatchDone, ScanFinished, ScanStarted, ScanSummary, scan
+from nsfw_desktop.scan.pipeline import ScanControl, classify_and_commit, is_current
+from nsfw_desktop.scan.types import DecodeOptions, FileEntry, ScanPolicy
+from nsfw_desktop.scan.walker import is_candidate, is_temporary
+from nsfw_desktop.store.results import Store
 from nsfw_desktop.watch.events import (
     CaughtUp,
     FileClassified,

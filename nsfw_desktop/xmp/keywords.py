@@ -14,8 +14,8 @@ import os
 import unicodedata
 from dataclasses import dataclass
 
-from nsfw_desktop.paths import is_inside
-from nsfw_desktop.store import Result
+from nsfw_desktop.files.paths import is_inside
+from nsfw_desktop.store.result import Result
 
 FLAGGED = "flagged"
 REVIEWED_SAFE = "reviewed safe"

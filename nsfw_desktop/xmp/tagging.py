@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nsfw_desktop.canonical import under
-from nsfw_desktop.store import Result, Store
+from nsfw_desktop.files.canonical import under
+from nsfw_desktop.store.result import Result
+from nsfw_desktop.store.results import Store
 from nsfw_desktop.xmp.files import remove_stale_temporaries
 from nsfw_desktop.xmp.keywords import TagOptions, state_of
 from nsfw_desktop.xmp.naming import FolderNames

@@ -7,8 +7,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402 (after QT_QPA_PLATFORM is set, before pytest-qt starts Qt)
 
+from nsfw_desktop.config.settings import Settings  # noqa: E402 (likewise)
 from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts  # noqa: E402 (likewise)
-from nsfw_desktop.settings import Settings  # noqa: E402 (likewise)
 
 # pytest-qt and the tests call Qt thousands of times before any window exists.
 guard_singleton_refcounts()

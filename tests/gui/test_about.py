@@ -7,13 +7,14 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMainWindow
 
-from nsfw_desktop import __version__, paths
+from nsfw_desktop import __version__
+from nsfw_desktop.classify.model_source import DEFAULT_MODEL, DEFAULT_REVISION
+from nsfw_desktop.config.settings import Settings
+from nsfw_desktop.files import paths
 from nsfw_desktop.gui import theme
 from nsfw_desktop.gui.about import AboutDialog, describe_model
 from nsfw_desktop.gui.help_menu import add_help_menu
 from nsfw_desktop.gui.icon import app_icon
-from nsfw_desktop.model_source import DEFAULT_MODEL, DEFAULT_REVISION
-from nsfw_desktop.settings import Settings
 
 
 def test_default_model_is_named_with_its_revision_and_licence():

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QDialog
 
-from nsfw_desktop import model_source
+from nsfw_desktop.classify import model_source
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.first_run import FirstRunDialog, ModelDownload, progress_bar_class
-from nsfw_desktop.settings import Settings
 
 
 def default_model_snapshot() -> Path:
@@ -159,7 +159,7 @@ def test_the_furthest_byte_bar_is_reported(qtbot):
 
 
 def test_the_included_model_is_offered_beside_the_download(qtbot):
-    from nsfw_desktop.model_source import OPEN_NSFW
+    from nsfw_desktop.classify.model_source import OPEN_NSFW
 
     dialog = FirstRunDialog(pull=lambda *args, **kwargs: pytest.fail("nothing is downloaded"))
     qtbot.addWidget(dialog)

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
 from nsfw_desktop.gui.folder_removal import RemoveFoldersDialog
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 from tests.conftest import write_photos
 
 

@@ -9,13 +9,13 @@ import threading
 import pytest
 from PySide6.QtCore import Qt
 
-from nsfw_desktop import search
-from nsfw_desktop import settings as settings_file
+from nsfw_desktop.config import settings as settings_file
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.feature_worker import HeatmapKey
 from nsfw_desktop.gui.results_model import SimilarityRole
-from nsfw_desktop.settings import Settings
-from nsfw_desktop.store import Store
-from nsfw_desktop.thumbnails import THUMBNAIL_SIZE
+from nsfw_desktop.media.thumbnails import THUMBNAIL_SIZE
+from nsfw_desktop.similar import search
+from nsfw_desktop.store.results import Store
 from tests.conftest import random_image, write_photos
 from tests.gui.conftest import SCAN_TIMEOUT_MS
 

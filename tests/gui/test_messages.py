@@ -65,8 +65,8 @@ def test_outcomes_go_away_by_themselves(qtbot, monkeypatch):
 
 def test_an_unreachable_model_shows_the_advice_in_the_bar_itself(qtbot):
     """The download error is long: with two lines the bar cut it before the advice."""
+    from nsfw_desktop.classify.model_source import DOWNLOAD_ADVICE, UNREACHABLE, ModelError
     from nsfw_desktop.gui.advice import for_window
-    from nsfw_desktop.model_source import DOWNLOAD_ADVICE, UNREACHABLE, ModelError
 
     exc = ModelError(f"Could not download model Falconsai/nsfw_image_detection: {UNREACHABLE}.",
                      DOWNLOAD_ADVICE, setting="model")
@@ -82,8 +82,8 @@ def test_an_unreachable_model_shows_the_advice_in_the_bar_itself(qtbot):
 
 
 def test_a_model_error_reaches_the_window_without_its_command_line_advice():
+    from nsfw_desktop.classify.model_source import ModelError
     from nsfw_desktop.gui.advice import for_window
-    from nsfw_desktop.model_source import ModelError
 
     plain = ModelError("The model folder /m has no weights.", "Point --model at another folder.")
     assert for_window(plain) == "The model folder /m has no weights."
@@ -95,8 +95,8 @@ def test_a_busy_database_during_a_scan_is_told_without_the_command_lines_advice(
         make_window, scan, photos, qtbot, db_path, monkeypatch):
     import sqlite3
 
-    from nsfw_desktop.database import failure
-    from nsfw_desktop.store import Store
+    from nsfw_desktop.store.database import failure
+    from nsfw_desktop.store.results import Store
 
     def busy(self, *args, **kwargs):
         raise failure(None, sqlite3.OperationalError("database is locked"), db_path, read_only=False)

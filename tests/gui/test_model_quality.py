@@ -1,7 +1,7 @@
 """Edit > Model quality…: figures from the review marks, a threshold for a false-positive rate,
 and "Learn from my reviews" with its fill-in of embeddings, all off the GUI thread."""
 
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 from tests.test_policy import cli, cut_tiles, mark_as_the_user_would
 
 QUALITY_TIMEOUT_MS = 120_000

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 
-from nsfw_desktop.catalogue import MODELS, CatalogueModel
 from nsfw_desktop.classify import make_classifier, speeds
+from nsfw_desktop.classify.catalogue import MODELS, CatalogueModel
+from nsfw_desktop.classify.model_source import OPEN_NSFW
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui import models_dialog
 from nsfw_desktop.gui.models_dialog import ModelsDialog
-from nsfw_desktop.model_source import OPEN_NSFW
-from nsfw_desktop.settings import Settings
 from tests.conftest import write_photos
 
 

@@ -6,7 +6,7 @@ import shutil
 
 from PySide6.QtCore import Qt
 
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 from tests.conftest import write_photos
 
 

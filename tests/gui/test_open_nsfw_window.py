@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from nsfw_desktop.classify.capabilities import FAST_HEATMAPS, ONE_MAP, ONNX_FOLDER, REMOTE
+from nsfw_desktop.classify.model_source import OPEN_NSFW
 from nsfw_desktop.gui.feature_worker import HeatmapKey
 from nsfw_desktop.gui.heatmap_controls import TIP
-from nsfw_desktop.model_source import OPEN_NSFW
 from tests.gui.conftest import SCAN_TIMEOUT_MS
 from tests.test_open_nsfw_features import onnx_folder
 

@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from nsfw_desktop import classify as classify_package
-from nsfw_desktop import settings as settings_file
+from nsfw_desktop.config import settings as settings_file
+from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
-from nsfw_desktop.settings import Settings
 from tests.conftest import build_tiny_vit
 
 
@@ -154,7 +154,7 @@ def test_the_window_shows_its_results_before_torch_is_imported(tmp_path):
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
         "from nsfw_desktop.gui.main_window import MainWindow\n"
-        "from nsfw_desktop.settings import Settings\n"
+        "from nsfw_desktop.config.settings import Settings\n"
         f"window = MainWindow(Settings(folders=[{str(tmp_path)!r}]), db_path={str(tmp_path / 'r.db')!r})\n"
         "window.show()\n"
         "while not window.loaded:\n"

@@ -4,8 +4,8 @@ import os
 
 from PySide6.QtWidgets import QMessageBox
 
-from nsfw_desktop.quarantine import LOG_NAME
-from nsfw_desktop.store import Store, StoreError
+from nsfw_desktop.quarantine.moves import LOG_NAME
+from nsfw_desktop.store.results import Store, StoreError
 
 
 def _quarantine_two(window, qtbot):

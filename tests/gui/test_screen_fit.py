@@ -45,7 +45,7 @@ def _dialogs(settings, parent):
     from nsfw_desktop.gui.folder_removal import RemoveFoldersDialog
     from nsfw_desktop.gui.models_dialog import ModelsDialog
     from nsfw_desktop.gui.settings_dialog import SettingsDialog
-    from nsfw_desktop.store import Result
+    from nsfw_desktop.store.result import Result
 
     folders = [f"/media/photos/folder {i}" for i in range(30)]
     results = [Result(path=f"{folder}/photo.jpg", label="normal", nsfw_score=0.1, model="m", width=1,
@@ -57,7 +57,7 @@ def _dialogs(settings, parent):
 def test_every_dialog_opens_within_the_screen_with_its_buttons_in_view(screen_room, qtbot):
     from PySide6.QtWidgets import QAbstractButton, QDialogButtonBox
 
-    from nsfw_desktop.settings import Settings
+    from nsfw_desktop.config.settings import Settings
 
     for dialog in _dialogs(Settings(), None):
         qtbot.addWidget(dialog)

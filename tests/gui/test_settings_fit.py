@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nsfw_desktop.settings import Settings
+from nsfw_desktop.config.settings import Settings
 
 SMALL_SCREEN = (800, 600)  # the smallest screen the app supports
 

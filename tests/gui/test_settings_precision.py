@@ -1,8 +1,8 @@
 """The settings dialog's Precision box, and the threshold it proposes when the model changes."""
 
-from nsfw_desktop.catalogue import recommended_threshold
-from nsfw_desktop.model_source import OPEN_NSFW
-from nsfw_desktop.settings import Settings
+from nsfw_desktop.classify.catalogue import recommended_threshold
+from nsfw_desktop.classify.model_source import OPEN_NSFW
+from nsfw_desktop.config.settings import Settings
 
 
 def make_dialog(qtbot, settings):

@@ -84,8 +84,8 @@ def test_a_sidecar_that_cannot_be_read_is_named_in_the_message_bar(make_window, 
 
 
 def test_the_setting_in_the_settings_dialog(qtbot):
+    from nsfw_desktop.config.settings import Settings
     from nsfw_desktop.gui.settings_dialog import SettingsDialog
-    from nsfw_desktop.settings import Settings
 
     dialog = SettingsDialog(Settings())
     qtbot.addWidget(dialog)

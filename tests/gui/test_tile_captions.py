@@ -10,7 +10,7 @@ from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
 
 from nsfw_desktop.gui.tile_delegate import DEFAULT_SIDE, MAX_SIDE, MIN_SIDE, TileDelegate
-from nsfw_desktop.store import Result
+from nsfw_desktop.store.result import Result
 
 
 class RecordingPainter(QPainter):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nsfw_desktop import refine
-from nsfw_desktop.settings import Settings
+from nsfw_desktop.config.settings import Settings
+from nsfw_desktop.scan import refine
 from tests.conftest import random_image, write_photos
 from tests.videos import write_video
 

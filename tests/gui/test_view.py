@@ -4,7 +4,8 @@ from PySide6.QtCore import Qt
 
 from nsfw_desktop.gui.results_model import Show, SortBy
 from nsfw_desktop.gui.tile_delegate import DEFAULT_SIDE
-from nsfw_desktop.store import Result, Store
+from nsfw_desktop.store.result import Result
+from nsfw_desktop.store.results import Store
 
 
 def test_select_all_flagged_and_the_count(make_window, scan, photos):

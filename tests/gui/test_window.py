@@ -6,10 +6,10 @@ import sys
 import pytest
 from PySide6.QtCore import Qt
 
-from nsfw_desktop import settings as settings_file
-from nsfw_desktop.export import COLUMNS
+from nsfw_desktop.config import settings as settings_file
 from nsfw_desktop.gui.results_model import HiddenRole, Show, SortBy
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.export import COLUMNS
+from nsfw_desktop.store.results import Store
 from tests.conftest import write_photos
 from tests.gui.conftest import SCAN_TIMEOUT_MS
 
@@ -301,7 +301,7 @@ def test_the_item_model_passes_qtmodeltester(make_window, scan, photos, qtmodelt
 def test_the_item_model_stays_consistent_while_results_stream_in(qtmodeltester, qtbot, tmp_path):
     from nsfw_desktop.gui.results_model import ResultsModel
     from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
-    from nsfw_desktop.store import Result
+    from nsfw_desktop.store.result import Result
 
     def result(i, score):
         return Result(path=str(tmp_path / f"{i}.jpg"), label="nsfw", nsfw_score=score, model="m",
@@ -413,7 +413,7 @@ def test_a_scan_through_a_remote_endpoint(make_window, scan, photos, tiny_model,
     from huggingface_hub import constants
 
     from nsfw_desktop.classify.local import LocalClassifier
-    from nsfw_desktop.model_source import resolve
+    from nsfw_desktop.classify.model_source import resolve
     from nsfw_desktop.server import InferenceService, ServerConfig, create_app
     from nsfw_desktop.server.background import ServerThread
 
@@ -437,7 +437,7 @@ def test_without_a_display_the_command_says_so(monkeypatch, capsys):
 
 
 def test_only_the_rows_on_screen_are_asked_for(make_window, db_path, tmp_path, qtbot):
-    from nsfw_desktop.store import Result
+    from nsfw_desktop.store.result import Result
 
     with Store(db_path) as store:
         store.put_many([Result(path=str(tmp_path / f"{i:04d}.jpg"), label="normal", nsfw_score=i / 1000,

@@ -21,7 +21,7 @@ def _wait_for_message(window, qtbot, start: str) -> str:
 
 
 def test_a_scan_that_breaks_says_so(make_window, scan, photos, qtbot, monkeypatch):
-    monkeypatch.setattr("nsfw_desktop.engine.scan", _boom)
+    monkeypatch.setattr("nsfw_desktop.scan.engine.scan", _boom)
     window = make_window([photos])
     assert scan(window) is None
     _wait_for_message(window, qtbot, "The scan stopped")
@@ -29,7 +29,7 @@ def test_a_scan_that_breaks_says_so(make_window, scan, photos, qtbot, monkeypatc
 
 def test_a_thumbnail_that_breaks_says_so_and_the_window_settles(make_window, scan, photos, qtbot,
                                                                 monkeypatch):
-    from nsfw_desktop.thumbnails import ThumbnailCache
+    from nsfw_desktop.media.thumbnails import ThumbnailCache
 
     monkeypatch.setattr(ThumbnailCache, "thumbnail", _boom)
     window = make_window([photos])
@@ -47,11 +47,11 @@ def _select_first(window):
 
 BREAKS = {
     # what breaks, what asks the worker for it (window, a folder), how the message starts
-    "find similar": ("nsfw_desktop.search.find_similar", lambda w, _tmp: w.similar_action.trigger(),
+    "find similar": ("nsfw_desktop.similar.search.find_similar", lambda w, _tmp: w.similar_action.trigger(),
                      "Find similar stopped on an unexpected error"),
-    "heatmaps": ("nsfw_desktop.heatmap.explain", lambda w, _tmp: w.heatmap_action.setChecked(True),
+    "heatmaps": ("nsfw_desktop.explain.heatmap.explain", lambda w, _tmp: w.heatmap_action.setChecked(True),
                  "The heatmap stopped on an unexpected error"),
-    "export": ("nsfw_desktop.export.write_csv",
+    "export": ("nsfw_desktop.store.export.write_csv",
                lambda w, tmp: w.exporter.export_flagged(str(tmp / "out.csv")),
                "Export stopped on an unexpected error"),
     "model quality": ("nsfw_desktop.gui.quality_worker.QualityWorker._open",
@@ -79,7 +79,7 @@ def test_a_worker_that_breaks_says_so_in_the_window(worker, make_window, scan, p
 
 
 def test_a_model_error_in_model_quality_names_no_command_line_flag(make_window, photos, qtbot, monkeypatch):
-    from nsfw_desktop.model_source import ModelError
+    from nsfw_desktop.classify.model_source import ModelError
 
     def refuse(_worker):
         raise ModelError("The model folder /m has no weights.", "Point --model at another folder.",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from nsfw_desktop.cli import main
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 
 from ..conftest import write_photos
 

@@ -10,7 +10,7 @@ import io
 import pytest
 
 from nsfw_desktop.cli import main
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 
 from ..conftest import random_image, write_photos
 

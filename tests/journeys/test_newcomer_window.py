@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from nsfw_desktop.model_source import OPEN_NSFW
+from nsfw_desktop.classify.model_source import OPEN_NSFW
 from tests.gui.test_counts import _counts_disagree
 
 from .conftest import SCAN_TIMEOUT_MS

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from nsfw_desktop.quarantine_journal import Journal
-from nsfw_desktop.store import Result, Store
+from nsfw_desktop.quarantine.journal import Journal
+from nsfw_desktop.store.result import Result
+from nsfw_desktop.store.results import Store
 
 from ..conftest import write_photos
 

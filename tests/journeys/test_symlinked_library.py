@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nsfw_desktop.store import Store
+from nsfw_desktop.store.results import Store
 
 from ..conftest import write_photos
 

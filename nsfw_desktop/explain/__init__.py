@@ -1,0 +1,1 @@
+"""Heatmaps: where the model looked in a picture."""

@@ -1,0 +1,1 @@
+"""The app's own folders, and how it writes, names and logs files."""

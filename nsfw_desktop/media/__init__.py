@@ -1,0 +1,1 @@
+"""Reading pictures and videos safely: decoding, limits, frames, thumbnails, sample photos."""

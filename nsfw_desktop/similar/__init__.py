@@ -1,0 +1,1 @@
+"""Find similar: stored embeddings compared through an int8 matrix file."""

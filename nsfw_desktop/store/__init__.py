@@ -1,0 +1,1 @@
+"""The results database: its rows, tables, upgrades, learning tables and exports."""

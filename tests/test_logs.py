@@ -166,7 +166,7 @@ def test_a_hub_warning_is_printed_once(isolated_home):
     process of its own, so that both handlers hold the real stderr."""
     code = ("import logging\n"
             "from huggingface_hub import snapshot_download\n"
-            "from nsfw_desktop import logs\n"
+            "from nsfw_desktop.files import logs\n"
             "logs.setup_logging()\n"
             "logging.getLogger('huggingface_hub.utils._http').warning('Retrying in 1s [Retry 1/5].')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import struct
+import sys
 import tempfile
 import zlib
 from pathlib import Path
@@ -56,6 +57,25 @@ def isolated_home(tmp_path, monkeypatch):
     """Keep the app's config, data and cache folders inside the test's folder."""
     monkeypatch.setenv("NSFW_DESKTOP_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+@pytest.fixture(autouse=True)
+def qt_deletes_done_in_the_test():
+    """Delete the windows a test closed before the next test starts.
+
+    pytest-qt closes a test's widgets and calls deleteLater(), which only an event loop carries
+    out: the next test's first wait. Until then the garbage collector may free the Python side
+    of such a window while Qt still holds its deferred delete, and PySide crashed (SIGSEGV in
+    the next test's event loop, about one full run in three). Doing the deletes here, after
+    pytest-qt's teardown, leaves nothing of one test for the next.
+    """
+    yield
+    if "PySide6.QtCore" not in sys.modules:
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    if QCoreApplication.instance() is not None:
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture(scope="session")

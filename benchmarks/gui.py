@@ -15,7 +15,7 @@ Each figure is printed beside a reference from the same run:
 
     python -m benchmarks.gui [--count 500] [--items 20000]
 
-Photos are generated once into /tmp/nsfw-bench (minutes for 500) and reused.
+Photos are generated once into the temporary folder's nsfw-bench (minutes for 500) and reused.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from nsfw_desktop.media.sample_data import make_camera_jpegs, make_vit_b16
 
-BENCH_DIR = Path("/tmp/nsfw-bench")
+BENCH_DIR = Path(tempfile.gettempdir()) / "nsfw-bench"
 TICK_MS = 10
 NAIVE_COUNT = 16  # files scanned from the GUI thread: every batch freezes the window
 THROUGHPUT_COUNT = 96  # files of each alternating throughput round, app against headless

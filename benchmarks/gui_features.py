@@ -16,7 +16,7 @@ Each figure is printed beside a reference from the same run:
 
     python -m benchmarks.gui_features [--count 24]
 
-Runs offscreen with the random ViT-B/16 and camera-like JPEGs in /tmp/nsfw-bench.
+Runs offscreen with the random ViT-B/16 and camera-like JPEGs in the temporary folder's nsfw-bench.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from nsfw_desktop.media.sample_data import make_camera_jpegs, make_vit_b16
 
-BENCH_DIR = Path("/tmp/nsfw-bench")
+BENCH_DIR = Path(tempfile.gettempdir()) / "nsfw-bench"
 TICK_MS = 10
 
 

@@ -12,13 +12,14 @@ processes weighs on both:
 
 The two must give the same scores (checked). Target: ours under 2 s.
 
-    python -m benchmarks.policy [--count 100000] [--dir /tmp/nsfw-bench] [--rounds 3]
+    python -m benchmarks.policy [--count 100000] [--dir DIR] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def stored_scores(store: Store) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000, help="stored files with embeddings")
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/nsfw-bench"),
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "nsfw-bench",
                         help="where the database is kept")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()

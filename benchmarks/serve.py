@@ -35,7 +35,7 @@ from pathlib import Path
 
 from nsfw_desktop.media.sample_data import VIT_B16, make_camera_jpegs, make_vit, make_vit_b16
 
-BENCH_DIR = Path("/tmp/nsfw-bench")
+BENCH_DIR = Path(tempfile.gettempdir()) / "nsfw-bench"
 
 
 @dataclass
@@ -239,7 +239,7 @@ def arguments(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, default=BENCH_DIR / "vit-b16")
     parser.add_argument("--photos", type=Path, default=None,
-                        help="folder of camera JPEGs, made if missing (default: /tmp/nsfw-bench/serveN)")
+                        help="folder of camera JPEGs, made if missing (default: nsfw-bench/serveN in the temporary folder)")
     parser.add_argument("--count", type=int, default=48)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)

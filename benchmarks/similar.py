@@ -20,7 +20,7 @@ means the first after start, and resident memory is that process's own:
 They alternate, ``--rounds`` each. The top 10 of ours (and of previous) must equal
 the reference's (exact float32) on the timed queries.
 
-    python -m benchmarks.similar [--count 100000] [--dir /tmp/nsfw-bench] [--previous DIR]
+    python -m benchmarks.similar [--count 100000] [--dir DIR] [--previous DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def run_child(args: argparse.Namespace, kind: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000, help="stored embeddings")
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/nsfw-bench"),
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "nsfw-bench",
                         help="where the model, the photo and the database are kept")
     parser.add_argument("--queries", type=int, default=30, help="timed queries a measurement")
     parser.add_argument("--rounds", type=int, default=2, help="of each version, alternating")

@@ -19,13 +19,14 @@ the random ViT-B/16 of Falconsai's architecture and cost. In alternating rounds:
 Few distinct pictures make P-frames cheap to decode, which flatters the
 reference: the ratio is a lower bound of what seeking saves on a real film.
 
-    python -m benchmarks.video [--rounds 2] [--frames 64] [--dir /tmp/nsfw-bench]
+    python -m benchmarks.video [--rounds 2] [--frames 64] [--dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,7 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--frames", type=int, default=64, help="the more frames to compare with")
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/nsfw-bench"))
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "nsfw-bench")
     parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION)
     args = parser.parse_args()
 

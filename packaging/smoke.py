@@ -1,6 +1,6 @@
 """Smoke test of the built bundle: build it, run it offscreen on a tiny model, check the results.
 
-    flock /tmp/nsfw-bench.lock .venv/bin/python packaging/smoke.py [--no-build] [--keep DIR]
+    .venv/bin/python packaging/smoke.py [--no-build] [--keep DIR]
 
 Builds dist/nsfw-desktop with packaging/build-linux.sh (unless --no-build), then, with
 no network and a fresh app folder: times ``--version``; opens the desktop app on a

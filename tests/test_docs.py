@@ -1,0 +1,75 @@
+"""The documentation against the code: one page per command naming exactly the parser's options, and
+no path of one particular machine in the README or the docs."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from nsfw_desktop.cli import COMMANDS, build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI_PAGES = ROOT / "docs" / "cli"
+# A long option as a page writes it: `--name`, `--name VALUE`, `--name=VALUE`.
+OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every long option but --help, of the parser and its own sub-commands (`models pull`, `policy fit`)."""
+    found = {option for action in parser._actions if not isinstance(action, argparse._HelpAction)
+             for option in action.option_strings if option.startswith("--")}
+    for sub in _subparsers(parser).values():
+        found |= _options(sub)
+    return found
+
+
+def _page(command: str) -> str:
+    return (CLI_PAGES / f"{command}.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def commands() -> dict[str, argparse.ArgumentParser]:
+    """The real parser's sub-commands, by name."""
+    return _subparsers(build_parser())
+
+
+def test_every_command_has_a_page_and_every_page_a_command(commands):
+    assert set(commands) == set(COMMANDS)
+    pages = {page.stem for page in CLI_PAGES.glob("*.md")} - {"index"}
+    assert pages == set(commands), "docs/cli/ should hold exactly one page per nsfw-desktop command"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_command_page_names_exactly_the_parser_options(commands, command):
+    parser = commands[command]
+    named = set(OPTION.findall(_page(command)))
+    page = f"docs/cli/{command}.md"
+    assert sorted(named - _options(parser)) == [], f"{page} names options {command} does not have"
+    assert sorted(_options(parser) - named) == [], f"{page} does not mention these options"
+
+
+@pytest.mark.parametrize("command", [name for name in COMMANDS if name in ("models", "policy")])
+def test_a_command_page_names_its_own_sub_commands(commands, command):
+    page = _page(command)
+    for sub in _subparsers(commands[command]):
+        assert f"`{sub}" in page, f"docs/cli/{command}.md does not describe `{command} {sub}`"
+
+
+def test_the_docs_name_no_path_of_one_machine():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for pattern in (r"(?<![\w.~])/tmp/", r"(?<![\w.~])/work/", r"(?<![\w.~])/home/", r"\bflock\b"):
+            found = re.search(pattern, text)
+            where = page.relative_to(ROOT)
+            assert found is None, f"{where} names {found.group()!r}: write a path any reader has"

@@ -77,3 +77,11 @@ def test_the_docs_name_no_path_of_one_machine():
             found = re.search(pattern, text)
             where = page.relative_to(ROOT)
             assert found is None, f"{where} names {found.group()!r}: write a path any reader has"
+
+
+def test_the_readme_links_to_files_that_exist():
+    # mkdocs --strict checks the links inside docs/; the README's relative links are checked here.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", readme)
+    assert targets, "the README should point to the docs pages"
+    assert [target for target in targets if not (ROOT / target).exists()] == []

@@ -20,7 +20,7 @@ from nsfw_desktop.classify.onnx import OnnxClassifier
 from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
 from tests.conftest import build_tiny_vit, random_image, write_photos
 
-# What the README and --help promise, on the tiny ViT whose head spreads scores over 0..1.
+# What docs/models.md and --help promise, on the tiny ViT whose head spreads scores over 0..1.
 BALANCED_TOLERANCE = 0.01
 FAST_TOLERANCE = 0.05
 FAST_EMBEDDING_COSINE = 0.99  # int8 CLS embeddings against fp32's

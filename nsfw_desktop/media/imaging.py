@@ -1,6 +1,6 @@
 """Safe image decoding: any file in, RGB frames or a readable reason out.
 
-Conversion rules (documented in the README):
+Conversion rules (documented in docs/models.md and docs/reliability.md):
 
 - The format is detected from the file's content, never from its extension.
 - EXIF orientation is applied, so the model sees the photo upright.

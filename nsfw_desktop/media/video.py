@@ -1,6 +1,6 @@
 """Video files: found by content, screened on frames sampled over the whole film.
 
-Rules (documented in the README):
+Rules (documented in docs/videos.md):
 
 - A file is a video by its first bytes (an MP4/MOV/M4V/3GP ``ftyp`` brand, old
   QuickTime atoms, Matroska/WebM's EBML header, AVI's RIFF header), else by its

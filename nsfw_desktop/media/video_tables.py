@@ -15,7 +15,7 @@ chunks, not samples, so its count claims nothing and is left out. A time-to-samp
 table that lists more samples than ``stsz`` costs nothing either: FFmpeg spreads
 it over the samples ``stsz`` counts (the "claims N frames" refusal in ``video``
 deals with it). Matroska's cues and AVI's indexes are entries stored in the file,
-so they cost memory only in proportion to its size (README, Videos).
+so they cost memory only in proportion to its size (docs/reliability.md, Hostile videos).
 """
 
 from __future__ import annotations

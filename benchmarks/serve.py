@@ -239,7 +239,8 @@ def arguments(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, default=BENCH_DIR / "vit-b16")
     parser.add_argument("--photos", type=Path, default=None,
-                        help="folder of camera JPEGs, made if missing (default: nsfw-bench/serveN in the temporary folder)")
+                        help="folder of camera JPEGs, made if missing "
+                             "(default: nsfw-bench/serveN in the temporary folder)")
     parser.add_argument("--count", type=int, default=48)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)

@@ -115,10 +115,12 @@ def measure(exact, fast, files: Sequence[str], *, budget_s: float = TIME_BUDGET_
     deadline = clock() + budget_s
     pairs = _pairs(exact, fast, _user_images(files, 2 * exact.input_size), deadline, clock)
     if pairs:
-        return Agreement(*zip(*pairs, strict=True), on_user_photos=True)
+        exact_scores, fast_scores = zip(*pairs, strict=True)
+        return Agreement(exact_scores, fast_scores, on_user_photos=True)
     samples = (camera_photo(seed, SAMPLE_PICTURE_SIZE) for seed in range(SAMPLE_PICTURES))
     pairs = _pairs(exact, fast, samples, float("inf"), clock)
-    return Agreement(*zip(*pairs, strict=True), on_user_photos=False)
+    exact_scores, fast_scores = zip(*pairs, strict=True)
+    return Agreement(exact_scores, fast_scores, on_user_photos=False)
 
 
 def _user_images(files: Sequence[str], min_side: int):

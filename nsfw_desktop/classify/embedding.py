@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from nsfw_desktop.classify.base import Prediction
+from nsfw_desktop.classify.base import Classifier, Prediction
+from nsfw_desktop.classify.capabilities import REMOTE
 from nsfw_desktop.classify.features import NOT_IN_THIS_MODE, POOLS, extract, load_vit, resolve_layer
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.classify.model_source import ModelError
@@ -29,7 +30,9 @@ class EmbeddingClassifier:
     Each ``Prediction.embedding`` is a float32 numpy vector of the model's hidden size.
     """
 
-    def __init__(self, classifier: LocalClassifier | OnnxClassifier, *, layer: int = -1, pool: str = "cls"):
+    def __init__(self, classifier: Classifier, *, layer: int = -1, pool: str = "cls"):
+        if not isinstance(classifier, (LocalClassifier, OnnxClassifier)):
+            raise ModelError(REMOTE)  # the other classifier make_classifier builds: scores only
         if not classifier.capabilities.embeddings:
             raise ModelError(classifier.capabilities.no_embeddings)
         if pool not in POOLS:

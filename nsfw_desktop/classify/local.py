@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from PIL import Image
 
@@ -70,8 +71,9 @@ class LocalClassifier:
         self.unsafe_names = tuple(unsafe_labels)
         self.input_size = input_size_of(source)
         self._lock = threading.Lock()
-        self.model = None
-        self.processor = None
+        # transformers' model and processor once loaded; Any, as torch is imported only then
+        self.model: Any = None
+        self.processor: Any = None
 
     @property
     def capabilities(self) -> Capabilities:

@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -87,7 +88,7 @@ class OnnxClassifier:
         self.unsafe_names = tuple(unsafe_labels)
         self.input_size = OPEN_NSFW_RESIZE if source.format == OPEN_NSFW else input_size_of(source)
         self._lock = threading.Lock()
-        self.session = None
+        self.session: Any = None  # an onnxruntime InferenceSession once loaded (onnxruntime is untyped)
         self._embedding = EMBEDDING  # the output holding the embedding, where ``embeds``
         self._maps: str | None = None  # open_nsfw's feature maps output
         self._direction: np.ndarray | None = None  # (C,) its NSFW-minus-SFW weights
@@ -120,7 +121,7 @@ class OnnxClassifier:
             self.outputs = "sigmoid" if multi or len(labels) == 1 else "softmax"
             preprocessor = json.loads((self.source.folder / "preprocessor_config.json").read_text())
             self._direct = direct_preparer(preprocessor)
-            self.processor = None if self._direct else _processor(self.source)
+            self.processor: Any = None if self._direct else _processor(self.source)
         if not self.exported and self.precision != "exact":
             self.notify(f"{self.model_id} is an ONNX model: it runs as published, the {self.precision} "
                         "precision changes nothing for it")
@@ -207,6 +208,7 @@ class OnnxClassifier:
         not normalised (``cam.class_maps``); open_nsfw only."""
         if self.capabilities.no_heatmaps:
             raise ModelError(self.capabilities.no_heatmaps)
+        assert self._maps is not None and self._direction is not None, "open_nsfw's graph sets both"
         out, maps = self._run([self.output_names[0], self._maps], prepared)
         return self._predictions(out), class_maps(maps, self._direction)
 

@@ -24,7 +24,7 @@ PLAIN_PROCESSORS = ("ViTImageProcessor", "ViTImageProcessorFast", "ViTImageProce
 def direct_preparer(config: dict) -> Callable[[Image.Image], np.ndarray] | None:
     """A function RGB image -> (3, H, W) float32 that equals the processor of ``config`` (a
     preprocessor_config.json), or None when that processor does more than resize and normalise."""
-    size = config.get("size")
+    size = config.get("size", {})
     plain = (
         config.get("image_processor_type") in PLAIN_PROCESSORS
         and config.get("do_resize", True) and config.get("do_rescale", True)

@@ -214,7 +214,7 @@ class RemoteClassifier:
         at ``MIN_SHORT_SIDE`` at least), encoded for upload."""
         size = self._upload_size(*image.size)
         if size != image.size:
-            image = image.resize(size, Image.LANCZOS)
+            image = image.resize(size, Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
         if self.upload_format == "JPEG":
             image.save(buffer, "JPEG", quality=self.jpeg_quality)
@@ -240,33 +240,36 @@ class RemoteClassifier:
 
     def predict(self, prepared: Sequence[bytes]) -> list[Prediction]:
         self.load()
-        futures = [self._pool.submit(self._classify, data) for data in prepared]
+        pool, endpoints = self._pool, self._endpoints
+        assert pool is not None and endpoints is not None, "load starts both"
+        futures = [pool.submit(self._classify, endpoints, data) for data in prepared]
         return [future.result() for future in futures]
 
-    def _classify(self, data: bytes) -> Prediction:
+    def _classify(self, endpoints: _Endpoints, data: bytes) -> Prediction:
         failure = None
         for attempt in range(self.retry.attempts):
-            endpoint = self._endpoints.acquire()
+            endpoint = endpoints.acquire()
             try:
                 answer = endpoint.clients[_format_of(data)].image_classification(data)
                 prediction = self._prediction(answer)
             except ModelError:
-                self._endpoints.release(endpoint)
+                endpoints.release(endpoint)
                 raise
             except Exception as exc:  # sorted out by _failure: retry, or record the reason
                 failure = _failure(exc, endpoint.url)
                 if not failure.retry:
                     # The image's or the setup's fault, not a sign of a struggling endpoint.
-                    self._endpoints.release(endpoint)
+                    endpoints.release(endpoint)
                     return Prediction(label="", nsfw_score=0.0, error=failure.reason)
-                self._endpoints.release(endpoint, failed=True,
-                                        rest=self.retry.delay(attempt, failure.wait))
+                endpoints.release(endpoint, failed=True,
+                                  rest=self.retry.delay(attempt, failure.wait))
                 log.info("%s (attempt %d of %d)", failure.reason, attempt + 1, self.retry.attempts)
                 self._tell_retrying(failure.reason)
                 continue
-            self._endpoints.release(endpoint)
+            endpoints.release(endpoint)
             self._retrying = False
             return prediction
+        assert failure is not None, "attempts >= 1, and each try that did not return failed"
         return Prediction(label="", nsfw_score=0.0,
                           error=f"gave up after {self.retry.attempts} tries: {failure.reason}")
 

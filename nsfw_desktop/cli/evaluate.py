@@ -55,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.labelled) == args.from_reviews:
         raise CliError("give either LABELLED (a folder or CSV) or --from-reviews")
     unsafe_labels = args.unsafe_labels.split(",")
+    problems: list[str] = []  # met reading the labelled files
     with open_store(args) as store:
         if args.from_reviews:
-            items, problems = from_reviews(store), []
+            items = from_reviews(store)
         else:
             try:
                 items, problems = read_labelled(args.labelled, unsafe_labels)

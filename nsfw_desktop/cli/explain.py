@@ -48,9 +48,9 @@ def run(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CliError(f"cannot create the output folder {out}: {exc.strerror}") from None
-    classifier = build_classifier(args)
+    built = build_classifier(args)
     try:
-        load_for_heatmaps(classifier)
+        classifier = load_for_heatmaps(built)
     except ModelError as exc:
         raise CliError(str(exc)) from None
     taken: set[str] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import NoReturn
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.classify.model_source import DEFAULT_MODEL
@@ -55,7 +56,7 @@ def run(args) -> int:
     _exit_now(status)
 
 
-def _exit_now(status: int) -> None:
+def _exit_now(status: int) -> NoReturn:
     """End the process at once. The window has saved and closed everything by now
     (results, settings, the view, every worker thread); what is left is the
     interpreter's teardown of torch and transformers, a second or more spent on

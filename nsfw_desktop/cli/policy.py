@@ -70,6 +70,7 @@ def run_fit(args) -> int:
     if outcome.comparison is not None:
         _print_comparison(outcome.comparison.as_dict())
     if outcome.adopted:
+        assert outcome.policy is not None, "an adopted outcome carries its policy"
         print(f"Adopted: {outcome.rescored} stored file(s) rescored from their embeddings "
               f"(fitted in {outcome.policy.fit_seconds:.1f} s).")
         if without:

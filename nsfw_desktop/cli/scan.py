@@ -84,6 +84,7 @@ def run(args) -> int:
                                desc="Screening", dynamic_ncols=True,
                                disable=True if event.to_classify == 0 else None)
                 elif isinstance(event, BatchDone):
+                    assert bar is not None, "a scan starts with ScanStarted"
                     for result in event.results:
                         if args.json:
                             bar.write(result_json(result), file=sys.stdout)
@@ -98,6 +99,7 @@ def run(args) -> int:
         finally:
             if bar is not None:
                 bar.close()
+        assert summary is not None, "a scan ends with ScanFinished"
         if summary.problems and summary.scanned + summary.unchanged == 0 and len(
                 summary.problems) >= len(args.paths):
             raise CliError("none of the given paths could be read")

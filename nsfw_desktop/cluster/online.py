@@ -53,6 +53,7 @@ class ServeOptions:
         """Keyword arguments of ``serve.deployment`` for these options."""
         from ray.serve.config import AutoscalingConfig, BackpressureConfig
 
+        scaling: dict[str, Any]
         if self.autoscale is None:
             scaling = {"num_replicas": self.replicas}
         else:

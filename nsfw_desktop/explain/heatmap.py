@@ -93,7 +93,7 @@ def patch_grid(weights: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 def upsample(heat: np.ndarray, size: tuple[int, int]) -> Image.Image:
     """(rows, columns) heatmap in 0..1 -> greyscale ("L") image of ``size`` (width, height), smoothed."""
     grey = Image.fromarray(np.clip(heat * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    return grey.resize(size, Image.BICUBIC)
+    return grey.resize(size, Image.Resampling.BICUBIC)
 
 
 def colourise(grey: Image.Image) -> Image.Image:
@@ -125,8 +125,9 @@ class Explanation:
     frame_time: float | None = None  # seconds into a video of the frame explained, its worst
 
 
-def load_for_heatmaps(classifier) -> None:
-    """Load ``classifier``; ModelError saying why when it draws no heatmaps."""
+def load_for_heatmaps(classifier) -> LocalClassifier | OnnxClassifier:
+    """Load ``classifier`` and return it, as one that draws heatmaps; ModelError saying why when
+    it draws none."""
     from nsfw_desktop.classify.features import load_vit
 
     reason = classifier.capabilities.no_heatmaps
@@ -136,6 +137,7 @@ def load_for_heatmaps(classifier) -> None:
         load_vit(classifier)  # a checkpoint that is not a ViT is told apart only once loaded
     else:
         classifier.load()
+    return classifier
 
 
 def explain(

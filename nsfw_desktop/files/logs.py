@@ -127,7 +127,8 @@ def setup_logging(*, level: int = logging.INFO, secrets: Iterable[str] = (),
         handlers.append(stderr_handler)
         _without_hub_console()
     for handler in handlers:
-        handler.nsfw_desktop = True  # marks the handlers a later call replaces
+        # Marks the handlers a later call replaces: an attribute of ours, unknown to logging's types.
+        handler.nsfw_desktop = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(min(level, logging.WARNING))
     return path

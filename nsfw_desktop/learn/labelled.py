@@ -143,12 +143,12 @@ def score_labelled(items: list[Labelled], classifier, store: Store, *,
         if on_batch is not None:
             on_batch(len(results))
     scored, scores = [], []
-    for item in items:
-        score, error = found.get(os.path.abspath(item.path), (None, None))
+    for labelled in items:
+        score, error = found.get(os.path.abspath(labelled.path), (None, None))
         if error is not None:
-            failed.append((item.path, error))
+            failed.append((labelled.path, error))
         elif score is not None:
-            scored.append(item)
+            scored.append(labelled)
             scores.append(score)
     return Scored(model, scored, np.array(scores, dtype=np.float64), failed, classified=len(todo),
                   from_database=from_database)

@@ -172,12 +172,13 @@ def _judged(marks: np.ndarray, scores: np.ndarray, threshold: float) -> Judged:
 
 def _why_not(comparison: Comparison) -> list[str]:
     policy, model = comparison.policy, comparison.model
-    gain = policy.at_threshold.balanced_accuracy - model.at_threshold.balanced_accuracy
+    ours, theirs = policy.at_threshold.balanced_accuracy, model.at_threshold.balanced_accuracy
+    assert ours is not None and theirs is not None, "a comparison holds marks of both kinds"
+    gain = ours - theirs
     reasons = []
     if gain < MIN_GAIN:
         reasons.append(f"on held-out marks it decides no better than the model (balanced accuracy "
-                       f"{policy.at_threshold.balanced_accuracy:.3f} against the model's "
-                       f"{model.at_threshold.balanced_accuracy:.3f}; it must gain {MIN_GAIN})")
+                       f"{ours:.3f} against the model's {theirs:.3f}; it must gain {MIN_GAIN})")
     if policy.roc_auc < model.roc_auc:
         reasons.append(f"on held-out marks it ranks worse than the model (ROC AUC {policy.roc_auc:.3f} "
                        f"against {model.roc_auc:.3f})")

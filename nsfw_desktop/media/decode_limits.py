@@ -97,7 +97,9 @@ def read_jpeg_frame(handle: BinaryIO) -> JpegFrame | None:
             segment = handle.read(struct.unpack(">H", raw_length)[0] - 2)
             if 0xC0 <= kind <= 0xCF and kind not in (0xC4, 0xC8, 0xCC):
                 frame = (kind, segment)
-        blocks = _block_count(frame[1]) if frame else None
+        if frame is None:
+            return None
+        blocks = _block_count(frame[1])
         if blocks is None:
             return None
         return JpegFrame(frame[0], blocks, size - handle.tell())

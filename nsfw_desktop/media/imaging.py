@@ -207,8 +207,9 @@ def _decode(img: Image.Image, min_side: int | None, max_pixels: int, max_frames:
     if orientation in _TRANSPOSED_ORIENTATIONS:
         width, height = height, width
 
-    if getattr(img, "is_animated", False) and img.n_frames > 1:
-        indices = _spread(img.n_frames, max_frames)
+    n_frames = getattr(img, "n_frames", 1)  # only the plugins of multi-frame formats have it
+    if getattr(img, "is_animated", False) and n_frames > 1:
+        indices = _spread(n_frames, max_frames)
         budget.check(img, frames=len(indices))
         frames = []
         for index in indices:

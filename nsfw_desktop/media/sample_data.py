@@ -63,7 +63,7 @@ def make_vit_b16(folder: str | Path, *, head_scale: float = 1.0) -> Path:
 def camera_photo(seed: int, size: tuple[int, int] = CAMERA_SIZE) -> Image.Image:
     rng = np.random.default_rng(seed)
     coarse = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
-    picture = np.asarray(Image.fromarray(coarse).resize(size, Image.BICUBIC), dtype=np.int16)
+    picture = np.asarray(Image.fromarray(coarse).resize(size, Image.Resampling.BICUBIC), dtype=np.int16)
     noise = rng.normal(0, 6, (size[1], size[0], 1)).astype(np.int16)
     return Image.fromarray(np.clip(picture + noise, 0, 255).astype(np.uint8))
 

@@ -58,10 +58,15 @@ def run(path: str, model: str | None = None, *, batch_size: int = 8, workers: in
     other work on a shared machine falls on both; throughput over all rounds."""
     from transformers import pipeline
 
+    from nsfw_desktop.classify.local import LocalClassifier
+
     files = [entry.path for entry in walk([path], WalkReport())]
     if not files:
         raise ValueError(f"no images found under {path}")
     classifier = make_classifier(model)
+    if not isinstance(classifier, LocalClassifier):
+        raise ValueError(f"bench compares our scan with transformers' pipeline, so it needs a transformers "
+                         f"checkpoint; {classifier.model_id} is not one")
     classifier.load()
     ours: dict[str, float | None] = {}
     ours_seconds = naive_seconds = 0.0

@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from nsfw_desktop.classify.base import Classifier
+from nsfw_desktop.classify.base import Classifier, Prediction
 from nsfw_desktop.media.imaging import ImageError
 from nsfw_desktop.media.video import VideoError, has_video_suffix
 from nsfw_desktop.scan.prepare import decode_and_prepare
@@ -224,8 +224,7 @@ def predict_batch(batch: list[Decoded], classifier: Classifier,
               and item.inputs and not any(p.error for p in scored[i])]
     more: dict[int, list] = {}  # file: (time, prediction) of the frames of its second look
     if options is not None and videos:
-        firsts = [FirstLook(batch[i].source, batch[i].entry.path, batch[i].duration, batch[i].times,
-                            [p.nsfw_score for p in scored[i]]) for i in videos]
+        firsts = [_first_look(batch[i], scored[i]) for i in videos]
         more = dict(zip(videos, second_look(firsts, classifier, options), strict=True))
     scanned_at = time.time()
     results = []
@@ -234,7 +233,7 @@ def predict_batch(batch: list[Decoded], classifier: Classifier,
         error = item.error or next((p.error for p in mine if p.error), None)
         video = item.times is not None
         frames = []  # a video's (time, prediction), with its second look's, in time order
-        if video:
+        if item.times is not None:
             frames = sorted([*zip(item.times, mine, strict=True), *more.get(number, [])], key=lambda f: f[0])
         if frames:
             mine = [p for _, p in frames]
@@ -249,11 +248,18 @@ def predict_batch(batch: list[Decoded], classifier: Classifier,
             file_size=entry.size, mtime_ns=entry.mtime_ns,
             scanned_at=scanned_at, error=error, embedding=best.embedding if best else None,
             kind=item.kind, duration=item.duration,
-            worst_frame_time=frames[best_index][0] if video and best else None,
+            worst_frame_time=frames[best_index][0] if video and best_index is not None else None,
             frames=len(mine) if video else None,
             frame_scores=[(t, p.nsfw_score) for t, p in frames] if video and not error else None,
         ))
     return results
+
+
+def _first_look(item: Decoded, predictions: list[Prediction]) -> FirstLook:
+    # decode_entry sets a video's source, duration and times together
+    assert item.source is not None and item.duration is not None and item.times is not None
+    return FirstLook(item.source, item.entry.path, item.duration, item.times,
+                     [p.nsfw_score for p in predictions])
 
 
 def entries_for_paths(paths: Iterable[str]) -> Iterator[FileEntry | tuple[str, str]]:

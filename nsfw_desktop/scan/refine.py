@@ -76,11 +76,13 @@ def second_look(videos: list[FirstLook], classifier: Classifier,
         except ImageError as exc:
             log.warning("the second look at %s failed, its first stands: %s", first.name, exc)
             continue
+        times = prepared.times
+        assert times is not None, "a video's frames come with their times"
         # Sparse keyframes may give back a frame the first pass scored already.
-        fresh = [i for i, t in enumerate(prepared.times)
+        fresh = [i for i, t in enumerate(times)
                  if all(abs(t - seen) > _SAME_FRAME for seen in first.times)]
         if fresh:
-            wanted.append((number, [prepared.times[i] for i in fresh], [prepared.inputs[i] for i in fresh]))
+            wanted.append((number, [times[i] for i in fresh], [prepared.inputs[i] for i in fresh]))
     extra: list[list[tuple[float, Prediction]]] = [[] for _ in videos]
     inputs = [p for _, _, more in wanted for p in more]
     if not inputs:
@@ -88,8 +90,8 @@ def second_look(videos: list[FirstLook], classifier: Classifier,
     predictions = classifier.predict(inputs)
     if len(predictions) != len(inputs):
         raise RuntimeError(f"classifier returned {len(predictions)} predictions for {len(inputs)}")
-    predictions = iter(predictions)
+    remaining = iter(predictions)
     for number, times, _ in wanted:
-        scored = [(t, next(predictions)) for t in times]
+        scored = [(t, next(remaining)) for t in times]
         extra[number] = [(t, p) for t, p in scored if not p.error]
     return extra

@@ -33,7 +33,7 @@ class ServerThread:
     def stop(self) -> None:
         """Finish the requests in flight (as on SIGTERM), then stop the loop."""
         if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result()
+            asyncio.run_coroutine_threadsafe(self._stop(self._runner), self._loop).result()
             self._runner = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
@@ -47,8 +47,8 @@ class ServerThread:
         await site.start()
         self.port = self._runner.addresses[0][1]
 
-    async def _stop(self) -> None:
-        await self._runner.cleanup()
+    async def _stop(self, runner: web.AppRunner) -> None:
+        await runner.cleanup()
         # Connections aiohttp still reads from (the rest of a refused body, which it reads and
         # drops for up to 10 s) end with the loop, as asyncio.run ends its tasks.
         others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]

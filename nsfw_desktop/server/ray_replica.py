@@ -60,8 +60,10 @@ class Replica:
         self._decode_pool = ThreadPoolExecutor(self.config.decode_workers, thread_name_prefix="decode")
         # One model thread: the event loop keeps accepting and decoding during a forward pass.
         self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="model")
-        self._forward.set_max_batch_size(self.config.max_batch)
-        self._forward.set_batch_wait_timeout_s(self.config.max_wait)
+        # Ray's annotations give serve.batch's result as a plain callable; these setters are its
+        # documented API all the same.
+        self._forward.set_max_batch_size(self.config.max_batch)  # type: ignore[attr-defined]
+        self._forward.set_batch_wait_timeout_s(self.config.max_wait)  # type: ignore[attr-defined]
 
     async def __call__(self, request: Request) -> JSONResponse:
         # The path under the application's route prefix (Ray sets it as the ASGI root_path).

@@ -160,6 +160,7 @@ class InferenceService:
                                                               body, content_type)
         except REFUSED as exc:
             return self._error(*refusal(exc))
+        assert self.batcher is not None, "running() starts it before the app takes requests"
         try:
             logits = await self.batcher.submit(prepared)
         except Exception as exc:  # the model failed on the batch: say so, keep serving

@@ -87,6 +87,7 @@ class SearchMatrix:
                 if why:
                     log.info("rebuilding the find-similar matrix %s: %s", path, why)
                     return None
+                assert header is not None, "why_untrusted refuses a damaged header"
                 mapping = mmap.mmap(file.fileno(), size, access=mmap.ACCESS_WRITE)
         except FileNotFoundError:
             return None
@@ -197,9 +198,10 @@ class SearchMatrix:
         if not vectors:
             return True  # an empty matrix (no embeddings stored yet) holds all it should
         size = self.header.dim * EMBEDDING_DTYPE.itemsize
+        whole = [vector for vector in vectors if vector is not None and len(vector) == size]
         differ = np.array([vector is None or len(vector) != size for vector in vectors])
         if not differ.any():
-            stored = np.frombuffer(b"".join(vectors), EMBEDDING_DTYPE).reshape(len(vectors), -1)
+            stored = np.frombuffer(b"".join(whole), EMBEDDING_DTYPE).reshape(len(vectors), -1)
             codes, scales = quantize(stored)
             # Made by the same code from the same vector: equal, but for a rounding of ties.
             held = self.blocks[positions // BLOCK, :, positions % BLOCK]

@@ -123,7 +123,7 @@ def _ranked(db: sqlite3.Connection, matrix: SearchMatrix, model: str, vector: np
                          f"{matrix.header.dim}")
     positions = matrix.candidates(query, top_k + len(exclude) + RERANK_EXTRA)
     rowids = matrix.rowids[positions].tolist()
-    stored = {}
+    stored: dict[int, tuple[bytes, bytes]] = {}  # rowid -> (path, vector)
     for start in range(0, len(rowids), IN_CHUNK):
         part = rowids[start:start + IN_CHUNK]
         stored.update((row, (path, vector)) for row, path, vector in db.execute(
@@ -133,11 +133,12 @@ def _ranked(db: sqlite3.Connection, matrix: SearchMatrix, model: str, vector: np
     if not matrix.holds(positions, [row and row[1] for row in found]):
         raise _Outdated(f"The find-similar matrix {matrix.path} disagrees with the database "
                         "even after it was rebuilt: delete it, then try again.")
-    vectors = np.frombuffer(b"".join(vector for _, vector in found), EMBEDDING_DTYPE)
+    rows = [stored[row] for row in rowids]  # each one found: the matrix holds them
+    vectors = np.frombuffer(b"".join(vector for _, vector in rows), EMBEDDING_DTYPE)
     vectors = _unit_float32(vectors.reshape(len(found), -1))
     similarities = vectors @ _unit_float32(query[None, :])[0]
     order = np.argsort(-similarities, kind="stable")
-    matches = [Match(os.fsdecode(found[i][0]), float(similarities[i])) for i in order]
+    matches = [Match(os.fsdecode(rows[i][0]), float(similarities[i])) for i in order]
     return [m for m in matches if m.path not in exclude][:top_k]
 
 
@@ -160,6 +161,7 @@ def _search_once(db_path: Path, model: str, top_k: int, vector: np.ndarray | Non
                  path: str | None) -> list[Match] | None:
     with _read_only(db_path) as db, _matrix(db, db_path, model) as matrix:
         if vector is None:
+            assert path is not None, "a search without a vector is for a stored file's"
             vector = _stored_vector(db, path, model)
             if vector is None:
                 return None
@@ -185,7 +187,7 @@ def find_similar(db_path: str | Path, query: str | Path | np.ndarray, classifier
     model = classifier.model_id
     db_path = Path(db_path).resolve()
     if isinstance(query, np.ndarray):
-        return _search(db_path, model, top_k, query)
+        return _answered(_search(db_path, model, top_k, query))
     path = os.path.abspath(query)
     matches = _search(db_path, model, top_k, None, path)  # no embeddings stored: no model load
     if matches is None:
@@ -194,6 +196,11 @@ def find_similar(db_path: str | Path, query: str | Path | np.ndarray, classifier
             matches = _search(db_path, model, top_k, None, stored)
     if matches is None:
         matches = _search(db_path, model, top_k, query_embedding(path, classifier), stored)
+    return _answered(matches)
+
+
+def _answered(matches: list[Match] | None) -> list[Match]:
+    assert matches is not None, "a search with a query vector always answers"
     return matches
 
 

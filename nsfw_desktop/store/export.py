@@ -92,8 +92,8 @@ def _opened(path: str | Path) -> Iterator[IO[str]]:
         with open(path, "w", newline="", encoding="utf-8") as handle:
             yield handle
     else:
-        with atomic.replaced(path, "w", newline="", encoding="utf-8") as handle:
-            yield handle
+        with atomic.replaced(path, "w", newline="", encoding="utf-8") as replacement:
+            yield replacement
 
 
 def _written_through(path: Path) -> bool:

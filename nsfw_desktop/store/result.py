@@ -57,7 +57,9 @@ class Result:
 
     @classmethod
     def from_row(cls, row: tuple) -> Result:
-        return cls(os.fsdecode(row[0]), *row[1:-1], _frame_scores(row[-1]))
+        # mypy spreads a star of unknown length over every parameter left, so it counts one argument
+        # too many; the row holds exactly the columns from label to frame_scores.
+        return cls(os.fsdecode(row[0]), *row[1:-1], _frame_scores(row[-1]))  # type: ignore[call-arg]
 
 
 def _frame_scores(text: str | None) -> list[tuple[float, float]] | None:

@@ -179,12 +179,12 @@ class Store(LearningTables, SniffedFiles):
     def forget_gone(self, paths: Iterable[bytes]) -> tuple[int, int]:
         """Delete the rows of files found gone (path bytes), except reviewed ones: those are
         marked missing instead, so no review mark is lost to a scan. (deleted, marked missing)."""
-        paths = [(path,) for path in paths]
+        rows = [(path,) for path in paths]
         before = self.db.total_changes
         self.db.executemany("UPDATE results SET missing_since=? WHERE path=? AND review IS NOT NULL "
-                            "AND missing_since IS NULL", [(time.time(), *p) for p in paths])
+                            "AND missing_since IS NULL", [(time.time(), *p) for p in rows])
         marked = self.db.total_changes - before
-        self.db.executemany("DELETE FROM results WHERE path=? AND review IS NULL", paths)
+        self.db.executemany("DELETE FROM results WHERE path=? AND review IS NULL", rows)
         deleted = self.db.total_changes - before - marked
         self.db.commit()
         return deleted, marked

@@ -43,9 +43,9 @@ class SniffedFiles:
     def update_sniffed(self, found: Iterable[tuple[bytes, int, int]], gone: Iterable[bytes]) -> None:
         """Keep ``found`` (path bytes, size, mtime_ns: sniffed as no picture or video) and forget
         ``gone`` (path bytes), in one commit."""
-        found, gone = list(found), [(path,) for path in gone]
-        if not found and not gone:
+        found, gone_rows = list(found), [(path,) for path in gone]
+        if not found and not gone_rows:
             return  # an unchanged rescan writes nothing
         self.db.executemany("INSERT OR REPLACE INTO sniffed VALUES (?,?,?)", found)
-        self.db.executemany("DELETE FROM sniffed WHERE path=?", gone)
+        self.db.executemany("DELETE FROM sniffed WHERE path=?", gone_rows)
         self.db.commit()

@@ -37,6 +37,11 @@ class WatchedFolders:
         self._linked: tuple[tuple[str, str], ...] = ()  # (real path, folder) of symbolic links
         self._reported_offline: set[str] = set()
 
+    @property
+    def _started(self) -> Observers:
+        assert self.observers is not None, "the worker thread makes them before it watches a folder"
+        return self.observers
+
     def go_online(self, folder: str) -> bool:
         """Watch ``folder`` if it is there; True when it is watched now (catch up on it)."""
         identity = _folder_identity(folder)
@@ -44,7 +49,7 @@ class WatchedFolders:
             self._report_offline(folder, "the folder is not there (deleted, moved or not mounted)")
             return False
         try:
-            warning = self.observers.watch(folder)
+            warning = self._started.watch(folder)
         except OSError as exc:
             self._report_offline(folder, f"the folder cannot be watched: {exc.strerror or exc}")
             return False
@@ -60,7 +65,7 @@ class WatchedFolders:
 
     def go_offline(self, folder: str, reason: str) -> None:
         if self._online.pop(folder, None) is not None:
-            self.observers.unwatch(folder)
+            self._started.unwatch(folder)
         self._forget_under(folder)
         self._report_offline(folder, reason)
 
@@ -90,7 +95,7 @@ class WatchedFolders:
             return
         self.names = tuple(f for f in self.names if f != folder)
         if self._online.pop(folder, None) is not None:
-            self.observers.unwatch(folder)
+            self._started.unwatch(folder)
         self._linked = tuple((real, f) for real, f in self._linked if f != folder)
         self._forget_under(folder)
         self._reported_offline.discard(folder)

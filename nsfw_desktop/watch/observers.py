@@ -43,7 +43,7 @@ POLL_INTERVAL = 2.0  # seconds between two looks at a polled folder
 EVENTS = [FileCreatedEvent, FileModifiedEvent, FileAttribEvent, FileOpenedEvent, FileClosedEvent,
           FileClosedNoWriteEvent, FileMovedEvent, FileDeletedEvent, DirDeletedEvent, EventsLostEvent]
 
-_LIMITS = {
+_LIMITS: dict[int | None, tuple[str, str]] = {  # keyed as OSError.errno is typed: int or None
     errno.ENOSPC: ("watched folders", "fs.inotify.max_user_watches"),
     errno.EMFILE: ("file watchers", "fs.inotify.max_user_instances"),
 }
@@ -136,8 +136,9 @@ class Observers:
         return limit_message(failure, folder, recursive=self.recursive)
 
     def unwatch(self, folder: str) -> None:
-        observer, watch = self._watches.pop(folder, (None, None))
-        if observer is not None:
+        entry = self._watches.pop(folder, None)
+        if entry is not None:
+            observer, watch = entry
             # Unschedule also works on a watch whose emitter stopped by itself,
             # which is what watchdog does when the watched folder is deleted.
             observer.unschedule(watch)

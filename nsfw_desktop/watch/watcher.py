@@ -148,6 +148,11 @@ class Watcher:
 
     # The worker thread.
 
+    @property
+    def _open_store(self) -> Store:
+        assert self._store is not None, "the worker thread opens it before it watches"
+        return self._store
+
     def _run(self) -> None:
         error = None
         try:
@@ -190,17 +195,18 @@ class Watcher:
         entries = []
         for path in due:
             current = fingerprint(path)
-            if not self._readiness.settled(path, current):
+            if not self._readiness.settled(path, current) or current is None:
                 continue
             if not is_candidate(path, os.path.basename(path), videos=self.policy.videos):
                 continue
             entry = FileEntry(path, *current)
-            if not is_current(self._store.fingerprint(path), entry, self.classifier.model_id, self.policy):
+            stored = self._open_store.fingerprint(path)
+            if not is_current(stored, entry, self.classifier.model_id, self.policy):
                 entries.append(entry)
         return entries
 
     def _classify(self, entries: list[FileEntry]) -> None:
-        for results in classify_and_commit(entries, self.classifier, self._store, self.policy,
+        for results in classify_and_commit(entries, self.classifier, self._open_store, self.policy,
                                            self.options, self._control):
             for result in results:
                 self._emit(FileClassified(result, result.flagged(self.threshold)))
@@ -209,8 +215,9 @@ class Watcher:
         if not folders:
             return None
         summary = None
-        for event in scan(folders, self.classifier, self._store, policy=self.policy, options=self.options,
-                          control=self._control, threshold=self.threshold, defer=self._still_written):
+        for event in scan(folders, self.classifier, self._open_store, policy=self.policy,
+                          options=self.options, control=self._control, threshold=self.threshold,
+                          defer=self._still_written):
             if isinstance(event, ScanStarted):
                 for problem in event.problems:
                     self._emit(WatchWarning(problem))
@@ -245,18 +252,18 @@ class Watcher:
             self._catch_up([folder])
 
     def _follow_move(self, old: str, new: str) -> None:
-        if self._store.get(old) is None:
+        if self._open_store.get(old) is None:
             return
         if self._wanted(new):
-            self._store.move(old, new)
+            self._open_store.move(old, new)
             self._emit(FileMoved(old, new))
         else:
-            self._store.remove([old])
+            self._open_store.remove([old])
             self._emit(FileRemoved(old))
 
     def _forget_file(self, path: str) -> None:
-        if self._store.get(path) is not None:
-            self._store.remove([path])
+        if self._open_store.get(path) is not None:
+            self._open_store.remove([path])
             self._emit(FileRemoved(path))
 
     def _emit(self, event: WatchEvent) -> None:

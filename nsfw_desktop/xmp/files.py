@@ -29,7 +29,7 @@ from pathlib import Path
 try:
     import fcntl
 except ImportError:  # Windows: a temporary file is stale by its age alone
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # mypy types the name as the module; None says there is none
 
 MAX_SIDECAR_BYTES = 64 * 1024 * 1024  # darktable's edit histories stay far below this
 TEMP_SUFFIX = ".nsfw-desktop.tmp"

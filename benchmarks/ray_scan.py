@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from nsfw_desktop.classify import make_classifier
+from nsfw_desktop.classify import ModelSpec, make_classifier
 from nsfw_desktop.cluster import import_ray
-from nsfw_desktop.cluster.batch import ModelSpec, RayOptions, ray_classify
+from nsfw_desktop.cluster.batch import RayOptions, ray_classify
 from nsfw_desktop.media.sample_data import make_camera_jpegs, make_vit_b16
 from nsfw_desktop.scan.engine import BatchDone, ScanFinished, scan
 from nsfw_desktop.scan.types import DecodeOptions

@@ -51,7 +51,8 @@ def test_a_ray_started_here_keeps_its_token_private_and_out_of_the_home_folder(r
 
 
 def ray_step(model: Path, **options):
-    from nsfw_desktop.cluster.batch import ModelSpec, RayOptions, ray_classify
+    from nsfw_desktop.classify import ModelSpec
+    from nsfw_desktop.cluster.batch import RayOptions, ray_classify
 
     return ray_classify(ModelSpec(str(model), device="cpu"), RayOptions(**options))
 

@@ -57,11 +57,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def on_ray(ray_instance, tiny_model):
     """Two applications on Ray Serve, at /main and /tiny; the URL of its proxy."""
-    from nsfw_desktop.cluster.batch import ModelSpec
+    from nsfw_desktop.classify import ModelSpec
     from nsfw_desktop.cluster.online import ServeOptions, import_serve, start, stop
     from nsfw_desktop.server.ray_replica import Replica
 
-    spec = asdict(ModelSpec(str(tiny_model), device="cpu"))
+    spec = ModelSpec(str(tiny_model), device="cpu").portable()
     port = free_port()
     apps = {
         "main": (ServerConfig(max_batch=4, api_key=API_KEY, body_timeout=BODY_TIMEOUT),

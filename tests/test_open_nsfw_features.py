@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nsfw_desktop.classify import make_classifier
+from nsfw_desktop.classify import PRECISIONS, ModelSpec, make_classifier
 from nsfw_desktop.classify.cam import with_features
 from nsfw_desktop.classify.capabilities import (
     FAST_HEATMAPS,
@@ -18,7 +18,6 @@ from nsfw_desktop.classify.capabilities import (
     ONNX_FOLDER,
     REMOTE,
     Capabilities,
-    of_choice,
 )
 from nsfw_desktop.classify.model_source import OPEN_NSFW, OPEN_NSFW_FILE, open_nsfw
 from nsfw_desktop.cli import main
@@ -170,18 +169,23 @@ def test_an_onnx_folder_refuses_heatmaps_and_embeddings_in_one_line(photos, tiny
 
 
 def test_what_a_chosen_model_gives_is_known_before_it_is_built(tiny_model, tmp_path):
-    assert of_choice(OPEN_NSFW, "exact") == Capabilities(no_heatmap_methods=ONE_MAP)
-    assert of_choice(OPEN_NSFW, "fast") == of_choice(OPEN_NSFW, "exact")  # it runs as published
-    assert of_choice(str(tiny_model), "exact") == Capabilities()
-    assert of_choice(str(tiny_model), "fast") == Capabilities(FAST_HEATMAPS, "", FAST_HEATMAPS)
-    assert of_choice("owner/name", "balanced").heatmaps
-    assert of_choice(OPEN_NSFW, "exact", ["https://example.org"]) == Capabilities(REMOTE, REMOTE, REMOTE)
+    vit, remote = str(tiny_model), ["https://example.org"]
+    assert ModelSpec(OPEN_NSFW).capabilities == Capabilities(no_heatmap_methods=ONE_MAP)
+    # open-nsfw runs as published in every precision
+    assert ModelSpec(OPEN_NSFW, precision="fast").capabilities == ModelSpec(OPEN_NSFW).capabilities
+    assert ModelSpec(vit).capabilities == Capabilities()
+    assert ModelSpec(vit, precision="fast").capabilities == Capabilities(FAST_HEATMAPS, "", FAST_HEATMAPS)
+    assert ModelSpec("owner/name", precision="balanced").capabilities.heatmaps
+    assert ModelSpec(OPEN_NSFW, endpoints=remote).capabilities == Capabilities(REMOTE, REMOTE, REMOTE)
     folder = str(onnx_folder(tiny_model, tmp_path))
-    assert of_choice(folder, "exact") == Capabilities(ONNX_FOLDER, ONNX_FOLDER, ONNX_FOLDER)
+    assert ModelSpec(folder).capabilities == Capabilities(ONNX_FOLDER, ONNX_FOLDER, ONNX_FOLDER)
+    assert ModelSpec(vit).precisions == PRECISIONS and ModelSpec(folder).precisions == ("exact",)
+    assert ModelSpec(OPEN_NSFW).precisions == ModelSpec(endpoints=remote).precisions == ("exact",)
+    assert ModelSpec(folder).served and not ModelSpec(endpoints=remote).served
 
 
 def test_the_classifiers_say_the_same(tiny_model):
-    assert make_classifier(OPEN_NSFW).capabilities == of_choice(OPEN_NSFW, "exact")
+    assert make_classifier(OPEN_NSFW).capabilities == ModelSpec(OPEN_NSFW).capabilities
     assert make_classifier(str(tiny_model), precision="fast").capabilities.no_heatmaps == FAST_HEATMAPS
     assert make_classifier(endpoints=["https://example.org"]).capabilities.no_embeddings == REMOTE
 

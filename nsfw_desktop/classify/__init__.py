@@ -8,7 +8,8 @@
 - ``precision``: the precision modes (exact, balanced, fast).
 - ``features`` and ``embedding``: embeddings and attention maps from a local ViT's forward pass;
   ``cam``: open_nsfw's pooled features and class activation maps, from its own pass.
-- ``capabilities``: what a model gives beyond scores (heatmaps, embeddings), and why not.
+- ``spec``: ``ModelSpec``, the one description of a model, and what it can do
+  (``capabilities``: heatmaps, embeddings, and why not).
 
 Nothing heavy is imported here: torch loads with a local model, not before.
 """
@@ -16,61 +17,62 @@ Nothing heavy is imported here: torch loads with a local model, not before.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Classifier, Prediction, UnsafeLabels
 from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
+from nsfw_desktop.classify.spec import ModelSpec
 
-__all__ = ["DEFAULT_PRECISION", "DEFAULT_UNSAFE_LABELS", "PRECISIONS", "Classifier", "Prediction",
-           "UnsafeLabels", "make_classifier"]
+__all__ = ["DEFAULT_PRECISION", "DEFAULT_UNSAFE_LABELS", "PRECISIONS", "Classifier", "ModelSpec",
+           "Prediction", "UnsafeLabels", "make_classifier"]
 
 log = logging.getLogger(__name__)
 
 
 def make_classifier(
-    model: str | None = None,
+    model: str | ModelSpec | None = None,
     *,
-    device: str = "auto",
-    unsafe_labels: Iterable[str] = DEFAULT_UNSAFE_LABELS,
-    endpoints: Sequence[str] = (),
-    token: str | None = None,
-    precision: str = DEFAULT_PRECISION,
     notify: Callable[[str], None] = log.info,
     results_db: Path | None = None,
-    threshold: float = 0.5,
+    **options: Any,
 ) -> Classifier:
-    """The classifier for a ``--model`` value (folder, Hub id or ``open-nsfw``), not yet loaded.
+    """The classifier ``model`` describes, not yet loaded. ``model`` is a ``ModelSpec``
+    (what every front end passes: CLI, desktop app, watcher, Ray workers, server), or a
+    ``--model`` value with ``ModelSpec``'s other fields as keywords (``options``), for
+    scripts and tests.
 
-    ``precision`` is one of PRECISIONS (see ``precision``): exact and balanced run the
-    checkpoint with PyTorch, fast its int8 ONNX export; an ONNX model always runs on
+    The spec's precision is one of PRECISIONS (see ``precision``): exact and balanced run
+    the checkpoint with PyTorch, fast its int8 ONNX export; an ONNX model always runs on
     ONNX Runtime. ``notify`` receives what the user should read: a fast model being
-    built, balanced falling back to fp32. With ``endpoints`` (Inference Endpoint or
+    built, balanced falling back to fp32. With endpoints (Inference Endpoint or
     ``nsfw-desktop serve`` URLs) the images are classified remotely instead, whatever the
-    precision; ``token`` defaults to huggingface_hub's (HF_TOKEN). Raises ModelError with
+    precision; the token defaults to huggingface_hub's (HF_TOKEN). Raises ModelError with
     a message for the user when the model is unusable. The first use of a fast model
     measures its agreement with exact on the files of ``results_db`` (None: the default
-    database) and states it at ``threshold``. Every front end (CLI, desktop
-    app, watcher, server) builds its classifier here.
+    database) and states it at the spec's threshold.
     """
     from nsfw_desktop.classify import model_source
     from nsfw_desktop.classify.precision import check
 
-    check(precision)
-    if endpoints:
+    spec = model if isinstance(model, ModelSpec) else ModelSpec(model, **options)
+    check(spec.precision)
+    if spec.endpoints:
         from nsfw_desktop.classify.remote import RemoteClassifier
 
-        return RemoteClassifier(endpoints, token=token, unsafe_labels=unsafe_labels, notify=notify)
-    source = model_source.resolve(model)
-    if source.format != "transformers" or precision == "fast":
+        return RemoteClassifier(spec.endpoints, token=spec.token, unsafe_labels=spec.unsafe_labels,
+                                notify=notify)
+    source = model_source.resolve(spec.model)
+    if source.format != "transformers" or spec.precision == "fast":
         from nsfw_desktop.classify.onnx import OnnxClassifier
 
-        if device not in ("auto", "cpu"):
-            notify(f"{source.model_id} runs on ONNX Runtime on the CPU, not on {device}, in this "
+        if spec.device not in ("auto", "cpu"):
+            notify(f"{source.model_id} runs on ONNX Runtime on the CPU, not on {spec.device}, in this "
                    "precision")
-        return OnnxClassifier(source, precision=precision, unsafe_labels=unsafe_labels, notify=notify,
-                              results_db=results_db, threshold=threshold)
+        return OnnxClassifier(source, precision=spec.precision, unsafe_labels=spec.unsafe_labels,
+                              notify=notify, results_db=results_db, threshold=spec.threshold)
     from nsfw_desktop.classify.local import LocalClassifier
 
-    return LocalClassifier(source, device=device, unsafe_labels=unsafe_labels, precision=precision,
-                           notify=notify)
+    return LocalClassifier(source, device=spec.device, unsafe_labels=spec.unsafe_labels,
+                           precision=spec.precision, notify=notify)

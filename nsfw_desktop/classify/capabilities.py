@@ -55,18 +55,18 @@ def of_format(model_format: str | None, precision: str) -> Capabilities:
     return Capabilities()  # a ViT in exact or balanced precision
 
 
-def of_choice(model: str | None, precision: str, endpoints: Sequence[str] = ()) -> Capabilities:
-    """What the model a user chose gives, before it is built: ``--model`` (or the setting),
-    the precision and the endpoints. A Hub id is taken for a transformers checkpoint, as
-    ``model_source.resolve`` takes it; a folder's files say what it holds."""
+def format_of(model: str | None, endpoints: Sequence[str] = ()) -> str | None:
+    """The model_source format of the model a user chose (None: remote endpoints), before
+    it is built. A Hub id is taken for a transformers checkpoint, as ``model_source.resolve``
+    takes it; a folder's files say what it holds."""
     if endpoints:
-        return of_format(None, precision)
+        return None
     if model == OPEN_NSFW:
-        return of_format(OPEN_NSFW, precision)
+        return OPEN_NSFW
     folder = Path(model).expanduser() if model else None
     if folder is not None and folder.is_dir():
         try:
-            return of_format(check_folder(folder), precision)
+            return check_folder(folder)
         except ModelError:
             pass  # an unusable folder: building the classifier says why, in its own words
-    return of_format("transformers", precision)
+    return "transformers"

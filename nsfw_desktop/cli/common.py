@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, PRECISIONS, Classifier
+from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, PRECISIONS, Classifier, ModelSpec
 from nsfw_desktop.classify.model_source import DEFAULT_MODEL, ModelError
 from nsfw_desktop.files.displaypath import display_path, path_fields
 
@@ -111,14 +111,14 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True, fallback: b
         raise CliError("give either --model or --endpoint, not both")
     try:
         try:
-            classifier = _make(args, endpoints)
+            classifier = _make(args)
         except ModelUnavailable as exc:
             if not fallback or args.model or endpoints:
                 raise
             _note(f"{exc.problem} Using open-nsfw instead, installed with the app (works offline); "
                   f"`nsfw-desktop models pull` fetches {DEFAULT_MODEL}, --model chooses another.")
             args.model = OPEN_NSFW
-            classifier = _make(args, endpoints)
+            classifier = _make(args)
         if load:
             classifier.load()
     except ModelError as exc:
@@ -126,18 +126,25 @@ def build_classifier(args: argparse.Namespace, *, load: bool = True, fallback: b
     return classifier
 
 
-def _make(args: argparse.Namespace, endpoints: list[str]) -> Classifier:
-    from nsfw_desktop.classify import make_classifier
+def model_spec(args: argparse.Namespace) -> ModelSpec:
+    """The ``ModelSpec`` the model options ask for (``add_model_options``): every command
+    builds its model here."""
     from nsfw_desktop.classify.catalogue import recommended_threshold
 
+    model = args.model
     threshold = getattr(args, "threshold", None)
+    return ModelSpec(model, endpoints=tuple(getattr(args, "endpoint", None) or ()),
+                     token=getattr(args, "token", None), device=args.device,
+                     precision=getattr(args, "precision", DEFAULT_PRECISION),
+                     unsafe_labels=tuple(args.unsafe_labels.split(",")),
+                     threshold=recommended_threshold(model) if threshold is None else threshold)
+
+
+def _make(args: argparse.Namespace) -> Classifier:
+    from nsfw_desktop.classify import make_classifier
+
     db = getattr(args, "db", None)
-    return make_classifier(args.model, device=args.device, unsafe_labels=args.unsafe_labels.split(","),
-                           endpoints=endpoints, token=getattr(args, "token", None),
-                           precision=getattr(args, "precision", DEFAULT_PRECISION),
-                           notify=_note, results_db=Path(db) if db else None,
-                           threshold=recommended_threshold(args.model) if threshold is None
-                           else threshold)
+    return make_classifier(model_spec(args), notify=_note, results_db=Path(db) if db else None)
 
 
 def _note(message: str) -> None:

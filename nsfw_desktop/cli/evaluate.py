@@ -8,7 +8,15 @@ import sys
 
 from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
 from nsfw_desktop.classify.model_source import ModelError
-from nsfw_desktop.cli.common import CliError, add_db_option, open_store, positive_int, share, threshold
+from nsfw_desktop.cli.common import (
+    CliError,
+    add_db_option,
+    model_spec,
+    open_store,
+    positive_int,
+    share,
+    threshold,
+)
 from nsfw_desktop.files.displaypath import display_path
 from nsfw_desktop.scan.types import DEFAULT_BATCH_SIZE, DecodeOptions
 
@@ -72,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
                            f"no images found under {args.labelled}")
         for model in args.model or [None]:
             try:
-                classifier = make_classifier(model, device=args.device, unsafe_labels=unsafe_labels)
+                # one --model of several: the spec of these options with that one
+                classifier = make_classifier(model_spec(argparse.Namespace(**{**vars(args), "model": model})))
             except ModelError as exc:
                 raise CliError(str(exc)) from None
             _evaluate_one(args, store, items, classifier)

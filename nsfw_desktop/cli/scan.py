@@ -15,6 +15,7 @@ from nsfw_desktop.cli.common import (
     add_threshold_option,
     build_classifier,
     export_csv,
+    model_spec,
     open_store,
     positive_int,
     resolve_threshold,
@@ -111,7 +112,7 @@ def run(args) -> int:
 
 def _ray_classify(args):
     """The classifying step on the Ray cluster of ``--ray``: the one place a scan picks Ray."""
-    from nsfw_desktop.cluster.batch import ModelSpec, RayOptions, ray_classify
+    from nsfw_desktop.cluster.batch import RayOptions, ray_classify
 
     if args.endpoint:
         raise CliError("give either --ray or --endpoint, not both")
@@ -119,9 +120,7 @@ def _ray_classify(args):
         raise CliError(f"--ray took {display_path(args.ray)} for the cluster's address: put --ray "
                        "after the paths, or write --ray=ADDRESS")
     connect(args)
-    spec = ModelSpec(args.model, device=args.device, precision=args.precision,
-                     unsafe_labels=tuple(args.unsafe_labels.split(",")))
-    return ray_classify(spec, RayOptions(concurrency=args.ray_workers, num_cpus=args.ray_cpus,
+    return ray_classify(model_spec(args), RayOptions(concurrency=args.ray_workers, num_cpus=args.ray_cpus,
                                          num_gpus=args.ray_gpus, ship_bytes=args.ray_ship_bytes))
 
 

@@ -12,7 +12,7 @@ import threading
 
 from nsfw_desktop.classify.model_source import DEFAULT_MODEL
 from nsfw_desktop.cli.cluster_options import add_ray_options, connect
-from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, positive_int
+from nsfw_desktop.cli.common import CliError, add_model_options, build_classifier, model_spec, positive_int
 from nsfw_desktop.files.logs import hide_secret
 
 API_KEY_VARIABLE = "NSFW_DESKTOP_API_KEY"
@@ -177,7 +177,6 @@ def _serve_on_ray(args, config) -> int:
     from dataclasses import asdict
 
     from nsfw_desktop.cluster import ClusterError
-    from nsfw_desktop.cluster.batch import ModelSpec
     from nsfw_desktop.cluster.online import ServeOptions, import_serve, shutdown, start, stop
 
     options = ServeOptions(
@@ -185,7 +184,7 @@ def _serve_on_ray(args, config) -> int:
         max_ongoing=args.max_ongoing or 2 * config.max_batch, max_queued=config.max_queue,
         retry_after=args.retry_after, num_cpus=args.ray_cpus, num_gpus=args.ray_gpus,
         shutdown_timeout=args.shutdown_timeout)
-    spec = ModelSpec(args.model, device=args.device, unsafe_labels=tuple(args.unsafe_labels.split(",")))
+    spec = model_spec(args)
     try:
         import_serve()
     except ClusterError as exc:
@@ -197,7 +196,7 @@ def _serve_on_ray(args, config) -> int:
     _stop_requests(requested)  # ray.init put its own SIGTERM handler in place: ours again
     joined = bool(args.ray)  # a cluster's Serve outlives this process; a Ray instance it started does not
     try:
-        start(Replica, (asdict(spec), asdict(config)), options, host=args.host, port=args.port)
+        start(Replica, (spec.portable(), asdict(config)), options, host=args.host, port=args.port)
         print(_started(args.model or DEFAULT_MODEL, args, config), file=sys.stderr, flush=True)
         asyncio.run(_stop_signal(requested))
         print("Stopping: the replicas finish the requests they hold.", file=sys.stderr, flush=True)

@@ -23,21 +23,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, Classifier
+from nsfw_desktop.classify import Classifier, ModelSpec
 from nsfw_desktop.cluster import ClusterError, import_ray
 from nsfw_desktop.scan.pipeline import ClassifyEntries, Decoded, ScanControl, decode_entry, predict_batch
 from nsfw_desktop.scan.types import DecodeOptions, FileEntry
 from nsfw_desktop.store.result import Result
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What each worker passes to ``make_classifier``: the ``--model`` value and its options."""
-
-    model: str | None = None  # folder, Hub id[@revision] or open-nsfw, as on this computer
-    device: str = "auto"
-    precision: str = DEFAULT_PRECISION
-    unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS
 
 
 @dataclass(frozen=True)
@@ -79,7 +69,7 @@ def _classify(entries: list[FileEntry], classifier: Classifier, spec: ModelSpec,
     items = [_item(i, entry, ray_options.ship_bytes) for i, entry in enumerate(entries)]
     dataset = ray.data.from_items(items)
     classified = dataset.map_batches(
-        _Worker, fn_constructor_kwargs={"spec": asdict(spec), "embeddings": embeddings,
+        _Worker, fn_constructor_kwargs={"spec": spec.portable(), "embeddings": embeddings,
                                         "options": asdict(options)},
         batch_size=ray_options.batch_size or options.batch_size, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=ray_options.concurrency),
@@ -111,8 +101,7 @@ class _Worker:
     def __init__(self, spec: dict, embeddings: bool, options: dict):
         from nsfw_desktop.classify import make_classifier
 
-        classifier = make_classifier(spec["model"], device=spec["device"], precision=spec["precision"],
-                                     unsafe_labels=spec["unsafe_labels"])
+        classifier = make_classifier(ModelSpec(**spec))
         if embeddings:
             from nsfw_desktop.classify.embedding import EmbeddingClassifier
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from nsfw_desktop.classify import catalogue
-from nsfw_desktop.classify.capabilities import of_choice
+from nsfw_desktop.classify import ModelSpec, catalogue
 from nsfw_desktop.classify.model_source import DEFAULT_MODEL, OPEN_NSFW
 from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
 from nsfw_desktop.files import atomic, paths
@@ -161,10 +160,10 @@ class Settings:
 
     def scan_policy(self) -> ScanPolicy:
         """What scans of the app and the watcher keep with these settings. Embeddings are
-        kept only with a model that gives them (``classify.capabilities``): not a remote
+        kept only with a model that gives them (``ModelSpec.embeddings``): not a remote
         endpoint or an ONNX model folder. Sidecars follow the scan's results when "Keep tags in
         XMP sidecars up to date" is on."""
-        gives = of_choice(self.model, self.precision, self.endpoints).embeddings
+        gives = ModelSpec.of(self).embeddings
         return ScanPolicy(embeddings=self.embeddings and gives, videos=self.videos,
                           sidecars=self.tag_options() if self.xmp_sidecars else None)
 

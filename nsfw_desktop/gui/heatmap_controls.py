@@ -1,5 +1,5 @@
 """The heatmap switch and method: the View menu's toggle, the detail view's, and whether
-the model can make heatmaps at all (``ModelChoice.capabilities``; a checkpoint that is no
+the model can make heatmaps at all (``ModelSpec.capabilities``; a checkpoint that is no
 ViT is found out when the worker loads it); the method is a ViT's choice."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QActionGroup
 
+from nsfw_desktop.classify import ModelSpec
 from nsfw_desktop.gui.detail_view import DetailView
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
 from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
+from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 
@@ -47,7 +48,7 @@ class HeatmapControls(QObject):
         self.grid.viewport().update()
         self.refresh_detail()
 
-    def _model_changed(self, choice: ModelChoice) -> None:
+    def _model_changed(self, choice: ModelSpec) -> None:
         capabilities = choice.capabilities
         self.heatmaps.reset(available=capabilities.heatmaps, reason=capabilities.no_heatmaps)
         why = capabilities.no_heatmap_methods

@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS
+from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, ModelSpec
 from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui import actions as window_actions
 from nsfw_desktop.gui import view_state
@@ -40,7 +40,7 @@ from nsfw_desktop.gui.heatmaps import HeatmapProvider
 from nsfw_desktop.gui.help_menu import add_help_menu
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
+from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.model_quality import ModelQuality
 from nsfw_desktop.gui.preview_window import PreviewWindow
 from nsfw_desktop.gui.qt_compat import guard_singleton_refcounts
@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
 
         # Shared by the parts.
         self.live = LiveSettings(settings, self)
-        self.host = ModelHost(ModelChoice.of(settings, unsafe_labels), self, results_db=Path(db_path))
+        self.host = ModelHost(ModelSpec.of(settings, unsafe_labels), self, results_db=Path(db_path))
         self.live.changed.connect(self.host.follow)
         self.loader = ThumbnailLoader(parent=self)
         self.model = ResultsModel(self.loader, threshold=settings.threshold, parent=self)

@@ -13,61 +13,27 @@ stays here and in the settings; nothing sent to a worker carries it.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from nsfw_desktop.classify import DEFAULT_PRECISION, DEFAULT_UNSAFE_LABELS, Classifier
-from nsfw_desktop.classify.capabilities import Capabilities, of_choice
+from nsfw_desktop.classify import Classifier, ModelSpec
 from nsfw_desktop.classify.model_source import ModelError
 from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui.advice import for_window
 from nsfw_desktop.gui.worker_errors import reported
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    """What the classifier is built from; a change means a new classifier."""
-
-    model: str | None = None
-    endpoints: tuple[str, ...] = ()
-    token: str | None = None
-    device: str = "auto"
-    unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS
-    precision: str = DEFAULT_PRECISION
-    # The threshold a fast model states its agreement with exact at; not worth a new classifier.
-    threshold: float = field(default=0.5, compare=False)
-
-    @classmethod
-    def of(cls, settings: Settings, unsafe_labels: tuple[str, ...]) -> ModelChoice:
-        return cls(settings.model, tuple(settings.endpoints), settings.token, settings.device,
-                   tuple(unsafe_labels), settings.precision, settings.threshold)
-
-    @property
-    def remote(self) -> bool:
-        return bool(self.endpoints)
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """What the chosen model gives beyond scores, known without building it."""
-        return of_choice(self.model, self.precision, self.endpoints)
-
-    def __repr__(self) -> str:  # the token never reaches a log line
-        return (f"ModelChoice(model={self.model!r}, endpoints={self.endpoints!r}, device={self.device!r}, "
-                f"precision={self.precision!r})")
-
-
 class ModelHost(QObject):
-    ready = Signal(object, object)  # ModelChoice, Classifier: the answer to request()
-    failed = Signal(object, object)  # ModelChoice, a message for the user
-    changed = Signal(object)  # ModelChoice: another model was chosen, the old classifier let go
+    ready = Signal(object, object)  # ModelSpec, Classifier: the answer to request()
+    failed = Signal(object, object)  # ModelSpec, a message for the user
+    changed = Signal(object)  # ModelSpec: another model was chosen, the old classifier let go
     # What building the classifier tells the user (a fast model built, its agreement with exact),
     # from whichever thread builds it.
     note = Signal(str)
     _wanted = Signal()
 
-    def __init__(self, choice: ModelChoice, parent: QObject | None = None, *, results_db: Path | None = None):
+    def __init__(self, choice: ModelSpec, parent: QObject | None = None, *, results_db: Path | None = None):
         super().__init__(parent)
         self._results_db = results_db  # whose stored photos a fast model's agreement is measured on
         self._state = threading.Lock()  # guards the choice and its classifier; never held long
@@ -84,19 +50,19 @@ class ModelHost(QObject):
         self._thread.start()
 
     @property
-    def choice(self) -> ModelChoice:
+    def choice(self) -> ModelSpec:
         return self._choice
 
     def follow(self, settings: Settings) -> None:
         """Take the model settings of ``settings``; a new choice drops the classifier."""
-        choice = ModelChoice.of(settings, self._choice.unsafe_labels)
+        choice = ModelSpec.of(settings, self._choice.unsafe_labels)
         with self._state:  # not _building: the GUI thread never waits for a build
             if choice == self._choice:
                 return
             self._choice, self._classifier = choice, None
         self.changed.emit(choice)
 
-    def classifier(self) -> tuple[ModelChoice, Classifier]:
+    def classifier(self) -> tuple[ModelSpec, Classifier]:
         """The current choice and its classifier, built on the first call; raises ModelError.
         Call it from a worker thread, never the GUI's: the first call may take minutes."""
         with self._building:
@@ -105,11 +71,7 @@ class ModelHost(QObject):
             if classifier is None:
                 from nsfw_desktop.classify import make_classifier
 
-                classifier = make_classifier(choice.model, device=choice.device,
-                                             unsafe_labels=choice.unsafe_labels, endpoints=choice.endpoints,
-                                             token=choice.token, precision=choice.precision,
-                                             notify=self.note.emit, results_db=self._results_db,
-                                             threshold=choice.threshold)
+                classifier = make_classifier(choice, notify=self.note.emit, results_db=self._results_db)
                 with self._state:
                     if self._choice == choice:  # else another model was chosen meanwhile: not kept
                         self._classifier = classifier

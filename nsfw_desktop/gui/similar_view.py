@@ -11,10 +11,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
+from nsfw_desktop.classify import ModelSpec
 from nsfw_desktop.files.displaypath import display_path
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.model_host import ModelChoice
 from nsfw_desktop.gui.results_model import ResultsModel
 
 SIMILAR_TOP_K = 50  # matches shown by "Find similar"
@@ -51,7 +51,7 @@ class SimilarView(QWidget):
         self.messages = messages
         worker.similar_failed.connect(self._failed)
 
-    def _model_changed(self, choice: ModelChoice) -> None:
+    def _model_changed(self, choice: ModelSpec) -> None:
         reason = choice.capabilities.no_embeddings
         self.similar_action.setEnabled(not reason)
         self.similar_action.setToolTip(f"Find similar: {reason}" if reason else self.tip)

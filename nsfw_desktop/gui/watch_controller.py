@@ -14,11 +14,12 @@ import os
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon
 
+from nsfw_desktop.classify import ModelSpec
 from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.files.displaypath import display_path
 from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
+from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.results_model import ResultsModel
 from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.gui.watching import WatchBridge
@@ -70,11 +71,11 @@ class WatchController(QObject):
     def _settings_changed(self, _settings: Settings) -> None:
         self.sync()
 
-    def _model_changed(self, _choice: ModelChoice) -> None:
+    def _model_changed(self, _choice: ModelSpec) -> None:
         self.stop()  # its classifier is the old model's
         self.sync()
 
-    def _classifier_ready(self, choice: ModelChoice, classifier) -> None:
+    def _classifier_ready(self, choice: ModelSpec, classifier) -> None:
         self._asked = False
         if choice != self.host.choice:
             self.sync()  # the settings changed meanwhile: ask again
@@ -86,7 +87,7 @@ class WatchController(QObject):
                               options=s.decode_options())
             self.status.setText(f"Watching {len(wanted)} folder(s)")
 
-    def _classifier_failed(self, _choice: ModelChoice, message: str) -> None:
+    def _classifier_failed(self, _choice: ModelSpec, message: str) -> None:
         self._asked = False
         self.messages.show_message(f"Folders are not watched: {message}")
 

@@ -45,14 +45,13 @@ NO_METRICS = ("serve --ray has no /metrics of its own: scrape Ray's metrics port
 
 
 class Replica:
-    """One copy of the model on the cluster. ``spec``: ``make_classifier``'s arguments;
+    """One copy of the model on the cluster. ``spec``: ``ModelSpec.portable()``;
     ``config``: ServerConfig's fields (its max_queue is Ray's proxy's business)."""
 
     def __init__(self, spec: dict, config: dict) -> None:
-        from nsfw_desktop.classify import make_classifier
+        from nsfw_desktop.classify import ModelSpec, make_classifier
 
-        classifier = make_classifier(spec["model"], device=spec["device"], precision=spec["precision"],
-                                     unsafe_labels=spec["unsafe_labels"])
+        classifier = make_classifier(ModelSpec(**spec))
         if not isinstance(classifier, SERVED):
             raise ValueError(f"serve answers with a model on this computer, not {classifier.model_id}")
         self.config = ServerConfig(**config)

@@ -8,15 +8,16 @@ import threading
 import pytest
 
 from nsfw_desktop import classify as classify_package
+from nsfw_desktop.classify import ModelSpec
 from nsfw_desktop.config import settings as settings_file
 from nsfw_desktop.config.settings import Settings
-from nsfw_desktop.gui.model_host import ModelChoice, ModelHost
+from nsfw_desktop.gui.model_host import ModelHost
 from tests.conftest import build_tiny_vit
 
 
 @pytest.fixture
 def host(qtbot, tiny_model):
-    made = ModelHost(ModelChoice(model=str(tiny_model), device="cpu"))
+    made = ModelHost(ModelSpec(model=str(tiny_model), device="cpu"))
     yield made
     made.stop()
 
@@ -98,7 +99,7 @@ def test_a_request_answers_on_the_gui_thread(host, qtbot, tmp_path):
 
 
 def test_the_model_choice_never_shows_the_token():
-    choice = ModelChoice.of(Settings(endpoints=["https://gpu.local"], token="hf_hidden"), ("nsfw",))
+    choice = ModelSpec.of(Settings(endpoints=["https://gpu.local"], token="hf_hidden"), ("nsfw",))
     assert choice.remote and choice.token == "hf_hidden" and "hf_hidden" not in repr(choice)
 
 

@@ -6,6 +6,7 @@ import shutil
 
 from PySide6.QtCore import Qt
 
+from nsfw_desktop.gui.actions import Action
 from nsfw_desktop.store.results import Store
 from tests.conftest import write_photos
 
@@ -42,7 +43,7 @@ def test_reviewing_a_non_utf8_name_is_saved(make_window, scan, tmp_path, qtbot, 
     window = make_window([folder])
     scan(window)
     window.select_rows([window.model.row_of(odd)])
-    window.named_actions["review_safe"].trigger()
+    window.action_set[Action.REVIEW_SAFE].trigger()
     qtbot.waitUntil(lambda: window.model.result_for(odd).review == "safe", timeout=10_000)
     with Store(db_path) as store:
         assert store.get(odd).review == "safe"

@@ -139,7 +139,7 @@ def test_every_action_is_in_a_menu_or_the_toolbar(make_window):
     window = make_window()
     shown = set(reachable(window.menuBar().actions()))
     shown.update(action for toolbar in window.findChildren(QToolBar) for action in toolbar.actions())
-    assert [name for name, action in window.named_actions.items() if action not in shown] == []
+    assert [member for member, action in window.action_set.items() if action not in shown] == []
 
 
 def test_durations_read_as_a_person_says_them():

@@ -2,6 +2,7 @@
 
 from PySide6.QtCore import Qt
 
+from nsfw_desktop.gui.actions import Action
 from nsfw_desktop.gui.results_model import Show, SortBy
 from nsfw_desktop.gui.tile_delegate import DEFAULT_SIDE
 from nsfw_desktop.store.result import Result
@@ -13,7 +14,7 @@ def test_select_all_flagged_and_the_count(make_window, scan, photos):
     scan(window)
     window.filters.slider.setValue(50)
     flagged = [row for row in range(5) if window.model.result(row).flagged(0.5)]
-    window.named_actions["select_flagged"].trigger()
+    window.action_set[Action.SELECT_FLAGGED].trigger()
     assert window.grid.selected_rows() == flagged
     assert window.view_controls.selected_label.text() == (f"{len(flagged)} selected" if flagged else "")
 
@@ -25,12 +26,12 @@ def test_thumbnail_size_follows_ctrl_plus_and_minus(make_window, scan, photos):
         return window.delegate.tile_rect(window.grid.visualRect(window.model.index(0))).width()
 
     before = tile_width()
-    window.named_actions["zoom_in"].trigger()
+    window.action_set[Action.ZOOM_IN].trigger()
     assert window.delegate.side > DEFAULT_SIDE
     window.grid.executeDelayedItemsLayout()
     assert tile_width() > before
-    window.named_actions["zoom_out"].trigger()
-    window.named_actions["zoom_out"].trigger()
+    window.action_set[Action.ZOOM_OUT].trigger()
+    window.action_set[Action.ZOOM_OUT].trigger()
     assert window.delegate.side < DEFAULT_SIDE == window.view_controls.size_slider.value() + 32
 
 
@@ -65,7 +66,7 @@ def test_a_reviewed_file_gone_from_disk_shows_as_missing_and_can_go(make_window,
     index = window.model.index(0)
     assert "missing" in index.data(Qt.ItemDataRole.ToolTipRole)
     window.select_rows([0])
-    window.named_actions["forget_missing"].trigger()
+    window.action_set[Action.FORGET_MISSING].trigger()
     qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=10_000)
     with Store(db_path) as store:
         assert store.count() == 0
@@ -78,7 +79,7 @@ def test_the_selection_is_exported_with_reviews(make_window, scan, photos, qtbot
     scan(window)
     window.select_rows([1, 3])
     chosen = window.grid.selected_paths()
-    window.named_actions["review_safe"].trigger()
+    window.action_set[Action.REVIEW_SAFE].trigger()
     out = tmp_path / "chosen.csv"
     window.exporter.export_selection(str(out))
     qtbot.waitUntil(lambda: "Exported 2 selected" in "\n".join(window.messages.messages), timeout=10_000)

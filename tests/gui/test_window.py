@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from nsfw_desktop.config import settings as settings_file
+from nsfw_desktop.gui.actions import Action
 from nsfw_desktop.gui.results_model import HiddenRole, Show, SortBy
 from nsfw_desktop.store.export import COLUMNS
 from nsfw_desktop.store.results import Store
@@ -57,7 +58,7 @@ def test_pause_resume_and_cancel(make_window, qtbot, tmp_path, db_path):
     window.batch_shown.connect(pause_after_first)
     window.start_scan()
     qtbot.waitUntil(lambda: len(batches) > 0, timeout=SCAN_TIMEOUT_MS)
-    assert window.scanner.control.paused and window.named_actions["pause"].text() == "Resume"
+    assert window.scanner.control.paused and window.action_set[Action.PAUSE].text() == "Resume"
     qtbot.wait(800)  # the batch already in the model may still finish
     paused_at = len(batches)
     qtbot.wait(800)
@@ -71,7 +72,7 @@ def test_pause_resume_and_cancel(make_window, qtbot, tmp_path, db_path):
     summary = finished.args[0]
     assert summary.cancelled and paused_at < summary.scanned < 40
     assert len(_stored(db_path)) == summary.scanned  # everything classified was kept
-    assert window.named_actions["scan"].isEnabled() and not window.named_actions["cancel"].isEnabled()
+    assert window.action_set[Action.SCAN].isEnabled() and not window.action_set[Action.CANCEL].isEnabled()
 
 
 def test_closing_during_a_scan_keeps_what_was_done(make_window, qtbot, tmp_path, db_path):
@@ -155,7 +156,7 @@ def test_quarantine_moves_and_undo_restores(make_window, scan, photos, qtbot, tm
     chosen = [window.model.result(row).path for row in (0, 1)]
     window.select_rows([0, 1])
     window.quarantine.quarantine_selected()
-    qtbot.waitUntil(window.named_actions["undo"].isEnabled)
+    qtbot.waitUntil(window.action_set[Action.UNDO].isEnabled)
     moved = [str(quarantine / os.path.basename(p)) for p in chosen]
     assert all(not os.path.exists(p) for p in chosen) and all(os.path.exists(p) for p in moved)
     stored = _stored(db_path)
@@ -164,7 +165,7 @@ def test_quarantine_moves_and_undo_restores(make_window, scan, photos, qtbot, tm
     window.folders.choose(str(quarantine))
     assert {window.model.result(row).path for row in range(window.model.rowCount())} == set(moved)
     window.folders.choose(None)
-    assert window.named_actions["undo"].isEnabled()
+    assert window.action_set[Action.UNDO].isEnabled()
 
     window.quarantine.undo()
     qtbot.waitUntil(lambda: "Put back" in "\n".join(window.messages.messages))
@@ -172,7 +173,7 @@ def test_quarantine_moves_and_undo_restores(make_window, scan, photos, qtbot, tm
     stored = _stored(db_path)
     assert all(p in stored for p in chosen)
     assert window.model.row_of(chosen[0]) is not None
-    assert not window.named_actions["undo"].isEnabled()
+    assert not window.action_set[Action.UNDO].isEnabled()
 
 
 def test_a_deleted_file_gives_a_message_not_a_crash(make_window, scan, photos, qtbot):
@@ -208,7 +209,7 @@ def test_a_model_that_cannot_load_gives_a_message(make_window, qtbot, photos, tm
         window.start_scan()
     assert ended.args == [None]
     assert "The model cannot be used" in "\n".join(window.messages.messages)
-    assert window.scan_error and window.named_actions["scan"].isEnabled() and not window.scanner.scanning
+    assert window.scan_error and window.action_set[Action.SCAN].isEnabled() and not window.scanner.scanning
 
 
 def test_flagged_tiles_are_hidden_until_revealed(make_window, scan, photos, qtbot):

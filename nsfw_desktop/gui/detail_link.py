@@ -41,7 +41,7 @@ class DetailLink(QObject):
             self.detail.show_result(None)
             return
         result, hidden = self.model.result(current.row()), bool(current.data(HiddenRole))
-        self.detail.show_result(result, hidden=hidden, threshold=self.model.threshold)
+        self.detail.show_result(result, hidden=hidden, threshold=self.model.filters.threshold)
         self.detail.set_overlay(None if hidden else self.heatmaps.overlay(result, "preview"))
 
     def _data_changed(self, top: QModelIndex, bottom: QModelIndex) -> None:

@@ -73,7 +73,7 @@ class GridArea(QStackedWidget):
         self.addWidget(empty)
 
     def refresh(self, *, folders: list[str], scanning: bool) -> None:
-        folder = self.model.folder
+        folder = self.model.filters.folder
         nothing = self.model.rowCount() == 0 and (
             not self.model.all_results() or (folder is not None and not self.model.results_under(folder)))
         if nothing:

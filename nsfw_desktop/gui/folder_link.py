@@ -26,19 +26,19 @@ class FolderLink(QObject):
         # (20,000 results take a few tens of milliseconds).
         model.contents_changed.connect(self.update_counts)
         live.changed.connect(self._settings_changed)  # folders, the quarantine folder
-        panel.chosen.connect(model.set_folder)
+        panel.chosen.connect(model.filters.set_folder)
         panel.removal_requested.connect(self.remove)
         store.worker.forgotten.connect(self._forgotten)  # queued: a method of this thread's QObject
-        model.set_quarantine(str(live.settings.quarantine_path()))
+        model.filters.set_quarantine(str(live.settings.quarantine_path()))
 
     def update_counts(self) -> None:
         s = self.live.settings
         roots = [*s.folders, str(s.quarantine_path())]
-        self.panel.set_counts(count_by_folder(self.model.all_results(), roots, self.model.threshold),
-                              count(self.model.results_in(None), self.model.threshold))
+        self.panel.set_counts(count_by_folder(self.model.all_results(), roots, self.model.filters.threshold),
+                              count(self.model.results_in(None), self.model.filters.threshold))
 
     def _settings_changed(self, settings: Settings) -> None:
-        self.model.set_quarantine(str(settings.quarantine_path()))
+        self.model.filters.set_quarantine(str(settings.quarantine_path()))
         self.update_counts()
 
     def remove(self, folders: list[str]) -> None:

@@ -33,6 +33,7 @@ from nsfw_desktop.gui.export import Exporter
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.file_actions import FileActions
 from nsfw_desktop.gui.filter_bar import FilterBar
+from nsfw_desktop.gui.filter_state import FilterState
 from nsfw_desktop.gui.folder_drop import FolderDrop
 from nsfw_desktop.gui.folder_link import FolderLink
 from nsfw_desktop.gui.folder_panel import FolderPanel
@@ -85,7 +86,8 @@ class MainWindow(QMainWindow):
         self.host = ModelHost(ModelChoice.of(settings, unsafe_labels), self, results_db=Path(db_path))
         self.live.changed.connect(self.host.follow)
         self.loader = ThumbnailLoader(parent=self)
-        self.model = ResultsModel(self.loader, threshold=settings.threshold, parent=self)
+        self.filter_state = FilterState(self.live, self)
+        self.model = ResultsModel(self.loader, self.filter_state, parent=self)
         self.store = StoreClient(db_path, parent=self)
         self.messages = MessageBar()
         self.live.problem.connect(self.messages.show_message)
@@ -106,7 +108,7 @@ class MainWindow(QMainWindow):
         self.grid = ThumbnailGrid(self.model, self.delegate)
         self.grid_area = GridArea(self.grid, EmptyState(self.action_set))
         self.detail = DetailView(self.loader)
-        self.filters = FilterBar(self.live, self.model, self)
+        self.filters = FilterBar(self.filter_state, self.model, self)
         self.view_controls = ViewControls(self.grid, self.delegate, self.action_set, self)
         # The toolbars before the docks: the first in the focus chain takes the focus, as before.
         scan_bar = window_actions.add_toolbar(self, self.action_set)
@@ -178,19 +180,12 @@ class MainWindow(QMainWindow):
         return self.delegate.tile_size(self.fontMetrics().height()).width() + 2 * self.grid.spacing()
 
     def _restore_view(self) -> None:
-        view = view_state.restore(self)
-        if "show" in view:
-            self.filters.show_box.setCurrentIndex(view["show"])
-        if "sort" in view:
-            self.filters.sort_box.setCurrentIndex(view["sort"])
-        self.filters.reverse_button.setChecked(view.get("reverse", False))
-        if "tile_side" in view:
-            self.view_controls.set_tile_side(view["tile_side"])
+        tile_side = view_state.restore(self, self.filter_state)
+        if tile_side is not None:
+            self.view_controls.set_tile_side(tile_side)
 
     def _save_view(self) -> None:
-        view_state.save(self, show=self.filters.show_box.currentIndex(),
-                        sort=self.filters.sort_box.currentIndex(),
-                        reverse=self.filters.reverse_button.isChecked(), tile_side=self.delegate.side)
+        view_state.save(self, self.filter_state, tile_side=self.delegate.side)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -66,8 +66,8 @@ class SimilarView(QWidget):
 
     @handles(Action.ALL_RESULTS)
     def show_all_results(self) -> None:
-        if self.model.showing_similar:
-            self.model.show_similar(None)
+        if self.model.filters.showing_similar:
+            self.model.filters.set_similar(None)
         self.setVisible(False)
         self.all_results_action.setEnabled(False)
 
@@ -77,7 +77,7 @@ class SimilarView(QWidget):
 
     def _found(self, query: str, matches: list) -> None:
         known = {m.path: m.similarity for m in matches if self.model.result_for(m.path) is not None}
-        self.model.show_similar(known)
+        self.model.filters.set_similar(known)
         name = display_path(os.path.basename(query))
         self.label.setText(f"Similar to {name}: {len(known)} stored photo(s), "
                            "most alike first")

@@ -31,7 +31,7 @@ def _counts_disagree(window) -> list[str]:
             expected = (len(paths), len(flagged))
         elif item is window.folders.quarantine_item:
             inside = model.results_under(item.folder)
-            expected = (len(inside), sum(r.flagged(model.threshold) for r in inside))
+            expected = (len(inside), sum(r.flagged(model.filters.threshold) for r in inside))
         else:
             expected = tuple(sum(under(p, item.folder) for p in some) for some in (paths, flagged))
         if (item.text(1), item.text(2)) != tuple(map(str, expected)):

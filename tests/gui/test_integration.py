@@ -133,7 +133,7 @@ def test_find_similar_shows_the_matches_best_first(make_window, scan, photos, qt
     window.select_rows([window.model.row_of(query)])
     with qtbot.waitSignal(window.similar_shown, timeout=SCAN_TIMEOUT_MS):
         window.similar_action.trigger()
-    assert window.model.showing_similar and window.similar.isVisible()
+    assert window.filter_state.showing_similar and window.similar.isVisible()
     assert "photo_0002.png" in window.similar.label.text()
     assert threads and threading.main_thread() not in threads
     shown = [window.model.result(row).path for row in range(window.model.rowCount())]

@@ -25,7 +25,7 @@ def test_a_non_utf8_name_does_not_stop_the_thumbnails(make_window, scan, tmp_pat
     odd = _undecodable_photo(folder)
     window = make_window([folder])
     scan(window)
-    window.model.set_sort(type(window.model.sort).NAME)  # the odd name first: caf\xe9 < photo_
+    window.filter_state.set_sort(type(window.filter_state.sort).NAME)  # the odd name first: caf\xe9 < photo_
     with qtbot.waitSignal(window.settled, timeout=20_000):
         window.start_scan()  # unchanged: settles once the visible thumbnails are drawn
     qtbot.waitUntil(lambda: window.loader.is_idle, timeout=20_000)

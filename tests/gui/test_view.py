@@ -1,9 +1,12 @@
 """The grid's view: selection, thumbnail size, sort direction, and what is remembered."""
 
-from PySide6.QtCore import Qt
+import pytest
+from PySide6.QtCore import QSettings, Qt
 
+from nsfw_desktop.files import paths
 from nsfw_desktop.gui.actions import Action
-from nsfw_desktop.gui.results_model import Show, SortBy
+from nsfw_desktop.gui.filter_state import Show, SortBy
+from nsfw_desktop.gui.results_model import FlaggedRole
 from nsfw_desktop.gui.tile_delegate import DEFAULT_SIDE
 from nsfw_desktop.store.result import Result
 from nsfw_desktop.store.results import Store
@@ -52,8 +55,36 @@ def test_the_view_is_remembered(make_window, scan, photos, qtbot):
     window.resize(760, 560)  # within the offscreen screen (800x600), which a restore keeps to
     window.close()
     again = make_window([photos])
-    assert again.model.show is Show.FLAGGED and again.model.sort is SortBy.NAME and again.model.reverse
+    state = again.filter_state
+    assert state.show is Show.FLAGGED and state.sort is SortBy.NAME and state.reverse
+    assert again.filters.show_box.currentText() == "Flagged" and again.filters.reverse_button.isChecked()
     assert again.delegate.side == 224 and again.width() == 760
+
+
+@pytest.mark.parametrize(("show", "sort", "expected"), [
+    ("1", "1", (Show.FLAGGED, SortBy.NAME)),  # the older save: the menus' indexes
+    ("Sideways", "99", (Show.ALL, SortBy.SCORE)),  # hand-edited: ignored, the defaults stay
+])
+def test_an_older_or_odd_saved_view_loads_or_is_ignored(make_window, photos, show, sort, expected):
+    store = QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
+    store.setValue("show", show)
+    store.setValue("sort", sort)
+    store.sync()
+    window = make_window([photos])
+    assert (window.filter_state.show, window.filter_state.sort) == expected
+    assert window.filters.sort_box.currentText() == expected[1].value
+
+
+def test_the_threshold_is_one_value_wherever_it_is_read(make_window, scan, photos):
+    window = make_window([photos])
+    scan(window)
+    window.apply_settings(window.settings.replace(threshold=0.8))  # as the settings dialog does
+    assert window.filter_state.threshold == 0.8 and window.filters.slider.value() == 80
+    flags = [window.model.index(row).data(FlaggedRole) for row in range(window.model.rowCount())]
+    assert flags == [window.model.result(row).flagged(0.8) for row in range(window.model.rowCount())]
+    window.filters.slider.setValue(30)
+    assert window.settings.threshold == 0.3 == window.filter_state.threshold
+    assert window.filters.threshold_label.text() == "0.30"
 
 
 def test_a_reviewed_file_gone_from_disk_shows_as_missing_and_can_go(make_window, db_path, tmp_path, qtbot):

@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt
 
 from nsfw_desktop.config import settings as settings_file
 from nsfw_desktop.gui.actions import Action
-from nsfw_desktop.gui.results_model import HiddenRole, Show, SortBy
+from nsfw_desktop.gui.filter_state import Show, SortBy
+from nsfw_desktop.gui.results_model import HiddenRole
 from nsfw_desktop.store.export import COLUMNS
 from nsfw_desktop.store.results import Store
 from tests.conftest import write_photos
@@ -293,13 +294,16 @@ def test_the_item_model_passes_qtmodeltester(make_window, scan, photos, qtmodelt
     window = make_window([photos])
     scan(window)
     qtmodeltester.check(window.model, force_py=True)
-    window.model.set_show(Show.FLAGGED)
-    window.model.set_sort(SortBy.NAME)
+    window.filter_state.set_show(Show.FLAGGED)
+    window.filter_state.set_sort(SortBy.NAME)
     qtmodeltester.check(window.model, force_py=True)
     window.close()  # while the tester still watches: thumbnails may land during shutdown
 
 
 def test_the_item_model_stays_consistent_while_results_stream_in(qtmodeltester, qtbot, tmp_path):
+    from nsfw_desktop.config.settings import Settings
+    from nsfw_desktop.gui.filter_state import FilterState
+    from nsfw_desktop.gui.live_settings import LiveSettings
     from nsfw_desktop.gui.results_model import ResultsModel
     from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
     from nsfw_desktop.store.result import Result
@@ -309,15 +313,15 @@ def test_the_item_model_stays_consistent_while_results_stream_in(qtmodeltester, 
                       width=1, height=1, file_size=1, mtime_ns=i, scanned_at=0.0)
 
     loader = ThumbnailLoader()
-    model = ResultsModel(loader)
+    model = ResultsModel(loader, FilterState(LiveSettings(Settings())))
     qtmodeltester.check(model, force_py=True)  # keeps watching the model's signals from here on
     model.set_results([result(0, 0.2), result(1, 0.9)])
     model.add_results([result(2, 0.5), result(3, 0.7)])
     model.add_results([result(0, 0.95)])  # rescored
     model.resort()
     assert [model.result(r).nsfw_score for r in range(4)] == [0.95, 0.9, 0.7, 0.5]
-    model.set_show(Show.FLAGGED)
-    model.set_threshold(0.8)
+    model.filters.set_show(Show.FLAGGED)
+    model.filters.set_threshold(0.8)
     assert model.rowCount() == 2
     model.add_results([result(3, 0.1)])
     model.remove_paths([str(tmp_path / "1.jpg")])

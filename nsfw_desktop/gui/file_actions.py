@@ -9,20 +9,19 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication
 
 from nsfw_desktop.files.displaypath import display_path
-from nsfw_desktop.gui.actions import Action, ActionSet, handles
-from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
-from nsfw_desktop.gui.results_model import ResultsModel
-from nsfw_desktop.gui.store_worker import StoreClient
+from nsfw_desktop.gui.actions import Action, handles
+from nsfw_desktop.gui.context import WindowContext
+from nsfw_desktop.gui.message_bar import MAX_LISTED, listed
 from nsfw_desktop.gui.system import open_file, reveal_in_file_manager
-from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 from nsfw_desktop.gui.tile_delegate import video_duration_text
 from nsfw_desktop.gui.video_player import open_video_at
 
 
 class FileActions(QObject):
-    def __init__(self, grid: ThumbnailGrid, model: ResultsModel, store: StoreClient, messages: MessageBar,
-                 actions: ActionSet, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext):
+        super().__init__(context.window)
+        grid, model, store, messages = context.grid, context.model, context.store, context.messages
+        actions = context.actions
         self.grid, self.model, self.store, self.messages = grid, model, store, messages
         actions.bind(self)
         grid.reveal_requested.connect(self.toggle_reveal_selected)

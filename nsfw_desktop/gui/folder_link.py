@@ -4,22 +4,20 @@ counts follow the results, and removing a folder asks what becomes of its result
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QDialog, QWidget
+from PySide6.QtWidgets import QDialog
 
 from nsfw_desktop.config.settings import Settings
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.folder_counts import count, count_by_folder, under
 from nsfw_desktop.gui.folder_panel import FolderPanel
 from nsfw_desktop.gui.folder_removal import RemoveFoldersDialog
-from nsfw_desktop.gui.live_settings import LiveSettings
-from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.results_model import ResultsModel
-from nsfw_desktop.gui.store_worker import StoreClient
 
 
 class FolderLink(QObject):
-    def __init__(self, live: LiveSettings, panel: FolderPanel, model: ResultsModel, store: StoreClient,
-                 messages: MessageBar, window: QWidget):
+    def __init__(self, context: WindowContext, panel: FolderPanel):
+        window = context.window
         super().__init__(window)
+        live, model, store, messages = context.live, context.model, context.store, context.messages
         self.live, self.panel, self.model, self.store, self.messages = live, panel, model, store, messages
         self.window = window
         # Counted at once, on every change, so the panel never disagrees with the grid beside it

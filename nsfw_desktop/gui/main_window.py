@@ -1,8 +1,9 @@
 """The main window: folders on the left, the thumbnail grid, details on the right.
 
 The window only puts its parts together; each part wires itself to the
-shared pieces it is given (the session's settings, the results model, the
-store, the model host, the message bar, the actions) and carries out one job.
+shared pieces it is given in one ``WindowContext`` (the session's settings, the
+results model and its filters, the store, the model host, the message bar, the
+actions) and carries out one job.
 The window owns no heavy work: scans run in the ScanWorker's thread; database
 reads and writes, quarantine moves and exports in the StoreWorker's thread;
 XMP sidecars in the SidecarWorker's thread;
@@ -26,6 +27,7 @@ from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui import actions as window_actions
 from nsfw_desktop.gui import view_state
 from nsfw_desktop.gui.actions import Action, ActionSet, handles
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.detail_link import DetailLink
 from nsfw_desktop.gui.detail_view import DetailView
 from nsfw_desktop.gui.empty_state import EmptyState, GridArea
@@ -106,6 +108,8 @@ class MainWindow(QMainWindow):
         self.heatmaps = HeatmapProvider(self)
         self.delegate = TileDelegate(self, blur_mode=settings.blur_mode, heatmaps=self.heatmaps)
         self.grid = ThumbnailGrid(self.model, self.delegate)
+        context = WindowContext(self, self.live, self.host, self.model, self.filter_state, self.store,
+                                self.messages, self.status, self.action_set, self.grid, db_path)
         self.grid_area = GridArea(self.grid, EmptyState(self.action_set))
         self.detail = DetailView(self.loader)
         self.filters = FilterBar(self.filter_state, self.model, self)
@@ -120,33 +124,23 @@ class MainWindow(QMainWindow):
         self.folders = FolderPanel(self.live, self.action_set)
         self.folder_dock = self._dock("Folders", self.folders, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.folder_drop = FolderDrop(self, self.folders.add_folders)
-        self.folder_link = FolderLink(self.live, self.folders, self.model, self.store, self.messages, self)
+        self.folder_link = FolderLink(context, self.folders)
         self.detail_dock = self._dock("Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         self.fit = WindowFit(self, self.folder_dock, self.detail_dock, scan_bar, view_bar, self._tile_width)
-        self.detail_link = DetailLink(self.live, self.grid, self.delegate, self.detail, self.detail_dock,
-                                      self.heatmaps, self)
-        self.files = FileActions(self.grid, self.model, self.store, self.messages, self.action_set, self)
-        self.quarantine = QuarantineController(self.live, self.grid, self.model, self.store, self.messages,
-                                               self.action_set, self)
-        self.sidecars = SidecarSync(self.live, self.grid, self.store, self.messages, self.action_set,
-                                    db_path, self)
-        self.quarantine_view = QuarantineView(self.live, self.folders, self.grid, self.model, self.store,
-                                              self.messages, self.quarantine.put_back)
-        self.exporter = Exporter(self.live, self.store, self.messages, self.action_set, self,
-                                 self.grid.selected_paths)
-        self.similar = SimilarView(self.model, self.feature_worker, self.files.existing_selected,
-                                   self.messages, self.status, self.action_set, db_path)
+        self.detail_link = DetailLink(context, self.delegate, self.detail, self.detail_dock, self.heatmaps)
+        self.files = FileActions(context)
+        self.quarantine = QuarantineController(context)
+        self.sidecars = SidecarSync(context)
+        self.quarantine_view = QuarantineView(context, self.folders, self.quarantine.put_back)
+        self.exporter = Exporter(context, self.grid.selected_paths)
+        self.similar = SimilarView(context, self.feature_worker, self.files.existing_selected)
         methods = window_actions.create_method_actions(self, self.heatmaps.method)
-        self.heatmap_controls = HeatmapControls(
-            self.heatmaps, self.feature_worker, self.host, self.grid, self.model, self.detail,
-            self.detail_link.refresh, self.messages, self.action_set[Action.HEATMAP], methods, self)
+        self.heatmap_controls = HeatmapControls(context, self.heatmaps, self.feature_worker, self.detail,
+                                                self.detail_link.refresh, methods)
         self.preview = PreviewWindow(self.grid, self.loader, self.heatmaps, self.action_set, self)
-        self.scanner = ScanController(self.live, self.host, self.model, self.store, self.messages,
-                                      self.status, self.action_set, db_path, self)
-        self.watch = WatchController(self.live, self.host, self.model, self.store, self.messages,
-                                     self.status, db_path, self)
-        self.quality = ModelQuality(self.live, self.host, self.store, self.messages, self.action_set,
-                                    db_path, self)
+        self.scanner = ScanController(context)
+        self.watch = WatchController(context)
+        self.quality = ModelQuality(context)
 
         self._lay_out(methods)
         self._connect()

@@ -11,19 +11,17 @@ import os
 
 from PySide6.QtCore import QObject
 
-from nsfw_desktop.gui.actions import Action, ActionSet, handles
-from nsfw_desktop.gui.live_settings import LiveSettings
-from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
-from nsfw_desktop.gui.results_model import ResultsModel
-from nsfw_desktop.gui.store_worker import StoreClient
-from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
+from nsfw_desktop.gui.actions import Action, handles
+from nsfw_desktop.gui.context import WindowContext
+from nsfw_desktop.gui.message_bar import MAX_LISTED, listed
 from nsfw_desktop.quarantine.moves import Move, Outcome
 
 
 class QuarantineController(QObject):
-    def __init__(self, live: LiveSettings, grid: ThumbnailGrid, model: ResultsModel, store: StoreClient,
-                 messages: MessageBar, actions: ActionSet, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext):
+        super().__init__(context.window)
+        live, grid, model, store = context.live, context.grid, context.model, context.store
+        messages, actions = context.messages, context.actions
         self.live, self.grid, self.model, self.store, self.messages = live, grid, model, store, messages
         self.undo_action = actions[Action.UNDO]
         self._undo_stack: list[list[Move]] = []

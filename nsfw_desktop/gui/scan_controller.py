@@ -9,15 +9,11 @@ checks between batches.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QThread, Signal
-from PySide6.QtWidgets import QLabel, QProgressBar
+from PySide6.QtWidgets import QProgressBar
 
-from nsfw_desktop.gui.actions import Action, ActionSet, handles
-from nsfw_desktop.gui.live_settings import LiveSettings
-from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.model_host import ModelHost
-from nsfw_desktop.gui.results_model import ResultsModel
+from nsfw_desktop.gui.actions import Action, handles
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.scan_worker import ScanJob, ScanWorker
-from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.scan.engine import BatchDone, ScanStarted, ScanSummary
 from nsfw_desktop.scan.pipeline import ScanControl
 
@@ -28,10 +24,11 @@ class ScanController(QObject):
     ended = Signal(object)  # ScanSummary, or None when the scan failed
     requested = Signal(object, object)  # ScanJob, ScanControl: to the worker's thread
 
-    def __init__(self, live: LiveSettings, host: ModelHost, model: ResultsModel, store: StoreClient,
-                 messages: MessageBar, status: QLabel, actions: ActionSet, db_path: str,
-                 parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext):
+        super().__init__(context.window)
+        live, host, model, store = context.live, context.host, context.model, context.store
+        messages, status, actions = context.messages, context.status, context.actions
+        db_path = context.db_path
         self.live, self.model, self.store, self.messages, self.status = live, model, store, messages, status
         self.db_path = db_path
         self.control: ScanControl | None = None

@@ -11,11 +11,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from nsfw_desktop.files.displaypath import display_path
-from nsfw_desktop.gui.actions import Action, ActionSet, handles
+from nsfw_desktop.gui.actions import Action, handles
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.feature_worker import FeatureWorker
-from nsfw_desktop.gui.message_bar import MessageBar
 from nsfw_desktop.gui.model_host import ModelChoice
-from nsfw_desktop.gui.results_model import ResultsModel
 
 SIMILAR_TOP_K = 50  # matches shown by "Find similar"
 
@@ -26,10 +25,10 @@ class SimilarView(QWidget):
     shown = Signal(object)  # the query path, once its matches are in the grid
     _requested = Signal(object, object, int)  # db path, query path, top k: to the feature worker
 
-    def __init__(self, model: ResultsModel, worker: FeatureWorker, selected: Callable[[], list[str]],
-                 messages: MessageBar, status: QLabel, actions: ActionSet, db_path: str,
-                 parent: QWidget | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext, worker: FeatureWorker, selected: Callable[[], list[str]]):
+        super().__init__()
+        model, messages, status = context.model, context.messages, context.status
+        actions, db_path = context.actions, context.db_path
         self.model, self.selected, self.status, self.db_path = model, selected, status, db_path
         self.all_results_action = actions[Action.ALL_RESULTS]
         self.label = QLabel()

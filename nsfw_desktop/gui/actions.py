@@ -77,6 +77,13 @@ def handles(*actions: Action) -> Callable[[Handler], Handler]:
     return mark
 
 
+def marked_handlers(part: object) -> set[tuple[Action, str]]:
+    """(action, method name) for each ``@handles`` on ``part``'s class and its bases; a method
+    overridden in a subclass counts once."""
+    return {(member, name) for cls in type(part).__mro__ for name, attribute in vars(cls).items()
+            for member in getattr(attribute, _HANDLES, ())}
+
+
 # None is a separator.
 A = Action
 FILE_MENU = (A.ADD_FOLDER, A.SCAN, None, A.EXPORT, A.SETTINGS, None, A.QUIT)
@@ -115,9 +122,7 @@ class ActionSet(Mapping[Action, QAction]):
 
     def bind(self, part: QObject) -> None:
         """Connect each action to the method of ``part`` marked ``@handles`` for it."""
-        marked = {(member, name) for cls in type(part).__mro__ for name, attribute in vars(cls).items()
-                  for member in getattr(attribute, _HANDLES, ())}
-        for member, name in marked:
+        for member, name in marked_handlers(part):
             self._actions[member].triggered.connect(getattr(part, name))
 
 

@@ -1,24 +1,29 @@
-"""The window's actions, declared once by name, and where they appear.
+"""The window's actions, declared once as members of ``Action``, and where they appear.
 
-In the manner of MusicBrainz Picard's ``ui/mainwindow/actions.py``: ``ACTIONS``
-is the registry, ``create_actions`` makes a QAction for each entry, and the
-layouts below say which menus, toolbar and context menu show them. What an
-action does is not known here: each part of the window connects the actions
-it carries out (the scan controller "scan", the quarantine controller "undo"...).
+In the manner of MusicBrainz Picard's ``@add_action``: each ``Action`` member declares
+its text, shortcut and tip; the part of the window that carries an action out marks its
+handler with ``@handles(Action.X)``, and ``ActionSet.bind(part)`` connects the marked
+methods when the part is built. Menus, toolbar and context menu below take members,
+never names. A new action: a member here, a ``@handles`` on its handler, and a place in
+a layout below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar, QWidget
 
 from nsfw_desktop.gui.heatmaps import METHODS
 
 Key = QKeySequence.StandardKey
+Handler = TypeVar("Handler", bound=Callable[..., object])
+_HANDLES = "_handles_actions"  # the attribute ``handles`` puts on a handler
 
 
 @dataclass(frozen=True)
@@ -30,61 +35,95 @@ class ActionSpec:
     tip: str = ""  # for the status bar
 
 
-ACTIONS: dict[str, ActionSpec] = {
-    "add_folder": ActionSpec("Add folder…", Key.Open),
-    "scan": ActionSpec("Scan", "F5"),
-    "pause": ActionSpec("Pause", enabled=False),
-    "cancel": ActionSpec("Cancel", enabled=False),
-    "export": ActionSpec("Export flagged to CSV…", "Ctrl+E"),
-    "settings": ActionSpec("Settings…", Key.Preferences),
-    "quit": ActionSpec("Quit", Key.Quit),
-    "open": ActionSpec("Open with system viewer", "Ctrl+Shift+O"),
-    "reveal_file": ActionSpec("Show in file manager"),
-    "copy": ActionSpec("Copy path", Key.Copy),
-    "quarantine": ActionSpec("Move to quarantine", "Ctrl+M"),
-    "undo": ActionSpec("Undo quarantine", Key.Undo, enabled=False),
-    "review_safe": ActionSpec("Mark reviewed safe", "Ctrl+1"),
-    "review_nsfw": ActionSpec("Mark reviewed NSFW", "Ctrl+2"),
-    "clear_review": ActionSpec("Clear review", "Ctrl+0"),
-    "write_tags": ActionSpec("Write tags for selection",
-                             tip="Write the results as keywords in XMP sidecars, for photo managers"),
-    "preview": ActionSpec("Large preview", "F3", tip="Left and Right move through the grid; Esc closes"),
-    "reveal": ActionSpec("Reveal / hide", tip="Also: Space, double-click, or the eye on a flagged tile"),
-    "select_flagged": ActionSpec("Select all flagged", "Ctrl+Shift+A"),
-    "export_selection": ActionSpec("Export selection to CSV…"),
-    "forget_missing": ActionSpec("Forget missing files",
-                                 tip="Remove the selected files that are gone from disk from the results"),
-    "zoom_in": ActionSpec("Larger thumbnails", Key.ZoomIn),
-    "zoom_out": ActionSpec("Smaller thumbnails", Key.ZoomOut),
-    "similar": ActionSpec("Find similar", "Ctrl+F"),
-    "all_results": ActionSpec("Back to all results", "Escape", enabled=False),
-    "heatmap": ActionSpec("Show heatmap", "Ctrl+H", checkable=True,
-                          tip="Colour where the model looked (red: most)"),
-    "model_quality": ActionSpec("Model quality…", tip="How often the model agrees with your reviews; "
-                                                      "learn from them"),
-}
+class Action(Enum):
+    ADD_FOLDER = ActionSpec("Add folder…", Key.Open)
+    SCAN = ActionSpec("Scan", "F5")
+    PAUSE = ActionSpec("Pause", enabled=False)
+    CANCEL = ActionSpec("Cancel", enabled=False)
+    EXPORT = ActionSpec("Export flagged to CSV…", "Ctrl+E")
+    SETTINGS = ActionSpec("Settings…", Key.Preferences)
+    QUIT = ActionSpec("Quit", Key.Quit)
+    OPEN = ActionSpec("Open with system viewer", "Ctrl+Shift+O")
+    REVEAL_FILE = ActionSpec("Show in file manager")
+    COPY = ActionSpec("Copy path", Key.Copy)
+    QUARANTINE = ActionSpec("Move to quarantine", "Ctrl+M")
+    UNDO = ActionSpec("Undo quarantine", Key.Undo, enabled=False)
+    REVIEW_SAFE = ActionSpec("Mark reviewed safe", "Ctrl+1")
+    REVIEW_NSFW = ActionSpec("Mark reviewed NSFW", "Ctrl+2")
+    CLEAR_REVIEW = ActionSpec("Clear review", "Ctrl+0")
+    WRITE_TAGS = ActionSpec("Write tags for selection",
+                            tip="Write the results as keywords in XMP sidecars, for photo managers")
+    PREVIEW = ActionSpec("Large preview", "F3", tip="Left and Right move through the grid; Esc closes")
+    REVEAL = ActionSpec("Reveal / hide", tip="Also: Space, double-click, or the eye on a flagged tile")
+    SELECT_FLAGGED = ActionSpec("Select all flagged", "Ctrl+Shift+A")
+    EXPORT_SELECTION = ActionSpec("Export selection to CSV…")
+    FORGET_MISSING = ActionSpec("Forget missing files",
+                                tip="Remove the selected files that are gone from disk from the results")
+    ZOOM_IN = ActionSpec("Larger thumbnails", Key.ZoomIn)
+    ZOOM_OUT = ActionSpec("Smaller thumbnails", Key.ZoomOut)
+    SIMILAR = ActionSpec("Find similar", "Ctrl+F")
+    ALL_RESULTS = ActionSpec("Back to all results", "Escape", enabled=False)
+    HEATMAP = ActionSpec("Show heatmap", "Ctrl+H", checkable=True,
+                         tip="Colour where the model looked (red: most)")
+    MODEL_QUALITY = ActionSpec("Model quality…", tip="How often the model agrees with your reviews; "
+                                                     "learn from them")
+
+
+def handles(*actions: Action) -> Callable[[Handler], Handler]:
+    """Mark a method as what ``actions`` do when triggered; ``ActionSet.bind`` connects it."""
+    def mark(method: Handler) -> Handler:
+        setattr(method, _HANDLES, getattr(method, _HANDLES, ()) + actions)
+        return method
+    return mark
+
+
+def marked_handlers(part: object) -> set[tuple[Action, str]]:
+    """(action, method name) for each ``@handles`` on ``part``'s class and its bases; a method
+    overridden in a subclass counts once."""
+    return {(member, name) for cls in type(part).__mro__ for name, attribute in vars(cls).items()
+            for member in getattr(attribute, _HANDLES, ())}
+
 
 # None is a separator.
-FILE_MENU = ("add_folder", "scan", None, "export", "settings", None, "quit")
-SELECTION = ("open", "reveal_file", "copy", None, "quarantine", None, "review_safe", "review_nsfw",
-             "clear_review", "write_tags", None, "preview", "reveal", "similar", None, "export_selection",
-             "forget_missing")
-EDIT_MENU = ("undo", None, "select_flagged", None, *SELECTION, None, "model_quality")
-TOOLBAR = ("scan", "pause", "cancel", None, "heatmap")
+A = Action
+FILE_MENU = (A.ADD_FOLDER, A.SCAN, None, A.EXPORT, A.SETTINGS, None, A.QUIT)
+SELECTION = (A.OPEN, A.REVEAL_FILE, A.COPY, None, A.QUARANTINE, None, A.REVIEW_SAFE, A.REVIEW_NSFW,
+             A.CLEAR_REVIEW, A.WRITE_TAGS, None, A.PREVIEW, A.REVEAL, A.SIMILAR, None, A.EXPORT_SELECTION,
+             A.FORGET_MISSING)
+EDIT_MENU = (A.UNDO, None, A.SELECT_FLAGGED, None, *SELECTION, None, A.MODEL_QUALITY)
+TOOLBAR = (A.SCAN, A.PAUSE, A.CANCEL, None, A.HEATMAP)
+VIEW_MENU_TOP = (A.HEATMAP,)
+VIEW_MENU_REST = (A.PREVIEW, A.ZOOM_IN, A.ZOOM_OUT, None, A.ALL_RESULTS)
 
 
-def create_actions(parent: QWidget) -> dict[str, QAction]:
-    """One QAction per entry of ``ACTIONS``, children of ``parent`` (so its shortcuts work)."""
-    actions = {}
-    for name, spec in ACTIONS.items():
-        action = QAction(spec.text, parent, checkable=spec.checkable, enabled=spec.enabled)
-        action.setObjectName(name)
-        if spec.shortcut is not None:
-            action.setShortcut(QKeySequence(spec.shortcut))
-        if spec.tip:
-            action.setStatusTip(spec.tip)
-        actions[name] = action
-    return actions
+class ActionSet(Mapping[Action, QAction]):
+    """One QAction per ``Action`` member, children of ``parent`` (so their shortcuts work)."""
+
+    def __init__(self, parent: QWidget):
+        self._actions: dict[Action, QAction] = {}
+        for member in Action:
+            spec = member.value
+            action = QAction(spec.text, parent, checkable=spec.checkable, enabled=spec.enabled)
+            action.setObjectName(member.name.lower())
+            if spec.shortcut is not None:
+                action.setShortcut(QKeySequence(spec.shortcut))
+            if spec.tip:
+                action.setStatusTip(spec.tip)
+            self._actions[member] = action
+
+    def __getitem__(self, member: Action) -> QAction:
+        return self._actions[member]
+
+    def __iter__(self) -> Iterator[Action]:
+        return iter(self._actions)
+
+    def __len__(self) -> int:
+        return len(self._actions)
+
+    def bind(self, part: QObject) -> None:
+        """Connect each action to the method of ``part`` marked ``@handles`` for it."""
+        for member, name in marked_handlers(part):
+            self._actions[member].triggered.connect(getattr(part, name))
 
 
 def create_method_actions(parent: QWidget, current: str) -> QActionGroup:
@@ -96,21 +135,19 @@ def create_method_actions(parent: QWidget, current: str) -> QActionGroup:
     return group
 
 
-def add_menus(window: QMainWindow, actions: dict[str, QAction], methods: QActionGroup) -> None:
+def add_menus(window: QMainWindow, actions: ActionSet, methods: QActionGroup) -> None:
     """File, Edit and View; the Help menu is added after them (``help_menu``)."""
     menus = window.menuBar()
     _fill(menus.addMenu("&File"), actions, FILE_MENU)
     _fill(menus.addMenu("&Edit"), actions, EDIT_MENU)
     view = menus.addMenu("&View")
-    view.addAction(actions["heatmap"])
+    _fill(view, actions, VIEW_MENU_TOP)
     view.addMenu("Heatmap method").addActions(methods.actions())
     view.addSeparator()
-    view.addActions([actions["preview"], actions["zoom_in"], actions["zoom_out"]])
-    view.addSeparator()
-    view.addAction(actions["all_results"])
+    _fill(view, actions, VIEW_MENU_REST)
 
 
-def add_toolbar(window: QMainWindow, actions: dict[str, QAction]) -> QToolBar:
+def add_toolbar(window: QMainWindow, actions: ActionSet) -> QToolBar:
     toolbar = window.addToolBar("Scan")
     toolbar.setObjectName("scan-toolbar")
     toolbar.setMovable(False)
@@ -119,21 +156,21 @@ def add_toolbar(window: QMainWindow, actions: dict[str, QAction]) -> QToolBar:
     return toolbar
 
 
-def add_context_menu(widget: QWidget, actions: dict[str, QAction]) -> None:
+def add_context_menu(widget: QWidget, actions: ActionSet) -> None:
     """Right-click on ``widget`` offers the actions on the selection."""
     widget.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-    for name in SELECTION:
-        if name is None:
+    for member in SELECTION:
+        if member is None:
             separator = QAction(widget)
             separator.setSeparator(True)
             widget.addAction(separator)
         else:
-            widget.addAction(actions[name])
+            widget.addAction(actions[member])
 
 
-def _fill(target: QMenu | QToolBar, actions: dict[str, QAction], names: Iterable[str | None]) -> None:
-    for name in names:
-        if name is None:
+def _fill(target: QMenu | QToolBar, actions: ActionSet, members: Iterable[Action | None]) -> None:
+    for member in members:
+        if member is None:
             target.addSeparator()
         else:
-            target.addAction(actions[name])
+            target.addAction(actions[member])

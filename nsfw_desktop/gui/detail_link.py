@@ -7,18 +7,18 @@ from PySide6.QtCore import QModelIndex, QObject
 from PySide6.QtWidgets import QDockWidget
 
 from nsfw_desktop.config.settings import Settings
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.detail_view import DetailView
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
-from nsfw_desktop.gui.live_settings import LiveSettings
 from nsfw_desktop.gui.results_model import HiddenRole
-from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 from nsfw_desktop.gui.tile_delegate import TileDelegate
 
 
 class DetailLink(QObject):
-    def __init__(self, live: LiveSettings, grid: ThumbnailGrid, delegate: TileDelegate, detail: DetailView,
-                 dock: QDockWidget, heatmaps: HeatmapProvider, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext, delegate: TileDelegate, detail: DetailView,
+                 dock: QDockWidget, heatmaps: HeatmapProvider):
+        super().__init__(context.window)
+        live, grid = context.live, context.grid
         self.grid, self.model, self.delegate, self.detail = grid, grid.results, delegate, detail
         self.dock, self.heatmaps = dock, heatmaps
         detail.hidden_mode = live.settings.blur_mode
@@ -41,7 +41,7 @@ class DetailLink(QObject):
             self.detail.show_result(None)
             return
         result, hidden = self.model.result(current.row()), bool(current.data(HiddenRole))
-        self.detail.show_result(result, hidden=hidden, threshold=self.model.threshold)
+        self.detail.show_result(result, hidden=hidden, threshold=self.model.filters.threshold)
         self.detail.set_overlay(None if hidden else self.heatmaps.overlay(result, "preview"))
 
     def _data_changed(self, top: QModelIndex, bottom: QModelIndex) -> None:

@@ -8,15 +8,15 @@ chosen in the panel that holds no photos, how to scan it.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from nsfw_desktop.files.displaypath import display_path
+from nsfw_desktop.gui.actions import Action, ActionSet
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 
 
 class EmptyState(QWidget):
-    def __init__(self, actions: dict[str, QAction], parent: QWidget | None = None):
+    def __init__(self, actions: ActionSet, parent: QWidget | None = None):
         super().__init__(parent)
         self.title = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         font = self.title.font()
@@ -25,9 +25,9 @@ class EmptyState(QWidget):
         self.title.setFont(font)
         self.text = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.add_button = QPushButton("Add folder…")
-        self.add_button.clicked.connect(actions["add_folder"].trigger)
+        self.add_button.clicked.connect(actions[Action.ADD_FOLDER].trigger)
         self.scan_button = QPushButton("Scan now")
-        self.scan_button.clicked.connect(actions["scan"].trigger)
+        self.scan_button.clicked.connect(actions[Action.SCAN].trigger)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.add_button)
@@ -73,7 +73,7 @@ class GridArea(QStackedWidget):
         self.addWidget(empty)
 
     def refresh(self, *, folders: list[str], scanning: bool) -> None:
-        folder = self.model.folder
+        folder = self.model.filters.folder
         nothing = self.model.rowCount() == 0 and (
             not self.model.all_results() or (folder is not None and not self.model.results_under(folder)))
         if nothing:

@@ -7,25 +7,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog
 
-from nsfw_desktop.gui.live_settings import LiveSettings
-from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.store_worker import StoreClient
+from nsfw_desktop.gui.actions import Action, handles
+from nsfw_desktop.gui.context import WindowContext
 
 
 class Exporter(QObject):
-    def __init__(self, live: LiveSettings, store: StoreClient, messages: MessageBar,
-                 actions: dict[str, QAction], window: QWidget, selected: Callable[[], list[str]]):
+    def __init__(self, context: WindowContext, selected: Callable[[], list[str]]):
+        window = context.window
         super().__init__(window)
+        live, store, messages, actions = context.live, context.store, context.messages, context.actions
         self.live, self.store, self.messages, self.window = live, store, messages, window
         self.selected = selected
         self._what = "flagged file(s)"  # what the export under way holds, for its message
-        actions["export"].triggered.connect(self.choose)
-        actions["export_selection"].triggered.connect(self.choose_for_selection)
+        actions.bind(self)
         store.worker.exported.connect(self._exported)
 
+    @handles(Action.EXPORT)
     def choose(self) -> None:
         default = str(Path.home() / "nsfw-flagged.csv")
         path, _ = QFileDialog.getSaveFileName(self.window, "Export flagged files", default,
@@ -33,6 +32,7 @@ class Exporter(QObject):
         if path:
             self.export_flagged(path)
 
+    @handles(Action.EXPORT_SELECTION)
     def choose_for_selection(self) -> None:
         if not self.selected():
             self.messages.show_info("Select the photos to export first.")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -32,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from nsfw_desktop.files.displaypath import display_path
+from nsfw_desktop.gui.actions import Action, ActionSet, handles
 from nsfw_desktop.gui.folder_counts import Counts
 from nsfw_desktop.gui.live_settings import LiveSettings
 
@@ -53,7 +53,7 @@ class FolderPanel(QWidget):
     chosen = Signal(object)  # the folder whose photos the grid shows, None for all
     removal_requested = Signal(object)  # list of folders the user wants to remove
 
-    def __init__(self, live: LiveSettings, actions: dict[str, QAction], parent: QWidget | None = None):
+    def __init__(self, live: LiveSettings, actions: ActionSet, parent: QWidget | None = None):
         super().__init__(parent)
         self.live = live
         self.offline: dict[str, str] = {}  # watched folder -> why it is offline
@@ -90,7 +90,7 @@ class FolderPanel(QWidget):
         layout.addLayout(buttons)
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.currentItemChanged.connect(self._current_changed)
-        actions["add_folder"].triggered.connect(self.choose_folder)
+        actions.bind(self)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -100,6 +100,7 @@ class FolderPanel(QWidget):
 
     # The list of folders
 
+    @handles(Action.ADD_FOLDER)
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder to screen")
         if folder:

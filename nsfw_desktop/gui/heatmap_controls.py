@@ -7,25 +7,24 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtGui import QActionGroup
 
 from nsfw_desktop.classify import ModelSpec
+from nsfw_desktop.gui.actions import Action
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.detail_view import DetailView
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
-from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.model_host import ModelHost
-from nsfw_desktop.gui.results_model import ResultsModel
-from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 
 TIP = "Colour where the model looked (red: most)"
 
 
 class HeatmapControls(QObject):
-    def __init__(self, heatmaps: HeatmapProvider, worker: FeatureWorker, host: ModelHost, grid: ThumbnailGrid,
-                 model: ResultsModel, detail: DetailView, refresh_detail: Callable[[], None],
-                 messages: MessageBar, action: QAction, methods: QActionGroup, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext, heatmaps: HeatmapProvider, worker: FeatureWorker,
+                 detail: DetailView, refresh_detail: Callable[[], None], methods: QActionGroup):
+        super().__init__(context.window)
+        host, grid, model, messages = context.host, context.grid, context.model, context.messages
+        action = context.actions[Action.HEATMAP]
         self.heatmaps, self.grid, self.detail, self.messages = heatmaps, grid, detail, messages
         self.action, self.methods, self.refresh_detail = action, methods, refresh_detail
         heatmaps.connect_worker(worker)

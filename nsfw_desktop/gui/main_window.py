@@ -1,8 +1,9 @@
 """The main window: folders on the left, the thumbnail grid, details on the right.
 
 The window only puts its parts together; each part wires itself to the
-shared pieces it is given (the session's settings, the results model, the
-store, the model host, the message bar, the actions) and carries out one job.
+shared pieces it is given in one ``WindowContext`` (the session's settings, the
+results model and its filters, the store, the model host, the message bar, the
+actions) and carries out one job.
 The window owns no heavy work: scans run in the ScanWorker's thread; database
 reads and writes, quarantine moves and exports in the StoreWorker's thread;
 XMP sidecars in the SidecarWorker's thread;
@@ -25,6 +26,8 @@ from nsfw_desktop.classify import DEFAULT_UNSAFE_LABELS, ModelSpec
 from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui import actions as window_actions
 from nsfw_desktop.gui import view_state
+from nsfw_desktop.gui.actions import Action, ActionSet, handles
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.detail_link import DetailLink
 from nsfw_desktop.gui.detail_view import DetailView
 from nsfw_desktop.gui.empty_state import EmptyState, GridArea
@@ -32,6 +35,7 @@ from nsfw_desktop.gui.export import Exporter
 from nsfw_desktop.gui.feature_worker import FeatureWorker
 from nsfw_desktop.gui.file_actions import FileActions
 from nsfw_desktop.gui.filter_bar import FilterBar
+from nsfw_desktop.gui.filter_state import FilterState
 from nsfw_desktop.gui.folder_drop import FolderDrop
 from nsfw_desktop.gui.folder_link import FolderLink
 from nsfw_desktop.gui.folder_panel import FolderPanel
@@ -84,7 +88,8 @@ class MainWindow(QMainWindow):
         self.host = ModelHost(ModelSpec.of(settings, unsafe_labels), self, results_db=Path(db_path))
         self.live.changed.connect(self.host.follow)
         self.loader = ThumbnailLoader(parent=self)
-        self.model = ResultsModel(self.loader, threshold=settings.threshold, parent=self)
+        self.filter_state = FilterState(self.live, self)
+        self.model = ResultsModel(self.loader, self.filter_state, parent=self)
         self.store = StoreClient(db_path, parent=self)
         self.messages = MessageBar()
         self.live.problem.connect(self.messages.show_message)
@@ -92,7 +97,7 @@ class MainWindow(QMainWindow):
         self.store.worker.failed.connect(self.messages.show_message)
         self.loader.problem.connect(self.messages.show_message)
         self.status = QLabel()  # the status line: what the app is doing
-        self.named_actions = window_actions.create_actions(self)
+        self.action_set = ActionSet(self)
         self.feature_thread = QThread(self)
         self.feature_thread.setObjectName("features")
         self.feature_worker = FeatureWorker(self.loader.cache, self.host)
@@ -103,47 +108,39 @@ class MainWindow(QMainWindow):
         self.heatmaps = HeatmapProvider(self)
         self.delegate = TileDelegate(self, blur_mode=settings.blur_mode, heatmaps=self.heatmaps)
         self.grid = ThumbnailGrid(self.model, self.delegate)
-        self.grid_area = GridArea(self.grid, EmptyState(self.named_actions))
+        context = WindowContext(self, self.live, self.host, self.model, self.filter_state, self.store,
+                                self.messages, self.status, self.action_set, self.grid, db_path)
+        self.grid_area = GridArea(self.grid, EmptyState(self.action_set))
         self.detail = DetailView(self.loader)
-        self.filters = FilterBar(self.live, self.model, self)
-        self.view_controls = ViewControls(self.grid, self.delegate, self.named_actions, self)
+        self.filters = FilterBar(self.filter_state, self.model, self)
+        self.view_controls = ViewControls(self.grid, self.delegate, self.action_set, self)
         # The toolbars before the docks: the first in the focus chain takes the focus, as before.
-        scan_bar = window_actions.add_toolbar(self, self.named_actions)
+        scan_bar = window_actions.add_toolbar(self, self.action_set)
         view_bar = self.addToolBar("View")
         view_bar.setObjectName("view-toolbar")
         view_bar.setMovable(False)
         self.filters.add_to(view_bar)
         self.view_controls.add_to(view_bar)
-        self.folders = FolderPanel(self.live, self.named_actions)
+        self.folders = FolderPanel(self.live, self.action_set)
         self.folder_dock = self._dock("Folders", self.folders, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.folder_drop = FolderDrop(self, self.folders.add_folders)
-        self.folder_link = FolderLink(self.live, self.folders, self.model, self.store, self.messages, self)
+        self.folder_link = FolderLink(context, self.folders)
         self.detail_dock = self._dock("Details", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         self.fit = WindowFit(self, self.folder_dock, self.detail_dock, scan_bar, view_bar, self._tile_width)
-        self.detail_link = DetailLink(self.live, self.grid, self.delegate, self.detail, self.detail_dock,
-                                      self.heatmaps, self)
-        self.files = FileActions(self.grid, self.model, self.store, self.messages, self.named_actions, self)
-        self.quarantine = QuarantineController(self.live, self.grid, self.model, self.store, self.messages,
-                                               self.named_actions, self)
-        self.sidecars = SidecarSync(self.live, self.grid, self.store, self.messages, self.named_actions,
-                                    db_path, self)
-        self.quarantine_view = QuarantineView(self.live, self.folders, self.grid, self.model, self.store,
-                                              self.messages, self.quarantine.put_back)
-        self.exporter = Exporter(self.live, self.store, self.messages, self.named_actions, self,
-                                 self.grid.selected_paths)
-        self.similar = SimilarView(self.model, self.feature_worker, self.files.existing_selected,
-                                   self.messages, self.status, self.named_actions, db_path)
+        self.detail_link = DetailLink(context, self.delegate, self.detail, self.detail_dock, self.heatmaps)
+        self.files = FileActions(context)
+        self.quarantine = QuarantineController(context)
+        self.sidecars = SidecarSync(context)
+        self.quarantine_view = QuarantineView(context, self.folders, self.quarantine.put_back)
+        self.exporter = Exporter(context, self.grid.selected_paths)
+        self.similar = SimilarView(context, self.feature_worker, self.files.existing_selected)
         methods = window_actions.create_method_actions(self, self.heatmaps.method)
-        self.heatmap_controls = HeatmapControls(
-            self.heatmaps, self.feature_worker, self.host, self.grid, self.model, self.detail,
-            self.detail_link.refresh, self.messages, self.named_actions["heatmap"], methods, self)
-        self.preview = PreviewWindow(self.grid, self.loader, self.heatmaps, self.named_actions, self)
-        self.scanner = ScanController(self.live, self.host, self.model, self.store, self.messages,
-                                      self.status, self.named_actions, db_path, self)
-        self.watch = WatchController(self.live, self.host, self.model, self.store, self.messages,
-                                     self.status, db_path, self)
-        self.quality = ModelQuality(self.live, self.host, self.store, self.messages, self.named_actions,
-                                    db_path, self)
+        self.heatmap_controls = HeatmapControls(context, self.heatmaps, self.feature_worker, self.detail,
+                                                self.detail_link.refresh, methods)
+        self.preview = PreviewWindow(self.grid, self.loader, self.heatmaps, self.action_set, self)
+        self.scanner = ScanController(context)
+        self.watch = WatchController(context)
+        self.quality = ModelQuality(context)
 
         self._lay_out(methods)
         self._connect()
@@ -156,9 +153,9 @@ class MainWindow(QMainWindow):
         return self.live.settings
 
     def _lay_out(self, methods: QActionGroup) -> None:
-        window_actions.add_menus(self, self.named_actions, methods)
+        window_actions.add_menus(self, self.action_set, methods)
         add_help_menu(self, lambda: self.settings)
-        window_actions.add_context_menu(self.grid, self.named_actions)
+        window_actions.add_context_menu(self.grid, self.action_set)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -177,19 +174,12 @@ class MainWindow(QMainWindow):
         return self.delegate.tile_size(self.fontMetrics().height()).width() + 2 * self.grid.spacing()
 
     def _restore_view(self) -> None:
-        view = view_state.restore(self)
-        if "show" in view:
-            self.filters.show_box.setCurrentIndex(view["show"])
-        if "sort" in view:
-            self.filters.sort_box.setCurrentIndex(view["sort"])
-        self.filters.reverse_button.setChecked(view.get("reverse", False))
-        if "tile_side" in view:
-            self.view_controls.set_tile_side(view["tile_side"])
+        tile_side = view_state.restore(self, self.filter_state)
+        if tile_side is not None:
+            self.view_controls.set_tile_side(tile_side)
 
     def _save_view(self) -> None:
-        view_state.save(self, show=self.filters.show_box.currentIndex(),
-                        sort=self.filters.sort_box.currentIndex(),
-                        reverse=self.filters.reverse_button.isChecked(), tile_side=self.delegate.side)
+        view_state.save(self, self.filter_state, tile_side=self.delegate.side)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -201,8 +191,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _connect(self) -> None:
-        self.named_actions["settings"].triggered.connect(self.open_settings)
-        self.named_actions["quit"].triggered.connect(self.close)
+        self.action_set.bind(self)
         self.scanner.batch_shown.connect(self.batch_shown)
         self.scanner.ended.connect(self._scan_ended)
         self.similar.shown.connect(self.similar_shown)
@@ -235,12 +224,13 @@ class MainWindow(QMainWindow):
 
     @property
     def heatmap_action(self) -> QAction:
-        return self.named_actions["heatmap"]
+        return self.action_set[Action.HEATMAP]
 
     @property
     def similar_action(self) -> QAction:
-        return self.named_actions["similar"]
+        return self.action_set[Action.SIMILAR]
 
+    @handles(Action.SETTINGS)
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():
@@ -283,6 +273,10 @@ class MainWindow(QMainWindow):
         self.grid.request_visible()
         if self.loader.is_idle:
             self.settled.emit()
+
+    @handles(Action.QUIT)
+    def quit(self) -> None:
+        self.close()
 
     def closeEvent(self, event) -> None:
         self._save_view()

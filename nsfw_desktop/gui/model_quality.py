@@ -13,7 +13,7 @@ import math
 from datetime import datetime
 
 from PySide6.QtCore import QObject, QPointF, Qt, QThread, Signal
-from PySide6.QtGui import QAction, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QDialog,
     QDoubleSpinBox,
@@ -25,11 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nsfw_desktop.gui.actions import Action, handles
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.live_settings import LiveSettings
-from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.model_host import ModelHost
 from nsfw_desktop.gui.quality_worker import Quality, QualityWorker
-from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.learn.evaluation import threshold_for_false_positive_rate
 
 ROWS = (("accuracy", "Accuracy"), ("false_positive_rate", "False-positive rate"), ("recall", "Recall"),
@@ -204,8 +203,10 @@ class ModelQualityDialog(QDialog):
 class ModelQuality(QObject):
     """Edit > Model quality…: the dialog, the worker's thread, and a reload once scores change."""
 
-    def __init__(self, live: LiveSettings, host: ModelHost, store: StoreClient, messages: MessageBar,
-                 actions: dict[str, QAction], db_path: str, window: QWidget):
+    def __init__(self, context: WindowContext):
+        live, host, store, messages, window = (context.live, context.host, context.store, context.messages,
+                                               context.window)
+        actions, db_path = context.actions, context.db_path
         super().__init__(window)
         self.live, self.store, self.window = live, store, window
         self.thread = QThread(self)
@@ -215,10 +216,11 @@ class ModelQuality(QObject):
         self.thread.finished.connect(self.worker.close)
         self.worker.applied.connect(lambda _count: store.load())  # the tiles follow the new scores
         self.worker.failed.connect(messages.show_message)
-        actions["model_quality"].triggered.connect(self.open)
+        actions.bind(self)
         self.thread.start()
         self.dialog: ModelQualityDialog | None = None
 
+    @handles(Action.MODEL_QUALITY)
     def open(self) -> ModelQualityDialog:
         if self.dialog is not None:
             self.dialog.close()

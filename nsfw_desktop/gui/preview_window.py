@@ -9,9 +9,9 @@ always show the same photo.
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
 
+from nsfw_desktop.gui.actions import Action, ActionSet, handles
 from nsfw_desktop.gui.detail_view import DetailView
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
 from nsfw_desktop.gui.results_model import HiddenRole
@@ -21,11 +21,11 @@ from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 
 class PreviewWindow(QDialog):
     def __init__(self, grid: ThumbnailGrid, loader: ThumbnailLoader, heatmaps: HeatmapProvider,
-                 actions: dict[str, QAction], parent: QWidget | None = None):
+                 actions: ActionSet, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Preview")
         self.grid, self.model, self.heatmaps = grid, grid.results, heatmaps
-        self.heatmap_action = actions["heatmap"]
+        self.heatmap_action = actions[Action.HEATMAP]
         self.view = DetailView(loader)
         self.view.fields_area.setVisible(False)  # the details panel has them; here the photo counts
         self.view.reveal_requested.connect(self.toggle_reveal)
@@ -35,11 +35,12 @@ class PreviewWindow(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.view)
-        actions["preview"].triggered.connect(self.open)
+        actions.bind(self)
         grid.selectionModel().currentChanged.connect(lambda *_: self.refresh())
         self.model.dataChanged.connect(lambda *_: self.refresh())
         heatmaps.ready.connect(lambda _path: self.refresh())
 
+    @handles(Action.PREVIEW)
     def open(self) -> None:
         if not self.grid.currentIndex().isValid():
             if not self.model.rowCount():

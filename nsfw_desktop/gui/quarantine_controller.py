@@ -10,35 +10,34 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
 
-from nsfw_desktop.gui.live_settings import LiveSettings
-from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
-from nsfw_desktop.gui.results_model import ResultsModel
-from nsfw_desktop.gui.store_worker import StoreClient
-from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
+from nsfw_desktop.gui.actions import Action, handles
+from nsfw_desktop.gui.context import WindowContext
+from nsfw_desktop.gui.message_bar import MAX_LISTED, listed
 from nsfw_desktop.quarantine.moves import Move, Outcome
 
 
 class QuarantineController(QObject):
-    def __init__(self, live: LiveSettings, grid: ThumbnailGrid, model: ResultsModel, store: StoreClient,
-                 messages: MessageBar, actions: dict[str, QAction], parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext):
+        super().__init__(context.window)
+        live, grid, model, store = context.live, context.grid, context.model, context.store
+        messages, actions = context.messages, context.actions
         self.live, self.grid, self.model, self.store, self.messages = live, grid, model, store, messages
-        self.undo_action = actions["undo"]
+        self.undo_action = actions[Action.UNDO]
         self._undo_stack: list[list[Move]] = []
         self._undoing: dict[str, str] = {}  # quarantined path -> where an undo should put it
-        actions["quarantine"].triggered.connect(self.quarantine_selected)
-        self.undo_action.triggered.connect(self.undo)
+        actions.bind(self)
         # Worker signals go to methods of this GUI-thread QObject, so Qt queues them here.
         store.worker.quarantined.connect(self._quarantined)
         store.worker.restored.connect(self._restored)
 
+    @handles(Action.QUARANTINE)
     def quarantine_selected(self) -> None:
         paths = self.grid.selected_paths()
         if paths:
             self.store.quarantine(paths, str(self.live.settings.quarantine_path()))
 
+    @handles(Action.UNDO)
     def undo(self) -> None:
         if self._undo_stack:
             self.put_back(self._undo_stack.pop())

@@ -18,14 +18,11 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
 
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.folder_counts import under
 from nsfw_desktop.gui.folder_panel import FolderPanel
-from nsfw_desktop.gui.live_settings import LiveSettings
-from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar, listed
+from nsfw_desktop.gui.message_bar import MAX_LISTED, listed
 from nsfw_desktop.gui.quarantine_controller import window_terms
-from nsfw_desktop.gui.results_model import ResultsModel
-from nsfw_desktop.gui.store_worker import StoreClient
-from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 from nsfw_desktop.quarantine.journal import Recovery, origins
 from nsfw_desktop.quarantine.moves import Move, outside_folders
 
@@ -33,10 +30,10 @@ from nsfw_desktop.quarantine.moves import Move, outside_folders
 class QuarantineView(QWidget):
     """The bar above the grid while it shows the quarantine."""
 
-    def __init__(self, live: LiveSettings, panel: FolderPanel, grid: ThumbnailGrid, model: ResultsModel,
-                 store: StoreClient, messages: MessageBar, put_back: Callable[[list[Move]], None],
-                 parent: QWidget | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext, panel: FolderPanel, put_back: Callable[[list[Move]], None]):
+        super().__init__()
+        live, grid, model = context.live, context.grid, context.model
+        store, messages = context.store, context.messages
         self.live, self.panel, self.grid, self.model = live, panel, grid, model
         self.store, self.messages, self.put_back = store, messages, put_back
         self.label = QLabel()

@@ -10,13 +10,13 @@ change that keeps the selection.
 
 from __future__ import annotations
 
-import enum
 import os
 from collections.abc import Iterable
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 
 from nsfw_desktop.files.displaypath import display_path
+from nsfw_desktop.gui.filter_state import ORDER_FIELDS, THRESHOLD_SHOWS, FilterState
 from nsfw_desktop.gui.folder_counts import under
 from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
 from nsfw_desktop.quarantine.moves import Move
@@ -32,30 +32,6 @@ SimilarityRole = Qt.ItemDataRole.UserRole + 6  # cosine similarity to the "Find 
 RESORT_DELAY_MS = 700  # batches arriving within this time share one re-sort
 
 
-class Show(enum.Enum):
-    ALL = "All"
-    FLAGGED = "Flagged"
-    UNFLAGGED = "Unflagged"
-    ERRORS = "Errors"
-    # Unreviewed photos nearest the threshold first: the marks that teach a learnt policy most.
-    REVIEW_NEXT = "To review next"
-
-
-class SortBy(enum.Enum):
-    SCORE = "Score"
-    NAME = "Name"
-    DATE = "Date"
-
-
-def _sort_key(sort: SortBy):
-    if sort is SortBy.SCORE:
-        # Highest deciding score (the learnt policy's where there is one) first; errors last.
-        return lambda r: (r.score is None, -(r.score or 0.0), r.path)
-    if sort is SortBy.NAME:
-        return lambda r: (os.path.basename(r.path).casefold(), r.path)
-    return lambda r: (-r.mtime_ns, r.path)  # newest first
-
-
 class ResultsModel(QAbstractListModel):
     """The one source of the window's counts: the folder panel and the status bar count what
     this model holds, and recount on ``contents_changed``."""
@@ -63,25 +39,19 @@ class ResultsModel(QAbstractListModel):
     # A result came, went, moved or changed its flag (score, review, threshold): counts may differ.
     contents_changed = Signal()
 
-    def __init__(self, thumbnails: ThumbnailLoader, *, threshold: float = 0.5,
-                 parent: QObject | None = None):
+    def __init__(self, thumbnails: ThumbnailLoader, filters: FilterState, parent: QObject | None = None):
         super().__init__(parent)
         self.thumbnails = thumbnails
-        self.threshold = threshold
-        self.show = Show.ALL
-        self.folder: str | None = None  # only the photos in this folder and below; None: all photos
-        self.quarantine: str | None = None  # its photos are not among "All photos"
-        self.sort = SortBy.SCORE
-        self.reverse = False  # against each sort's natural order (highest score, A to Z, newest first)
+        self.filters = filters  # what is shown and in what order: read here, owned there
         self._results: dict[str, Result] = {}
         self._rows: list[str] = []  # paths of the rows shown, in order
         self._row_of: dict[str, int] = {}
         self._revealed: set[str] = set()
         self._shared_names: set[str] | None = None  # file names held by more than one result; None: to count
-        self._similar: dict[str, float] | None = None  # "Find similar" matches shown instead of the filter
         self._resort_timer = QTimer(self, singleShot=True, interval=RESORT_DELAY_MS)
         self._resort_timer.timeout.connect(self.resort)
         thumbnails.ready.connect(self._thumbnail_ready)
+        filters.changed.connect(self._filter_changed)
 
     # Qt model interface
 
@@ -106,15 +76,15 @@ class ResultsModel(QAbstractListModel):
         if role == ResultRole:
             return result
         if role == FlaggedRole:
-            return result.flagged(self.threshold)
+            return result.flagged(self.filters.threshold)
         if role == HiddenRole:
-            return result.flagged(self.threshold) and path not in self._revealed
+            return result.flagged(self.filters.threshold) and path not in self._revealed
         if role == ThumbnailRole:
             return self.thumbnails.pixmaps(path, result.worst_frame_time)
         if role == FailureRole:
             return self.thumbnails.failure(path)
         if role == SimilarityRole:
-            return None if self._similar is None else self._similar.get(path)
+            return None if self.filters.similar is None else self.filters.similar.get(path)
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -128,7 +98,7 @@ class ResultsModel(QAbstractListModel):
         self.beginResetModel()
         self._results = {r.path: r for r in results}
         self._shared_names = None
-        self._rows = self._visible_sorted()
+        self._rows = self.filters.arrange(self._results.values())
         self._index_rows()
         self.endResetModel()
         self.contents_changed.emit()
@@ -146,11 +116,11 @@ class ResultsModel(QAbstractListModel):
                 self.thumbnails.forget(result.path)
             row = self._row_of.get(result.path)
             if row is not None:
-                if self._accepts(result):
+                if self.filters.accepts(result):
                     self._changed(row)
                 else:
                     self._remove_row(row)
-            elif self._accepts(result):
+            elif self.filters.accepts(result):
                 new.append(result.path)
         if new:
             first = len(self._rows)
@@ -184,18 +154,18 @@ class ResultsModel(QAbstractListModel):
             if move.source in self._revealed:
                 self._revealed.discard(move.source)
                 self._revealed.add(move.destination)
-            if self._similar is not None and move.source in self._similar:
-                self._similar[move.destination] = self._similar.pop(move.source)
+            if self.filters.similar is not None and move.source in self.filters.similar:
+                self.filters.similar[move.destination] = self.filters.similar.pop(move.source)
             self.thumbnails.forget(move.source)
             row = self._row_of.pop(move.source, None)
             if row is not None:
                 self._rows[row] = move.destination
                 self._row_of[move.destination] = row
-                if self._accepts(result):
+                if self.filters.accepts(result):
                     self._changed(row)
                 else:  # moved out of the folder shown (into the quarantine, out of "All photos")
                     self._remove_row(row)
-            elif self._accepts(result):
+            elif self.filters.accepts(result):
                 self.add_results([result])
         self.contents_changed.emit()
 
@@ -209,9 +179,9 @@ class ResultsModel(QAbstractListModel):
             result.review = review
             row = self._row_of.get(path)
             if row is None:
-                if self._accepts(result):
+                if self.filters.accepts(result):
                     self.add_results([result])
-            elif self._accepts(result):
+            elif self.filters.accepts(result):
                 self._changed(row)
             else:
                 self._remove_row(row)
@@ -219,52 +189,21 @@ class ResultsModel(QAbstractListModel):
 
     # What is shown
 
-    def set_threshold(self, threshold: float) -> None:
-        if threshold == self.threshold:
-            return
-        self.threshold = threshold
-        if self.show in (Show.FLAGGED, Show.UNFLAGGED, Show.REVIEW_NEXT):
-            self._refilter()
-        elif self._rows:
-            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
-        self.contents_changed.emit()
-
-    def set_show(self, show: Show) -> None:
-        if show is not self.show:
-            self.show = show
-            self._refilter()
-
-    def set_quarantine(self, folder: str) -> None:
-        """The quarantine folder: its photos show under its own item, not among "All photos"."""
-        if folder != self.quarantine:
-            self.quarantine = folder
-            if self.folder is None:
+    def _filter_changed(self, field: str) -> None:
+        if field in ORDER_FIELDS:
+            self.resort()
+        elif field == "threshold":
+            if self.filters.show in THRESHOLD_SHOWS:
+                self._refilter()
+            elif self._rows:
+                self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+            self.contents_changed.emit()
+        elif field == "quarantine":
+            if self.filters.folder is None:
                 self._refilter()
             self.contents_changed.emit()
-
-    def set_folder(self, folder: str | None) -> None:
-        if folder != self.folder:
-            self.folder = folder
+        else:
             self._refilter()
-
-    def set_sort(self, sort: SortBy) -> None:
-        if sort is not self.sort:
-            self.sort = sort
-            self.resort()
-
-    def set_reverse(self, reverse: bool) -> None:
-        if reverse != self.reverse:
-            self.reverse = reverse
-            self.resort()
-
-    def show_similar(self, matches: dict[str, float] | None) -> None:
-        """Show only ``matches`` (path -> similarity), most alike first; None goes back to the filter."""
-        self._similar = matches
-        self._refilter()
-
-    @property
-    def showing_similar(self) -> bool:
-        return self._similar is not None
 
     def toggle_revealed(self, index: QModelIndex) -> None:
         path = self._rows[index.row()]
@@ -306,44 +245,13 @@ class ResultsModel(QAbstractListModel):
 
     def results_in(self, folder: str | None) -> list[Result]:
         """The results a click on ``folder``'s item shows under "Show: All" (None: "All photos")."""
-        return [r for r in self._results.values() if self._in_folder(r.path, folder)]
+        return [r for r in self._results.values() if self.filters.in_folder(r.path, folder)]
 
     def shown_results(self) -> list[Result]:
         """The results of the rows shown, after every filter."""
         return [self._results[path] for path in self._rows]
 
     # Internals
-
-    def _accepts(self, result: Result) -> bool:
-        if self._similar is not None:
-            return result.path in self._similar
-        if not self._in_folder(result.path, self.folder):
-            return False
-        if self.show is Show.ALL:
-            return True
-        if self.show is Show.ERRORS:
-            return result.error is not None
-        if self.show is Show.REVIEW_NEXT:
-            return result.review is None and result.error is None and result.score is not None
-        flagged = result.flagged(self.threshold)
-        if self.show is Show.FLAGGED:
-            return flagged
-        return result.error is None and not flagged
-
-    def _in_folder(self, path: str, folder: str | None) -> bool:
-        if folder is None:
-            return self.quarantine is None or not under(path, self.quarantine)
-        return under(path, folder)
-
-    def _visible_sorted(self) -> list[str]:
-        shown = [r for r in self._results.values() if self._accepts(r)]
-        if self._similar is not None:
-            shown.sort(key=lambda r: -self._similar[r.path])
-        elif self.show is Show.REVIEW_NEXT:
-            shown.sort(key=lambda r: (abs(r.score - self.threshold), r.path))  # as policy.review_next
-        else:
-            shown.sort(key=_sort_key(self.sort), reverse=self.reverse)
-        return [r.path for r in shown]
 
     def _index_rows(self) -> None:
         self._row_of = {path: row for row, path in enumerate(self._rows)}
@@ -364,14 +272,14 @@ class ResultsModel(QAbstractListModel):
         # The set of rows changes: a reset is the honest signal, and at 20,000 rows it
         # takes a few milliseconds.
         self.beginResetModel()
-        self._rows = self._visible_sorted()
+        self._rows = self.filters.arrange(self._results.values())
         self._index_rows()
         self.endResetModel()
 
     def resort(self) -> None:
         """Same rows, new order: a layout change, so selection and current item follow."""
         self._resort_timer.stop()
-        order = self._visible_sorted()
+        order = self.filters.arrange(self._results.values())
         if order == self._rows:
             return
         self.layoutAboutToBeChanged.emit()

@@ -9,15 +9,11 @@ checks between batches.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QThread, Signal
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QProgressBar
+from PySide6.QtWidgets import QProgressBar
 
-from nsfw_desktop.gui.live_settings import LiveSettings
-from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.model_host import ModelHost
-from nsfw_desktop.gui.results_model import ResultsModel
+from nsfw_desktop.gui.actions import Action, handles
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.scan_worker import ScanJob, ScanWorker
-from nsfw_desktop.gui.store_worker import StoreClient
 from nsfw_desktop.scan.engine import BatchDone, ScanStarted, ScanSummary
 from nsfw_desktop.scan.pipeline import ScanControl
 
@@ -28,10 +24,11 @@ class ScanController(QObject):
     ended = Signal(object)  # ScanSummary, or None when the scan failed
     requested = Signal(object, object)  # ScanJob, ScanControl: to the worker's thread
 
-    def __init__(self, live: LiveSettings, host: ModelHost, model: ResultsModel, store: StoreClient,
-                 messages: MessageBar, status: QLabel, actions: dict[str, QAction], db_path: str,
-                 parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext):
+        super().__init__(context.window)
+        live, host, model, store = context.live, context.host, context.model, context.store
+        messages, status, actions = context.messages, context.status, context.actions
+        db_path = context.db_path
         self.live, self.model, self.store, self.messages, self.status = live, model, store, messages, status
         self.db_path = db_path
         self.control: ScanControl | None = None
@@ -39,10 +36,9 @@ class ScanController(QObject):
         self.progress = QProgressBar()
         self.progress.setFixedWidth(220)
         self.progress.setVisible(False)
-        self._scan, self._pause, self._cancel = actions["scan"], actions["pause"], actions["cancel"]
-        self._scan.triggered.connect(self.start)
-        self._pause.triggered.connect(self.toggle_pause)
-        self._cancel.triggered.connect(self.cancel)
+        self._scan, self._pause = actions[Action.SCAN], actions[Action.PAUSE]
+        self._cancel = actions[Action.CANCEL]
+        actions.bind(self)
 
         self.thread = QThread(self)
         self.thread.setObjectName("scan")
@@ -60,6 +56,7 @@ class ScanController(QObject):
     def scanning(self) -> bool:
         return self.control is not None
 
+    @handles(Action.SCAN)
     def start(self) -> None:
         if self.scanning:
             return
@@ -76,6 +73,7 @@ class ScanController(QObject):
         self.requested.emit(ScanJob(roots=tuple(s.folders), db_path=self.db_path, threshold=s.threshold,
                                     policy=s.scan_policy(), options=s.decode_options()), self.control)
 
+    @handles(Action.PAUSE)
     def toggle_pause(self) -> None:
         if self.control is None:
             return
@@ -88,6 +86,7 @@ class ScanController(QObject):
             self._pause.setText("Resume")
             self.status.setText("Paused (after the batch in progress)")
 
+    @handles(Action.CANCEL)
     def cancel(self) -> None:
         if self.control is not None:
             self.control.cancel()

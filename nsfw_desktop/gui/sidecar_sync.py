@@ -13,13 +13,11 @@ from __future__ import annotations
 import sqlite3
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
-from PySide6.QtGui import QAction
 
 from nsfw_desktop.config.settings import Settings
-from nsfw_desktop.gui.live_settings import LiveSettings
-from nsfw_desktop.gui.message_bar import MAX_LISTED, MessageBar
-from nsfw_desktop.gui.store_worker import StoreClient
-from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
+from nsfw_desktop.gui.actions import Action, handles
+from nsfw_desktop.gui.context import WindowContext
+from nsfw_desktop.gui.message_bar import MAX_LISTED
 from nsfw_desktop.gui.worker_errors import on_failed, reported
 from nsfw_desktop.quarantine.moves import Outcome
 from nsfw_desktop.store.results import Store
@@ -90,9 +88,10 @@ class SidecarSync(QObject):
     _retag_all = Signal(object, object)
     _close = Signal()
 
-    def __init__(self, live: LiveSettings, grid: ThumbnailGrid, store: StoreClient, messages: MessageBar,
-                 actions: dict[str, QAction], db_path: str, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext):
+        super().__init__(context.window)
+        live, grid, store, messages = context.live, context.grid, context.store, context.messages
+        actions, db_path = context.actions, context.db_path
         self.live, self.grid, self.messages = live, grid, messages
         self._applied = live.settings  # the settings the sidecars were last brought in step with
         self._previous: TagOptions | None = None  # what a pending re-tag of everything replaces
@@ -108,7 +107,7 @@ class SidecarSync(QObject):
         self.worker.failed.connect(messages.show_message)
         self.settle = QTimer(self, singleShot=True, interval=SETTLE_MS)
         self.settle.timeout.connect(self._retag_everything)
-        actions["write_tags"].triggered.connect(self.write_selected)
+        actions.bind(self)
         store.worker.reviewed.connect(self._reviewed)  # queued: methods of this thread's QObject
         store.worker.quarantined.connect(self._quarantined)
         store.worker.restored.connect(self._restored)
@@ -119,6 +118,7 @@ class SidecarSync(QObject):
     def keeping(self) -> bool:
         return self.live.settings.xmp_sidecars
 
+    @handles(Action.WRITE_TAGS)
     def write_selected(self) -> None:
         paths = self.grid.selected_paths()
         if paths:

@@ -8,14 +8,13 @@ import os
 from collections.abc import Callable
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from nsfw_desktop.classify import ModelSpec
 from nsfw_desktop.files.displaypath import display_path
+from nsfw_desktop.gui.actions import Action, handles
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.feature_worker import FeatureWorker
-from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.results_model import ResultsModel
 
 SIMILAR_TOP_K = 50  # matches shown by "Find similar"
 
@@ -26,12 +25,12 @@ class SimilarView(QWidget):
     shown = Signal(object)  # the query path, once its matches are in the grid
     _requested = Signal(object, object, int)  # db path, query path, top k: to the feature worker
 
-    def __init__(self, model: ResultsModel, worker: FeatureWorker, selected: Callable[[], list[str]],
-                 messages: MessageBar, status: QLabel, actions: dict[str, QAction], db_path: str,
-                 parent: QWidget | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext, worker: FeatureWorker, selected: Callable[[], list[str]]):
+        super().__init__()
+        model, messages, status = context.model, context.messages, context.status
+        actions, db_path = context.actions, context.db_path
         self.model, self.selected, self.status, self.db_path = model, selected, status, db_path
-        self.all_results_action = actions["all_results"]
+        self.all_results_action = actions[Action.ALL_RESULTS]
         self.label = QLabel()
         back = QPushButton("Back to all results")
         back.clicked.connect(self.show_all_results)
@@ -40,12 +39,11 @@ class SimilarView(QWidget):
         layout.addWidget(self.label, 1)
         layout.addWidget(back)
         self.setVisible(False)
-        self.similar_action = actions["similar"]
-        self.similar_action.triggered.connect(self.find_similar_to_selected)
+        self.similar_action = actions[Action.SIMILAR]
         self.tip = self.similar_action.toolTip()
         worker.host.changed.connect(self._model_changed)
         self._model_changed(worker.host.choice)
-        self.all_results_action.triggered.connect(self.show_all_results)
+        actions.bind(self)
         self._requested.connect(worker.find_similar)
         worker.similar_found.connect(self._found)
         self.messages = messages
@@ -57,6 +55,7 @@ class SimilarView(QWidget):
         self.similar_action.setToolTip(f"Find similar: {reason}" if reason else self.tip)
         self.similar_action.setStatusTip(reason)  # what the Edit menu shows
 
+    @handles(Action.SIMILAR)
     def find_similar_to_selected(self) -> None:
         paths = self.selected()
         if not paths:
@@ -64,9 +63,10 @@ class SimilarView(QWidget):
         self.status.setText(f"Looking for photos like {display_path(os.path.basename(paths[0]))}…")
         self._requested.emit(self.db_path, paths[0], SIMILAR_TOP_K)
 
+    @handles(Action.ALL_RESULTS)
     def show_all_results(self) -> None:
-        if self.model.showing_similar:
-            self.model.show_similar(None)
+        if self.model.filters.showing_similar:
+            self.model.filters.set_similar(None)
         self.setVisible(False)
         self.all_results_action.setEnabled(False)
 
@@ -76,7 +76,7 @@ class SimilarView(QWidget):
 
     def _found(self, query: str, matches: list) -> None:
         known = {m.path: m.similarity for m in matches if self.model.result_for(m.path) is not None}
-        self.model.show_similar(known)
+        self.model.filters.set_similar(known)
         name = display_path(os.path.basename(query))
         self.label.setText(f"Similar to {name}: {len(known)} stored photo(s), "
                            "most alike first")

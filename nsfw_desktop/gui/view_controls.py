@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QObject, Qt
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QSlider, QToolBar
 
+from nsfw_desktop.gui.actions import Action, ActionSet, handles
 from nsfw_desktop.gui.results_model import FlaggedRole
 from nsfw_desktop.gui.thumbnail_grid import ThumbnailGrid
 from nsfw_desktop.gui.tile_delegate import DEFAULT_SIDE, MAX_SIDE, MIN_SIDE, TileDelegate
@@ -15,7 +15,7 @@ ZOOM_STEP = 32  # pixels of picture side per Ctrl + or Ctrl -
 
 
 class ViewControls(QObject):
-    def __init__(self, grid: ThumbnailGrid, delegate: TileDelegate, actions: dict[str, QAction],
+    def __init__(self, grid: ThumbnailGrid, delegate: TileDelegate, actions: ActionSet,
                  parent: QObject | None = None):
         super().__init__(parent)
         self.grid, self.delegate, self.model = grid, delegate, grid.results
@@ -25,9 +25,7 @@ class ViewControls(QObject):
         self.size_slider.setToolTip("Thumbnail size (Ctrl + and Ctrl -)")
         self.size_slider.valueChanged.connect(self.set_tile_side)
         self.selected_label = QLabel()
-        actions["zoom_in"].triggered.connect(lambda: self.set_tile_side(self.delegate.side + ZOOM_STEP))
-        actions["zoom_out"].triggered.connect(lambda: self.set_tile_side(self.delegate.side - ZOOM_STEP))
-        actions["select_flagged"].triggered.connect(self.select_flagged)
+        actions.bind(self)
         grid.selectionModel().selectionChanged.connect(self._update_selected)
         self.model.modelReset.connect(self._update_selected)
         self.model.rowsRemoved.connect(self._update_selected)
@@ -35,6 +33,14 @@ class ViewControls(QObject):
     def add_to(self, toolbar: QToolBar) -> None:
         toolbar.addWidget(QLabel(" Size: "))
         toolbar.addWidget(self.size_slider)
+
+    @handles(Action.ZOOM_IN)
+    def zoom_in(self) -> None:
+        self.set_tile_side(self.delegate.side + ZOOM_STEP)
+
+    @handles(Action.ZOOM_OUT)
+    def zoom_out(self) -> None:
+        self.set_tile_side(self.delegate.side - ZOOM_STEP)
 
     def set_tile_side(self, side: int) -> None:
         side = max(MIN_SIDE, min(MAX_SIDE, side))
@@ -46,6 +52,7 @@ class ViewControls(QObject):
         self.grid.relayout()
         self.grid.request_visible()
 
+    @handles(Action.SELECT_FLAGGED)
     def select_flagged(self) -> None:
         selection = QItemSelection()
         for row in range(self.model.rowCount()):

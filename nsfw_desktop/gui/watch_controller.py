@@ -12,16 +12,12 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication, QLabel, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from nsfw_desktop.classify import ModelSpec
 from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.files.displaypath import display_path
-from nsfw_desktop.gui.live_settings import LiveSettings
-from nsfw_desktop.gui.message_bar import MessageBar
-from nsfw_desktop.gui.model_host import ModelHost
-from nsfw_desktop.gui.results_model import ResultsModel
-from nsfw_desktop.gui.store_worker import StoreClient
+from nsfw_desktop.gui.context import WindowContext
 from nsfw_desktop.gui.watching import WatchBridge
 from nsfw_desktop.quarantine.moves import Move
 from nsfw_desktop.store.result import Result
@@ -33,9 +29,10 @@ class WatchController(QObject):
     folder_marked = Signal(object, object)  # folder, why it is offline (None: back online)
     stopped = Signal()  # the watcher was stopped: no folder is offline any more
 
-    def __init__(self, live: LiveSettings, host: ModelHost, model: ResultsModel, store: StoreClient,
-                 messages: MessageBar, status: QLabel, db_path: str, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, context: WindowContext):
+        super().__init__(context.window)
+        live, host, model, store = context.live, context.host, context.model, context.store
+        messages, status, db_path = context.messages, context.status, context.db_path
         self.live, self.host, self.model, self.store = live, host, model, store
         self.messages, self.status = messages, status
         self.bridge = WatchBridge(db_path, parent=self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from nsfw_desktop.gui.actions import Action
 from nsfw_desktop.gui.folder_counts import under
 from nsfw_desktop.gui.results_model import FlaggedRole
 from tests.conftest import write_photos
@@ -30,7 +31,7 @@ def _counts_disagree(window) -> list[str]:
             expected = (len(paths), len(flagged))
         elif item is window.folders.quarantine_item:
             inside = model.results_under(item.folder)
-            expected = (len(inside), sum(r.flagged(model.threshold) for r in inside))
+            expected = (len(inside), sum(r.flagged(model.filters.threshold) for r in inside))
         else:
             expected = tuple(sum(under(p, item.folder) for p in some) for some in (paths, flagged))
         if (item.text(1), item.text(2)) != tuple(map(str, expected)):
@@ -70,7 +71,7 @@ def test_the_counts_follow_scan_batches_threshold_review_and_quarantine(make_win
 
     window.select_rows([1, 2])
     window.quarantine.quarantine_selected()
-    qtbot.waitUntil(window.named_actions["undo"].isEnabled)
+    qtbot.waitUntil(window.action_set[Action.UNDO].isEnabled)
     assert window.model.rowCount() == 5  # the quarantined tiles left "All photos" at once
     assert window.folders.quarantine_item.text(1) == "2"
     assert _counts_disagree(window) == []

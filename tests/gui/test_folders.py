@@ -5,6 +5,7 @@ import os
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
+from nsfw_desktop.gui.actions import Action
 from nsfw_desktop.gui.folder_removal import RemoveFoldersDialog
 from nsfw_desktop.store.results import Store
 from tests.conftest import write_photos
@@ -52,7 +53,7 @@ def test_removing_keeps_reviewed_files_unless_told(make_window, scan, tmp_path, 
     scan(window)
     reviewed = window.model.results_under(str(a))[0].path
     window.select_rows([window.model.row_of(reviewed)])
-    window.named_actions["review_safe"].trigger()
+    window.action_set[Action.REVIEW_SAFE].trigger()
     qtbot.waitUntil(lambda: window.model.result_for(reviewed).review == "safe", timeout=10_000)
     _answer(monkeypatch, forget=True, reviewed=False)
     window.folder_link.remove([str(a)])

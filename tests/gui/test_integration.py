@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 
 from nsfw_desktop.config import settings as settings_file
 from nsfw_desktop.config.settings import Settings
+from nsfw_desktop.gui.actions import Action
 from nsfw_desktop.gui.feature_worker import HeatmapKey
 from nsfw_desktop.gui.results_model import SimilarityRole
 from nsfw_desktop.media.thumbnails import THUMBNAIL_SIZE
@@ -132,7 +133,7 @@ def test_find_similar_shows_the_matches_best_first(make_window, scan, photos, qt
     window.select_rows([window.model.row_of(query)])
     with qtbot.waitSignal(window.similar_shown, timeout=SCAN_TIMEOUT_MS):
         window.similar_action.trigger()
-    assert window.model.showing_similar and window.similar.isVisible()
+    assert window.filter_state.showing_similar and window.similar.isVisible()
     assert "photo_0002.png" in window.similar.label.text()
     assert threads and threading.main_thread() not in threads
     shown = [window.model.result(row).path for row in range(window.model.rowCount())]
@@ -142,7 +143,7 @@ def test_find_similar_shows_the_matches_best_first(make_window, scan, photos, qt
     assert similarities == sorted(similarities, reverse=True)
     assert similarities[0] == pytest.approx(1, abs=1e-3)
 
-    window.named_actions["all_results"].trigger()
+    window.action_set[Action.ALL_RESULTS].trigger()
     assert window.model.rowCount() == 6 and not window.similar.isVisible()
     assert window.model.index(0).data(SimilarityRole) is None
     window.close()
@@ -236,7 +237,7 @@ def test_auto_quarantine_moves_newly_flagged_files(make_window, photos, tmp_path
     qtbot.waitUntil(lambda: window.model.result_for(str(quarantine / "incoming.png")) is not None,
                     timeout=10_000)
     assert window.model.row_of(str(quarantine / "incoming.png")) is None  # shown in the quarantine only
-    assert window.named_actions["undo"].isEnabled()
+    assert window.action_set[Action.UNDO].isEnabled()
     with Store(db_path) as store:  # the database followed the move, whoever saw it first
         assert store.get(str(quarantine / "incoming.png")) is not None
         assert store.get(str(photos / "incoming.png")) is None

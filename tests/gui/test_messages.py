@@ -20,7 +20,7 @@ def test_find_similar_without_embeddings_names_the_setting(make_window, scan, ph
     assert "File > Settings" in text and "Keep image embeddings" in text
     _no_command_line(text)
     assert "Looking for photos like" not in window.status.text()
-    assert not window.model.showing_similar
+    assert not window.filter_state.showing_similar
 
 
 def test_a_device_that_is_missing_names_the_setting(make_window, scan, photos):

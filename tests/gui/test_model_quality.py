@@ -1,6 +1,7 @@
 """Edit > Model quality…: figures from the review marks, a threshold for a false-positive rate,
 and "Learn from my reviews" with its fill-in of embeddings, all off the GUI thread."""
 
+from nsfw_desktop.gui.actions import Action
 from nsfw_desktop.store.results import Store
 from tests.test_policy import cli, cut_tiles, mark_as_the_user_would
 
@@ -13,7 +14,7 @@ def test_learn_from_my_reviews_fills_in_fits_and_applies(make_window, db_path, t
     assert cli("scan", tiles / "marked", "--model", tiny_model, "--db", db_path) == 0
     mark_as_the_user_would(db_path, tiles / "marked")
     window = make_window([tiles / "marked"])
-    window.named_actions["model_quality"].trigger()
+    window.action_set[Action.MODEL_QUALITY].trigger()
     dialog = window.quality.dialog
     qtbot.waitUntil(lambda: dialog.learn_button.isEnabled(), timeout=QUALITY_TIMEOUT_MS)
     text = dialog.summary.text()

@@ -6,6 +6,7 @@ import shutil
 
 from PySide6.QtCore import Qt
 
+from nsfw_desktop.gui.actions import Action
 from nsfw_desktop.store.results import Store
 from tests.conftest import write_photos
 
@@ -24,7 +25,7 @@ def test_a_non_utf8_name_does_not_stop_the_thumbnails(make_window, scan, tmp_pat
     odd = _undecodable_photo(folder)
     window = make_window([folder])
     scan(window)
-    window.model.set_sort(type(window.model.sort).NAME)  # the odd name first: caf\xe9 < photo_
+    window.filter_state.set_sort(type(window.filter_state.sort).NAME)  # the odd name first: caf\xe9 < photo_
     with qtbot.waitSignal(window.settled, timeout=20_000):
         window.start_scan()  # unchanged: settles once the visible thumbnails are drawn
     qtbot.waitUntil(lambda: window.loader.is_idle, timeout=20_000)
@@ -42,7 +43,7 @@ def test_reviewing_a_non_utf8_name_is_saved(make_window, scan, tmp_path, qtbot, 
     window = make_window([folder])
     scan(window)
     window.select_rows([window.model.row_of(odd)])
-    window.named_actions["review_safe"].trigger()
+    window.action_set[Action.REVIEW_SAFE].trigger()
     qtbot.waitUntil(lambda: window.model.result_for(odd).review == "safe", timeout=10_000)
     with Store(db_path) as store:
         assert store.get(odd).review == "safe"

@@ -140,7 +140,47 @@ def test_every_action_is_in_a_menu_or_the_toolbar(make_window):
     window = make_window()
     shown = set(reachable(window.menuBar().actions()))
     shown.update(action for toolbar in window.findChildren(QToolBar) for action in toolbar.actions())
-    assert [name for name, action in window.named_actions.items() if action not in shown] == []
+    assert [member for member, action in window.action_set.items() if action not in shown] == []
+
+
+def test_every_action_has_a_handler_bound_where_it_is_declared(make_window):
+    from PySide6.QtCore import QObject
+
+    from nsfw_desktop.gui.actions import Action, marked_handlers
+
+    window = make_window()
+    parts = (window, *window.findChildren(QObject))
+    handled = {member for part in parts for member, _ in marked_handlers(part)}
+    # The heatmap action is a checkbox: HeatmapControls follows its toggled signal.
+    assert set(Action) - handled == {Action.HEATMAP}
+
+
+def test_a_handler_is_bound_once_even_when_a_subclass_overrides_it(qtbot):
+    from PySide6.QtCore import QObject
+    from PySide6.QtWidgets import QWidget
+
+    from nsfw_desktop.gui.actions import Action, ActionSet, handles
+
+    class Part(QObject):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        @handles(Action.COPY)
+        def copy(self):
+            self.calls.append("part")
+
+    class Special(Part):
+        @handles(Action.COPY)
+        def copy(self):
+            self.calls.append("special")
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    actions, part = ActionSet(parent), Special()
+    actions.bind(part)
+    actions[Action.COPY].trigger()
+    assert part.calls == ["special"]
 
 
 def test_durations_read_as_a_person_says_them():

@@ -2,6 +2,7 @@
 
 from PySide6.QtCore import Qt
 
+from nsfw_desktop.gui.actions import Action
 from nsfw_desktop.gui.results_model import HiddenRole
 
 
@@ -10,7 +11,7 @@ def test_the_preview_follows_arrows_and_keeps_hidden_photos_hidden(make_window, 
     scan(window)
     window.filters.slider.setValue(0)  # everything flagged, so everything hidden
     window.select_rows([0])
-    window.named_actions["preview"].trigger()
+    window.action_set[Action.PREVIEW].trigger()
     preview = window.preview
     qtbot.waitUntil(preview.isVisible)
     assert preview.view.result.path == window.model.result(0).path

@@ -4,6 +4,7 @@ import os
 
 from PySide6.QtWidgets import QMessageBox
 
+from nsfw_desktop.gui.actions import Action
 from nsfw_desktop.quarantine.moves import LOG_NAME
 from nsfw_desktop.store.results import Store, StoreError
 
@@ -11,7 +12,7 @@ from nsfw_desktop.store.results import Store, StoreError
 def _quarantine_two(window, qtbot):
     paths = [window.model.result(row).path for row in range(2)]
     window.select_rows([0, 1])
-    window.named_actions["quarantine"].trigger()
+    window.action_set[Action.QUARANTINE].trigger()
     qtbot.waitUntil(lambda: all(window.model.result_for(p) is None for p in paths), timeout=10_000)
     return paths
 
@@ -78,13 +79,13 @@ def test_a_busy_database_during_a_move_is_told_and_undo_still_works(make_window,
     with monkeypatch.context() as patch:
         patch.setattr(Store, "move", busy)
         window.select_rows([0, 1])
-        window.named_actions["quarantine"].trigger()
+        window.action_set[Action.QUARANTINE].trigger()
         qtbot.waitUntil(lambda: any("could not be updated" in m for m in window.messages.messages),
                         timeout=10_000)
     told = next(m for m in window.messages.messages if "could not be updated" in m)
     assert "is busy" in told and "--db" not in told
-    assert not any(os.path.exists(p) for p in paths) and window.named_actions["undo"].isEnabled()
-    window.named_actions["undo"].trigger()
+    assert not any(os.path.exists(p) for p in paths) and window.action_set[Action.UNDO].isEnabled()
+    window.action_set[Action.UNDO].trigger()
     qtbot.waitUntil(lambda: all(os.path.exists(p) for p in paths), timeout=10_000)
     qtbot.waitUntil(lambda: all(window.model.result_for(p) is not None for p in paths), timeout=10_000)
     with Store(db_path) as store:
@@ -99,7 +100,7 @@ def test_the_database_catches_up_when_the_quarantine_is_opened(make_window, scan
     with monkeypatch.context() as patch:
         patch.setattr(Store, "move", lambda *args: (_ for _ in ()).throw(StoreError("busy")))
         window.select_rows([0])
-        window.named_actions["quarantine"].trigger()
+        window.action_set[Action.QUARANTINE].trigger()
         qtbot.waitUntil(lambda: any("could not be updated" in m for m in window.messages.messages),
                         timeout=10_000)
     window.folders.tree.setCurrentItem(window.folders.quarantine_item)

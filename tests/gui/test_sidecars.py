@@ -10,6 +10,7 @@ from pathlib import Path
 import pyexiv2
 
 from nsfw_desktop.gui import sidecar_sync
+from nsfw_desktop.gui.actions import Action
 
 
 def ours(photo: str) -> list[str] | None:
@@ -63,7 +64,7 @@ def test_write_tags_for_selection_with_the_setting_off(make_window, scan, photos
     assert not list(photos.glob("*.xmp"))  # off by default: scans write no sidecars
     path = window.model.result(0).path
     window.select_rows([0])
-    window.named_actions["write_tags"].trigger()
+    window.action_set[Action.WRITE_TAGS].trigger()
     qtbot.waitUntil(lambda: "Wrote tags to 1 XMP sidecar(s)" in " ".join(window.messages.messages))
     assert ours(path) == ["NSFW|flagged"]
     assert [str(p) for p in photos.glob("*.xmp")] == [path + ".xmp"]
@@ -78,7 +79,7 @@ def test_a_sidecar_that_cannot_be_read_is_named_in_the_message_bar(make_window, 
     path = window.model.result(0).path
     Path(path + ".xmp").write_bytes(b"not xml")
     window.select_rows([0])
-    window.named_actions["write_tags"].trigger()
+    window.action_set[Action.WRITE_TAGS].trigger()
     qtbot.waitUntil(lambda: "could not be read as XMP" in " ".join(window.messages.messages))
     assert Path(path + ".xmp").read_bytes() == b"not xml"
 

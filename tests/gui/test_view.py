@@ -1,8 +1,12 @@
 """The grid's view: selection, thumbnail size, sort direction, and what is remembered."""
 
-from PySide6.QtCore import Qt
+import pytest
+from PySide6.QtCore import QSettings, Qt
 
-from nsfw_desktop.gui.results_model import Show, SortBy
+from nsfw_desktop.files import paths
+from nsfw_desktop.gui.actions import Action
+from nsfw_desktop.gui.filter_state import Show, SortBy
+from nsfw_desktop.gui.results_model import FlaggedRole
 from nsfw_desktop.gui.tile_delegate import DEFAULT_SIDE
 from nsfw_desktop.store.result import Result
 from nsfw_desktop.store.results import Store
@@ -13,7 +17,7 @@ def test_select_all_flagged_and_the_count(make_window, scan, photos):
     scan(window)
     window.filters.slider.setValue(50)
     flagged = [row for row in range(5) if window.model.result(row).flagged(0.5)]
-    window.named_actions["select_flagged"].trigger()
+    window.action_set[Action.SELECT_FLAGGED].trigger()
     assert window.grid.selected_rows() == flagged
     assert window.view_controls.selected_label.text() == (f"{len(flagged)} selected" if flagged else "")
 
@@ -25,12 +29,12 @@ def test_thumbnail_size_follows_ctrl_plus_and_minus(make_window, scan, photos):
         return window.delegate.tile_rect(window.grid.visualRect(window.model.index(0))).width()
 
     before = tile_width()
-    window.named_actions["zoom_in"].trigger()
+    window.action_set[Action.ZOOM_IN].trigger()
     assert window.delegate.side > DEFAULT_SIDE
     window.grid.executeDelayedItemsLayout()
     assert tile_width() > before
-    window.named_actions["zoom_out"].trigger()
-    window.named_actions["zoom_out"].trigger()
+    window.action_set[Action.ZOOM_OUT].trigger()
+    window.action_set[Action.ZOOM_OUT].trigger()
     assert window.delegate.side < DEFAULT_SIDE == window.view_controls.size_slider.value() + 32
 
 
@@ -51,8 +55,36 @@ def test_the_view_is_remembered(make_window, scan, photos, qtbot):
     window.resize(760, 560)  # within the offscreen screen (800x600), which a restore keeps to
     window.close()
     again = make_window([photos])
-    assert again.model.show is Show.FLAGGED and again.model.sort is SortBy.NAME and again.model.reverse
+    state = again.filter_state
+    assert state.show is Show.FLAGGED and state.sort is SortBy.NAME and state.reverse
+    assert again.filters.show_box.currentText() == "Flagged" and again.filters.reverse_button.isChecked()
     assert again.delegate.side == 224 and again.width() == 760
+
+
+@pytest.mark.parametrize(("show", "sort", "expected"), [
+    ("1", "1", (Show.FLAGGED, SortBy.NAME)),  # the older save: the menus' indexes
+    ("Sideways", "99", (Show.ALL, SortBy.SCORE)),  # hand-edited: ignored, the defaults stay
+])
+def test_an_older_or_odd_saved_view_loads_or_is_ignored(make_window, photos, show, sort, expected):
+    store = QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
+    store.setValue("show", show)
+    store.setValue("sort", sort)
+    store.sync()
+    window = make_window([photos])
+    assert (window.filter_state.show, window.filter_state.sort) == expected
+    assert window.filters.sort_box.currentText() == expected[1].value
+
+
+def test_the_threshold_is_one_value_wherever_it_is_read(make_window, scan, photos):
+    window = make_window([photos])
+    scan(window)
+    window.apply_settings(window.settings.replace(threshold=0.8))  # as the settings dialog does
+    assert window.filter_state.threshold == 0.8 and window.filters.slider.value() == 80
+    flags = [window.model.index(row).data(FlaggedRole) for row in range(window.model.rowCount())]
+    assert flags == [window.model.result(row).flagged(0.8) for row in range(window.model.rowCount())]
+    window.filters.slider.setValue(30)
+    assert window.settings.threshold == 0.3 == window.filter_state.threshold
+    assert window.filters.threshold_label.text() == "0.30"
 
 
 def test_a_reviewed_file_gone_from_disk_shows_as_missing_and_can_go(make_window, db_path, tmp_path, qtbot):
@@ -65,7 +97,7 @@ def test_a_reviewed_file_gone_from_disk_shows_as_missing_and_can_go(make_window,
     index = window.model.index(0)
     assert "missing" in index.data(Qt.ItemDataRole.ToolTipRole)
     window.select_rows([0])
-    window.named_actions["forget_missing"].trigger()
+    window.action_set[Action.FORGET_MISSING].trigger()
     qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=10_000)
     with Store(db_path) as store:
         assert store.count() == 0
@@ -78,7 +110,7 @@ def test_the_selection_is_exported_with_reviews(make_window, scan, photos, qtbot
     scan(window)
     window.select_rows([1, 3])
     chosen = window.grid.selected_paths()
-    window.named_actions["review_safe"].trigger()
+    window.action_set[Action.REVIEW_SAFE].trigger()
     out = tmp_path / "chosen.csv"
     window.exporter.export_selection(str(out))
     qtbot.waitUntil(lambda: "Exported 2 selected" in "\n".join(window.messages.messages), timeout=10_000)

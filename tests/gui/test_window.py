@@ -7,7 +7,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from nsfw_desktop.config import settings as settings_file
-from nsfw_desktop.gui.results_model import HiddenRole, Show, SortBy
+from nsfw_desktop.gui.actions import Action
+from nsfw_desktop.gui.filter_state import Show, SortBy
+from nsfw_desktop.gui.results_model import HiddenRole
 from nsfw_desktop.store.export import COLUMNS
 from nsfw_desktop.store.results import Store
 from tests.conftest import write_photos
@@ -57,7 +59,7 @@ def test_pause_resume_and_cancel(make_window, qtbot, tmp_path, db_path):
     window.batch_shown.connect(pause_after_first)
     window.start_scan()
     qtbot.waitUntil(lambda: len(batches) > 0, timeout=SCAN_TIMEOUT_MS)
-    assert window.scanner.control.paused and window.named_actions["pause"].text() == "Resume"
+    assert window.scanner.control.paused and window.action_set[Action.PAUSE].text() == "Resume"
     qtbot.wait(800)  # the batch already in the model may still finish
     paused_at = len(batches)
     qtbot.wait(800)
@@ -71,7 +73,7 @@ def test_pause_resume_and_cancel(make_window, qtbot, tmp_path, db_path):
     summary = finished.args[0]
     assert summary.cancelled and paused_at < summary.scanned < 40
     assert len(_stored(db_path)) == summary.scanned  # everything classified was kept
-    assert window.named_actions["scan"].isEnabled() and not window.named_actions["cancel"].isEnabled()
+    assert window.action_set[Action.SCAN].isEnabled() and not window.action_set[Action.CANCEL].isEnabled()
 
 
 def test_closing_during_a_scan_keeps_what_was_done(make_window, qtbot, tmp_path, db_path):
@@ -155,7 +157,7 @@ def test_quarantine_moves_and_undo_restores(make_window, scan, photos, qtbot, tm
     chosen = [window.model.result(row).path for row in (0, 1)]
     window.select_rows([0, 1])
     window.quarantine.quarantine_selected()
-    qtbot.waitUntil(window.named_actions["undo"].isEnabled)
+    qtbot.waitUntil(window.action_set[Action.UNDO].isEnabled)
     moved = [str(quarantine / os.path.basename(p)) for p in chosen]
     assert all(not os.path.exists(p) for p in chosen) and all(os.path.exists(p) for p in moved)
     stored = _stored(db_path)
@@ -164,7 +166,7 @@ def test_quarantine_moves_and_undo_restores(make_window, scan, photos, qtbot, tm
     window.folders.choose(str(quarantine))
     assert {window.model.result(row).path for row in range(window.model.rowCount())} == set(moved)
     window.folders.choose(None)
-    assert window.named_actions["undo"].isEnabled()
+    assert window.action_set[Action.UNDO].isEnabled()
 
     window.quarantine.undo()
     qtbot.waitUntil(lambda: "Put back" in "\n".join(window.messages.messages))
@@ -172,7 +174,7 @@ def test_quarantine_moves_and_undo_restores(make_window, scan, photos, qtbot, tm
     stored = _stored(db_path)
     assert all(p in stored for p in chosen)
     assert window.model.row_of(chosen[0]) is not None
-    assert not window.named_actions["undo"].isEnabled()
+    assert not window.action_set[Action.UNDO].isEnabled()
 
 
 def test_a_deleted_file_gives_a_message_not_a_crash(make_window, scan, photos, qtbot):
@@ -208,7 +210,7 @@ def test_a_model_that_cannot_load_gives_a_message(make_window, qtbot, photos, tm
         window.start_scan()
     assert ended.args == [None]
     assert "The model cannot be used" in "\n".join(window.messages.messages)
-    assert window.scan_error and window.named_actions["scan"].isEnabled() and not window.scanner.scanning
+    assert window.scan_error and window.action_set[Action.SCAN].isEnabled() and not window.scanner.scanning
 
 
 def test_flagged_tiles_are_hidden_until_revealed(make_window, scan, photos, qtbot):
@@ -292,13 +294,16 @@ def test_the_item_model_passes_qtmodeltester(make_window, scan, photos, qtmodelt
     window = make_window([photos])
     scan(window)
     qtmodeltester.check(window.model, force_py=True)
-    window.model.set_show(Show.FLAGGED)
-    window.model.set_sort(SortBy.NAME)
+    window.filter_state.set_show(Show.FLAGGED)
+    window.filter_state.set_sort(SortBy.NAME)
     qtmodeltester.check(window.model, force_py=True)
     window.close()  # while the tester still watches: thumbnails may land during shutdown
 
 
 def test_the_item_model_stays_consistent_while_results_stream_in(qtmodeltester, qtbot, tmp_path):
+    from nsfw_desktop.config.settings import Settings
+    from nsfw_desktop.gui.filter_state import FilterState
+    from nsfw_desktop.gui.live_settings import LiveSettings
     from nsfw_desktop.gui.results_model import ResultsModel
     from nsfw_desktop.gui.thumbnail_loader import ThumbnailLoader
     from nsfw_desktop.store.result import Result
@@ -308,15 +313,15 @@ def test_the_item_model_stays_consistent_while_results_stream_in(qtmodeltester, 
                       width=1, height=1, file_size=1, mtime_ns=i, scanned_at=0.0)
 
     loader = ThumbnailLoader()
-    model = ResultsModel(loader)
+    model = ResultsModel(loader, FilterState(LiveSettings(Settings())))
     qtmodeltester.check(model, force_py=True)  # keeps watching the model's signals from here on
     model.set_results([result(0, 0.2), result(1, 0.9)])
     model.add_results([result(2, 0.5), result(3, 0.7)])
     model.add_results([result(0, 0.95)])  # rescored
     model.resort()
     assert [model.result(r).nsfw_score for r in range(4)] == [0.95, 0.9, 0.7, 0.5]
-    model.set_show(Show.FLAGGED)
-    model.set_threshold(0.8)
+    model.filters.set_show(Show.FLAGGED)
+    model.filters.set_threshold(0.8)
     assert model.rowCount() == 2
     model.add_results([result(3, 0.1)])
     model.remove_paths([str(tmp_path / "1.jpg")])

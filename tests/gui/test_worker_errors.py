@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from nsfw_desktop.gui.actions import Action
+
 BOOM = "an error no one planned for"
 
 
@@ -55,10 +57,10 @@ BREAKS = {
                lambda w, tmp: w.exporter.export_flagged(str(tmp / "out.csv")),
                "Export stopped on an unexpected error"),
     "model quality": ("nsfw_desktop.gui.quality_worker.QualityWorker._open",
-                      lambda w, _tmp: w.named_actions["model_quality"].trigger(),
+                      lambda w, _tmp: w.action_set[Action.MODEL_QUALITY].trigger(),
                       "Model quality stopped on an unexpected error"),
     "sidecars": ("nsfw_desktop.gui.sidecar_sync.tag_stored",
-                 lambda w, _tmp: w.named_actions["write_tags"].trigger(),
+                 lambda w, _tmp: w.action_set[Action.WRITE_TAGS].trigger(),
                  "Updating XMP sidecars stopped on an unexpected error"),
 }
 
@@ -87,7 +89,7 @@ def test_a_model_error_in_model_quality_names_no_command_line_flag(make_window, 
 
     monkeypatch.setattr("nsfw_desktop.gui.quality_worker.QualityWorker._open", refuse)
     window = make_window([photos])
-    window.named_actions["model_quality"].trigger()
+    window.action_set[Action.MODEL_QUALITY].trigger()
     qtbot.waitUntil(lambda: any(m.startswith("Model quality:") for m in window.messages.messages),
                     timeout=30_000)
     message = next(m for m in window.messages.messages if m.startswith("Model quality:"))

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from nsfw_desktop.classify.model_source import OPEN_NSFW
+from nsfw_desktop.gui.actions import Action
 from tests.gui.test_counts import _counts_disagree
 
 from .conftest import SCAN_TIMEOUT_MS
@@ -56,7 +57,7 @@ def test_the_window_from_first_scan_to_undo(make_window, scan, tmp_path, qtbot):
 
     window.select_rows([0, 1])
     window.quarantine.quarantine_selected()
-    qtbot.waitUntil(window.named_actions["undo"].isEnabled)
+    qtbot.waitUntil(window.action_set[Action.UNDO].isEnabled)
     assert window.model.rowCount() == 2 and _counts_disagree(window) == []
     window.quarantine.undo()
     qtbot.waitUntil(lambda: window.model.rowCount() == 4)

@@ -39,6 +39,7 @@ from nsfw_desktop.gui.filter_state import FilterState
 from nsfw_desktop.gui.folder_drop import FolderDrop
 from nsfw_desktop.gui.folder_link import FolderLink
 from nsfw_desktop.gui.folder_panel import FolderPanel
+from nsfw_desktop.gui.garbage import GuiThreadCollector
 from nsfw_desktop.gui.heatmap_controls import HeatmapControls
 from nsfw_desktop.gui.heatmaps import HeatmapProvider
 from nsfw_desktop.gui.help_menu import add_help_menu
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
                  unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS, scan_on_load: bool = False):
         guard_singleton_refcounts()
         super().__init__()
+        self.collector = GuiThreadCollector(self)
         self.setWindowTitle("nsfw-desktop")
         fit_to_screen(self, 1280, 800)
         db_path = os.fspath(db_path)
@@ -290,4 +292,5 @@ class MainWindow(QMainWindow):
         self.sidecars.stop()
         self.store.stop()
         self.live.save()
+        self.collector.stop()
         super().closeEvent(event)

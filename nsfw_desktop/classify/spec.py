@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS
-from nsfw_desktop.classify.capabilities import REMOTE, Capabilities, format_of, of_format
+from nsfw_desktop.classify.capabilities import Capabilities, format_of, of_format
 from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
 
 
@@ -67,20 +67,6 @@ class ModelSpec:
         return self.capabilities.heatmaps
 
     @property
-    def no_heatmaps(self) -> str:
-        """Why the model draws no heatmaps; empty when it does."""
-        return self.capabilities.no_heatmaps
-
-    @property
-    def heatmap_methods(self) -> bool:
-        """Whether the heatmap method (rollout, last) changes the map."""
-        return not self.capabilities.no_heatmap_methods
-
-    @property
-    def no_heatmap_methods(self) -> str:
-        return self.capabilities.no_heatmap_methods
-
-    @property
     def precisions(self) -> tuple[str, ...]:
         """The precisions that run this model differently: all three for a transformers
         checkpoint; an ONNX model runs as published, and endpoints run what they serve."""
@@ -92,7 +78,3 @@ class ModelSpec:
     def served(self) -> bool:
         """Whether ``serve`` can serve it: a model on this computer, not other endpoints."""
         return not self.remote
-
-    @property
-    def not_served(self) -> str:
-        return REMOTE if self.remote else ""

@@ -1,19 +1,23 @@
-"""The fast model's agreement with exact: measured when it is built, on the user's stored photos
-(or the sample pictures), kept beside it, and said again on every later use."""
+"""The fast model's agreement with exact: measured through the scan pipeline when it is built, on
+the user's stored photos (or the sample pictures), kept beside it, and said again on every later use."""
 
 from __future__ import annotations
 
 import itertools
+import tempfile
 
 import numpy as np
 import pytest
 
-from nsfw_desktop.classify import agreement, make_classifier, onnx_export
-from nsfw_desktop.classify.agreement import Agreement, kept_agreement, measure
+from nsfw_desktop.classify import make_classifier, onnx_export
+from nsfw_desktop.classify.agreement import AGREEMENT_FILE, Agreement, kept_agreement
 from nsfw_desktop.classify.base import Prediction
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.classify.model_source import resolve
+from nsfw_desktop.scan import agreement
+from nsfw_desktop.scan.agreement import measure, measurer
 from nsfw_desktop.scan.engine import scan
+from nsfw_desktop.scan.types import DEFAULT_BATCH_SIZE
 from tests.conftest import write_photos
 
 
@@ -41,8 +45,8 @@ def scanned(tiny_model, tmp_path):
 def test_built_fast_model_measures_agreement_on_the_stored_photos(tiny_model, scanned):
     db, paths = scanned
     notes = []
-    fast = make_classifier(str(tiny_model), precision="fast", results_db=db, threshold=0.5,
-                           notify=notes.append)
+    fast = make_classifier(str(tiny_model), precision="fast", threshold=0.5, notify=notes.append,
+                           measure_agreement=measurer(db, notes.append))
     fast.load()
     measured = fast.agreement
     assert measured.on_user_photos and measured.count == len(paths)  # the deleted file passed over
@@ -60,23 +64,38 @@ def test_built_fast_model_measures_agreement_on_the_stored_photos(tiny_model, sc
 
     # Kept beside the fast model: a later use says it again without measuring.
     folder = onnx_export.cache_folder(resolve(str(tiny_model)))
-    assert (folder / agreement.AGREEMENT_FILE).is_file()
+    assert (folder / AGREEMENT_FILE).is_file()
     notes.clear()
-    again = make_classifier(str(tiny_model), precision="fast", results_db=db, threshold=0.5,
-                            notify=notes.append)
+    again = make_classifier(str(tiny_model), precision="fast", threshold=0.5, notify=notes.append,
+                            measure_agreement=measurer(db, notes.append))
     again.load()
     assert again.agreement == measured
     assert not any("Measuring" in n for n in notes) and any(said in n for n in notes)
     assert kept_agreement(str(tiny_model)) == measured
 
 
-def test_without_stored_photos_it_is_measured_on_sample_pictures(tiny_model, tmp_path):
+def test_without_stored_photos_it_is_measured_on_sample_pictures(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
+    (tmp_path / "temp").mkdir()
     notes = []
-    fast = make_classifier(str(tiny_model), precision="fast", results_db=tmp_path / "none.db",
-                           notify=notes.append)
+    fast = make_classifier(str(tiny_model), precision="fast", notify=notes.append,
+                           measure_agreement=measurer(tmp_path / "none.db", notes.append))
     fast.load()
     assert not fast.agreement.on_user_photos and fast.agreement.count == agreement.SAMPLE_PICTURES
     assert any("sample pictures (none of your photos" in n for n in notes)
+    assert not list((tmp_path / "temp").iterdir())  # the sample pictures made for it are gone
+
+
+def test_without_a_measurer_a_kept_agreement_is_stated_and_none_is_measured(tiny_model, tmp_path):
+    notes = []
+    fast = make_classifier(str(tiny_model), precision="fast", notify=notes.append)
+    fast.load()
+    assert fast.agreement is None and not any("agree" in n for n in notes)
+    folder = onnx_export.cache_folder(resolve(str(tiny_model)))
+    Agreement((0.1, 0.9), (0.2, 0.4), on_user_photos=True).save(folder)
+    again = make_classifier(str(tiny_model), precision="fast", threshold=0.5, notify=notes.append)
+    again.load()
+    assert any("agrees with exact on 1/2 of your photos" in n for n in notes)
 
 
 class _Inverted:
@@ -85,8 +104,8 @@ class _Inverted:
     def __init__(self, fast):
         self.fast = fast
 
-    def prepare(self, image):
-        return self.fast.prepare(image)
+    def __getattr__(self, name):
+        return getattr(self.fast, name)
 
     def predict(self, prepared):
         return [Prediction(p.label, 1.0 - p.nsfw_score) for p in self.fast.predict(prepared)]
@@ -95,9 +114,7 @@ class _Inverted:
 def test_a_disagreeing_model_is_counted_as_such(tiny_model, tmp_path):
     paths = [str(p) for p in write_photos(tmp_path / "photos", 10)]
     exact = LocalClassifier(resolve(str(tiny_model)), device="cpu")
-    exact.load()
-    fast = make_classifier(str(tiny_model), precision="fast", results_db=tmp_path / "none.db")
-    fast.load()
+    fast = make_classifier(str(tiny_model), precision="fast")
     faithful = measure(exact, fast, paths)
     inverted = measure(exact, _Inverted(fast), paths)
     assert faithful.exact == inverted.exact
@@ -111,14 +128,13 @@ def test_a_disagreeing_model_is_counted_as_such(tiny_model, tmp_path):
 def test_the_sample_stops_when_its_time_is_up(tiny_model, tmp_path):
     paths = [str(p) for p in write_photos(tmp_path / "photos", 20)]
     exact = LocalClassifier(resolve(str(tiny_model)), device="cpu")
-    exact.load()
     ticks = itertools.count(step=60.0)  # every look at the clock: a minute later
     measured = measure(exact, exact, paths, budget_s=90, clock=lambda: next(ticks))
-    assert measured.count == 2 * agreement.BATCH and measured.on_user_photos
+    assert measured.count == 2 * DEFAULT_BATCH_SIZE and measured.on_user_photos
 
 
 def test_an_unreadable_kept_agreement_is_measured_again(tmp_path):
-    (tmp_path / agreement.AGREEMENT_FILE).write_text("{not json")
+    (tmp_path / AGREEMENT_FILE).write_text("{not json")
     assert Agreement.load(tmp_path) is None
     Agreement((0.1, 0.9), (0.2, 0.4), on_user_photos=True).save(tmp_path)
     kept = Agreement.load(tmp_path)

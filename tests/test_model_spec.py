@@ -6,13 +6,14 @@ from __future__ import annotations
 from nsfw_desktop.classify import ModelSpec, make_classifier
 from nsfw_desktop.classify.capabilities import ONNX_FOLDER
 from nsfw_desktop.config.settings import Settings
+from nsfw_desktop.scan.agreement import measurer
 from nsfw_desktop.scan.engine import BatchDone, scan
 from tests.test_open_nsfw_features import onnx_folder
 
 
 def app_scan(settings: Settings, photos, store) -> list:
     """Scan ``photos`` as the app does with ``settings``; the results."""
-    classifier = make_classifier(ModelSpec.of(settings), results_db=store.path)
+    classifier = make_classifier(ModelSpec.of(settings), measure_agreement=measurer(store.path))
     events = scan([str(photos)], classifier, store, policy=settings.scan_policy(),
                   options=settings.decode_options())
     return [result for event in events if isinstance(event, BatchDone) for result in event.results]

@@ -17,6 +17,7 @@ from nsfw_desktop.classify.embedding import EmbeddingClassifier
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.classify.model_source import ModelError, resolve
 from nsfw_desktop.classify.onnx import OnnxClassifier
+from nsfw_desktop.scan.agreement import measurer
 from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
 from tests.conftest import build_tiny_vit, random_image, write_photos
 
@@ -161,7 +162,8 @@ def test_fast_model_is_built_once_and_rebuilt_when_the_model_changes(tmp_path, i
     notes.clear()
     older = onnx_export.cache_folder(resolve(str(model)))
     monkeypatch.setattr(onnx_export, "EXPORT_FORMAT", onnx_export.EXPORT_FORMAT + 1)
-    make_classifier(str(model), precision="fast", notify=notes.append).load()
+    make_classifier(str(model), precision="fast", notify=notes.append,
+                    measure_agreement=measurer(tmp_path / "none.db")).load()
     assert any("Building the fast" in note for note in notes)
     newer = onnx_export.cache_folder(resolve(str(model)))
     assert newer != older and not older.exists()  # the build it replaces is deleted

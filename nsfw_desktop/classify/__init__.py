@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Classifier, Prediction, UnsafeLabels
 from nsfw_desktop.classify.precision import DEFAULT_PRECISION, PRECISIONS
 from nsfw_desktop.classify.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from nsfw_desktop.classify.agreement import Agreement
+    from nsfw_desktop.classify.onnx import OnnxClassifier
 
 __all__ = ["DEFAULT_PRECISION", "DEFAULT_UNSAFE_LABELS", "PRECISIONS", "Classifier", "ModelSpec",
            "Prediction", "UnsafeLabels", "make_classifier"]
@@ -35,7 +38,7 @@ def make_classifier(
     model: str | ModelSpec | None = None,
     *,
     notify: Callable[[str], None] = log.info,
-    results_db: Path | None = None,
+    measure_agreement: Callable[[OnnxClassifier], Agreement | None] | None = None,
     **options: Any,
 ) -> Classifier:
     """The classifier ``model`` describes, not yet loaded. ``model`` is a ``ModelSpec``
@@ -49,9 +52,10 @@ def make_classifier(
     built, balanced falling back to fp32. With endpoints (Inference Endpoint or
     ``nsfw-desktop serve`` URLs) the images are classified remotely instead, whatever the
     precision; the token defaults to huggingface_hub's (HF_TOKEN). Raises ModelError with
-    a message for the user when the model is unusable. The first use of a fast model
-    measures its agreement with exact on the files of ``results_db`` (None: the default
-    database) and states it at the spec's threshold.
+    a message for the user when the model is unusable. A fast model states its agreement
+    with exact at the spec's threshold; on its first use it is measured by
+    ``measure_agreement`` (``scan.agreement.measurer``: the front ends pass it; without it
+    nothing is measured).
     """
     from nsfw_desktop.classify import model_source
     from nsfw_desktop.classify.precision import check
@@ -71,7 +75,8 @@ def make_classifier(
             notify(f"{source.model_id} runs on ONNX Runtime on the CPU, not on {spec.device}, in this "
                    "precision")
         return OnnxClassifier(source, precision=spec.precision, unsafe_labels=spec.unsafe_labels,
-                              notify=notify, results_db=results_db, threshold=spec.threshold)
+                              notify=notify, measure_agreement=measure_agreement,
+                              threshold=spec.threshold)
     from nsfw_desktop.classify.local import LocalClassifier
 
     return LocalClassifier(source, device=spec.device, unsafe_labels=spec.unsafe_labels,

@@ -15,8 +15,9 @@ transformers checkpoint; what each gives beyond scores is in ``capabilities``:
 Only ``model.onnx`` (or the package's file) is ever opened: pickle files beside it
 are never read.
 
-The first use of a fast model measures how it agrees with exact (``agreement``) on
-the user's stored files of the model in ``results_db``, and every use says it again.
+The first use of a fast model measures how it agrees with exact, with the
+``measure_agreement`` it is given (``scan.agreement``), keeps the figure beside the
+export (``agreement``), and every use says it again.
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from nsfw_desktop.classify.agreement import Agreement, measure, stored_files
+from nsfw_desktop.classify.agreement import Agreement
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels, labels_from_config
 from nsfw_desktop.classify.cam import class_maps, with_features
 from nsfw_desktop.classify.capabilities import Capabilities, of_format
-from nsfw_desktop.classify.local import LocalClassifier, input_size_of
+from nsfw_desktop.classify.local import input_size_of
 from nsfw_desktop.classify.model_source import ONNX_FILE, OPEN_NSFW, OPEN_NSFW_FILE, ModelError, ModelSource
 from nsfw_desktop.classify.onnx_export import EMBEDDING
 from nsfw_desktop.classify.precision import MODEL_ID_SUFFIX, check
@@ -72,11 +73,11 @@ class OnnxClassifier:
         precision: str = "exact",
         unsafe_labels: Iterable[str] = DEFAULT_UNSAFE_LABELS,
         notify: Callable[[str], None] = log.info,
-        results_db: Path | None = None,
+        measure_agreement: Callable[[OnnxClassifier], Agreement | None] | None = None,
         threshold: float = 0.5,
     ):
         self.source = source
-        self.results_db = results_db  # None: the default database
+        self.measure_agreement = measure_agreement  # None: a kept agreement is stated, none measured
         self.threshold = threshold  # at which the fast model's agreement with exact is stated
         self.agreement: Agreement | None = None
         self.precision = check(precision)
@@ -87,7 +88,8 @@ class OnnxClassifier:
         self.model_id = source.model_id + (MODEL_ID_SUFFIX["fast"] if self.exported else "")
         self.unsafe_names = tuple(unsafe_labels)
         self.input_size = OPEN_NSFW_RESIZE if source.format == OPEN_NSFW else input_size_of(source)
-        self._lock = threading.Lock()
+        # Reentrant: measuring the agreement, inside the first load, runs the pipeline, which loads.
+        self._lock = threading.RLock()
         self.session: Any = None  # an onnxruntime InferenceSession once loaded (onnxruntime is untyped)
         self._embedding = EMBEDDING  # the output holding the embedding, where ``embeds``
         self._maps: str | None = None  # open_nsfw's feature maps output
@@ -161,25 +163,15 @@ class OnnxClassifier:
     def _agreement(self, folder: Path) -> Agreement | None:
         """The fast model's agreement with exact: kept beside it, or measured now (first use)."""
         agreement = Agreement.load(folder)
-        if agreement is None:
-            from nsfw_desktop.files.paths import default_db_path
-
-            files = stored_files(self.results_db or default_db_path(), self.source.model_id)
-            self.notify(f"Measuring how the fast model agrees with exact on "
-                        f"{f'up to {len(files)} of your photos' if files else 'sample pictures'}; "
-                        "this takes a minute and a half at most.")
-            exact = LocalClassifier(self.source, device="cpu", unsafe_labels=self.unsafe_names)
-            try:
-                exact.load()
-            except ModelError as exc:
-                self.notify(f"The fast model's agreement with exact could not be measured: {exc}")
-                return None
-            agreement = measure(exact, self, files)
-            try:
-                agreement.save(folder)
-            except OSError as exc:
-                log.warning("cannot keep the fast model's agreement in %s: %s", folder, exc)
-        self.notify(f"The fast (int8) model {agreement.describe(self.threshold)}.")
+        if agreement is None and self.measure_agreement is not None:
+            agreement = self.measure_agreement(self)
+            if agreement is not None:
+                try:
+                    agreement.save(folder)
+                except OSError as exc:
+                    log.warning("cannot keep the fast model's agreement in %s: %s", folder, exc)
+        if agreement is not None:
+            self.notify(f"The fast (int8) model {agreement.describe(self.threshold)}.")
         return agreement
 
     def prepare(self, image: Image.Image) -> np.ndarray:

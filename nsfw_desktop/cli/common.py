@@ -142,9 +142,11 @@ def model_spec(args: argparse.Namespace) -> ModelSpec:
 
 def _make(args: argparse.Namespace) -> Classifier:
     from nsfw_desktop.classify import make_classifier
+    from nsfw_desktop.scan.agreement import measurer
 
     db = getattr(args, "db", None)
-    return make_classifier(model_spec(args), notify=_note, results_db=Path(db) if db else None)
+    return make_classifier(model_spec(args), notify=_note,
+                           measure_agreement=measurer(Path(db) if db else None, _note))
 
 
 def _note(message: str) -> None:

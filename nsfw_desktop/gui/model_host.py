@@ -70,8 +70,10 @@ class ModelHost(QObject):
                 choice, classifier = self._choice, self._classifier
             if classifier is None:
                 from nsfw_desktop.classify import make_classifier
+                from nsfw_desktop.scan.agreement import measurer
 
-                classifier = make_classifier(choice, notify=self.note.emit, results_db=self._results_db)
+                classifier = make_classifier(choice, notify=self.note.emit,
+                                             measure_agreement=measurer(self._results_db, self.note.emit))
                 with self._state:
                     if self._choice == choice:  # else another model was chosen meanwhile: not kept
                         self._classifier = classifier

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -123,7 +123,7 @@ def classify_entries(
     classifier: Classifier,
     options: DecodeOptions | None = None,
     control: ScanControl | None = None,
-) -> Iterator[list[Result]]:
+) -> Generator[list[Result], None, None]:
     """Classify files in batches, yielding one list of Results per batch, in order.
 
     Errors (unreadable, corrupt, bomb...) come back as Results with ``error``

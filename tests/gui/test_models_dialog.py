@@ -11,6 +11,7 @@ from nsfw_desktop.classify.model_source import OPEN_NSFW
 from nsfw_desktop.config.settings import Settings
 from nsfw_desktop.gui import models_dialog
 from nsfw_desktop.gui.models_dialog import ModelsDialog
+from nsfw_desktop.scan.agreement import measurer
 from tests.conftest import write_photos
 
 
@@ -41,14 +42,15 @@ def test_the_dialog_lists_the_catalogue_with_speeds_not_measured_yet(qtbot):
     assert "20.5 images/s on this computer" in ModelsDialog(Settings()).text()
 
 
-def test_the_dialog_shows_the_fast_models_measured_agreement(qtbot, tiny_model, monkeypatch):
+def test_the_dialog_shows_the_fast_models_measured_agreement(qtbot, tiny_model, monkeypatch, tmp_path):
     entry = CatalogueModel(name=str(tiny_model), architecture="tiny ViT", size="1 MB", licence="MIT",
                            source="the tests", threshold=0.5, threshold_source="the tests")
     monkeypatch.setattr(models_dialog, "MODELS", (entry,))
     dialog = ModelsDialog(Settings(model=str(tiny_model)))
     qtbot.addWidget(dialog)
     assert "not built on this computer yet" in dialog.text()
-    fast = make_classifier(str(tiny_model), precision="fast")
+    fast = make_classifier(str(tiny_model), precision="fast",
+                           measure_agreement=measurer(tmp_path / "none.db"))
     fast.load()
     text = ModelsDialog(Settings(model=str(tiny_model), threshold=0.5)).text()
     assert fast.agreement.describe(0.5) in text

@@ -29,6 +29,43 @@ for _folder in (os.environ["HF_HOME"], os.environ["HOME"]):
     atexit.register(shutil.rmtree, _folder, ignore_errors=True)  # gone with the test run
 
 
+RAY_TEST_FILES = ("test_cluster.py", "test_cluster_serve.py")  # the tests marked ray, and only they
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """The suite runs on two pytest-xdist workers (``-n 2 --dist loadfile``, pyproject.toml): a
+    test file goes to one worker, so its module fixtures are built once, and the files of the
+    tests marked ``ray`` go together, so they share one local Ray instance."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class RayFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return "ray" if file.rpartition("/")[2] in RAY_TEST_FILES else file
+
+    return RayFilesTogether(config, log)
+
+
+def pytest_collection_modifyitems(items):
+    """A test marked ``ray`` elsewhere would start a second Ray instance on the other worker."""
+    strays = [item.nodeid for item in items
+              if item.get_closest_marker("ray") and item.path.name not in RAY_TEST_FILES]
+    if strays:
+        raise pytest.UsageError(f"tests marked ray belong in {' or '.join(RAY_TEST_FILES)} "
+                                f"(RAY_TEST_FILES in tests/conftest.py): {strays}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A worker sends its reports to pytest as UTF-8; a test's captured log or output may hold
+    a file name that is not (the tests of names in other encodings), which would end the run.
+    Such bytes are sent as escapes (``\\udce9``), as they print."""
+    outcome = yield
+    report = outcome.get_result()
+    report.sections = [(title, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+                       for title, text in report.sections]
+
+
 def build_tiny_vit(folder: Path, *, seed: int = 0, labels=("normal", "nsfw"),
                    label2id_as_strings: bool = False, safetensors: bool = True) -> Path:
     """Save a randomly initialised two-layer ViT in Hugging Face format."""

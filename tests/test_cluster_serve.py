@@ -1,7 +1,7 @@
 """serve --ray: the Hugging Face contract from Ray Serve replicas on the local Ray instance.
 
-The tests marked ``ray`` share the local Ray instance; one module fixture deploys
-two applications behind one Ray proxy: ``main`` (API key, batching) and ``tiny``
+The tests marked ``ray`` share the local Ray instance; one fixture, for the session,
+deploys two applications behind one Ray proxy: ``main`` (API key, batching) and ``tiny``
 (one request at a time and one waiting, each batch waiting 2 s for company),
 whose queue three requests sent together fill for sure. The others need no Ray.
 """
@@ -54,7 +54,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not module: under xdist other Ray tests may run between these
 def on_ray(ray_instance, tiny_model):
     """Two applications on Ray Serve, at /main and /tiny; the URL of its proxy."""
     from nsfw_desktop.classify import ModelSpec

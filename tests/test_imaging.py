@@ -1,6 +1,8 @@
 import io
 import os
 import struct
+import threading
+import warnings
 import zlib
 
 import numpy as np
@@ -277,3 +279,29 @@ def test_signatures():
     assert looks_like_image(b"RIFF\x00\x00\x00\x00WEBPVP8 ")
     assert looks_like_image(b"\x00\x00\x00\x18ftypheic")
     assert not looks_like_image(b"%PDF-1.7")
+
+
+def test_decoding_leaves_the_process_wide_warning_filters_alone():
+    """The warnings filters are one for the whole process, and changing them is not thread-safe:
+    decode threads that each silenced a warning for their call restored each other's filters (a
+    warning escaped as an error in the tests; a model export on another thread lost its own)."""
+    entered, release = threading.Event(), threading.Event()
+    buffer = io.BytesIO()
+    random_image(0, (640, 480)).save(buffer, "PNG")
+
+    class HeldSource(io.BytesIO):
+        """A file whose reading waits until the test has looked at the filters."""
+
+        def read(self, *args):
+            entered.set()
+            release.wait(10)
+            return super().read(*args)
+
+    before = list(warnings.filters)
+    decoding = threading.Thread(target=load_image, args=(HeldSource(buffer.getvalue()),))
+    decoding.start()
+    assert entered.wait(10)
+    during = list(warnings.filters)
+    release.set()
+    decoding.join()
+    assert during == before

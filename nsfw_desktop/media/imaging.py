@@ -30,7 +30,6 @@ from __future__ import annotations
 import functools
 import os
 import stat
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -41,6 +40,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from nsfw_desktop.media.decode_limits import ALPHA_MODES, DEEP_GRAY_MODES, decode_bytes, read_jpeg_frame
 
 DEFAULT_MAX_PIXELS = 128_000_000
+
+# Our limit, checked from the header (``max_pixels``), replaces Pillow's own: Pillow warns of a
+# large picture through the warnings filters, which are one for the whole process, and decode
+# threads that each silenced the warning for their call restored each other's filters (a warning
+# could escape, and a model export on another thread lost its own filters).
+Image.MAX_IMAGE_PIXELS = None
 DEFAULT_MAX_DECODE_BYTES = 512 * 1024 * 1024
 DEFAULT_MAX_FRAMES = 4
 
@@ -127,13 +132,10 @@ def load_image(
     _register_plugins()
     limits = (min_side, max_pixels, max_frames, max_decode_bytes)
     try:
-        with warnings.catch_warnings():
-            # We check the pixel count ourselves below, with our own limit and message.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            if isinstance(path, (str, os.PathLike)):
-                with open_regular(path) as handle:
-                    return _open_and_decode(handle, *limits)
-            return _open_and_decode(path, *limits)
+        if isinstance(path, (str, os.PathLike)):
+            with open_regular(path) as handle:
+                return _open_and_decode(handle, *limits)
+        return _open_and_decode(path, *limits)
     except ImageError:
         raise
     except FileNotFoundError:
@@ -144,11 +146,6 @@ def load_image(
         if isinstance(path, (str, os.PathLike)) and os.path.getsize(path) == 0:
             raise ImageError("the file is empty (0 bytes)") from None
         raise ImageError("not an image, or an image format nsfw-desktop cannot read") from None
-    except Image.DecompressionBombError:
-        raise ImageError(
-            "refused as a possible decompression bomb: its header claims far more pixels "
-            f"than the {max_pixels / 1e6:.0f} megapixel limit"
-        ) from None
     except MemoryError:
         raise ImageError("not enough memory to decode this image") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:

@@ -43,7 +43,7 @@ class ModelError(Exception):
     """The model cannot be used; the message says why and what to do on the command line.
 
     ``problem`` is the why alone, and ``setting`` names what a window offers for the
-    same fix ("model", "device", "token", "endpoints"), so the app gives its own
+    same fix ("model", "device", "precision", "endpoints"), so the app gives its own
     advice instead of a command-line flag."""
 
     def __init__(self, problem: str, cli_advice: str = "", *, setting: str | None = None):

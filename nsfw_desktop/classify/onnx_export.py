@@ -147,7 +147,8 @@ def export_fp32(source: ModelSource, target: Path) -> None:
                               dynamo=True, external_data=False, verbose=False)
         except Exception as exc:  # the exporter raises many kinds; the message names the model
             raise ModelError(f"Cannot export {source.model_id} to ONNX for the fast precision "
-                             f"({type(exc).__name__}: {exc}). Use --precision exact or balanced.") from None
+                             f"({type(exc).__name__}: {exc}).", "Use --precision exact or balanced.",
+                             setting="precision") from None
 
 
 def quantize(fp32: Path, int8: Path) -> None:

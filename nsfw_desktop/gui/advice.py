@@ -17,6 +17,7 @@ SETTINGS = "File > Settings…"
 SETTING_ADVICE = {
     "model": f"Choose another model under Model in {SETTINGS} (the included open_nsfw works offline).",
     "device": f"Choose auto or cpu under Device in {SETTINGS}.",
+    "precision": f"Choose exact or balanced under Precision in {SETTINGS}.",
     "endpoints": f"Start the app without HF_HUB_OFFLINE to use the endpoints set under Model in {SETTINGS}.",
 }
 EMBEDDINGS_ADVICE = (f"Tick \u201cKeep image embeddings\u201d under Find similar in {SETTINGS}, "

@@ -107,3 +107,24 @@ def test_a_busy_database_during_a_scan_is_told_without_the_command_lines_advice(
     said = window.scan_error
     assert said.endswith("is busy: another nsfw-desktop is writing to it. Wait for it to finish.")
     assert "--db" not in said
+
+
+def test_a_model_the_fast_precision_cannot_export_names_the_precision_setting(tiny_model, tmp_path,
+                                                                              monkeypatch):
+    import pytest
+    import torch
+
+    from nsfw_desktop.classify import onnx_export
+    from nsfw_desktop.classify.model_source import ModelError, resolve
+    from nsfw_desktop.gui.advice import for_window
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("an operator the exporter does not know")
+
+    monkeypatch.setattr(torch.onnx, "export", refuse)  # a failure of the exporter, as torch raises one
+    with pytest.raises(ModelError) as caught:
+        onnx_export.export_fp32(resolve(str(tiny_model)), tmp_path / "model.onnx")
+    assert "Use --precision exact or balanced." in str(caught.value)  # the command line's advice
+    said = for_window(caught.value)
+    assert "an operator the exporter does not know" in said and "--" not in said
+    assert said.endswith("Choose exact or balanced under Precision in File > Settings….")

@@ -15,7 +15,8 @@ from PIL import Image
 from nsfw_desktop.classify import make_classifier
 from nsfw_desktop.classify.local import LocalClassifier
 from nsfw_desktop.classify.model_source import ModelError, resolve
-from nsfw_desktop.classify.remote import RemoteClassifier, RetryPolicy
+from nsfw_desktop.classify.remote import RemoteClassifier
+from nsfw_desktop.classify.retries import RetryPolicy
 from nsfw_desktop.media.imaging import load_image
 from nsfw_desktop.scan.engine import scan
 from nsfw_desktop.scan.types import DecodeOptions

@@ -2,7 +2,8 @@
 
 - ``base``: ``Prediction``, the ``Classifier`` protocol, unsafe labels.
 - ``local``: a transformers checkpoint run with PyTorch on this computer.
-- ``remote``: Hugging Face Inference Endpoints or ``nsfw-desktop serve``.
+- ``remote``: Hugging Face Inference Endpoints or ``nsfw-desktop serve``; ``retries`` and
+  ``endpoints``: what a failed request means, and which endpoint takes the next.
 - ``onnx``: an ONNX model on ONNX Runtime (the fast precision's int8 export, an ONNX
   folder, open_nsfw); ``onnx_export`` builds and caches the int8 export.
 - ``precision``: the precision modes (exact, balanced, fast).

@@ -15,7 +15,8 @@ succeed later:
 - 5xx gateway errors, timeouts, dropped connections and answers that are not a
   list of labels and scores: waits with exponential backoff.
 
-Each endpoint that fails rests for that wait, and the others take its work.
+(``retries``.) Each endpoint that fails rests for that wait, and the others take its
+work (``endpoints``).
 An image whose retry budget runs out gets a Prediction with ``error`` set, so
 the scan records the reason for that file and goes on. The token goes only into
 huggingface_hub's Authorization header: it is never logged, printed or put in
@@ -27,19 +28,17 @@ from __future__ import annotations
 import io
 import logging
 import os
-import random
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
 from PIL import Image
 
 from nsfw_desktop.classify.base import DEFAULT_UNSAFE_LABELS, Prediction, UnsafeLabels
 from nsfw_desktop.classify.capabilities import Capabilities, of_format
+from nsfw_desktop.classify.endpoints import Endpoint, Endpoints
 from nsfw_desktop.classify.model_source import ModelError
+from nsfw_desktop.classify.retries import RetryPolicy, failure_of
 from nsfw_desktop.media.imaging import DecodedImage
 
 log = logging.getLogger(__name__)
@@ -50,80 +49,6 @@ ORIGINAL_MAX_BYTES = 8 * 2**20  # larger files are re-encoded even when they nee
 DEFAULT_IN_FLIGHT = 8
 _MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _UPLOAD_FORMATS = ("JPEG", "PNG")  # what prepare encodes; originals may also be WebP
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 6  # requests per image before it is recorded as an error
-    base_delay: float = 1.0  # seconds before the first retry, doubled for each further one
-    max_delay: float = 60.0  # cap on any single wait, even when the endpoint asks for more
-    timeout: float = 60.0  # seconds one request may take
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError(f"attempts must be at least 1, not {self.attempts}")
-        if min(self.base_delay, self.max_delay, self.timeout) < 0:
-            raise ValueError("delays and the timeout cannot be negative")
-
-    def longest_wait(self) -> float:
-        """Seconds of waiting, at most, before an image is given up on (without Retry-After)."""
-        return sum(min(self.base_delay * 2 ** n, self.max_delay) for n in range(self.attempts - 1))
-
-    def delay(self, attempt: int, asked: float | None) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (0-based)."""
-        if asked is None:
-            # Full jitter keeps clients that failed together from retrying together.
-            asked = self.base_delay * 2 ** attempt * random.uniform(0.5, 1.0)
-        return min(max(asked, 0.0), self.max_delay)
-
-
-@dataclass(frozen=True)
-class _Failure:
-    reason: str  # for the user, without the token
-    retry: bool
-    wait: float | None = None  # seconds the endpoint asked us to wait
-
-
-class _Endpoint:
-    def __init__(self, url: str, clients: dict) -> None:
-        self.url = url
-        self.clients = clients  # one InferenceClient per Content-Type, see RemoteClassifier.load
-        self.in_flight = 0
-        self.failures = 0  # in a row; each one halves the share of new work it gets
-        self.resting_until = 0.0  # time.monotonic() before which it gets no work
-
-
-class _Endpoints:
-    """Hands each request to the endpoint that should take it.
-
-    The pick is the endpoint with the least work in flight, weighted by its
-    recent failures, among those not resting after a failure; a slow endpoint
-    holds its requests longer and so gets fewer new ones. When every endpoint
-    rests, ``acquire`` waits for the first to wake.
-    """
-
-    def __init__(self, endpoints: list[_Endpoint]) -> None:
-        self._endpoints = endpoints
-        self._changed = threading.Condition()
-
-    def acquire(self) -> _Endpoint:
-        with self._changed:
-            while True:
-                now = time.monotonic()
-                ready = [e for e in self._endpoints if e.resting_until <= now]
-                if ready:
-                    best = min(ready, key=lambda e: (e.in_flight + 1) * 2 ** min(e.failures, 8))
-                    best.in_flight += 1
-                    return best
-                self._changed.wait(min(e.resting_until for e in self._endpoints) - now)
-
-    def release(self, endpoint: _Endpoint, *, failed: bool = False, rest: float = 0.0) -> None:
-        """Take back an endpoint after a request; a failed one rests ``rest`` seconds."""
-        with self._changed:
-            endpoint.in_flight -= 1
-            endpoint.failures = endpoint.failures + 1 if failed else 0
-            endpoint.resting_until = max(endpoint.resting_until, time.monotonic() + rest)
-            self._changed.notify_all()
 
 
 class RemoteClassifier:
@@ -170,7 +95,7 @@ class RemoteClassifier:
         self._token = token
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
-        self._endpoints: _Endpoints | None = None
+        self._endpoints: Endpoints | None = None
 
     def __repr__(self) -> str:  # never shows the token
         return f"RemoteClassifier({self.model_id!r}, in_flight={self.in_flight})"
@@ -193,8 +118,8 @@ class RemoteClassifier:
             # huggingface_hub sends raw bytes without a Content-Type, which Hugging
             # Face's endpoint toolkit answers with 400; a client's headers add it, so each
             # endpoint has a client per format (originals are sent in their own format).
-            self._endpoints = _Endpoints([
-                _Endpoint(url, {fmt: InferenceClient(model=url, token=self._token,
+            self._endpoints = Endpoints([
+                Endpoint(url, {fmt: InferenceClient(model=url, token=self._token,
                                                      headers={"Content-Type": mime},
                                                      timeout=self.retry.timeout)
                                 for fmt, mime in _MIME_TYPES.items()})
@@ -245,7 +170,7 @@ class RemoteClassifier:
         futures = [pool.submit(self._classify, endpoints, data) for data in prepared]
         return [future.result() for future in futures]
 
-    def _classify(self, endpoints: _Endpoints, data: bytes) -> Prediction:
+    def _classify(self, endpoints: Endpoints, data: bytes) -> Prediction:
         failure = None
         for attempt in range(self.retry.attempts):
             endpoint = endpoints.acquire()
@@ -256,7 +181,7 @@ class RemoteClassifier:
                 endpoints.release(endpoint)
                 raise
             except Exception as exc:  # sorted out by _failure: retry, or record the reason
-                failure = _failure(exc, endpoint.url)
+                failure = failure_of(exc, endpoint.url)
                 if not failure.retry:
                     # The image's or the setup's fault, not a sign of a struggling endpoint.
                     endpoints.release(endpoint)
@@ -303,66 +228,3 @@ def _format_of(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
     return "PNG"
-
-
-def _failure(exc: Exception, url: str) -> _Failure:
-    """What went wrong with one request, and whether trying again may help."""
-    import httpx2
-    from huggingface_hub.errors import HfHubHTTPError
-
-    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        response = exc.response
-        status = response.status_code
-        said = _error_text(response)
-        if status == 503:
-            return _Failure(f"{url} is unavailable (HTTP 503{said})", True, _estimated_time(response))
-        if status == 429:
-            return _Failure(f"{url} is busy (HTTP 429{said})", True,
-                            _retry_after(response.headers.get("Retry-After")))
-        if status in (500, 502, 504):
-            return _Failure(f"{url} failed (HTTP {status}{said})", True)
-        if status in (401, 403):
-            return _Failure(f"{url} refused the token (HTTP {status}): check the token you gave, or HF_TOKEN",
-                            False)
-        if status == 404:
-            return _Failure(f"there is no endpoint at {url} (HTTP 404)", False)
-        return _Failure(f"{url} refused the image (HTTP {status}{said})", False)
-    if isinstance(exc, (TimeoutError, httpx2.TimeoutException)):
-        return _Failure(f"{url} did not answer in time", True)
-    if isinstance(exc, httpx2.TransportError):
-        return _Failure(f"the connection to {url} failed ({type(exc).__name__}: {exc})", True)
-    if isinstance(exc, (ValueError, TypeError, KeyError)):
-        return _Failure(f"{url} answered something other than a list of labels and scores ({exc})",
-                        True)
-    return _Failure(f"the request to {url} failed ({type(exc).__name__}: {exc})", False)
-
-
-def _error_text(response) -> str:
-    """``: <message>`` from an ``{"error": ...}`` answer, or nothing."""
-    try:
-        message = response.json().get("error")
-    except (ValueError, AttributeError):
-        return ""
-    return f": {str(message)[:200]}" if message else ""
-
-
-def _estimated_time(response) -> float | None:
-    try:
-        value = response.json().get("estimated_time")
-        return float(value) if value is not None else None
-    except (ValueError, AttributeError, TypeError):
-        return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return parsedate_to_datetime(value).timestamp() - time.time()
-    except (TypeError, ValueError):
-        return None

@@ -141,3 +141,12 @@ def test_usage_errors_are_one_line(tmp_path, capsys):
     assert main(["quarantine", "--db", str(tmp_path / "r.db")]) == 1
     assert main(["quarantine", "a.jpg", "--threshold", "0.5"]) == 1
     assert "--threshold goes with --flagged" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["--restore", "--list"])
+def test_a_quarantine_folder_that_does_not_exist_is_an_error_not_zero_files(tmp_path, library, capsys, mode):
+    missing = tmp_path / "quarantine-typo"
+    assert main(["quarantine", mode, str(missing), "--yes", "--db", str(tmp_path / "r.db")]) == 1
+    err = capsys.readouterr().err
+    assert f"there is no folder {missing}" in err and "Put back 0" not in err
+    assert not missing.exists()

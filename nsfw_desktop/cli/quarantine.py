@@ -67,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"nsfw-desktop: {problem}", file=sys.stderr)
     folder = os.path.abspath(args.restore or args.list or args.to or saved.quarantine_path())
+    named = args.restore or (args.list if args.list != APP_FOLDER else None)
+    if named and not os.path.isdir(folder):
+        # Said plainly: "put back 0 files" from a mistyped folder reads as files lost.
+        raise CliError(f"there is no folder {display_path(folder)}: nothing was quarantined there "
+                       "('nsfw-desktop quarantine --list' shows the app's quarantine folder)")
     if args.dry_run and not args.flagged:
         _dry_run(args, folder)
         return 0

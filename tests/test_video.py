@@ -365,8 +365,8 @@ def test_a_film_with_one_keyframe_is_decoded_on_not_again_for_every_sample(tmp_p
     path = write_video(tmp_path / "screen-recording.mp4",
                        [(random_image(seed, SIZE), 5) for seed in range(8)], keyframe_every=1000)
     seeks = []
-    real_seek = videos._seek
-    monkeypatch.setattr(videos, "_seek", lambda *args: (seeks.append(args[2]), real_seek(*args)))
+    real_seek = videos.seek
+    monkeypatch.setattr(videos, "seek", lambda *args: (seeks.append(args[2]), real_seek(*args)))
     sampled = load_video(path, min_side=48)
     assert len(sampled.frames) == 8 and sampled.times == sorted(set(sampled.times))
     assert len(seeks) == 1  # each sample decodes on from the last, not from the film's start

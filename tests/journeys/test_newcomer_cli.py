@@ -60,6 +60,8 @@ def test_a_newcomers_first_hour(model, tmp_path, capsys):
     status, out, _ = run(capsys, "quarantine", "--list", quarantine)
     assert status == 0 and str(photos[1]) in out
 
+    status, _, err = run(capsys, "quarantine", "--restore", tmp_path / "quarantin", "--db", db)  # a typo
+    assert status == 1 and "there is no folder" in err and (quarantine / photos[1].name).exists()
     status, _, _ = run(capsys, "quarantine", "--restore", quarantine, "--db", db)
     assert status == 0 and photos[1].exists() and not list(quarantine.glob("*.jpg"))
     with Store(db, read_only=True) as store:

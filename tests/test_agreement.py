@@ -46,7 +46,7 @@ def test_built_fast_model_measures_agreement_on_the_stored_photos(tiny_model, sc
     db, paths = scanned
     notes = []
     fast = make_classifier(str(tiny_model), precision="fast", threshold=0.5, notify=notes.append,
-                           measure_agreement=measurer(db, notes.append))
+                           measure_agreement=measurer(db))
     fast.load()
     measured = fast.agreement
     assert measured.on_user_photos and measured.count == len(paths)  # the deleted file passed over
@@ -67,7 +67,7 @@ def test_built_fast_model_measures_agreement_on_the_stored_photos(tiny_model, sc
     assert (folder / AGREEMENT_FILE).is_file()
     notes.clear()
     again = make_classifier(str(tiny_model), precision="fast", threshold=0.5, notify=notes.append,
-                            measure_agreement=measurer(db, notes.append))
+                            measure_agreement=measurer(db))
     again.load()
     assert again.agreement == measured
     assert not any("Measuring" in n for n in notes) and any(said in n for n in notes)
@@ -79,7 +79,7 @@ def test_without_stored_photos_it_is_measured_on_sample_pictures(tiny_model, tmp
     (tmp_path / "temp").mkdir()
     notes = []
     fast = make_classifier(str(tiny_model), precision="fast", notify=notes.append,
-                           measure_agreement=measurer(tmp_path / "none.db", notes.append))
+                           measure_agreement=measurer(tmp_path / "none.db"))
     fast.load()
     assert not fast.agreement.on_user_photos and fast.agreement.count == agreement.SAMPLE_PICTURES
     assert any("sample pictures (none of your photos" in n for n in notes)

@@ -146,7 +146,7 @@ def _make(args: argparse.Namespace) -> Classifier:
 
     db = getattr(args, "db", None)
     return make_classifier(model_spec(args), notify=_note,
-                           measure_agreement=measurer(Path(db) if db else None, _note))
+                           measure_agreement=measurer(Path(db) if db else None))
 
 
 def _note(message: str) -> None:

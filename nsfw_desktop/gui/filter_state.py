@@ -111,7 +111,7 @@ class FilterState(QObject):
         if self.show is Show.ERRORS:
             return result.error is not None
         if self.show is Show.REVIEW_NEXT:
-            return result.review is None and result.error is None and result.score is not None
+            return result.awaits_review
         flagged = result.flagged(self.threshold)
         if self.show is Show.FLAGGED:
             return flagged
@@ -125,7 +125,7 @@ class FilterState(QObject):
             shown.sort(key=lambda r: -similar[r.path])
         elif self.show is Show.REVIEW_NEXT:
             threshold = self.threshold
-            shown.sort(key=lambda r: (abs(r.score - threshold), r.path))  # as policy.review_next
+            shown.sort(key=lambda r: r.review_priority(threshold))  # as review --next orders them
         else:
             shown.sort(key=_sort_key(self.sort), reverse=self.reverse)
         return [r.path for r in shown]

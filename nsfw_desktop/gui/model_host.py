@@ -73,7 +73,7 @@ class ModelHost(QObject):
                 from nsfw_desktop.scan.agreement import measurer
 
                 classifier = make_classifier(choice, notify=self.note.emit,
-                                             measure_agreement=measurer(self._results_db, self.note.emit))
+                                             measure_agreement=measurer(self._results_db))
                 with self._state:
                     if self._choice == choice:  # else another model was chosen meanwhile: not kept
                         self._classifier = classifier

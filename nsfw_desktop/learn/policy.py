@@ -212,6 +212,5 @@ def fill_embeddings(store: Store, classifier, paths: list[str], *, options: Deco
 def review_next(store: Store, threshold: float, count: int) -> list[Result]:
     """The unreviewed files whose deciding score is nearest the threshold: the marks that
     would teach a policy most, nearest first."""
-    undecided = (r for r in store.results()
-                 if r.review is None and r.error is None and r.score is not None)
-    return heapq.nsmallest(count, undecided, key=lambda r: (abs(r.score - threshold), r.path))
+    undecided = (r for r in store.results() if r.awaits_review)
+    return heapq.nsmallest(count, undecided, key=lambda r: r.review_priority(threshold))

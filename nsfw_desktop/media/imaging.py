@@ -40,14 +40,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from nsfw_desktop.media.decode_limits import ALPHA_MODES, DEEP_GRAY_MODES, decode_bytes, read_jpeg_frame
 
 DEFAULT_MAX_PIXELS = 128_000_000
+DEFAULT_MAX_DECODE_BYTES = 512 * 1024 * 1024
+DEFAULT_MAX_FRAMES = 4
 
 # Our limit, checked from the header (``max_pixels``), replaces Pillow's own: Pillow warns of a
 # large picture through the warnings filters, which are one for the whole process, and decode
 # threads that each silenced the warning for their call restored each other's filters (a warning
 # could escape, and a model export on another thread lost its own filters).
 Image.MAX_IMAGE_PIXELS = None
-DEFAULT_MAX_DECODE_BYTES = 512 * 1024 * 1024
-DEFAULT_MAX_FRAMES = 4
 
 IMAGE_SUFFIXES = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".webp", ".bmp", ".dib",

@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nsfw_desktop.classify.agreement import Agreement
 from nsfw_desktop.classify.base import Classifier
@@ -28,6 +29,9 @@ from nsfw_desktop.scan.pipeline import classify_entries, entries_for_paths
 from nsfw_desktop.scan.types import FileEntry
 from nsfw_desktop.store.results import Store, StoreError
 
+if TYPE_CHECKING:
+    from nsfw_desktop.classify.onnx import OnnxClassifier
+
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 200
@@ -35,24 +39,22 @@ TIME_BUDGET_S = 90.0  # the exact model runs 3 to 4 images/s on a 2-core CPU: th
 SAMPLE_PICTURES = 16
 SAMPLE_PICTURE_SIZE = (800, 600)
 
-MeasureAgreement = Callable[[Classifier], "Agreement | None"]
-
-
-def measurer(results_db: Path | None, notify: Callable[[str], None] = log.info) -> MeasureAgreement:
+def measurer(results_db: Path | None) -> Callable[[OnnxClassifier], Agreement | None]:
     """What a fast classifier calls on its first use (``make_classifier``'s
     ``measure_agreement``): measure it against exact on the stored files of ``results_db``
-    (None: the default database). None when the exact model cannot be loaded."""
+    (None: the default database), telling the user through the classifier's ``notify``.
+    None when the exact model cannot be loaded."""
 
-    def measure_fast(fast) -> Agreement | None:
+    def measure_fast(fast: OnnxClassifier) -> Agreement | None:
         files = stored_files(results_db or default_db_path(), fast.source.model_id)
-        notify(f"Measuring how the fast model agrees with exact on "
-               f"{f'up to {len(files)} of your photos' if files else 'sample pictures'}; "
-               "this takes a minute and a half at most.")
+        fast.notify(f"Measuring how the fast model agrees with exact on "
+                    f"{f'up to {len(files)} of your photos' if files else 'sample pictures'}; "
+                    "this takes a minute and a half at most.")
         exact = LocalClassifier(fast.source, device="cpu", unsafe_labels=fast.unsafe_names)
         try:
             exact.load()
         except ModelError as exc:
-            notify(f"The fast model's agreement with exact could not be measured: {exc}")
+            fast.notify(f"The fast model's agreement with exact could not be measured: {exc}")
             return None
         return measure(exact, fast, files)
 
@@ -79,8 +81,7 @@ def measure(exact: Classifier, fast: Classifier, files: Sequence[str], *, budget
             clock: Callable[[], float] = time.monotonic) -> Agreement:
     """Classify ``files`` (or, if none of them can be read, the sample pictures) with ``exact``
     until the files or ``budget_s`` run out, then the files it scored with ``fast``."""
-    entries = [entry for entry in entries_for_paths(files) if isinstance(entry, FileEntry)]
-    pairs = _pairs(exact, fast, entries, clock() + budget_s, clock)
+    pairs = _pairs(exact, fast, _readable(files), clock() + budget_s, clock)
     if pairs:
         exact_scores, fast_scores = zip(*pairs, strict=True)
         return Agreement(exact_scores, fast_scores, on_user_photos=True)
@@ -90,10 +91,14 @@ def measure(exact: Classifier, fast: Classifier, files: Sequence[str], *, budget
             path = Path(folder) / f"sample-{seed:02d}.png"  # lossless: the picture as made
             camera_photo(seed, SAMPLE_PICTURE_SIZE).save(path)
             samples.append(str(path))
-        pairs = _pairs(exact, fast, [e for e in entries_for_paths(samples) if isinstance(e, FileEntry)],
-                       float("inf"), clock)
+        pairs = _pairs(exact, fast, _readable(samples), float("inf"), clock)
     exact_scores, fast_scores = zip(*pairs, strict=True)
     return Agreement(exact_scores, fast_scores, on_user_photos=False)
+
+
+def _readable(paths: Sequence[str]) -> list[FileEntry]:
+    """The files of ``paths`` that are still there; the others are passed over."""
+    return [entry for entry in entries_for_paths(paths) if isinstance(entry, FileEntry)]
 
 
 def _pairs(exact: Classifier, fast: Classifier, entries: list[FileEntry], deadline: float,

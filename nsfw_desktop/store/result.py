@@ -52,6 +52,16 @@ class Result:
         return decides_flagged(self.review, self.error is not None, self.score, threshold)
 
     @property
+    def awaits_review(self) -> bool:
+        """Scored and not yet reviewed: a file whose review mark would teach a personal policy."""
+        return self.review is None and self.error is None and self.score is not None
+
+    def review_priority(self, threshold: float) -> tuple[float, str]:
+        """Sorts the files awaiting review nearest the threshold first: the marks that teach most."""
+        assert self.score is not None, "only files awaiting review have a priority"
+        return abs(self.score - threshold), self.path
+
+    @property
     def modified(self) -> datetime:
         return datetime.fromtimestamp(self.mtime_ns / 1e9).astimezone()
 
